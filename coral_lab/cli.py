@@ -1,0 +1,227 @@
+"""The ``coral-lab`` command line: data, pretrain, probe, reproduce, quickstart.
+
+Every command takes ``--preset ci|quick|paper`` and ``--device auto|cpu|cuda``; any config field can
+be changed with ``--set section.field=value`` (e.g. ``--set loss.lambda_o=3``). Output goes to one
+run folder (config, history, checkpoint, result CSVs, provenance sidecar).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import sys
+import time
+from pathlib import Path
+
+from coral_lab.config import PRESETS, RunConfig, get_preset
+
+__all__ = ["main", "build_parser"]
+
+
+def _parse_value(text: str):
+    low = text.lower()
+    if low in ("none", "null"):
+        return None
+    if low in ("true", "false"):
+        return low == "true"
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """The preset with the command line's overrides applied, validated."""
+    cfg = get_preset(args.preset)
+    changes: dict[str, dict] = {}
+    for item in getattr(args, "set", None) or []:
+        if "=" not in item or "." not in item.split("=", 1)[0]:
+            raise SystemExit(f"error: --set expects section.field=value (e.g. loss.lambda_o=3), got {item!r}")
+        key, value = item.split("=", 1)
+        section, field = key.split(".", 1)
+        changes.setdefault(section, {})[field] = _parse_value(value)
+    flag_map = {
+        "epochs": ("train", "epochs"),
+        "seed": ("train", "seed"),
+        "train_set": ("train", "train_set"),
+        "batch_size": ("train", "batch_size"),
+        "lr": ("train", "lr"),
+        "mask_schedule": ("train", "mask_schedule"),
+        "lambda_s": ("loss", "lambda_s"),
+        "lambda_u": ("loss", "lambda_u"),
+        "lambda_o": ("loss", "lambda_o"),
+        "ortho_kind": ("loss", "ortho_kind"),
+        "cache_dir": ("data", "cache_dir"),
+        "image_size": ("data", "image_size"),
+    }
+    for flag, (section, field) in flag_map.items():
+        value = getattr(args, flag, None)
+        if value is not None:
+            if flag == "mask_schedule":
+                value = _parse_value(value) if value.lower() not in ("paper", "none") else (None if value.lower() == "none" else "paper")
+            changes.setdefault(section, {})[field] = value
+    try:
+        cfg = cfg.replace(**changes)
+        return cfg.validate()
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
+
+
+def _common(p: argparse.ArgumentParser, device: bool = True) -> None:
+    p.add_argument("--preset", default="quick", choices=sorted(PRESETS),
+                   help="ci: seconds (tests); quick: minutes on a 2-core CPU; paper: the published scale, for a GPU")
+    if device:
+        p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda")
+    p.add_argument("--cache-dir", help="where rendered images are cached (default: ./data)")
+    p.add_argument("--image-size", type=int, help="render and train at this resolution (pixels)")
+    p.add_argument("--set", action="append", metavar="SECTION.FIELD=VALUE",
+                   help="change any config field, e.g. --set loss.lambda_o=3 (repeatable)")
+
+
+def _training(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--mask-schedule", help="'paper' (5/35/55/75 %% per quarter), a ratio such as 0.5, or 'none'")
+    p.add_argument("--lambda-s", type=float, help="weight of the shared InfoNCE (eq. 3)")
+    p.add_argument("--lambda-u", type=float, help="weight of the unique InfoNCE terms (eq. 3)")
+    p.add_argument("--lambda-o", type=float, help="weight of the orthogonality loss (eq. 3, 8)")
+    p.add_argument("--ortho-kind", choices=["hinge", "squared"], help="hinge = paper eq. 7; squared = released code")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="coral-lab", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("data", help="render the Trifeature images into the cache")
+    _common(p, device=False)
+    p.add_argument("--out", help="cache folder (same as --cache-dir)")
+    p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("pretrain", help="pretrain one COrAL model")
+    _common(p)
+    _training(p)
+    p.add_argument("--out", required=True, help="run folder (resumes if it holds a checkpoint of the same config)")
+    p.add_argument("--train-set", choices=["unbiased", "biased"])
+    p.add_argument("--seed", type=int)
+    p.add_argument("--no-resume", action="store_true", help="start over even if --out holds a checkpoint")
+    p.set_defaults(func=cmd_pretrain)
+
+    p = sub.add_parser("probe", help="linear-probe a pretrained run")
+    p.add_argument("--run", required=True, help="run folder written by `coral-lab pretrain`")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--features", nargs="+", default=["Z"],
+                   help="feature sets: Z (concatenation), shared, unique1, unique2")
+    p.set_defaults(func=cmd_probe)
+
+    for name, helptext in (
+        ("reproduce", "run the Table 1 protocol over seeds (two pretrainings per seed); resumable"),
+        ("quickstart", "render, pretrain (both pair sets), probe and print the R / U / S table beside the paper's"),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        _common(p)
+        _training(p)
+        p.add_argument("--out", default=None, help="output folder (default: runs/<command>-<preset>)")
+        p.add_argument("--seeds", type=int, nargs="+", default=None,
+                       help="seeds (default: 41..45 for reproduce, 41 for quickstart)")
+        p.set_defaults(func=cmd_reproduce)
+    return parser
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from coral_lab.data import cache_path, load_or_render
+
+    if args.out:
+        args.cache_dir = args.out
+    cfg = config_from_args(args)
+    d = cfg.data
+    t0 = time.perf_counter()
+    data = load_or_render(d.cache_dir, image_size=d.image_size, seed=d.seed, renders_train=d.renders_train,
+                          renders_test=d.renders_test, train_fraction=d.train_fraction, progress=True)
+    path = cache_path(d.cache_dir, image_size=d.image_size, seed=d.seed, renders_train=d.renders_train,
+                      renders_test=d.renders_test, train_fraction=d.train_fraction)
+    print(f"Trifeature {d.image_size} px: {len(data.train)} train + {len(data.test)} test images in {path} "
+          f"({time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    from coral_lab.train import pretrain
+
+    cfg = config_from_args(args)
+    res = pretrain(cfg, args.out, device=args.device, progress=not args.no_progress, resume=not args.no_resume)
+    last = res.history.iloc[-1]
+    print(f"done: {len(res.history)} epochs, final loss {last['loss']:.4f}; run folder {args.out}")
+    return 0
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from coral_lab.evaluate import probe_model
+    from coral_lab.io import atomic_write_text
+    from coral_lab.train import load_benchmark, load_model
+
+    model, cfg, _ = load_model(args.run, device=_device(args.device))
+    bench = load_benchmark(cfg)
+    df = probe_model(model, bench, subspaces=args.features, probe_cfg=cfg.probe, augment_cfg=cfg.augment,
+                     seed=cfg.train.seed)
+    atomic_write_text(Path(args.run) / "probe.csv", df.to_csv(index=False))
+    print(df.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from coral_lab.device import describe_device, resolve_device
+    from coral_lab.protocol import PAPER_SEEDS, format_table1, run_table1
+    from coral_lab.provenance import provenance, write_sidecar
+
+    cfg = config_from_args(args)
+    seeds = args.seeds or (list(PAPER_SEEDS) if args.command == "reproduce" else [41])
+    out = Path(args.out or f"runs/{args.command}-{cfg.preset}")
+    device = resolve_device(args.device)
+    t0 = time.perf_counter()
+    rows, table = run_table1(cfg, out, seeds=seeds, device=str(device), progress=not args.no_progress)
+    minutes = (time.perf_counter() - t0) / 60
+    scale = "the paper's scale" if cfg.preset == "paper" else f"the reduced '{cfg.preset}' preset, not the paper's scale"
+    text = format_table1(table, title=f"Trifeature Table 1 ({scale}; seeds {seeds})")
+    print(text)
+    print(f"wall time {minutes:.1f} min on {describe_device(device)}; results in {out}/")
+    write_sidecar(out / "table1.provenance.json",
+                  provenance(preset=cfg.preset, seeds=seeds, device=describe_device(device),
+                             extra={"wall_minutes": round(minutes, 2), "config": cfg.to_dict()}))
+    (out / "table1.txt").write_text(text + "\n")
+    return 0
+
+
+def _device(name: str) -> str:
+    from coral_lab.device import resolve_device
+
+    return str(resolve_device(name))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from coral_lab import distributed
+    from coral_lab.data import CacheError
+    from coral_lab.io import CheckpointError
+
+    try:
+        code = args.func(args)
+    except (ValueError, FileNotFoundError, CheckpointError, CacheError) as e:
+        # bad input and missing / corrupted files stop with the message, not a traceback
+        print(f"error: {e}", file=sys.stderr)
+        code = 2
+    if distributed.dist_info().enabled:
+        # under torchrun: leave without C++ static destructors, at which torch's gloo backend can
+        # abort ("terminate called without an active exception") after all work is saved
+        distributed.cleanup()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

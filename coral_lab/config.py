@@ -1,0 +1,309 @@
+"""Typed configuration for every component, with the paper's values as defaults.
+
+One ``@dataclass`` per component (data, augmentation, model, loss, training, probe) and a
+``RunConfig`` that holds them all. Named presets are a plain dict lookup:
+
+- ``ci``: seconds on a 2-core CPU; exercises every code path, results are not meaningful.
+- ``quick``: a few minutes on a 2-core CPU; small images and a narrow CNN, shows R / U / S.
+- ``paper``: the published scale (224 px, AlexNet encoders, 100 epochs, 10,000 pairs); for a GPU.
+
+A ``RunConfig`` round-trips to JSON (``to_json`` / ``from_json``) and is saved next to every
+checkpoint and result file.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "DataConfig",
+    "AugmentConfig",
+    "ModelConfig",
+    "LossConfig",
+    "TrainConfig",
+    "ProbeConfig",
+    "RunConfig",
+    "PRESETS",
+    "get_preset",
+    "preset_from_env",
+]
+
+
+@dataclass
+class DataConfig:
+    """The bimodal Trifeature benchmark (``../shared/design/trifeature.md``).
+
+    ``seed`` fixes the rendered images, the 80/20 combination split, the synergy mapping pi and the
+    pair sets; the training seed (``TrainConfig.seed``) fixes initialisation, augmentation, masking
+    and batch order.
+    """
+
+    image_size: int = 224  # canvas side in pixels; shapes scale with it (128 / 224 of the canvas)
+    renders_train: int = 3  # renders per training combination (800 x 3 = 2,400 images)
+    renders_test: int = 1  # renders per test combination (200 x 1 = 200 images)
+    train_fraction: float = 0.8  # fraction of the 1,000 combinations used for training
+    n_train_pairs: int = 10_000  # self-supervised pretraining pairs
+    n_probe_train_pairs: int = 10_000  # unbiased pairs from training images for the probe
+    n_probe_test_pairs: int = 4_096  # unbiased pairs from test images (the paper's 4,096)
+    seed: int = 0
+    cache_dir: str = "data"  # rendered images are cached here (relative to the working directory)
+
+
+@dataclass
+class AugmentConfig:
+    """The per-view SimCLR-style pipeline of the paper, applied per sample on the training device.
+
+    ``blur_sigma`` is given in pixels of a 224 px image and scaled with the image size, so a 32 px
+    image is blurred as much, relative to its size, as a 224 px one.
+    """
+
+    crop_scale: tuple[float, float] = (0.08, 1.0)
+    crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)
+    brightness: float = 0.4
+    contrast: float = 0.4
+    saturation: float = 0.4
+    hue: float = 0.1
+    jitter_p: float = 0.8
+    grayscale_p: float = 0.2
+    blur_sigma: tuple[float, float] = (0.1, 2.0)
+    blur_p: float = 0.5
+    flip_p: float = 0.5
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)  # ImageNet
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+
+@dataclass
+class ModelConfig:
+    """The dual-path COrAL network (paper section 4.1; released-code details in reference-results.md).
+
+    ``embed_dim`` is D, the token and fusion width; each unique pathway outputs D / 2.
+    """
+
+    n_modalities: int = 2
+    encoder: str = "alexnet"  # one of coral_lab.models.ENCODERS
+    encoder_width: int = 64  # base channel count of the "small_cnn" encoder (ignored by alexnet)
+    in_channels: int = 3
+    image_size: int = 224  # needed to know the number of tokens per modality
+    embed_dim: int = 512  # D
+    n_heads: int = 8
+    n_fusion_layers: int = 1  # the released code has exactly one block
+    mlp_ratio: float = 4.0
+    proj_hidden: int = 512
+    proj_dim: int = 256
+
+
+@dataclass
+class LossConfig:
+    """Weights of eq. 3 and the InfoNCE / orthogonality settings."""
+
+    lambda_s: float = 1.0
+    lambda_u: float = 1.0
+    lambda_o: float = 1.0
+    temperature: float = 0.1
+    ortho_kind: str = "hinge"  # "hinge" (paper eq. 7) or "squared" (released code)
+
+
+@dataclass
+class TrainConfig:
+    """Pretraining (paper section 5.3): AdamW, lr 1e-4, wd 1e-3, batch 64, 100 epochs."""
+
+    epochs: int = 100
+    batch_size: int = 64
+    lr: float = 1e-4
+    weight_decay: float = 1e-3
+    # "paper" (0.05 / 0.35 / 0.55 / 0.75 per quarter), a float (static ratio), or None (no masking)
+    mask_schedule: str | float | None = "paper"
+    train_set: str = "unbiased"  # "unbiased" (R + U model) or "biased" (synergy model)
+    seed: int = 42
+    amp: bool = True  # bf16 autocast on CUDA; ignored on the CPU
+    num_threads: int | None = None  # torch CPU threads; None leaves torch's default
+
+
+@dataclass
+class ProbeConfig:
+    """Linear probe (scikit-learn LogisticRegression on standardised frozen features).
+
+    C is chosen on a validation split carved out of the probe-train pairs; the test pairs are only
+    ever used for the final score (unlike the published script, see reference-results.md).
+    """
+
+    C_grid: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
+    val_fraction: float = 0.2
+    max_iter: int = 1000
+    class_weight: str | None = "balanced"
+
+
+@dataclass
+class RunConfig:
+    preset: str = "paper"
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+        kwargs: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in d:
+                continue
+            value = d[f.name]
+            sub = _SECTIONS.get(f.name)
+            if sub is not None:
+                value = _section_from_dict(sub, value, f.name)
+            kwargs[f.name] = value
+        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown config section(s) {sorted(unknown)}; valid: {sorted(_SECTIONS)}")
+        return cls(**kwargs)
+
+    def to_json(self, path: str | os.PathLike) -> None:
+        """Write the config as JSON, atomically (temporary file + rename)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        os.replace(tmp, path)
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike) -> "RunConfig":
+        path = Path(path)
+        try:
+            d = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise FileNotFoundError(f"config file {path} not found") from None
+        except json.JSONDecodeError as e:
+            raise ValueError(f"config file {path} is not valid JSON ({e}); delete it or re-run") from None
+        return cls.from_dict(d)
+
+    def validate(self) -> "RunConfig":
+        """Check value ranges; raise ValueError naming the field and the valid range."""
+        _check(self.data.image_size >= 16, "data.image_size must be >= 16", self.data.image_size)
+        _check(0 < self.data.train_fraction < 1, "data.train_fraction must be in (0, 1)", self.data.train_fraction)
+        for name in ("n_train_pairs", "n_probe_train_pairs", "n_probe_test_pairs", "renders_train", "renders_test"):
+            _check(getattr(self.data, name) > 0, f"data.{name} must be > 0", getattr(self.data, name))
+        _check(self.model.n_modalities >= 2, "model.n_modalities must be >= 2", self.model.n_modalities)
+        _check(self.model.embed_dim % 2 == 0, "model.embed_dim must be even (unique width is D/2)", self.model.embed_dim)
+        _check(self.model.embed_dim % self.model.n_heads == 0, "model.embed_dim must be divisible by model.n_heads",
+               (self.model.embed_dim, self.model.n_heads))
+        for name in ("lambda_s", "lambda_u", "lambda_o"):
+            _check(getattr(self.loss, name) >= 0, f"loss.{name} must be >= 0", getattr(self.loss, name))
+        _check(self.loss.temperature > 0, "loss.temperature must be > 0", self.loss.temperature)
+        _check(self.loss.ortho_kind in ("hinge", "squared"), "loss.ortho_kind must be 'hinge' or 'squared'",
+               self.loss.ortho_kind)
+        _check(self.train.epochs > 0, "train.epochs must be > 0", self.train.epochs)
+        _check(self.train.batch_size >= 2, "train.batch_size must be >= 2 (InfoNCE needs negatives)",
+               self.train.batch_size)
+        _check(self.train.lr > 0, "train.lr must be > 0", self.train.lr)
+        _check(self.train.weight_decay >= 0, "train.weight_decay must be >= 0", self.train.weight_decay)
+        _check(self.train.train_set in ("unbiased", "biased"), "train.train_set must be 'unbiased' or 'biased'",
+               self.train.train_set)
+        _check(0 < self.probe.val_fraction < 1, "probe.val_fraction must be in (0, 1)", self.probe.val_fraction)
+        # the schedule is checked by masking.mask_ratio_at, which knows the valid forms
+        from coral_lab.masking import mask_ratio_at
+
+        mask_ratio_at(0, self.train.epochs, self.train.mask_schedule)
+        return self
+
+    def replace(self, **sections: dict[str, Any]) -> "RunConfig":
+        """A copy with some fields changed: ``cfg.replace(train={"epochs": 5}, loss={"lambda_o": 3})``."""
+        new = copy.deepcopy(self)
+        for section, values in sections.items():
+            if section == "preset":
+                new.preset = values  # type: ignore[assignment]
+                continue
+            if section not in _SECTIONS:
+                raise ValueError(f"unknown config section {section!r}; valid: {sorted(_SECTIONS)}")
+            obj = getattr(new, section)
+            for k, v in values.items():
+                if not hasattr(obj, k):
+                    valid = [f.name for f in dataclasses.fields(obj)]
+                    raise ValueError(f"unknown field {section}.{k}; valid fields: {valid}")
+                setattr(obj, k, v)
+        # keep the model's image size in step with the data's
+        new.model.image_size = new.data.image_size
+        return new
+
+
+_SECTIONS = {
+    "data": DataConfig,
+    "augment": AugmentConfig,
+    "model": ModelConfig,
+    "loss": LossConfig,
+    "train": TrainConfig,
+    "probe": ProbeConfig,
+}
+
+
+def _section_from_dict(cls: type, d: Any, name: str) -> Any:
+    if not isinstance(d, dict):
+        raise ValueError(f"config section {name!r} must be a mapping, got {type(d).__name__}")
+    valid = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(d) - set(valid)
+    if unknown:
+        raise ValueError(f"unknown field(s) {sorted(unknown)} in config section {name!r}; valid: {sorted(valid)}")
+    kwargs = {}
+    for k, v in d.items():
+        default = getattr(cls(), k)
+        if isinstance(default, tuple) and isinstance(v, list):
+            v = tuple(v)  # JSON has no tuples
+        kwargs[k] = v
+    return cls(**kwargs)
+
+
+def _check(ok: bool, message: str, value: Any) -> None:
+    if not ok:
+        raise ValueError(f"{message} (got {value!r})")
+
+
+def _paper() -> RunConfig:
+    return RunConfig(preset="paper")
+
+
+def _quick() -> RunConfig:
+    return RunConfig(preset="quick").replace(
+        data={"image_size": 32, "n_train_pairs": 10_000, "n_probe_train_pairs": 5_000, "n_probe_test_pairs": 4_096},
+        model={"encoder": "small_cnn", "encoder_width": 32, "embed_dim": 128, "proj_hidden": 256, "proj_dim": 128},
+        train={"epochs": 8, "batch_size": 64, "lr": 1e-3},
+        probe={"C_grid": (0.1, 1.0), "max_iter": 300},
+    )
+
+
+def _ci() -> RunConfig:
+    return RunConfig(preset="ci").replace(
+        data={"image_size": 32, "n_train_pairs": 256, "n_probe_train_pairs": 300, "n_probe_test_pairs": 200},
+        model={"encoder": "small_cnn", "encoder_width": 8, "embed_dim": 32, "proj_hidden": 32, "proj_dim": 16},
+        train={"epochs": 2, "batch_size": 32, "lr": 1e-3},
+        probe={"C_grid": (1.0,), "max_iter": 100},
+    )
+
+
+PRESETS = {"ci": _ci, "quick": _quick, "paper": _paper}
+
+
+def get_preset(name: str) -> RunConfig:
+    """The named preset as a fresh ``RunConfig``; an unknown name lists the valid ones."""
+    try:
+        factory = PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; valid presets: {sorted(PRESETS)}") from None
+    return factory()
+
+
+def preset_from_env(default: str = "quick") -> str:
+    """The preset named by the environment variable ``CORAL_LAB_PRESET`` (used by notebooks under CI)."""
+    name = os.environ.get("CORAL_LAB_PRESET", default)
+    if name not in PRESETS:
+        raise ValueError(f"CORAL_LAB_PRESET={name!r} is not a preset; valid presets: {sorted(PRESETS)}")
+    return name

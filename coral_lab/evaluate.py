@@ -1,0 +1,223 @@
+"""Linear-probe evaluation on frozen features and the Table 1 protocol.
+
+Protocol (``../shared/design/trifeature.md`` and reference-results.md):
+
+- features are extracted from the frozen model *without* augmentation or masking (paper: "during
+  inference, neither data augmentation nor masking is applied"): Z = (Z^SR, Z_1^U, Z_2^U), eq. 2;
+- the probe is scikit-learn's ``LogisticRegression`` on standardised features; its inverse
+  regularisation C is chosen on a validation split carved out of the probe-train pairs, then the
+  probe is refitted on all probe-train pairs with that C;
+- the probe-test pairs are used once, for the score: balanced accuracy (macro mean of per-class
+  recall; chance is 10 % for shape / texture and 50 % for synergy).
+
+The published Trifeature script chose C on the test pairs and used random-crop features at probe
+time; coral_lab does neither.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import balanced_accuracy_score
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from coral_lab.augment import to_model_input
+from coral_lab.config import AugmentConfig, ProbeConfig
+from coral_lab.data import TASKS, PairSet, TrifeatureBenchmark, TrifeatureSplit, pair_labels
+
+__all__ = [
+    "PAPER_TABLE1",
+    "TABLE1_TASKS",
+    "ProbeResult",
+    "extract_features",
+    "feature_sets",
+    "linear_probe",
+    "probe_model",
+    "summarize",
+]
+
+# Table 1 column -> probe task, and the paper's COrAL row (mean, std) for comparison.
+TABLE1_TASKS = {"redundancy": "share", "uniqueness": "unique1", "synergy": "synergy"}
+PAPER_TABLE1 = {
+    "CLIP": {"redundancy": (100.0, None), "uniqueness": (11.6, None), "synergy": (50.0, None)},
+    "FactorCL": {"redundancy": (99.8, None), "uniqueness": (62.5, None), "synergy": (46.5, None)},
+    "CoMM": {"redundancy": (99.9, None), "uniqueness": (87.8, None), "synergy": (71.9, None)},
+    "InfMasking": {"redundancy": (99.9, 0.09), "uniqueness": (90.6, 2.31), "synergy": (77.0, 4.22)},
+    "COrAL": {"redundancy": (99.7, 0.08), "uniqueness": (96.4, 1.08), "synergy": (74.4, 2.92)},
+}
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    balanced_accuracy: float  # on the probe-test pairs, in [0, 1]
+    C: float  # the regularisation chosen on the validation split
+    val_balanced_accuracy: float
+
+
+@torch.no_grad()
+def extract_features(
+    model: torch.nn.Module,
+    split: TrifeatureSplit,
+    pairs: PairSet,
+    *,
+    augment_cfg: AugmentConfig | None = None,
+    device: str | torch.device | None = None,
+    batch_size: int = 256,
+) -> dict[str, np.ndarray]:
+    """Frozen inference embeddings of every pair, per subspace, without augmentation or masking.
+
+    Returns:
+        ``{"shared": (P, D), "unique1": (P, D/2), "unique2": (P, D/2)}`` as float32 NumPy arrays.
+    """
+    if device is None:
+        device = next(model.parameters()).device
+    device = torch.device(device)
+    was_training = model.training
+    model.eval()
+    images = torch.from_numpy(split.images)
+    out: dict[str, list[np.ndarray]] = {}
+    try:
+        for start in range(0, len(pairs), batch_size):
+            sl = slice(start, start + batch_size)
+            x1 = to_model_input(images[torch.from_numpy(pairs.idx1[sl])].to(device), augment_cfg)
+            x2 = to_model_input(images[torch.from_numpy(pairs.idx2[sl])].to(device), augment_cfg)
+            for name, z in model.embed([x1, x2]).parts().items():
+                out.setdefault(name, []).append(z.float().cpu().numpy())
+    finally:
+        model.train(was_training)
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def feature_sets(features: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The probe inputs: each subspace alone and their concatenation ``"Z"`` (eq. 2)."""
+    sets = dict(features)
+    sets["Z"] = np.concatenate([features[k] for k in features], axis=1)
+    return sets
+
+
+def linear_probe(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    cfg: ProbeConfig | None = None,
+    seed: int = 0,
+) -> ProbeResult:
+    """Fit a standardised multinomial logistic regression; C chosen on a split of the training rows.
+
+    Args:
+        x_train: (N, F) probe-train features; y_train: (N,) integer labels.
+        x_test: (M, F) probe-test features; y_test: (M,) integer labels.
+    """
+    cfg = cfg or ProbeConfig()
+    x_train, x_test = np.asarray(x_train), np.asarray(x_test)
+    y_train, y_test = np.asarray(y_train), np.asarray(y_test)
+    if x_train.ndim != 2 or x_test.ndim != 2 or x_train.shape[1] != x_test.shape[1]:
+        raise ValueError(f"features must be (N, F) and (M, F) with the same F; got {x_train.shape} and {x_test.shape}")
+    if len(x_train) != len(y_train) or len(x_test) != len(y_test):
+        raise ValueError("features and labels must have the same number of rows")
+    if not (np.isfinite(x_train).all() and np.isfinite(x_test).all()):
+        raise ValueError("features contain NaN or inf; the model diverged (check the pretraining history)")
+    if len(np.unique(y_train)) < 2:
+        raise ValueError("the probe-train labels have a single class; use more probe-train pairs")
+    strat = y_train if np.bincount(y_train).min() >= 2 else None
+    x_fit, x_val, y_fit, y_val = train_test_split(
+        x_train, y_train, test_size=cfg.val_fraction, random_state=seed, stratify=strat
+    )
+
+    def fit(x, y, c):
+        clf = make_pipeline(
+            StandardScaler(),
+            LogisticRegression(C=c, max_iter=cfg.max_iter, class_weight=cfg.class_weight),
+        )
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return clf.fit(x, y)
+
+    scores = {c: balanced_accuracy_score(y_val, fit(x_fit, y_fit, c).predict(x_val)) for c in cfg.C_grid}
+    best_c = max(cfg.C_grid, key=lambda c: (scores[c], -c))  # ties -> stronger regularisation
+    clf = fit(x_train, y_train, best_c)
+    return ProbeResult(float(balanced_accuracy_score(y_test, clf.predict(x_test))), float(best_c), float(scores[best_c]))
+
+
+def probe_model(
+    model: torch.nn.Module,
+    bench: TrifeatureBenchmark,
+    *,
+    tasks: Sequence[str] = TASKS,
+    subspaces: Iterable[str] = ("Z",),
+    probe_cfg: ProbeConfig | None = None,
+    augment_cfg: AugmentConfig | None = None,
+    device: str | torch.device | None = None,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Probe ``tasks`` from the given feature sets ("Z", "shared", "unique1", ...).
+
+    Returns:
+        A tidy DataFrame with columns task, features, balanced_accuracy (%), C, val_balanced_accuracy (%).
+    """
+    unknown = set(tasks) - set(TASKS)
+    if unknown:
+        raise ValueError(f"unknown task(s) {sorted(unknown)}; valid tasks: {list(TASKS)}")
+    tr = feature_sets(extract_features(model, bench.data.train, bench.probe_train, augment_cfg=augment_cfg, device=device))
+    te = feature_sets(extract_features(model, bench.data.test, bench.probe_test, augment_cfg=augment_cfg, device=device))
+    subspaces = list(subspaces)
+    unknown = set(subspaces) - set(tr)
+    if unknown:
+        raise ValueError(f"unknown feature set(s) {sorted(unknown)}; valid: {sorted(tr)}")
+    y_tr = pair_labels(bench.data.train, bench.probe_train, bench.mapping)
+    y_te = pair_labels(bench.data.test, bench.probe_test, bench.mapping)
+    rows = []
+    for task in tasks:
+        for feats in subspaces:
+            r = linear_probe(tr[feats], y_tr[task], te[feats], y_te[task], probe_cfg, seed=seed)
+            rows.append(
+                {
+                    "task": task,
+                    "features": feats,
+                    "balanced_accuracy": 100 * r.balanced_accuracy,
+                    "C": r.C,
+                    "val_balanced_accuracy": 100 * r.val_balanced_accuracy,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def summarize(results: pd.DataFrame, method: str = "COrAL") -> pd.DataFrame:
+    """Mean +- std over seeds of the Table 1 columns, beside the paper's numbers.
+
+    Args:
+        results: tidy rows with columns seed, column (redundancy / uniqueness / synergy), balanced_accuracy.
+    """
+    need = {"seed", "column", "balanced_accuracy"}
+    if not need <= set(results.columns):
+        raise ValueError(f"results need the columns {sorted(need)}; got {list(results.columns)}")
+    rows = []
+    for col in TABLE1_TASKS:
+        vals = results.loc[results["column"] == col, "balanced_accuracy"]
+        if vals.empty:
+            continue
+        paper_mean, paper_std = PAPER_TABLE1.get(method, {}).get(col, (None, None))
+        rows.append(
+            {
+                "column": col,
+                "ours_mean": vals.mean(),
+                "ours_std": vals.std(ddof=1) if len(vals) > 1 else float("nan"),
+                "n_seeds": len(vals),
+                "paper_mean": paper_mean,
+                "paper_std": paper_std,
+                "chance": 50.0 if col == "synergy" else 10.0,
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,72 @@
+"""Atomic file writes and checkpoint loading with clear errors.
+
+Everything coral_lab writes (checkpoints, configs, histories, result tables) goes through a temporary
+file in the same folder followed by ``os.replace``, so an interrupted write never leaves a partial
+file where a complete one was, and nothing already written is lost.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+__all__ = ["atomic_write", "atomic_write_text", "atomic_torch_save", "load_checkpoint", "CheckpointError"]
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, unreadable or does not match the run that asks for it."""
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
+    """Call ``write(tmp_path)`` and move the result to ``path`` atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    def write(tmp: str) -> None:
+        with open(tmp, "w") as f:
+            f.write(text)
+
+    return atomic_write(path, write)
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
+    return atomic_write(path, lambda tmp: torch.save(obj, tmp))
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint written by ``coral_lab.train``; a missing or corrupted file raises CheckpointError."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} not found; run `coral-lab pretrain` to create it")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as e:  # torch raises several types for truncated / garbage files
+        raise CheckpointError(
+            f"checkpoint {path} could not be read ({type(e).__name__}: {e}); it is corrupted or incomplete. "
+            "Delete it and re-run `coral-lab pretrain` (an interrupted run resumes from its last good checkpoint)."
+        ) from None
+    required = {"model", "config", "epoch"}
+    if not isinstance(ckpt, dict) or not required <= set(ckpt):
+        raise CheckpointError(
+            f"checkpoint {path} is not a coral_lab checkpoint (expected keys {sorted(required)}); "
+            "point to the checkpoint.pt of a `coral-lab pretrain` run folder"
+        )
+    return ckpt

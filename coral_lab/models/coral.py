@@ -1,0 +1,310 @@
+"""The dual-path COrAL network with asymmetric masking (paper section 4.1, eq. 5-6; Figure 1).
+
+For each modality i there are two pathways, each with its own encoder:
+
+- shared: E_i^SR (encoder + latent converter) -> tokens ``(B, T_i, D)``; during pretraining the tokens of
+  the modalities in M1 are masked in view 1 and those in M2 in view 2 (eq. 6); the tokens of all
+  modalities go through the fusion transformer T -> Z^SR ``(B, D)``.
+- unique: F_i^U (encoder + latent converter + per-token MLP + attention pooling) -> Z_i^U ``(B, D/2)``,
+  never masked.
+
+Pretraining (``forward``) passes Z^SR and every Z_i^U through projection heads and returns one
+``Embeddings`` per view for the loss (eq. 3-4, 7-8). Inference (``embed``) returns the representations
+before the heads, with no masking; ``embed(x).concat()`` is Z = (Z^SR, Z_1^U, ..., Z_n^U), the probe
+feature.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from coral_lab.config import ModelConfig
+from coral_lab.embeddings import Embeddings
+from coral_lab.masking import apply_token_mask, token_keep_mask
+from coral_lab.models.encoders import build_encoder
+from coral_lab.models.fusion import FusionTransformer
+from coral_lab.models.heads import ProjectionHead
+from coral_lab.models.tokens import LatentConverter
+from coral_lab.models.unique import UniquePathway
+
+__all__ = ["CoralModel"]
+
+Halves = tuple[tuple[int, ...], tuple[int, ...]]
+
+
+def _positive_int(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    """Equal devices, treating a missing index (``cuda``) as matching any index of that type."""
+    return a.type == b.type and (a.index is None or b.index is None or a.index == b.index)
+
+
+class CoralModel(nn.Module):
+    """COrAL's dual-path network, built from a ``ModelConfig``.
+
+    Attributes:
+        shared_encoders: one E_i^SR per modality, ``nn.Sequential(encoder, converter)``:
+            ``(B, C, H, W)`` -> ``(B, T_i, D)``.
+        fusion: T, ``FusionTransformer``: list of ``(B, T_i, D)`` -> Z^SR ``(B, D)``.
+        unique_paths: one F_i^U per modality (``UniquePathway``, its own encoder): ``(B, C, H, W)`` ->
+            Z_i^U ``(B, D/2)``.
+        shared_head: ``ProjectionHead(D, proj_hidden, proj_dim)``.
+        unique_heads: one ``ProjectionHead(D/2, proj_hidden, proj_dim)`` per modality.
+        n_tokens: ``T_i`` for each modality.
+        check_inputs: when True (default) ``forward`` / ``embed`` check that inputs are finite (one
+            host sync); set it to False on the training hot path. Shape checks always run.
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        if not isinstance(cfg, ModelConfig):
+            raise TypeError(f"CoralModel expects a coral_lab.config.ModelConfig, got {type(cfg).__name__}")
+        n = _positive_int(cfg.n_modalities, "model.n_modalities")
+        if n < 2:
+            raise ValueError(f"model.n_modalities must be >= 2 (masking splits modalities in two), got {n}")
+        dim = _positive_int(cfg.embed_dim, "model.embed_dim")
+        if dim % 4 != 0:
+            raise ValueError(
+                f"model.embed_dim must be divisible by 4 (2-D sin-cos positions; unique width D/2), got {dim}"
+            )
+        _positive_int(cfg.image_size, "model.image_size")
+        _positive_int(cfg.in_channels, "model.in_channels")
+        self.cfg = cfg
+        self.n_modalities = n
+        self.embed_dim = dim
+        self.unique_dim = dim // 2
+        self.check_inputs = True
+
+        shared: list[nn.Module] = []
+        unique: list[nn.Module] = []
+        n_tokens: list[int] = []
+        for _ in range(n):
+            encoder = build_encoder(cfg)
+            grid = encoder.feature_shape(cfg.image_size)  # raises, naming the minimum size, if too small
+            converter = LatentConverter(encoder.out_channels, dim, grid)
+            shared.append(nn.Sequential(OrderedDict(encoder=encoder, converter=converter)))
+            n_tokens.append(converter.n_tokens)
+            u_encoder = build_encoder(cfg)  # the unique pathway has its own encoder
+            unique.append(UniquePathway(u_encoder, LatentConverter(u_encoder.out_channels, dim, grid), dim))
+        self.shared_encoders = nn.ModuleList(shared)
+        self.fusion = FusionTransformer(dim, cfg.n_heads, cfg.n_fusion_layers, cfg.mlp_ratio)
+        self.unique_paths = nn.ModuleList(unique)
+        self.shared_head = ProjectionHead(dim, cfg.proj_hidden, cfg.proj_dim)
+        self.unique_heads = nn.ModuleList(
+            ProjectionHead(self.unique_dim, cfg.proj_hidden, cfg.proj_dim) for _ in range(n)
+        )
+        self.n_tokens = tuple(n_tokens)
+
+    # ----------------------------------------------------------------------------------- checks
+
+    def _check_view(self, view: object, name: str) -> list[Tensor]:
+        """Shape / type / device checks (no host sync); returns the view as a list."""
+        if isinstance(view, Tensor) or not isinstance(view, Sequence):
+            raise TypeError(
+                f"{name} must be a list of {self.n_modalities} image tensors (B, C, H, W), one per modality, "
+                f"got {type(view).__name__}"
+            )
+        if len(view) != self.n_modalities:
+            raise ValueError(
+                f"{name} has {len(view)} tensors but the model has n_modalities={self.n_modalities}; "
+                f"pass one (B, C, H, W) tensor per modality"
+            )
+        cfg = self.cfg
+        device = self.shared_head.net[0].weight.device
+        expected = (cfg.in_channels, cfg.image_size, cfg.image_size)
+        for i, x in enumerate(view):
+            if not isinstance(x, Tensor):
+                raise TypeError(f"{name}[{i}] must be a torch.Tensor, got {type(x).__name__}")
+            if not x.is_floating_point():
+                raise TypeError(
+                    f"{name}[{i}] must be a floating-point image tensor, got dtype {x.dtype}; "
+                    f"convert uint8 images with .float() / 255 and normalise them"
+                )
+            if x.dim() != 4 or tuple(x.shape[1:]) != expected:
+                raise ValueError(
+                    f"{name}[{i}] must have shape (B, {expected[0]}, {expected[1]}, {expected[2]}) "
+                    f"(in_channels, image_size, image_size from the ModelConfig), got {tuple(x.shape)}"
+                )
+            if x.shape[0] < 1:
+                raise ValueError(f"{name}[{i}] is an empty batch")
+            if x.shape[0] != view[0].shape[0]:
+                raise ValueError(
+                    f"all modalities of {name} must have the same batch size, got "
+                    f"{[int(t.shape[0]) for t in view]}"
+                )
+            if not _same_device(x.device, device):
+                raise ValueError(f"{name}[{i}] is on {x.device} but the model is on {device}; move it with .to()")
+        return list(view)
+
+    def _check_finite(self, tensors: Sequence[Tensor]) -> None:
+        if not self.check_inputs:
+            return
+        finite = torch.stack([torch.isfinite(t).all() for t in tensors]).all()
+        if not bool(finite):  # the one host sync
+            raise ValueError("inputs contain NaN or Inf values; check the data pipeline and augmentation")
+
+    def _check_halves(self, halves: object) -> Halves:
+        n = self.n_modalities
+        hint = (
+            f"halves must be two disjoint, non-empty tuples of modality indices covering range({n}), "
+            f"e.g. ((0,), (1,)) or coral_lab.masking.split_modalities(n, generator)"
+        )
+        if isinstance(halves, (str, bytes)) or not isinstance(halves, Sequence) or len(halves) != 2:
+            raise ValueError(f"{hint}; got {halves!r}")
+        out = []
+        for half in halves:
+            if isinstance(half, (str, bytes)) or not isinstance(half, Sequence) or len(half) == 0:
+                raise ValueError(f"{hint}; got {halves!r}")
+            if not all(isinstance(i, numbers.Integral) and not isinstance(i, bool) for i in half):
+                raise ValueError(f"{hint}; got {halves!r}")
+            out.append(tuple(int(i) for i in half))
+        first, second = out
+        everything = first + second
+        if len(set(everything)) != len(everything) or set(everything) != set(range(n)):
+            raise ValueError(f"{hint}; got {halves!r}")
+        return first, second
+
+    @staticmethod
+    def _check_ratio(mask_ratio: object) -> float:
+        if not isinstance(mask_ratio, numbers.Real) or isinstance(mask_ratio, bool):
+            raise ValueError(f"mask_ratio must be a real number in [0, 1), got {mask_ratio!r}")
+        ratio = float(mask_ratio)
+        if not 0.0 <= ratio < 1.0:
+            raise ValueError(f"mask_ratio must be in [0, 1) (fraction of tokens masked), got {mask_ratio!r}")
+        return ratio
+
+    # --------------------------------------------------------------------------------- pathways
+
+    def encode_views(
+        self,
+        view1: Sequence[Tensor],
+        view2: Sequence[Tensor],
+        halves: Halves,
+        mask_ratio: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> tuple[Embeddings, Embeddings]:
+        """The pretraining pass up to, not including, the projection heads (paper eq. 5-6).
+
+        Each modality's shared and unique encoders run once on both views concatenated (2B). The shared
+        tokens of the modalities in ``halves[0]`` are masked in view 1 and those in ``halves[1]`` in view
+        2 (``token_keep_mask`` + ``apply_token_mask``, one mask per modality, drawn in modality order);
+        the unique pathways are never masked. When a generator is given the masks are drawn even at
+        ratio 0 (they then keep every token), so the generator's stream does not depend on the schedule.
+
+        Args:
+            view1, view2: n tensors each, ``(B, C, H, W)``, one per modality.
+            halves: (M1, M2), a partition of ``range(n)`` into two non-empty tuples.
+            mask_ratio: m in [0, 1).
+            generator: ``torch.Generator`` on the inputs' device; required when ``mask_ratio > 0``.
+
+        Returns:
+            Pre-head ``Embeddings`` for view 1 and view 2: shared Z^SR ``(B, D)``, unique n x ``(B, D/2)``.
+        """
+        v1 = self._check_view(view1, "view1")
+        v2 = self._check_view(view2, "view2")
+        if v1[0].shape[0] != v2[0].shape[0]:
+            raise ValueError(
+                f"view1 and view2 must have the same batch size, got {v1[0].shape[0]} and {v2[0].shape[0]}"
+            )
+        first, second = self._check_halves(halves)
+        ratio = self._check_ratio(mask_ratio)
+        if generator is not None:
+            if not isinstance(generator, torch.Generator):
+                raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+            if not _same_device(generator.device, v1[0].device):
+                raise ValueError(
+                    f"generator is on {generator.device} but the inputs are on {v1[0].device}; "
+                    f"use torch.Generator(device={str(v1[0].device)!r})"
+                )
+        elif ratio > 0:
+            raise ValueError(
+                f"mask_ratio={ratio} needs a torch.Generator to draw the token masks; pass generator=..."
+            )
+        self._check_finite(v1 + v2)
+
+        batch = v1[0].shape[0]
+        tokens: list[Tensor] = []
+        unique: list[Tensor] = []
+        for i in range(self.n_modalities):
+            x = torch.cat([v1[i], v2[i]], dim=0)  # (2B, C, H, W): view 1 then view 2
+            t = self.shared_encoders[i](x)  # (2B, T_i, D)
+            if generator is not None:
+                keep = token_keep_mask(batch, t.shape[1], ratio, generator)  # (B, T_i) for the masked view
+                full = torch.ones_like(keep)
+                # M1 is masked in view 1 (rows :B), M2 in view 2 (rows B:)
+                keep = torch.cat([keep, full] if i in first else [full, keep], dim=0)  # (2B, T_i)
+                t = apply_token_mask(t, keep)
+            tokens.append(t)
+            unique.append(self.unique_paths[i](x))  # (2B, D/2)
+        shared = self.fusion(tokens)  # (2B, D)
+        e1 = Embeddings(shared[:batch], tuple(u[:batch] for u in unique))
+        e2 = Embeddings(shared[batch:], tuple(u[batch:] for u in unique))
+        return e1, e2
+
+    def project(self, e: Embeddings) -> Embeddings:
+        """Apply the projection heads to ONE view's pre-head embeddings (BatchNorm statistics per view).
+
+        Shapes: shared ``(B, D)`` -> ``(B, proj_dim)``; each unique ``(B, D/2)`` -> ``(B, proj_dim)``.
+        """
+        if not isinstance(e, Embeddings) or e.n_modalities != self.n_modalities:
+            raise ValueError(f"project expects Embeddings with {self.n_modalities} unique parts")
+        return Embeddings(
+            self.shared_head(e.shared),
+            tuple(head(u) for head, u in zip(self.unique_heads, e.unique)),
+        )
+
+    def forward(
+        self,
+        view1: Sequence[Tensor],
+        view2: Sequence[Tensor],
+        halves: Halves,
+        mask_ratio: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> tuple[Embeddings, Embeddings]:
+        """The pretraining pass (paper eq. 5-6): projected embeddings of both views for the loss (eq. 3).
+
+        Args: as ``encode_views``.
+
+        Returns:
+            ``Embeddings`` for view 1 and view 2: shared ``(B, proj_dim)``, unique n x ``(B, proj_dim)``.
+        """
+        e1, e2 = self.encode_views(view1, view2, halves, mask_ratio, generator)
+        return self.project(e1), self.project(e2)
+
+    def embed(self, x: Sequence[Tensor]) -> Embeddings:
+        """Inference representations (no masking, no heads): Z^SR ``(B, D)`` and Z_i^U ``(B, D/2)``.
+
+        ``embed(x).concat()`` is the probe feature Z, ``(B, D + n * D/2)``. The train / eval mode is left
+        as it is; wrap calls in ``model.eval()`` and ``torch.no_grad()``.
+
+        Args:
+            x: n tensors ``(B, C, H, W)``, one per modality.
+        """
+        v = self._check_view(x, "x")
+        self._check_finite(v)
+        tokens = [enc(xi) for enc, xi in zip(self.shared_encoders, v)]  # n x (B, T_i, D)
+        shared = self.fusion(tokens)  # (B, D)
+        unique = tuple(path(xi) for path, xi in zip(self.unique_paths, v))  # n x (B, D/2)
+        return Embeddings(shared, unique)
+
+    def pathway_parameter_counts(self) -> dict[str, int]:
+        """Number of parameters in each part: shared encoders (E^SR), fusion (T), unique paths (F^U), heads."""
+
+        def count(*modules: nn.Module) -> int:
+            return sum(p.numel() for m in modules for p in m.parameters())
+
+        return {
+            "shared_encoders": count(self.shared_encoders),
+            "fusion": count(self.fusion),
+            "unique_paths": count(self.unique_paths),
+            "heads": count(self.shared_head, self.unique_heads),
+        }

@@ -1,0 +1,103 @@
+"""The fusion transformer T of the shared pathway (paper section 4.1, eq. 5-6).
+
+The token sequences of all modalities (some possibly masked to zero) are concatenated, a learnable
+[CLS] token is prepended, and pre-LayerNorm transformer blocks (multi-head self-attention + 4x GELU
+MLP, residual connections) mix them; the final-LayerNorm CLS output is Z^SR, shape ``(B, D)``.
+
+As in the released code there is no attention mask: masked tokens are zeros that still take part in
+attention. There is no modality embedding either, so, with the CLS output, the result does not depend on
+the order in which the modalities' tokens are concatenated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["MultiHeadSelfAttention", "TransformerBlock", "FusionTransformer"]
+
+
+class MultiHeadSelfAttention(nn.Module):
+    """Multi-head self-attention over ``(B, T, D)`` via ``F.scaled_dot_product_attention`` (no mask)."""
+
+    def __init__(self, dim: int, n_heads: int = 8) -> None:
+        super().__init__()
+        if isinstance(n_heads, bool) or not isinstance(n_heads, int) or n_heads < 1:
+            raise ValueError(f"n_heads must be a positive int, got {n_heads!r}")
+        if dim % n_heads != 0:
+            raise ValueError(f"dim ({dim}) must be divisible by n_heads ({n_heads}); change embed_dim or n_heads")
+        self.n_heads = n_heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``(B, T, D)`` -> ``(B, T, D)``."""
+        batch, n_tokens, dim = x.shape
+        qkv = self.qkv(x).view(batch, n_tokens, 3, self.n_heads, dim // self.n_heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, H, T, D/H)
+        y = F.scaled_dot_product_attention(q, k, v)  # (B, H, T, D/H)
+        return self.out(y.transpose(1, 2).reshape(batch, n_tokens, dim))
+
+
+class TransformerBlock(nn.Module):
+    """Pre-LayerNorm block: ``x + MHSA(LN(x))``, then ``x + MLP(LN(x))`` with a GELU MLP of width ``mlp_ratio*D``."""
+
+    def __init__(self, dim: int, n_heads: int = 8, mlp_ratio: float = 4.0) -> None:
+        super().__init__()
+        hidden = int(round(dim * mlp_ratio))
+        if hidden < 1:
+            raise ValueError(f"mlp_ratio must be > 0 (the paper uses 4.0), got {mlp_ratio!r}")
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = MultiHeadSelfAttention(dim, n_heads)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``(B, T, D)`` -> ``(B, T, D)``."""
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class FusionTransformer(nn.Module):
+    """T: fuse the token sequences of all modalities into one vector, Z^SR (paper eq. 5-6).
+
+    Args:
+        dim: D, the token width.
+        n_heads: attention heads (the paper uses 8).
+        n_layers: transformer blocks (the released code has exactly one).
+        mlp_ratio: MLP width relative to D.
+
+    Shapes: a sequence of n tensors ``(B, T_i, D)`` -> ``(B, D)`` (the final-LayerNorm CLS output).
+    """
+
+    def __init__(self, dim: int, n_heads: int = 8, n_layers: int = 1, mlp_ratio: float = 4.0) -> None:
+        super().__init__()
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+            raise ValueError(f"dim must be a positive int, got {dim!r}")
+        if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 1:
+            raise ValueError(f"n_layers must be a positive int (the released code uses 1), got {n_layers!r}")
+        self.dim = dim
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        nn.init.normal_(self.cls_token, std=0.02)
+        self.blocks = nn.ModuleList(TransformerBlock(dim, n_heads, mlp_ratio) for _ in range(n_layers))
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, tokens: Sequence[Tensor]) -> Tensor:
+        """Per-modality tokens, each ``(B, T_i, D)`` -> Z^SR ``(B, D)``."""
+        if isinstance(tokens, Tensor) or not isinstance(tokens, Sequence) or len(tokens) == 0:
+            raise TypeError("FusionTransformer expects a non-empty list of per-modality token tensors (B, T_i, D)")
+        batch = tokens[0].shape[0]
+        for i, t in enumerate(tokens):
+            if not isinstance(t, Tensor) or t.dim() != 3 or t.shape[0] != batch or t.shape[2] != self.dim:
+                shape = tuple(t.shape) if isinstance(t, Tensor) else type(t).__name__
+                raise ValueError(
+                    f"fusion input {i} must have shape (B={batch}, T_i, D={self.dim}), got {shape}"
+                )
+        x = torch.cat(list(tokens), dim=1)  # (B, sum_i T_i, D)
+        x = torch.cat([self.cls_token.expand(batch, -1, -1).to(x.dtype), x], dim=1)  # (B, 1 + sum_i T_i, D)
+        for block in self.blocks:
+            x = block(x)
+        return self.norm(x[:, 0])  # (B, D): the CLS output

@@ -1,0 +1,122 @@
+"""The Table 1 protocol: per seed, two pretrainings and their linear probes.
+
+For each seed (41..45 in the paper):
+
+- pretrain on the *unbiased* pairs, probe redundancy (``share``) and uniqueness (``unique1``);
+- pretrain on the *biased* pairs (they follow the texture -> color mapping pi), probe synergy.
+
+Each (seed, pretraining) unit lives in its own folder ``<out>/seed<S>-<train_set>/`` with its
+checkpoint, history and ``probe.csv``; a unit whose ``probe.csv`` exists is not run again, and an
+interrupted unit resumes from its checkpoint, so the protocol can be completed across sessions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Sequence
+
+import pandas as pd
+
+from coral_lab.config import RunConfig
+from coral_lab.data import TASKS
+from coral_lab.evaluate import TABLE1_TASKS, probe_model, summarize
+from coral_lab.io import atomic_write_text
+from coral_lab.train import load_benchmark, load_model, pretrain
+
+__all__ = ["PAPER_SEEDS", "UNITS", "run_unit", "run_table1", "format_table1"]
+
+PAPER_SEEDS = (41, 42, 43, 44, 45)
+# which Table 1 columns each pretraining is scored on
+UNITS = {"unbiased": ("redundancy", "uniqueness"), "biased": ("synergy",)}
+_COLUMN_OF_TASK = {task: col for col, task in TABLE1_TASKS.items()}
+
+
+def run_unit(
+    cfg: RunConfig,
+    seed: int,
+    train_set: str,
+    out_dir: str | Path,
+    *,
+    device: str = "auto",
+    progress: bool = True,
+    benchmark=None,
+    subspaces: Sequence[str] = ("Z",),
+) -> pd.DataFrame:
+    """Pretrain one (seed, train_set) unit and probe every task; returns its tidy probe rows."""
+    if train_set not in UNITS:
+        raise ValueError(f"unknown train_set {train_set!r}; valid: {sorted(UNITS)}")
+    unit_cfg = cfg.replace(train={"seed": seed, "train_set": train_set})
+    unit_dir = Path(out_dir) / f"seed{seed}-{train_set}"
+    probe_csv = unit_dir / "probe.csv"
+    if probe_csv.exists() and (unit_dir / "config.json").exists():
+        if RunConfig.from_json(unit_dir / "config.json").to_dict() == unit_cfg.to_dict():
+            return pd.read_csv(probe_csv)
+    bench = benchmark if benchmark is not None else load_benchmark(unit_cfg, progress=progress)
+    pretrain(unit_cfg, unit_dir, benchmark=bench, device=device, progress=progress)
+    model, _, _ = load_model(unit_dir, device=device if device != "auto" else _auto())
+    df = probe_model(model, bench, tasks=TASKS, subspaces=subspaces, probe_cfg=unit_cfg.probe,
+                     augment_cfg=unit_cfg.augment, seed=seed)
+    df.insert(0, "train_set", train_set)
+    df.insert(0, "seed", seed)
+    scored = set(UNITS[train_set])
+    df["column"] = [
+        _COLUMN_OF_TASK.get(t, "") if (f == "Z" and _COLUMN_OF_TASK.get(t) in scored) else ""
+        for t, f in zip(df["task"], df["features"])
+    ]
+    atomic_write_text(probe_csv, df.to_csv(index=False))
+    return df
+
+
+def _auto() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def run_table1(
+    cfg: RunConfig,
+    out_dir: str | Path,
+    *,
+    seeds: Sequence[int] = PAPER_SEEDS,
+    device: str = "auto",
+    progress: bool = True,
+    on_unit_end: Callable[[pd.DataFrame], None] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run (or resume) the whole protocol; returns (tidy rows of every probe, Table 1 summary)."""
+    if len(seeds) == 0:
+        raise ValueError("give at least one seed")
+    bench = load_benchmark(cfg, progress=progress)
+    frames = []
+    for seed in seeds:
+        for train_set in UNITS:
+            df = run_unit(cfg, seed, train_set, out_dir, device=device, progress=progress, benchmark=bench)
+            frames.append(df)
+            if on_unit_end is not None:
+                on_unit_end(df)
+    rows = pd.concat(frames, ignore_index=True)
+    table = summarize(rows[rows["column"].fillna("") != ""])
+    out_dir = Path(out_dir)
+    atomic_write_text(out_dir / "table1.csv", rows.to_csv(index=False))
+    atomic_write_text(out_dir / "table1_summary.csv", table.to_csv(index=False))
+    return rows, table
+
+
+def format_table1(table: pd.DataFrame, title: str = "") -> str:
+    """The summary as aligned text: ours (mean +- std) beside the paper's COrAL row and chance."""
+    def pm(m, s):
+        if m is None or pd.isna(m):
+            return "-"
+        return f"{m:5.1f}" + ("" if s is None or pd.isna(s) else f" +- {s:4.2f}")
+
+    lines = [title] if title else []
+    lines.append(f"{'':12s} {'coral_lab':>16s} {'paper (COrAL)':>16s} {'chance':>7s}  seeds")
+    for _, r in table.iterrows():
+        lines.append(
+            f"{r['column']:12s} {pm(r['ours_mean'], r['ours_std']):>16s} {pm(r['paper_mean'], r['paper_std']):>16s}"
+            f" {r['chance']:7.1f}  {int(r['n_seeds'])}"
+        )
+    lines.append(
+        "balanced accuracy %, linear probe on frozen Z = (Z^SR, Z_1^U, Z_2^U); C chosen on a validation split of "
+        "the probe-train pairs (never the test pairs); no augmentation or masking at feature extraction."
+    )
+    return "\n".join(lines)

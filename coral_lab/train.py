@@ -1,0 +1,307 @@
+"""COrAL pretraining (paper section 4.2 and 5.3).
+
+One epoch is one pass over the pretraining pairs in a seeded random order, in batches of
+``TrainConfig.batch_size`` (the last partial batch is dropped: InfoNCE's number of negatives stays
+fixed). Per batch:
+
+1. gather the two images of each pair from the device-resident uint8 data set by index;
+2. augment every image twice (views X' and X''), each sample with its own random parameters;
+3. draw the modality halves (M1, M2) and run the dual-path model with asymmetric masking at the
+   ratio ``mask_ratio_at(epoch)`` (eq. 5-6);
+4. ``coral_loss`` (eq. 3, 4, 8) -> AdamW step.
+
+The run folder holds ``config.json``, ``history.csv`` (one row per epoch: every loss part, the mask
+ratio, time and throughput) and ``checkpoint.pt`` (model, optimiser, epoch, history and every random
+generator's state), all written atomically after each epoch, so an interrupted run resumes exactly
+where it stopped and finishes with the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from coral_lab import distributed
+from coral_lab.augment import augment_batch
+from coral_lab.config import RunConfig
+from coral_lab.data import TrifeatureBenchmark, load_or_render, make_benchmark
+from coral_lab.device import resolve_device
+from coral_lab.io import CheckpointError, atomic_torch_save, atomic_write_text, load_checkpoint
+from coral_lab.losses import coral_loss, loss_part_names
+from coral_lab.masking import mask_ratio_at, split_modalities
+from coral_lab.models import CoralModel
+
+__all__ = ["PretrainResult", "load_benchmark", "build_optimizer", "pretrain", "load_model"]
+
+CHECKPOINT = "checkpoint.pt"
+CONFIG = "config.json"
+HISTORY = "history.csv"
+
+
+@dataclass
+class PretrainResult:
+    model: CoralModel
+    history: pd.DataFrame
+    run_dir: Path | None
+    config: RunConfig
+
+
+def load_benchmark(cfg: RunConfig, progress: bool = True) -> TrifeatureBenchmark:
+    """Render (or load from the cache) the Trifeature images and build the pair sets of ``cfg.data``."""
+    d = cfg.data
+    data = load_or_render(
+        d.cache_dir,
+        image_size=d.image_size,
+        seed=d.seed,
+        renders_train=d.renders_train,
+        renders_test=d.renders_test,
+        train_fraction=d.train_fraction,
+        progress=progress,
+    )
+    return make_benchmark(
+        data,
+        n_train_pairs=d.n_train_pairs,
+        n_probe_train_pairs=d.n_probe_train_pairs,
+        n_probe_test_pairs=d.n_probe_test_pairs,
+        seed=d.seed,
+    )
+
+
+def build_optimizer(model: torch.nn.Module, cfg: RunConfig, device: torch.device) -> torch.optim.AdamW:
+    """AdamW with no weight decay on biases and normalisation parameters (as the released code)."""
+    decay, no_decay = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (decay if p.ndim >= 2 else no_decay).append(p)
+    groups = [
+        {"params": decay, "weight_decay": cfg.train.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=cfg.train.lr, fused=device.type == "cuda")
+
+
+def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[CoralModel, RunConfig, pd.DataFrame]:
+    """The model of a finished (or interrupted) run folder, in eval mode, with its config and history."""
+    run_dir = Path(run_dir)
+    ckpt = load_checkpoint(run_dir / CHECKPOINT)
+    cfg = RunConfig.from_dict(ckpt["config"])
+    model = CoralModel(cfg.model)
+    model.load_state_dict(ckpt["model"])
+    model.to(resolve_device(device)).eval()
+    return model, cfg, pd.DataFrame(ckpt["history"])
+
+
+def pretrain(
+    cfg: RunConfig,
+    run_dir: str | Path | None = None,
+    *,
+    benchmark: TrifeatureBenchmark | None = None,
+    device: str | torch.device = "auto",
+    progress: bool = True,
+    resume: bool = True,
+    on_epoch_end: Callable[[dict], None] | None = None,
+    max_epochs_this_call: int | None = None,
+) -> PretrainResult:
+    """Pretrain a COrAL model on the ``cfg.train.train_set`` pairs of the Trifeature benchmark.
+
+    Args:
+        cfg: the run's configuration (validated here).
+        run_dir: folder for config, history and checkpoint; None keeps everything in memory.
+        benchmark: pre-built data and pairs (else rendered / loaded from ``cfg.data.cache_dir``).
+        device: "auto", "cpu" or "cuda".
+        resume: continue from ``run_dir/checkpoint.pt`` if it exists (its config must equal ``cfg``).
+        on_epoch_end: called with each epoch's history row (a dict), e.g. to update a notebook plot.
+        max_epochs_this_call: stop after this many epochs (the run stays resumable); for tests and
+            for splitting a long run across sessions.
+
+    Returns:
+        The trained model (eval mode), the per-epoch history and the run folder.
+    """
+    cfg.validate()
+    dev = resolve_device(device)
+    info = distributed.init_from_env(dev.type)
+    if info.enabled and dev.type == "cuda":
+        dev = torch.device("cuda", info.local_rank)
+    if cfg.train.num_threads:
+        torch.set_num_threads(cfg.train.num_threads)
+    tc = cfg.train
+    if tc.batch_size % info.world_size:
+        raise ValueError(f"train.batch_size {tc.batch_size} must be divisible by the number of processes {info.world_size}")
+    local_batch = tc.batch_size // info.world_size
+
+    run_dir = Path(run_dir) if run_dir is not None else None
+    bench = benchmark if benchmark is not None else load_benchmark(cfg, progress=progress and info.is_main)
+    pairs = bench.train_unbiased if tc.train_set == "unbiased" else bench.train_biased
+    n_pairs = len(pairs)
+    steps_per_epoch = n_pairs // tc.batch_size
+    if steps_per_epoch < 1:
+        raise ValueError(f"{n_pairs} pretraining pairs are fewer than one batch of {tc.batch_size}")
+
+    images = torch.from_numpy(bench.data.train.images).to(dev)  # (N, H, W, 3) uint8, stays on the device
+    idx1 = torch.from_numpy(pairs.idx1).to(dev)
+    idx2 = torch.from_numpy(pairs.idx2).to(dev)
+
+    torch.manual_seed(tc.seed)  # model initialisation, identical on every rank
+    model = CoralModel(cfg.model).to(dev)
+    if dev.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = build_optimizer(model, cfg, dev)
+    order_gen = torch.Generator().manual_seed(tc.seed)  # batch order and modality halves (CPU)
+    aug_gen = torch.Generator(dev).manual_seed(tc.seed * 1_000_003 + 7919 * (info.rank + 1))  # views, masks
+
+    history: list[dict] = []
+    start_epoch = 0
+    ckpt_path = run_dir / CHECKPOINT if run_dir is not None else None
+    if resume and ckpt_path is not None and ckpt_path.exists():
+        ckpt = load_checkpoint(ckpt_path)
+        if ckpt["config"] != cfg.to_dict():
+            raise CheckpointError(
+                f"{ckpt_path} was written by a run with a different configuration; "
+                "use a new --out folder, or --no-resume to start this one over"
+            )
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        order_gen.set_state(ckpt["rng"]["order"])
+        aug_states = ckpt["rng"]["aug"]
+        if len(aug_states) != info.world_size:
+            raise CheckpointError(f"{ckpt_path} was written with {len(aug_states)} processes, not {info.world_size}")
+        aug_gen.set_state(aug_states[info.rank].to(aug_gen.get_state().device))
+        history = list(ckpt["history"])
+        start_epoch = int(ckpt["epoch"])
+    if run_dir is not None and info.is_main:
+        cfg.to_json(run_dir / CONFIG)
+
+    train_model: torch.nn.Module = model
+    if info.enabled:
+        train_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[dev.index] if dev.type == "cuda" else None
+        )
+    model.check_inputs = False  # validated once below; the hot path avoids host syncs
+    part_names = loss_part_names(cfg.model.n_modalities)
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" and tc.amp else nullcontext()
+    )
+    n_mod = cfg.model.n_modalities
+    if n_mod != 2:
+        raise ValueError(f"the Trifeature benchmark is bimodal; model.n_modalities must be 2, not {n_mod}")
+
+    end_epoch = tc.epochs if max_epochs_this_call is None else min(tc.epochs, start_epoch + max_epochs_this_call)
+    for epoch in range(start_epoch, end_epoch):
+        ratio = mask_ratio_at(epoch, tc.epochs, tc.mask_schedule)
+        train_model.train()
+        perm = torch.randperm(n_pairs, generator=order_gen).to(dev)
+        sums = torch.zeros(len(part_names) + 1, device=dev)
+        t0 = time.perf_counter()
+        bar = tqdm(
+            range(steps_per_epoch),
+            desc=f"epoch {epoch + 1}/{tc.epochs}",
+            disable=not (progress and info.is_main),
+            leave=False,
+        )
+        for step in bar:
+            batch = perm[step * tc.batch_size : (step + 1) * tc.batch_size]
+            batch = batch[info.rank * local_batch : (info.rank + 1) * local_batch]
+            i1, i2 = idx1[batch], idx2[batch]
+            # both modalities, both views in one augmentation call: (4B, H, W, 3) -> (4B, 3, S, S)
+            x = augment_batch(images[torch.cat([i1, i2, i1, i2])], cfg.augment, aug_gen)
+            if dev.type == "cuda":
+                x = x.contiguous(memory_format=torch.channels_last)
+            v = x.split(local_batch)
+            view1, view2 = [v[0], v[1]], [v[2], v[3]]
+            halves = split_modalities(n_mod, order_gen)
+            if epoch == start_epoch and step == 0:
+                model.check_inputs = True
+            with autocast:
+                e1, e2 = train_model(view1, view2, halves, ratio, aug_gen)
+            model.check_inputs = False
+            e1 = distributed.gather_embeddings(_float(e1))
+            e2 = distributed.gather_embeddings(_float(e2))
+            loss, parts = coral_loss(
+                e1,
+                e2,
+                lambda_s=cfg.loss.lambda_s,
+                lambda_u=cfg.loss.lambda_u,
+                lambda_o=cfg.loss.lambda_o,
+                temperature=cfg.loss.temperature,
+                ortho_kind=cfg.loss.ortho_kind,
+                check_finite=False,
+            )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            sums += torch.stack([loss.detach()] + [parts[k].detach() for k in part_names]).float()
+            if progress and info.is_main and (step % 20 == 0 or step == steps_per_epoch - 1):
+                mean = (sums / (step + 1)).tolist()
+                bar.set_postfix(loss=f"{mean[0]:.3f}", shared=f"{mean[1]:.3f}", mask=f"{ratio:.2f}")
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        seconds = time.perf_counter() - t0
+        means = (sums / steps_per_epoch).tolist()
+        if not np.isfinite(means[0]):
+            raise FloatingPointError(
+                f"the loss became {means[0]} in epoch {epoch + 1}; lower train.lr or check the inputs "
+                "(the last good checkpoint is kept)"
+            )
+        row = {"epoch": epoch + 1, "mask_ratio": ratio, "loss": means[0]}
+        row.update(dict(zip(part_names, means[1:])))
+        row.update({"seconds": seconds, "pairs_per_s": steps_per_epoch * tc.batch_size / seconds})
+        history.append(row)
+        if info.is_main:
+            if progress:
+                tqdm.write(
+                    f"epoch {epoch + 1}/{tc.epochs}  loss {row['loss']:.4f}  shared {row['shared']:.4f}  "
+                    f"mask {ratio:.2f}  {row['pairs_per_s']:.0f} pairs/s"
+                )
+            if run_dir is not None:
+                _save(run_dir, model, optimizer, cfg, epoch + 1, history, order_gen, aug_gen)
+            if on_epoch_end is not None:
+                on_epoch_end(row)
+        elif run_dir is not None:
+            _gather_aug_state(aug_gen)  # matches the main rank's collective in _save
+
+    # BatchNorm statistics are per rank; every rank keeps the main rank's (the saved) model
+    distributed.broadcast_buffers(model)
+    model.check_inputs = True
+    model.eval()
+    return PretrainResult(model=model, history=pd.DataFrame(history), run_dir=run_dir, config=cfg)
+
+
+def _float(e):
+    """Projected embeddings in fp32 for the loss (autocast may have produced bf16)."""
+    from coral_lab.embeddings import Embeddings
+
+    return Embeddings(e.shared.float(), tuple(u.float() for u in e.unique))
+
+
+def _gather_aug_state(aug_gen: torch.Generator) -> list[torch.Tensor]:
+    """Every rank's augmentation-generator state (a collective when distributed)."""
+    state = aug_gen.get_state()
+    info = distributed.dist_info()
+    if not info.enabled:
+        return [state]
+    states = [None] * info.world_size
+    torch.distributed.all_gather_object(states, state)
+    return states  # type: ignore[return-value]
+
+
+def _save(run_dir, model, optimizer, cfg, epoch, history, order_gen, aug_gen) -> None:
+    states = _gather_aug_state(aug_gen)
+    ckpt = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "config": cfg.to_dict(),
+        "epoch": epoch,
+        "history": history,
+        "rng": {"order": order_gen.get_state(), "aug": [s.cpu() for s in states]},
+        "torch_version": torch.__version__,
+    }
+    atomic_torch_save(ckpt, run_dir / CHECKPOINT)
+    atomic_write_text(run_dir / HISTORY, pd.DataFrame(history).to_csv(index=False))

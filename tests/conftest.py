@@ -1,0 +1,40 @@
+"""Shared fixtures and the slow / gpu markers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+
+def pytest_addoption(parser):
+    parser.addoption("--run-slow", action="store_true", default=False, help="run tests marked slow")
+
+
+def pytest_collection_modifyitems(config, items):
+    skip_slow = pytest.mark.skip(reason="slow: run with --run-slow")
+    skip_gpu = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "slow" in item.keywords and not config.getoption("--run-slow"):
+            item.add_marker(skip_slow)
+        if "gpu" in item.keywords and not torch.cuda.is_available():
+            item.add_marker(skip_gpu)
+
+
+@pytest.fixture(scope="session")
+def ci_cache(tmp_path_factory):
+    """One rendered cache of the ci preset's images for the whole test session."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="session")
+def ci_config(ci_cache):
+    from coral_lab.config import get_preset
+
+    return get_preset("ci").replace(data={"cache_dir": str(ci_cache)})
+
+
+@pytest.fixture(scope="session")
+def ci_benchmark(ci_config):
+    from coral_lab.train import load_benchmark
+
+    return load_benchmark(ci_config, progress=False)

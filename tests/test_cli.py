@@ -1,0 +1,66 @@
+import pandas as pd
+import pytest
+
+from coral_lab.cli import build_parser, main
+
+
+@pytest.mark.parametrize("command", ["data", "pretrain", "probe", "reproduce", "quickstart"])
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([command, "--help"])
+    assert e.value.code == 0
+    assert "usage: coral-lab " + command in capsys.readouterr().out
+
+
+def test_unknown_preset_and_bad_overrides_stop_with_a_message(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["pretrain", "--preset", "huge", "--out", str(tmp_path)])
+    assert "invalid choice: 'huge'" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="lambda_o must be >= 0"):
+        main(["pretrain", "--preset", "ci", "--out", str(tmp_path), "--lambda-o", "-1"])
+    with pytest.raises(SystemExit, match="section.field=value"):
+        main(["pretrain", "--preset", "ci", "--out", str(tmp_path), "--set", "lambda_o=3"])
+    with pytest.raises(SystemExit, match="unknown field loss.lambda_x"):
+        main(["pretrain", "--preset", "ci", "--out", str(tmp_path), "--set", "loss.lambda_x=3"])
+    with pytest.raises(SystemExit, match="mask"):
+        main(["pretrain", "--preset", "ci", "--out", str(tmp_path), "--mask-schedule", "1.5"])
+
+
+def test_overrides_reach_the_config():
+    from coral_lab.cli import config_from_args
+
+    args = build_parser().parse_args(
+        ["pretrain", "--preset", "ci", "--out", "x", "--mask-schedule", "0.5", "--lambda-o", "3",
+         "--set", "loss.ortho_kind=squared", "--set", "train.mask_schedule=none"]
+    )
+    cfg = config_from_args(args)
+    assert cfg.loss.lambda_o == 3 and cfg.loss.ortho_kind == "squared"
+    assert cfg.train.mask_schedule == 0.5  # the explicit flag wins over --set
+
+
+def test_quickstart_then_probe_end_to_end(ci_cache, tmp_path, capsys):
+    out = tmp_path / "qs"
+    assert main(["quickstart", "--preset", "ci", "--device", "cpu", "--cache-dir", str(ci_cache),
+                 "--out", str(out), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    for word in ("redundancy", "uniqueness", "synergy", "paper (COrAL)", "99.7", "not the paper's scale"):
+        assert word in text
+    rows = pd.read_csv(out / "table1.csv")
+    assert set(rows["train_set"]) == {"unbiased", "biased"}
+    assert (out / "table1.provenance.json").is_file() and (out / "table1_summary.csv").is_file()
+    # a second call resumes: every unit is already done, so it only re-reads the results
+    assert main(["quickstart", "--preset", "ci", "--device", "cpu", "--cache-dir", str(ci_cache),
+                 "--out", str(out), "--no-progress"]) == 0
+    run = out / "seed41-unbiased"
+    assert main(["probe", "--run", str(run), "--device", "cpu", "--features", "Z", "shared"]) == 0
+    probe = pd.read_csv(run / "probe.csv")
+    assert set(probe["features"]) == {"Z", "shared"}
+
+
+def test_probe_of_a_missing_or_corrupted_run_is_an_error(tmp_path, capsys):
+    assert main(["probe", "--run", str(tmp_path / "none")]) == 2
+    assert "not found" in capsys.readouterr().err
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "checkpoint.pt").write_bytes(b"garbage")
+    assert main(["probe", "--run", str(tmp_path / "bad")]) == 2
+    assert "corrupted" in capsys.readouterr().err

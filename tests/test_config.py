@@ -1,0 +1,80 @@
+import json
+
+import pytest
+
+from coral_lab.config import PRESETS, RunConfig, get_preset, preset_from_env
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_presets_validate_and_round_trip_json(name, tmp_path):
+    cfg = get_preset(name).validate()
+    assert cfg.preset == name
+    assert cfg.model.image_size == cfg.data.image_size
+    cfg.to_json(tmp_path / "config.json")
+    back = RunConfig.from_json(tmp_path / "config.json")
+    assert back == cfg
+    assert isinstance(back.augment.crop_scale, tuple)
+
+
+def test_paper_preset_has_the_published_values():
+    cfg = get_preset("paper")
+    assert (cfg.train.lr, cfg.train.weight_decay, cfg.train.batch_size, cfg.train.epochs) == (1e-4, 1e-3, 64, 100)
+    assert (cfg.loss.lambda_s, cfg.loss.lambda_u, cfg.loss.lambda_o, cfg.loss.temperature) == (1, 1, 1, 0.1)
+    assert cfg.loss.ortho_kind == "hinge" and cfg.train.mask_schedule == "paper"
+    assert (cfg.data.image_size, cfg.model.encoder, cfg.model.embed_dim, cfg.model.n_heads) == (224, "alexnet", 512, 8)
+    assert (cfg.data.n_train_pairs, cfg.data.n_probe_test_pairs) == (10_000, 4_096)
+
+
+def test_unknown_preset_lists_valid_names():
+    with pytest.raises(ValueError, match="valid presets.*ci.*paper.*quick"):
+        get_preset("fast")
+
+
+def test_replace_rejects_unknown_fields_and_sections():
+    cfg = get_preset("ci")
+    with pytest.raises(ValueError, match="unknown field loss.lambda_x"):
+        cfg.replace(loss={"lambda_x": 1})
+    with pytest.raises(ValueError, match="unknown config section"):
+        cfg.replace(optim={"lr": 1})
+    assert cfg.replace(loss={"lambda_o": 3}).loss.lambda_o == 3
+    assert cfg.loss.lambda_o == 1  # the original is untouched
+
+
+@pytest.mark.parametrize(
+    "changes, match",
+    [
+        ({"loss": {"lambda_o": -1}}, "lambda_o must be >= 0"),
+        ({"loss": {"temperature": 0}}, "temperature must be > 0"),
+        ({"loss": {"ortho_kind": "cubic"}}, "ortho_kind"),
+        ({"train": {"mask_schedule": 1.0}}, "1"),
+        ({"train": {"mask_schedule": "linear"}}, "linear"),
+        ({"train": {"train_set": "mixed"}}, "train_set"),
+        ({"train": {"batch_size": 1}}, "batch_size"),
+        ({"model": {"n_modalities": 1}}, "n_modalities"),
+        ({"model": {"embed_dim": 30, "n_heads": 8}}, "divisible"),
+        ({"data": {"image_size": 8}}, "image_size"),
+    ],
+)
+def test_validate_rejects_out_of_range_values(changes, match):
+    with pytest.raises(ValueError, match=match):
+        get_preset("ci").replace(**changes).validate()
+
+
+def test_from_json_reports_broken_files(tmp_path):
+    p = tmp_path / "config.json"
+    p.write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        RunConfig.from_json(p)
+    p.write_text(json.dumps({"loss": {"lambda_q": 1}}))
+    with pytest.raises(ValueError, match="lambda_q"):
+        RunConfig.from_json(p)
+    with pytest.raises(FileNotFoundError):
+        RunConfig.from_json(tmp_path / "missing.json")
+
+
+def test_preset_from_env(monkeypatch):
+    monkeypatch.setenv("CORAL_LAB_PRESET", "ci")
+    assert preset_from_env() == "ci"
+    monkeypatch.setenv("CORAL_LAB_PRESET", "huge")
+    with pytest.raises(ValueError, match="huge"):
+        preset_from_env()

@@ -1,0 +1,89 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from coral_lab.io import CheckpointError
+from coral_lab.train import build_optimizer, load_model, pretrain
+
+
+def _states_equal(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_ci_pretraining_writes_run_folder(ci_config, ci_benchmark, tmp_path):
+    res = pretrain(ci_config, tmp_path / "run", benchmark=ci_benchmark, device="cpu", progress=False)
+    h = res.history
+    assert list(h["epoch"]) == [1, 2]
+    for col in ("loss", "shared", "unique1", "unique2", "mask_ratio", "pairs_per_s"):
+        assert col in h and np.isfinite(h[col]).all()
+    # the paper schedule over 2 epochs: quarters start at epoch 0 and 0.5 * 2 = 1
+    assert list(h["mask_ratio"]) == [0.05, 0.55]
+    for f in ("config.json", "history.csv", "checkpoint.pt"):
+        assert (tmp_path / "run" / f).is_file()
+    csv = pd.read_csv(tmp_path / "run" / "history.csv")
+    assert np.allclose(csv["loss"], h["loss"])
+    model, cfg, hist = load_model(tmp_path / "run")
+    assert cfg == ci_config and len(hist) == 2
+    assert _states_equal(model.state_dict(), res.model.state_dict())
+
+
+def test_training_lowers_the_loss(ci_config, ci_benchmark):
+    cfg = ci_config.replace(train={"epochs": 6, "mask_schedule": None})
+    h = pretrain(cfg, benchmark=ci_benchmark, device="cpu", progress=False).history
+    assert h["loss"].iloc[-1] < h["loss"].iloc[0] - 0.1
+
+
+def test_resume_is_exact(ci_config, ci_benchmark, tmp_path):
+    cfg = ci_config.replace(train={"epochs": 3})
+    full = pretrain(cfg, tmp_path / "full", benchmark=ci_benchmark, device="cpu", progress=False)
+    part = pretrain(cfg, tmp_path / "split", benchmark=ci_benchmark, device="cpu", progress=False,
+                    max_epochs_this_call=1)
+    assert len(part.history) == 1
+    rest = pretrain(cfg, tmp_path / "split", benchmark=ci_benchmark, device="cpu", progress=False)
+    assert list(rest.history["epoch"]) == [1, 2, 3]
+    assert _states_equal(full.model.state_dict(), rest.model.state_dict())
+    assert np.allclose(full.history["loss"], rest.history["loss"])
+
+
+def test_resume_refuses_a_different_config(ci_config, ci_benchmark, tmp_path):
+    pretrain(ci_config, tmp_path / "run", benchmark=ci_benchmark, device="cpu", progress=False,
+             max_epochs_this_call=1)
+    other = ci_config.replace(loss={"lambda_o": 3.0})
+    with pytest.raises(CheckpointError, match="different configuration"):
+        pretrain(other, tmp_path / "run", benchmark=ci_benchmark, device="cpu", progress=False)
+    # the existing checkpoint is untouched and still loads
+    load_model(tmp_path / "run")
+
+
+def test_corrupted_checkpoint_is_reported(ci_config, ci_benchmark, tmp_path):
+    run = tmp_path / "run"
+    pretrain(ci_config, run, benchmark=ci_benchmark, device="cpu", progress=False, max_epochs_this_call=1)
+    data = (run / "checkpoint.pt").read_bytes()
+    (run / "checkpoint.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="corrupted"):
+        load_model(run)
+    with pytest.raises(CheckpointError, match="corrupted"):
+        pretrain(ci_config, run, benchmark=ci_benchmark, device="cpu", progress=False)
+    with pytest.raises(CheckpointError, match="not found"):
+        load_model(tmp_path / "nowhere")
+
+
+def test_optimizer_skips_weight_decay_on_biases_and_norms(ci_config):
+    from coral_lab.models import CoralModel
+
+    model = CoralModel(ci_config.model)
+    opt = build_optimizer(model, ci_config, torch.device("cpu"))
+    decay, no_decay = opt.param_groups
+    assert decay["weight_decay"] == ci_config.train.weight_decay and no_decay["weight_decay"] == 0
+    assert all(p.ndim >= 2 for p in decay["params"]) and all(p.ndim < 2 for p in no_decay["params"])
+    assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))
+
+
+def test_bad_training_inputs_are_rejected(ci_config, ci_benchmark):
+    with pytest.raises(ValueError, match="lambda_s"):
+        pretrain(ci_config.replace(loss={"lambda_s": -1.0}), benchmark=ci_benchmark, device="cpu", progress=False)
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        pretrain(ci_config.replace(train={"batch_size": 1024}), benchmark=ci_benchmark, device="cpu", progress=False)
+    with pytest.raises(ValueError, match="unknown device"):
+        pretrain(ci_config, benchmark=ci_benchmark, device="tpu", progress=False)
