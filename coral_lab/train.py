@@ -239,8 +239,10 @@ def pretrain(
             optimizer.step()
             sums += torch.stack([loss.detach()] + [parts[k].detach() for k in part_names]).float()
             if progress and info.is_main and (step % 20 == 0 or step == steps_per_epoch - 1):
-                mean = (sums / (step + 1)).tolist()
-                bar.set_postfix(loss=f"{mean[0]:.3f}", shared=f"{mean[1]:.3f}", mask=f"{ratio:.2f}")
+                mean = dict(zip(["loss", *part_names], (sums / (step + 1)).tolist()))
+                bar.set_postfix(
+                    {k: f"{mean[k]:.3f}" for k in ("loss", "shared", "unique", "orthogonal")} | {"mask": f"{ratio:.2f}"}
+                )
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
         seconds = time.perf_counter() - t0

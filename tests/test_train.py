@@ -87,3 +87,12 @@ def test_bad_training_inputs_are_rejected(ci_config, ci_benchmark):
         pretrain(ci_config.replace(train={"batch_size": 1024}), benchmark=ci_benchmark, device="cpu", progress=False)
     with pytest.raises(ValueError, match="unknown device"):
         pretrain(ci_config, benchmark=ci_benchmark, device="tpu", progress=False)
+
+
+@pytest.mark.gpu
+def test_ci_pretraining_on_cuda_with_bf16(ci_config, ci_benchmark, tmp_path):
+    res = pretrain(ci_config, tmp_path / "run", benchmark=ci_benchmark, device="cuda", progress=False)
+    assert np.isfinite(res.history["loss"]).all()
+    assert next(res.model.parameters()).is_cuda
+    model, _, _ = load_model(tmp_path / "run", device="cpu")
+    assert not next(model.parameters()).is_cuda
