@@ -1,4 +1,4 @@
-"""The ``coral-lab`` command line: data, pretrain, probe, reproduce, quickstart.
+"""The ``coral-lab`` command line: data, pretrain, probe, reproduce, quickstart, ablate, figures.
 
 Every command takes ``--preset ci|quick|paper`` and ``--device auto|cpu|cuda``; any config field can
 be changed with ``--set section.field=value`` (e.g. ``--set loss.lambda_o=3``). Output goes to one
@@ -127,6 +127,22 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--seeds", type=int, nargs="+", default=None,
                        help="seeds (default: 41..45 for reproduce, 41 for quickstart)")
         p.set_defaults(func=cmd_reproduce)
+
+    p = sub.add_parser("ablate", help="run an ablation study (paper Table 3 masking / Figure 4 loss weights); resumable")
+    _common(p)
+    _training(p)
+    p.add_argument("--study", required=True, choices=["masking", "weights"],
+                   help="masking: none / static 25, 50, 75 %% / the increasing schedule (Table 3); "
+                        "weights: halve / double lambda_s and lambda_u, lambda_o = 3, 5 (Figure 4)")
+    p.add_argument("--variants", nargs="+", default=None, help="run only these variants (default: all of the study)")
+    p.add_argument("--out", default=None, help="study folder (default: runs/ablate-<study>-<preset>)")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: 41..45)")
+    p.set_defaults(func=cmd_ablate)
+
+    p = sub.add_parser("figures", help="redraw every figure from saved result files (no training)")
+    p.add_argument("--results", default="results", help="folder with result files and their provenance sidecars")
+    p.add_argument("--out", default="figures", help="folder for the figures and their sidecars")
+    p.set_defaults(func=cmd_figures)
     return parser
 
 
@@ -191,6 +207,51 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                   provenance(preset=cfg.preset, seeds=seeds, device=describe_device(device),
                              extra={"wall_minutes": round(minutes, 2), "config": cfg.to_dict()}))
     (out / "table1.txt").write_text(text + "\n")
+    return 0
+
+
+# the config fields each study sets per variant; a flag for them would be overridden, so it is refused
+_ABLATION_FIELDS = {"masking": ("mask_schedule",), "weights": ("lambda_s", "lambda_u", "lambda_o")}
+
+
+def cmd_ablate(args: argparse.Namespace) -> int:
+    from coral_lab.ablations import format_ablation, results_path, run_ablation, study_variants, summarize_ablation
+    from coral_lab.device import describe_device, resolve_device
+    from coral_lab.protocol import PAPER_SEEDS
+
+    varied = _ABLATION_FIELDS[args.study]
+    for flag in varied:
+        if getattr(args, flag, None) is not None:
+            raise SystemExit(f"error: the {args.study} study sets {flag} per variant; drop --{flag.replace('_', '-')}")
+    for item in args.set or []:
+        if item.split("=", 1)[0].split(".")[-1] in varied:
+            raise SystemExit(f"error: the {args.study} study sets {', '.join(varied)} per variant; drop --set {item}")
+    cfg = config_from_args(args)
+    seeds = args.seeds or list(PAPER_SEEDS)
+    out = Path(args.out or f"runs/ablate-{args.study}-{cfg.preset}")
+    device = resolve_device(args.device)
+    names = args.variants or list(study_variants(args.study, cfg))
+    print(f"{args.study} study, preset {cfg.preset}, seeds {seeds}: {len(names)} variants x {len(seeds)} seeds "
+          f"x 2 pretrainings, in {out}/")
+    t0 = time.perf_counter()
+    rows = run_ablation(args.study, cfg, out, seeds=seeds, device=str(device), variants=args.variants,
+                        progress=not args.no_progress,
+                        on_variant_end=lambda v, _: print(f"  done: {v.label}", flush=True))
+    scale = "the paper's scale" if cfg.preset == "paper" else f"the reduced '{cfg.preset}' preset, not the paper's scale"
+    text = format_ablation(summarize_ablation(rows), title=f"{args.study} ablation ({scale}; seeds {seeds})")
+    print(text)
+    (out / f"ablation_{args.study}.txt").write_text(text + "\n")
+    print(f"wall time {(time.perf_counter() - t0) / 60:.1f} min on {describe_device(device)}; "
+          f"results in {results_path(out, args.study)}")
+    return 0
+
+
+def cmd_figures(args: argparse.Namespace) -> int:
+    from coral_lab.figures import make_all_figures
+
+    made = make_all_figures(args.results, args.out)
+    for row in made.itertuples():
+        print(f"{row.status:8s} {row.figure:28s} {row.path}  ({row.detail})")
     return 0
 
 

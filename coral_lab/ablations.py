@@ -1,0 +1,305 @@
+"""The paper's two Trifeature ablations, each variant a full Table 1 protocol run.
+
+- ``"masking"`` (paper Table 3, section 5.6.1): the increasing schedule 5 -> 35 -> 55 -> 75 %
+  (the default), no masking, and static ratios of 25 / 50 / 75 %.
+- ``"weights"`` (paper Figure 4, section 5.6.2): halve or double lambda_s and lambda_u, raise
+  lambda_o to 3 and 5, one weight at a time, the others at their default (eq. 3). The paper's
+  Figure 4 is measured on MultiBench; on Trifeature it gives no numbers, so only ours are plotted.
+
+Each variant is the base config with a few overrides, run by ``coral_lab.protocol.run_table1`` in its
+own folder ``<out>/runs/<variant>/`` (two pretrainings per seed; a finished unit is not run again, an
+interrupted one resumes from its checkpoint), so a study can be completed across sessions. The
+results are one tidy CSV ``<out>/ablation_<study>.csv`` with one row per (variant, seed, Table 1
+column) and the settings of the variant, plus its provenance sidecar
+``<out>/ablation_<study>.provenance.json`` (command, preset, seeds, device, commit, date).
+``coral_lab.figures`` plots those files only.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import pandas as pd
+
+from coral_lab.config import RunConfig
+from coral_lab.io import atomic_write_text
+
+__all__ = [
+    "STUDIES",
+    "RESULT_COLUMNS",
+    "Variant",
+    "study_variants",
+    "variant_config",
+    "results_path",
+    "run_ablation",
+    "load_or_run_ablation",
+    "summarize_ablation",
+    "format_ablation",
+]
+
+STUDIES = ("masking", "weights")
+# the tidy result file's columns, in order
+RESULT_COLUMNS = (
+    "study", "variant", "label", "seed", "column", "balanced_accuracy",
+    "mask_schedule", "lambda_s", "lambda_u", "lambda_o", "ortho_kind", "epochs", "preset",
+)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One setting of a study: the base config with ``overrides`` (``RunConfig.replace`` sections).
+
+    ``name`` is also the variant's folder name; ``label`` is what plots and tables show.
+    """
+
+    name: str
+    label: str
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _masking_variants(cfg: RunConfig) -> list[Variant]:
+    # paper Table 3: the increasing schedule first (COrAL's default), then none and the static ratios
+    out = [
+        Variant("increasing", "increasing 5-35-55-75 %", {"train": {"mask_schedule": "paper"}}),
+        Variant("none", "none", {"train": {"mask_schedule": None}}),
+    ]
+    for pct in (25, 50, 75):
+        out.append(Variant(f"static-{pct}", f"static {pct} %", {"train": {"mask_schedule": pct / 100}}))
+    return out
+
+
+def _weights_variants(cfg: RunConfig) -> list[Variant]:
+    # paper section 5.6.2: halve / double lambda_s and lambda_u around the base values, lambda_o -> 3, 5
+    loss = cfg.loss
+    out = [Variant("default", f"default (lambda_s = {loss.lambda_s:g}, lambda_u = {loss.lambda_u:g}, "
+                              f"lambda_o = {loss.lambda_o:g})")]
+    for name in ("lambda_s", "lambda_u"):
+        base = getattr(loss, name)
+        for factor in (0.5, 2.0):
+            value = base * factor
+            out.append(Variant(f"{name}-{value:g}", f"{name} = {value:g}", {"loss": {name: value}}))
+    for value in (3.0, 5.0):
+        if value != loss.lambda_o:
+            out.append(Variant(f"lambda_o-{value:g}", f"lambda_o = {value:g}", {"loss": {"lambda_o": value}}))
+    return out
+
+
+_STUDY_VARIANTS: dict[str, Callable[[RunConfig], list[Variant]]] = {
+    "masking": _masking_variants,
+    "weights": _weights_variants,
+}
+
+
+def _check_study(study: str) -> None:
+    if study not in _STUDY_VARIANTS:
+        raise ValueError(f"unknown ablation study {study!r}; valid studies: {list(STUDIES)}")
+
+
+def study_variants(study: str, cfg: RunConfig) -> dict[str, Variant]:
+    """The variants of ``study`` around the base config ``cfg``, in the paper's order, by name."""
+    _check_study(study)
+    if not isinstance(cfg, RunConfig):
+        raise TypeError(f"cfg must be a coral_lab.config.RunConfig, got {type(cfg).__name__}")
+    return {v.name: v for v in _STUDY_VARIANTS[study](cfg)}
+
+
+def variant_config(cfg: RunConfig, variant: Variant) -> RunConfig:
+    """The base config with the variant's overrides, validated."""
+    return cfg.replace(**variant.overrides).validate()
+
+
+def results_path(out_dir: str | Path, study: str) -> Path:
+    """Where ``run_ablation`` writes the tidy CSV of ``study`` (its sidecar is ``<stem>.provenance.json``)."""
+    _check_study(study)
+    return Path(out_dir) / f"ablation_{study}.csv"
+
+
+def _schedule_text(schedule: object) -> str:
+    if schedule is None:
+        return "none"
+    return schedule if isinstance(schedule, str) else f"{float(schedule):g}"
+
+
+def run_ablation(
+    study: str,
+    cfg: RunConfig,
+    out_dir: str | Path,
+    *,
+    seeds: Sequence[int],
+    device: str = "auto",
+    variants: Sequence[str] | None = None,
+    progress: bool = True,
+    command: str | None = None,
+    on_variant_end: Callable[[Variant, pd.DataFrame], None] | None = None,
+) -> pd.DataFrame:
+    """Run (or resume) every variant of ``study``; write and return the tidy results.
+
+    Args:
+        study: ``"masking"`` (Table 3) or ``"weights"`` (Figure 4).
+        cfg: the base config (a preset, possibly with overrides); each variant changes a few fields.
+        out_dir: study folder: ``runs/<variant>/seed<S>-<train_set>/`` per unit, the CSV and its sidecar.
+        seeds: training seeds (the paper's Table 1 protocol uses 41..45).
+        device: "auto", "cpu" or "cuda".
+        variants: names of a subset of ``study_variants(study, cfg)`` (default: all, in order).
+        command: the command line for the provenance sidecar (default: ``sys.argv``).
+        on_variant_end: called with each finished variant and its tidy rows.
+
+    Returns:
+        The tidy rows of every finished variant: columns ``RESULT_COLUMNS`` (balanced accuracy in %);
+        the CSV and sidecar are rewritten after each variant, so an interruption keeps what is done.
+    """
+    from coral_lab.device import describe_device, resolve_device
+    from coral_lab.protocol import run_table1
+    from coral_lab.provenance import provenance, write_sidecar
+
+    available = study_variants(study, cfg)
+    names = list(available) if variants is None else list(variants)
+    unknown = [n for n in names if n not in available]
+    if unknown or not names:
+        raise ValueError(f"unknown or no variant(s) {unknown or names} for study {study!r}; valid: {list(available)}")
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("give at least one seed")
+    dev = resolve_device(device)
+    configs = {n: variant_config(cfg, available[n]) for n in names}  # all validated before any training
+    out_dir = Path(out_dir)
+    csv_path = results_path(out_dir, study)
+    t0 = time.perf_counter()
+    frames: list[pd.DataFrame] = []
+    for name in names:
+        variant, vcfg = available[name], configs[name]
+        rows, _ = run_table1(vcfg, out_dir / "runs" / name, seeds=seeds, device=str(dev), progress=progress)
+        scored = rows[rows["column"].fillna("") != ""]
+        tidy = pd.DataFrame({
+            "study": study,
+            "variant": name,
+            "label": variant.label,
+            "seed": scored["seed"].astype(int).to_numpy(),
+            "column": scored["column"].to_numpy(),
+            "balanced_accuracy": scored["balanced_accuracy"].astype(float).to_numpy(),
+            "mask_schedule": _schedule_text(vcfg.train.mask_schedule),
+            "lambda_s": vcfg.loss.lambda_s,
+            "lambda_u": vcfg.loss.lambda_u,
+            "lambda_o": vcfg.loss.lambda_o,
+            "ortho_kind": vcfg.loss.ortho_kind,
+            "epochs": vcfg.train.epochs,
+            "preset": vcfg.preset,
+        }, columns=list(RESULT_COLUMNS))
+        frames.append(tidy)
+        result = pd.concat(frames, ignore_index=True)
+        atomic_write_text(csv_path, result.to_csv(index=False))
+        info = provenance(
+            preset=cfg.preset, seeds=seeds, device=describe_device(dev), command=command,
+            extra={
+                "study": study,
+                "variants": {n: available[n].overrides for n in names},
+                "finished_variants": [f["variant"].iloc[0] for f in frames],
+                "wall_minutes": round((time.perf_counter() - t0) / 60, 2),
+                "config": cfg.to_dict(),
+            },
+        )
+        write_sidecar(csv_path.with_name(csv_path.stem + ".provenance.json"), info)
+        if on_variant_end is not None:
+            on_variant_end(variant, tidy)
+    return pd.concat(frames, ignore_index=True)
+
+
+def load_or_run_ablation(
+    study: str,
+    cfg: RunConfig,
+    out_dir: str | Path,
+    *,
+    seeds: Sequence[int],
+    device: str = "auto",
+    variants: Sequence[str] | None = None,
+    progress: bool = True,
+    command: str | None = None,
+) -> pd.DataFrame:
+    """The study's results from ``out_dir`` if they are complete, else ``run_ablation`` (which resumes).
+
+    Complete means: ``ablation_<study>.csv`` holds every requested (variant, seed) with this config's
+    preset, epochs and settings (lambda values and mask schedule of each variant). Nothing is trained
+    then, so a notebook can show committed results without the run folders.
+
+    Returns:
+        The tidy rows of the requested variants and seeds (``RESULT_COLUMNS``).
+    """
+    available = study_variants(study, cfg)
+    names = list(available) if variants is None else list(variants)
+    seeds = [int(s) for s in seeds]
+    csv_path = results_path(out_dir, study)
+    if csv_path.is_file() and names and seeds and all(n in available for n in names):
+        saved = pd.read_csv(csv_path)
+        if set(RESULT_COLUMNS) <= set(saved.columns):
+            wanted = saved[saved["variant"].isin(names) & saved["seed"].isin(seeds)]
+            expected = {n: _settings_key(variant_config(cfg, available[n])) for n in names}
+            complete = {(v, int(s)) for v, s in zip(wanted["variant"], wanted["seed"])} == {
+                (n, s) for n in names for s in seeds
+            }
+            matches = all(_row_key(r) == expected[r.variant] for r in wanted.itertuples())
+            if complete and matches:
+                return wanted.reset_index(drop=True)
+    return run_ablation(study, cfg, out_dir, seeds=seeds, device=device, variants=names, progress=progress,
+                        command=command)
+
+
+def _settings_key(cfg: RunConfig) -> tuple:
+    """What a result row records about its variant's config (compared by ``load_or_run_ablation``)."""
+    return (cfg.preset, cfg.train.epochs, _schedule_text(cfg.train.mask_schedule), float(cfg.loss.lambda_s),
+            float(cfg.loss.lambda_u), float(cfg.loss.lambda_o), cfg.loss.ortho_kind)
+
+
+def _row_key(row: Any) -> tuple:
+    return (row.preset, int(row.epochs), str(row.mask_schedule), float(row.lambda_s), float(row.lambda_u),
+            float(row.lambda_o), row.ortho_kind)
+
+
+def summarize_ablation(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean and std over seeds per (variant, column), variants in their first-seen order.
+
+    Args:
+        results: tidy rows with at least variant, label, column, seed, balanced_accuracy.
+
+    Returns:
+        Columns variant, label, column, mean, std (NaN for one seed), n_seeds.
+    """
+    need = {"variant", "label", "column", "seed", "balanced_accuracy"}
+    missing = need - set(results.columns)
+    if missing:
+        raise ValueError(f"ablation results need the columns {sorted(need)}; missing {sorted(missing)}")
+    order = list(dict.fromkeys(results["variant"]))
+    grouped = results.groupby(["variant", "column"], sort=False)
+    out = grouped.agg(
+        label=("label", "first"),
+        mean=("balanced_accuracy", "mean"),
+        std=("balanced_accuracy", lambda v: v.std(ddof=1) if len(v) > 1 else float("nan")),
+        n_seeds=("seed", "nunique"),
+    ).reset_index()
+    columns = ("redundancy", "uniqueness", "synergy")
+    out["_v"] = out["variant"].map(order.index)
+    out["_c"] = out["column"].map(lambda c: columns.index(c) if c in columns else len(columns))
+    return out.sort_values(["_v", "_c"]).drop(columns=["_v", "_c"]).reset_index(drop=True)
+
+
+def format_ablation(summary: pd.DataFrame, title: str = "") -> str:
+    """The summary as aligned text: one row per variant, mean +- std per Table 1 column."""
+    wide_mean = summary.pivot(index="variant", columns="column", values="mean")
+    wide_std = summary.pivot(index="variant", columns="column", values="std")
+    labels = dict(zip(summary["variant"], summary["label"]))
+    n = dict(zip(summary["variant"], summary["n_seeds"]))
+    columns = [c for c in ("redundancy", "uniqueness", "synergy") if c in wide_mean.columns]
+    width = max(len(s) for s in labels.values())
+    lines = [title] if title else []
+    lines.append(f"{'':{width}s} " + " ".join(f"{c:>16s}" for c in columns) + "  seeds")
+    for variant in dict.fromkeys(summary["variant"]):
+        cells = []
+        for c in columns:
+            m, s = wide_mean.loc[variant, c], wide_std.loc[variant, c]
+            cells.append("-" if pd.isna(m) else f"{m:5.1f}" + ("" if pd.isna(s) else f" +- {s:4.2f}"))
+        lines.append(f"{labels[variant]:{width}s} " + " ".join(f"{c:>16s}" for c in cells) + f"  {n[variant]}")
+    lines.append("balanced accuracy %, linear probe on frozen Z; each variant is the Table 1 protocol "
+                 "(unbiased pretraining -> redundancy, uniqueness; biased pretraining -> synergy).")
+    return "\n".join(lines)

@@ -1,0 +1,560 @@
+"""The paper's figures, redrawn from saved result files only (no training, no model).
+
+Every figure reads one result file (a CSV) and its provenance sidecar ``<stem>.provenance.json``
+(command, preset, seeds, device, commit, date), draws a matplotlib figure and saves it with a
+sidecar (``<figure>.json``) that copies the result's provenance and adds how the figure was made.
+A figure made from a CPU preset (``ci`` / ``quick``) says so in its title.
+
+| figure (``FIGURES`` key) | result file | written by |
+|---|---|---|
+| ``table1``: R / U / S bars vs the paper's Table 1 | ``table1.csv`` | ``coral-lab reproduce`` / ``quickstart`` |
+| ``masking``: the masking ablation vs Table 3 | ``ablation_masking.csv`` | ``coral-lab ablate --study masking`` |
+| ``weights``: loss-weight sensitivity (Figure 4) | ``ablation_weights.csv`` | ``coral-lab ablate --study weights`` |
+| ``probe_map``: probe accuracy per subspace and task | ``probe_map.csv`` | ``save_result`` of ``analysis.subspace_probe_map`` |
+| ``umap``: UMAP of the subspaces | ``umap.csv`` | ``save_result`` of ``analysis.umap_projection`` |
+
+``make_all_figures(results_dir, out_dir)`` (``coral-lab figures``) finds each result file in
+``results_dir`` or one folder below it and draws its figure; a result file that is missing is
+reported (with the command that writes it), one that is malformed stops with an error naming it.
+
+Paper values: Table 1 in ``coral_lab.evaluate.PAPER_TABLE1``, Table 3 in ``PAPER_TABLE3`` below
+(from ``shared/design/reference-results.md``). The paper's Figure 4 is measured on MultiBench and
+has no Trifeature numbers, so the sensitivity figure shows ours only and says so.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+try:
+    from matplotlib.figure import Figure
+except ImportError as e:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "coral_lab.figures needs matplotlib; install the notebooks extra: pip install -e '.[notebooks]'"
+    ) from e
+
+from coral_lab.ablations import summarize_ablation
+from coral_lab.evaluate import PAPER_TABLE1, summarize
+from coral_lab.io import atomic_write_text
+from coral_lab.plotting import SIDECAR_KEYS, save_figure
+
+__all__ = [
+    "PAPER_TABLE3",
+    "CPU_PRESETS",
+    "COLUMNS",
+    "CHANCE",
+    "FigureSpec",
+    "FIGURES",
+    "result_sidecar_path",
+    "save_result",
+    "read_result",
+    "scale_note",
+    "figure_title",
+    "figure_provenance",
+    "table1_figure",
+    "masking_figure",
+    "weights_figure",
+    "probe_map_figure",
+    "umap_figure",
+    "render_figure",
+    "find_results",
+    "make_all_figures",
+]
+
+COLUMNS = ("redundancy", "uniqueness", "synergy")  # Table 1 / Table 3 columns R, U, S
+CHANCE = {"redundancy": 10.0, "uniqueness": 10.0, "synergy": 50.0}  # balanced accuracy %, chance level
+CPU_PRESETS = ("ci", "quick")  # presets sized for a CPU (coral_lab.config)
+
+# Paper Table 3 (COrAL on Trifeature, 100 epochs, mean +- std over 5 seeds), keyed by the variant
+# names of coral_lab.ablations' masking study.
+PAPER_TABLE3: dict[str, dict[str, tuple[float, float]]] = {
+    "increasing": {"redundancy": (99.7, 0.08), "uniqueness": (96.4, 1.08), "synergy": (74.4, 2.92)},
+    "none": {"redundancy": (99.6, 0.22), "uniqueness": (93.9, 2.70), "synergy": (50.7, 0.38)},
+    "static-25": {"redundancy": (99.7, 0.14), "uniqueness": (96.6, 1.39), "synergy": (74.8, 1.25)},
+    "static-50": {"redundancy": (99.5, 0.08), "uniqueness": (97.4, 0.63), "synergy": (75.5, 1.09)},
+    "static-75": {"redundancy": (98.6, 0.74), "uniqueness": (96.3, 0.64), "synergy": (76.9, 1.99)},
+}
+
+_RESULT_SIDECAR_SUFFIX = ".provenance.json"
+
+
+# ---------------------------------------------------------------------------------------------
+# result files
+# ---------------------------------------------------------------------------------------------
+
+
+def result_sidecar_path(result_path: str | Path) -> Path:
+    """The provenance sidecar of a result file: ``x/table1.csv`` -> ``x/table1.provenance.json``."""
+    p = Path(result_path)
+    return p.with_name(p.stem + _RESULT_SIDECAR_SUFFIX)
+
+
+def save_result(table: pd.DataFrame, path: str | Path, info: Mapping[str, Any]) -> tuple[Path, Path]:
+    """Write a result table as CSV and its provenance sidecar, atomically.
+
+    Args:
+        table: the tidy result (e.g. ``analysis.subspace_probe_map`` or UMAP coordinates).
+        path: a ``.csv`` file.
+        info: provenance naming every key of ``SIDECAR_KEYS`` (build it with
+            ``coral_lab.provenance.provenance``).
+
+    Returns:
+        (CSV path, sidecar path).
+    """
+    from coral_lab.provenance import write_sidecar
+
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"table must be a pandas DataFrame, got {type(table).__name__}")
+    path = Path(path)
+    if path.suffix != ".csv":
+        raise ValueError(f"result files are CSV; path must end in .csv, got {path.name!r}")
+    _check_info(info, f"provenance for {path.name}")
+    for col in table.columns:
+        if table[col].dtype == object and any(isinstance(v, (np.ndarray, list, tuple, dict)) for v in table[col]):
+            raise ValueError(
+                f"column {col!r} holds arrays, which a CSV cannot keep; drop it first "
+                f"(e.g. table.drop(columns=[{col!r}]))"
+            )
+    # a named index (e.g. the probe map's "task" rows) is kept as the first column
+    keep_index = any(name is not None for name in table.index.names)
+    atomic_write_text(path, table.to_csv(index=keep_index))
+    return path, write_sidecar(result_sidecar_path(path), dict(info))
+
+
+def _check_info(info: Any, what: str) -> None:
+    if not isinstance(info, Mapping):
+        raise ValueError(f"{what} must be a JSON object, got {type(info).__name__}")
+    missing = [k for k in SIDECAR_KEYS if k not in info]
+    if missing:
+        raise ValueError(
+            f"{what} lacks {missing}; it must name {list(SIDECAR_KEYS)} "
+            "(build it with coral_lab.provenance.provenance(preset=..., seeds=..., device=...))"
+        )
+
+
+def read_result(
+    path: str | Path, required: Sequence[str], *, numeric: Sequence[str] = (), writer: str = ""
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read a result CSV and its provenance sidecar, with clear errors.
+
+    Args:
+        path: the CSV.
+        required: columns it must have.
+        numeric: columns that must be finite numbers.
+        writer: the command that writes this file (named in the error messages).
+
+    Returns:
+        (table, provenance dict).
+
+    Raises:
+        FileNotFoundError: the CSV or its sidecar is missing.
+        ValueError: the CSV is empty / unreadable / lacks a column / has non-numeric values, or the
+            sidecar is not JSON / lacks a provenance key.
+    """
+    path = Path(path)
+    hint = f"; it is written by {writer}" if writer else ""
+    if not path.is_file():
+        raise FileNotFoundError(f"result file {path} not found{hint}")
+    sidecar = result_sidecar_path(path)
+    if not sidecar.is_file():
+        raise FileNotFoundError(
+            f"result file {path} has no provenance sidecar {sidecar.name}; figures are only drawn from results "
+            f"whose origin is recorded. Re-create it{(' with ' + writer) if writer else ''}"
+        )
+    try:
+        info = json.loads(sidecar.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"provenance sidecar {sidecar} is not valid JSON ({e}); re-create the result{hint}") from None
+    _check_info(info, f"provenance sidecar {sidecar}")
+    try:
+        table = pd.read_csv(path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise ValueError(f"result file {path} is not a readable CSV ({type(e).__name__}: {e}){hint}") from None
+    if table.empty:
+        raise ValueError(f"result file {path} has no rows{hint}")
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise ValueError(
+            f"result file {path} lacks the column(s) {missing}; expected {list(required)}, "
+            f"found {list(table.columns)}{hint}"
+        )
+    for c in numeric:
+        values = pd.to_numeric(table[c], errors="coerce")
+        if values.isna().any() or not np.isfinite(values.to_numpy(dtype=float)).all():
+            raise ValueError(f"result file {path}: column {c!r} must hold finite numbers only{hint}")
+        table[c] = values
+    return table, info
+
+
+# ---------------------------------------------------------------------------------------------
+# titles and provenance
+# ---------------------------------------------------------------------------------------------
+
+
+def scale_note(info: Mapping[str, Any]) -> str:
+    """What the title must say about the scale: '' for the paper preset on a GPU."""
+    preset = str(info.get("preset", "?"))
+    device = str(info.get("device", ""))
+    if preset in CPU_PRESETS:
+        return f"CPU preset '{preset}': reduced scale, not the paper's"
+    if preset != "paper":
+        return f"preset '{preset}', not the paper's scale"
+    if device.lower().startswith("cpu"):
+        return "paper preset, run on a CPU"
+    return ""
+
+
+def figure_title(title: str, info: Mapping[str, Any]) -> str:
+    """``title`` plus a second line with the preset / scale note and the seeds."""
+    seeds = info.get("seeds", [])
+    seeds_text = f"seeds {', '.join(str(s) for s in seeds)}" if seeds else "seeds ?"
+    note = scale_note(info)
+    return f"{title}\n({note}; {seeds_text})" if note else f"{title}\n(preset '{info.get('preset')}'; {seeds_text})"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def figure_provenance(result_info: Mapping[str, Any], result_path: str | Path, *, command: str | None = None,
+                      kind: str = "") -> dict[str, Any]:
+    """A figure's sidecar: the result's provenance (command, preset, seeds, device, commit, date) and
+    how the figure was drawn from it (``figure``: command, commit, date, source file and its hash)."""
+    import sys
+
+    from coral_lab.provenance import git_commit
+
+    _check_info(result_info, "result provenance")
+    result_path = Path(result_path)
+    out = dict(result_info)
+    out["figure"] = {
+        "kind": kind,
+        "command": command if command is not None else " ".join(
+            ["coral-lab" if a.endswith("coral-lab") else a for a in sys.argv]),
+        "commit": git_commit(),
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "source": str(result_path),
+        "source_sha256": _sha256(result_path),
+        "scale_note": scale_note(result_info) or "the paper's scale",
+    }
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# the figures (plain functions of tables; no file access)
+# ---------------------------------------------------------------------------------------------
+
+
+def _bar_labels(ax, bars, values) -> None:
+    for bar, v in zip(bars, values):
+        if np.isfinite(v):
+            ax.annotate(f"{v:.1f}", (bar.get_x() + bar.get_width() / 2, bar.get_height()), xytext=(0, 2),
+                        textcoords="offset points", ha="center", va="bottom", fontsize=7)
+
+
+def table1_figure(rows: pd.DataFrame, title: str = "Trifeature Table 1: COrAL, ours vs paper") -> Figure:
+    """Ours (mean +- std over seeds, seeds as dots) beside the paper's COrAL row, per Table 1 column.
+
+    Args:
+        rows: the tidy ``table1.csv`` of ``coral_lab.protocol.run_table1``: seed, column,
+            balanced_accuracy (%); rows with an empty column are not scored.
+
+    Returns:
+        Figure with one axes; ``ax.patches[:3]`` are ours (R, U, S), ``ax.patches[3:6]`` the paper's.
+    """
+    scored = rows[rows["column"].fillna("").isin(COLUMNS)]
+    if scored.empty:
+        raise ValueError(f"no scored rows: the column 'column' must hold some of {list(COLUMNS)}")
+    table = summarize(scored).set_index("column").reindex(list(COLUMNS))
+    x = np.arange(len(COLUMNS))
+    width = 0.38
+    fig = Figure(figsize=(6.5, 4.0), layout="constrained")
+    ax = fig.subplots()
+    ours_m = table["ours_mean"].to_numpy(dtype=float)
+    ours_s = np.nan_to_num(table["ours_std"].to_numpy(dtype=float))
+    paper = [PAPER_TABLE1["COrAL"][c] for c in COLUMNS]
+    paper_m = np.array([m for m, _ in paper])
+    paper_s = np.array([s or 0.0 for _, s in paper])
+    b1 = ax.bar(x - width / 2, np.nan_to_num(ours_m), width, yerr=ours_s, capsize=3, color="C0", label="coral_lab")
+    b2 = ax.bar(x + width / 2, paper_m, width, yerr=paper_s, capsize=3, color="C7", label="paper (COrAL)")
+    _bar_labels(ax, b1, ours_m)
+    _bar_labels(ax, b2, paper_m)
+    for k, c in enumerate(COLUMNS):
+        vals = scored.loc[scored["column"] == c, "balanced_accuracy"].to_numpy(dtype=float)
+        ax.scatter(np.full(vals.shape, x[k] - width / 2), vals, s=10, color="black", zorder=3)
+        ax.hlines(CHANCE[c], x[k] - width, x[k] + width, colors="red", linestyles=":", linewidth=1,
+                  label="chance" if k == 0 else None)
+    probed = ("shape", "texture of image 1", "color 2 = pi(texture 1)")  # tasks share, unique1, synergy
+    ax.set_xticks(x, [f"{c}\n({t})" for c, t in zip(COLUMNS, probed)])
+    ax.set(ylabel="balanced accuracy (%)", ylim=(0, 108))
+    handles, names = ax.get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncols=3, fontsize=8)
+    ax.set_title(title, fontsize=9)
+    return fig
+
+
+def _variant_order(results: pd.DataFrame) -> list[str]:
+    return list(dict.fromkeys(results["variant"]))
+
+
+def masking_figure(results: pd.DataFrame, title: str = "Masking ablation (paper Table 3)") -> Figure:
+    """Per Table 1 column, ours (mean +- std) beside the paper's Table 3 value for every masking variant.
+
+    Args:
+        results: the tidy ``ablation_masking.csv`` of ``coral_lab.ablations.run_ablation``.
+
+    Returns:
+        Figure with three axes (R, U, S); in each, ``ax.patches[:V]`` are ours for the V variants in
+        file order, ``ax.patches[V:2V]`` the paper's (NaN height for a variant the paper lacks).
+    """
+    summary = summarize_ablation(results)
+    order = _variant_order(results)
+    labels = dict(zip(summary["variant"], summary["label"]))
+    fig = Figure(figsize=(11.0, 4.0), layout="constrained")
+    axes = fig.subplots(1, len(COLUMNS), sharey=False)
+    x = np.arange(len(order))
+    width = 0.4
+    for ax, col in zip(axes, COLUMNS):
+        s = summary[summary["column"] == col].set_index("variant").reindex(order)
+        m = s["mean"].to_numpy(dtype=float)
+        sd = s["std"].to_numpy(dtype=float)  # NaN (no error bar) for a single seed
+        pm = np.array([PAPER_TABLE3.get(v, {}).get(col, (np.nan, np.nan))[0] for v in order])
+        ps = np.array([PAPER_TABLE3.get(v, {}).get(col, (np.nan, np.nan))[1] for v in order])
+        b1 = ax.bar(x - width / 2, np.nan_to_num(m), width, yerr=sd, capsize=2, color="C0", label="coral_lab")
+        b2 = ax.bar(x + width / 2, pm, width, yerr=ps, capsize=2, color="C7", label="paper (Table 3)")
+        _bar_labels(ax, b1, m)
+        _bar_labels(ax, b2, pm)
+        ax.axhline(CHANCE[col], color="red", linestyle=":", linewidth=1, label="chance")
+        ax.set_xticks(x, [labels.get(v, v) for v in order], rotation=30, ha="right", fontsize=8)
+        ax.set(title=col, ylim=(0, 108))
+    axes[0].set_ylabel("balanced accuracy (%)")
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncols=3, fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+WEIGHT_PARAMETERS = ("lambda_s", "lambda_u", "lambda_o")
+
+
+def _base_weights(results: pd.DataFrame) -> dict[str, float]:
+    """The default value of each lambda: the one most variants share (each variant moves one lambda)."""
+    per_variant = results.drop_duplicates("variant")
+    return {p: float(per_variant[p].mode().iloc[0]) for p in WEIGHT_PARAMETERS}
+
+
+def weights_figure(results: pd.DataFrame,
+                   title: str = "Loss-weight sensitivity (paper Figure 4 protocol, on Trifeature)") -> Figure:
+    """Balanced accuracy against each lambda of eq. 3, the other two at their default, one line per column.
+
+    The paper's Figure 4 is measured on MultiBench and gives no Trifeature values: ours only.
+
+    Args:
+        results: the tidy ``ablation_weights.csv`` of ``coral_lab.ablations.run_ablation``.
+
+    Returns:
+        Figure with three axes (lambda_s, lambda_u, lambda_o); in each, ``ax.lines`` starts with the
+        R, U, S curves (x = the lambda values, y = the mean over seeds).
+    """
+    missing = [p for p in WEIGHT_PARAMETERS if p not in results.columns]
+    if missing:
+        raise ValueError(f"weights results need the columns {list(WEIGHT_PARAMETERS)}; missing {missing}")
+    base = _base_weights(results)
+    fig = Figure(figsize=(11.0, 3.8), layout="constrained")
+    axes = fig.subplots(1, len(WEIGHT_PARAMETERS), sharey=True)
+    for ax, p in zip(axes, WEIGHT_PARAMETERS):
+        others = [q for q in WEIGHT_PARAMETERS if q != p]
+        sel = results[np.logical_and.reduce([np.isclose(results[q], base[q]) for q in others])]
+        for k, col in enumerate(COLUMNS):
+            g = sel[sel["column"] == col].groupby(p)["balanced_accuracy"]
+            stats = g.agg(["mean", "std"]).sort_index()
+            if stats.empty:
+                continue
+            ax.errorbar(stats.index.to_numpy(dtype=float), stats["mean"].to_numpy(),
+                        yerr=np.nan_to_num(stats["std"].to_numpy()), marker="o", capsize=3, color=f"C{k}",
+                        label=col)
+        for k, col in enumerate(COLUMNS):
+            ax.axhline(CHANCE[col], color=f"C{k}", linestyle=":", linewidth=0.8)
+        ax.axvline(base[p], color="grey", linestyle="--", linewidth=1)
+        values = sorted(float(v) for v in sel[p].unique())
+        if values and values[0] > 0:  # the weights are halved / doubled: a log2 axis spaces them evenly
+            ax.set_xscale("log", base=2)
+            ax.set_xlim(values[0] / 1.5, values[-1] * 1.5)
+        ax.set_xticks(values, [f"{v:g}" for v in values])
+        ax.minorticks_off()
+        ax.set(xlabel=f"{p}  (dashed: default {base[p]:g})", ylim=(0, 105), title=f"vary {p}")
+    axes[0].set_ylabel("balanced accuracy (%)")
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncols=3, fontsize=8)
+    fig.suptitle(title + "\nthe paper's Figure 4 is on MultiBench and has no Trifeature values: ours only",
+                 fontsize=10)
+    return fig
+
+
+PROBE_MAP_COLUMNS = ("task",)
+
+
+def probe_map_figure(table: pd.DataFrame, title: str = "Linear-probe map: subspace x task") -> Figure:
+    """The probe-map heat map (``coral_lab.analysis.probe_map_heatmap``) of a saved probe map.
+
+    Args:
+        table: ``probe_map.csv`` as read back: a ``task`` column (shape, texture 1, texture 2,
+            synergy) and one column of balanced accuracies (%) per probed subspace, i.e.
+            ``analysis.subspace_probe_map(...)`` saved with ``save_result`` (which keeps its index).
+    """
+    from coral_lab import analysis
+
+    if "task" not in table.columns or table.shape[1] < 2:
+        raise ValueError(f"a probe map needs a 'task' column and one column per subspace, got {list(table.columns)}")
+    wide = table.set_index("task")
+    bad = [c for c in wide.columns if not pd.api.types.is_numeric_dtype(wide[c])]
+    if bad:
+        raise ValueError(f"probe-map column(s) {bad} must hold balanced accuracies (numbers)")
+    wide.columns.name = "features"
+    return _as_matplotlib(analysis.probe_map_heatmap(wide, title), "analysis.probe_map_heatmap")
+
+
+UMAP_COLUMNS = ("x", "y", "subspace", "split")
+
+
+def umap_figure(table: pd.DataFrame, title: str = "UMAP of the learned subspaces") -> Figure:
+    """The UMAP density figure (``coral_lab.analysis.umap_density_figure``) of saved UMAP coordinates.
+
+    Args:
+        table: ``umap.csv``: ``analysis.umap_projection(analysis.embedding_frame(...))`` without its
+            ``embedding`` column (columns x, y, subspace, split and the labels).
+    """
+    from coral_lab import analysis
+
+    return _as_matplotlib(analysis.umap_density_figure(table, title), "analysis.umap_density_figure")
+
+
+def _as_matplotlib(fig: Any, where: str) -> Figure:
+    if not isinstance(fig, Figure):
+        raise TypeError(f"{where} returned {type(fig).__name__}; figures.py saves matplotlib Figures only")
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# registry, discovery and the figures command
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """How one figure is made: its result file, the columns it needs, the plot and the output name."""
+
+    result_file: str
+    required: tuple[str, ...]
+    numeric: tuple[str, ...]
+    plot: Callable[[pd.DataFrame, str], Figure]
+    title: str
+    stem: str
+    writer: str
+
+
+FIGURES: dict[str, FigureSpec] = {
+    "table1": FigureSpec(
+        "table1.csv", ("seed", "column", "balanced_accuracy"), ("seed", "balanced_accuracy"),
+        table1_figure, "Trifeature Table 1: COrAL, ours vs paper", "table1_bars",
+        "`coral-lab reproduce --out <results>/...` (or quickstart)"),
+    "masking": FigureSpec(
+        "ablation_masking.csv", ("variant", "label", "seed", "column", "balanced_accuracy"),
+        ("seed", "balanced_accuracy"), masking_figure, "Masking ablation on Trifeature vs paper Table 3",
+        "table3_masking", "`coral-lab ablate --study masking --out <results>/...`"),
+    "weights": FigureSpec(
+        "ablation_weights.csv", ("variant", "label", "seed", "column", "balanced_accuracy", *WEIGHT_PARAMETERS),
+        ("seed", "balanced_accuracy", *WEIGHT_PARAMETERS), weights_figure,
+        "Loss-weight sensitivity on Trifeature (paper Figure 4 protocol)", "figure4_weights",
+        "`coral-lab ablate --study weights --out <results>/...`"),
+    "probe_map": FigureSpec(
+        "probe_map.csv", PROBE_MAP_COLUMNS, (), probe_map_figure,
+        "Linear-probe map: subspace x task", "probe_map",
+        "coral_lab.figures.save_result(analysis.subspace_probe_map(...), '<results>/probe_map.csv', info)"),
+    "umap": FigureSpec(
+        "umap.csv", UMAP_COLUMNS, ("x", "y"), umap_figure, "UMAP of the learned subspaces", "umap",
+        "coral_lab.figures.save_result(analysis.umap_projection(...).drop(columns=['embedding']), "
+        "'<results>/umap.csv', info)"),
+}
+
+
+def render_figure(kind: str, result_path: str | Path, out_path: str | Path, *,
+                  command: str | None = None) -> tuple[Path, Path]:
+    """Draw figure ``kind`` from one result file and save it with its provenance sidecar.
+
+    Args:
+        kind: a key of ``FIGURES``.
+        result_path: the result CSV (its sidecar ``<stem>.provenance.json`` must be beside it).
+        out_path: the image (``.png``, ``.svg`` or ``.pdf``); the sidecar is ``<out_path stem>.json``.
+        command: the command line recorded in the sidecar (default: ``sys.argv``).
+
+    Returns:
+        (image path, sidecar path).
+    """
+    if kind not in FIGURES:
+        raise ValueError(f"unknown figure {kind!r}; valid: {list(FIGURES)}")
+    spec = FIGURES[kind]
+    table, info = read_result(result_path, spec.required, numeric=spec.numeric, writer=spec.writer)
+    fig = spec.plot(table, figure_title(spec.title, info))
+    return save_figure(fig, out_path, figure_provenance(info, result_path, command=command, kind=kind))
+
+
+def find_results(results_dir: str | Path) -> list[tuple[str, Path, str]]:
+    """Every known result file in ``results_dir`` or one folder below it.
+
+    Returns:
+        (figure kind, result path, figure stem) per file, in ``FIGURES`` order then path order; the
+        stem is the spec's, suffixed with the sub-folder's name for files one level down
+        (``results/quick/table1.csv`` -> ``table1_bars_quick``).
+    """
+    root = Path(results_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"results folder {root} not found; write results there first (see coral_lab.figures)")
+    found = []
+    for kind, spec in FIGURES.items():
+        top = root / spec.result_file
+        if top.is_file():
+            found.append((kind, top, spec.stem))
+        for p in sorted(root.glob(f"*/{spec.result_file}")):
+            found.append((kind, p, f"{spec.stem}_{p.parent.name}"))
+    return found
+
+
+def make_all_figures(results_dir: str | Path, out_dir: str | Path, *, command: str | None = None,
+                     fmt: str = "png") -> pd.DataFrame:
+    """Redraw every figure whose result file exists under ``results_dir`` into ``out_dir``.
+
+    Returns:
+        One row per figure: figure, status ("written" or "missing"), path, detail (the source result,
+        or for a missing one the command that writes it).
+
+    Raises:
+        FileNotFoundError: ``results_dir`` is missing or holds none of the known result files.
+        ValueError: a result file or its sidecar is malformed (the message names the file).
+    """
+    found = find_results(results_dir)
+    if not found:
+        expected = ", ".join(s.result_file for s in FIGURES.values())
+        raise FileNotFoundError(
+            f"no result files in {results_dir} (looked for {expected}, at the top level and one folder down); "
+            "write them with `coral-lab reproduce` / `coral-lab ablate` or coral_lab.figures.save_result"
+        )
+    out_dir = Path(out_dir)
+    rows = []
+    for kind, path, stem in found:
+        image, _ = render_figure(kind, path, out_dir / f"{stem}.{fmt}", command=command)
+        rows.append({"figure": kind, "status": "written", "path": str(image), "detail": f"from {path}"})
+    done = {k for k, _, _ in found}
+    for kind, spec in FIGURES.items():
+        if kind not in done:
+            rows.append({"figure": kind, "status": "missing", "path": "",
+                         "detail": f"no {spec.result_file}; written by {spec.writer}"})
+    return pd.DataFrame(rows, columns=["figure", "status", "path", "detail"])

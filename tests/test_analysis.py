@@ -1,0 +1,349 @@
+"""coral_lab.analysis: runs, probe maps, embedding frames, the joint UMAP and its figures.
+
+Everything runs on a tiny untrained (or two-epoch) ci model. UMAP compiles with numba once per
+process (~10 s), so all UMAP fits share one module-scoped fixture.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from coral_lab import analysis as A
+from coral_lab.data import COLOR_NAMES, COLORS, SHAPES, TASKS, pair_labels
+from coral_lab.evaluate import extract_features, probe_model
+from coral_lab.io import CheckpointError
+from coral_lab.models import CoralModel
+
+
+@pytest.fixture(scope="module")
+def model(ci_config):
+    torch.manual_seed(0)
+    return CoralModel(ci_config.model).eval()
+
+
+@pytest.fixture(scope="module")
+def probe_map(model, ci_benchmark, ci_config):
+    return A.subspace_probe_map(model, ci_benchmark, probe_cfg=ci_config.probe, seed=3)
+
+
+@pytest.fixture(scope="module")
+def frame(model, ci_benchmark):
+    return A.embedding_frame(model, ci_benchmark, n_pairs=60, seed=5)
+
+
+@pytest.fixture(scope="module")
+def projected(frame):
+    """Two UMAP fits of the same frame with the same seed (determinism) and one with another seed."""
+    return A.umap_projection(frame, seed=1), A.umap_projection(frame, seed=1), A.umap_projection(frame, seed=2)
+
+
+# ---------------------------------------------------------------------------------------------
+# runs
+# ---------------------------------------------------------------------------------------------
+
+
+def test_repo_root_found_from_nested_folder_and_missing_raises(tmp_path):
+    root = tmp_path / "checkout"
+    (root / "coral_lab").mkdir(parents=True)
+    (root / "coral_lab" / "__init__.py").write_text("")
+    (root / "pyproject.toml").write_text("")
+    nested = root / "notebooks" / "deep"
+    nested.mkdir(parents=True)
+    assert A.repo_root(nested) == root.resolve()
+    assert A.repo_root(root) == root.resolve()
+    lonely = tmp_path / "elsewhere"
+    lonely.mkdir()
+    with pytest.raises(FileNotFoundError, match="checkout"):
+        A.repo_root(lonely)
+
+
+def test_unit_config_and_run_dir_follow_the_protocol(ci_config, tmp_path):
+    u = A.unit_config(ci_config, 41, "biased")
+    assert (u.train.seed, u.train.train_set) == (41, "biased")
+    assert u.to_dict() == ci_config.replace(train={"seed": 41, "train_set": "biased"}).to_dict()
+    assert ci_config.train.train_set == "unbiased"  # the input is not modified
+    assert A.unit_run_dir(tmp_path, 41, "biased") == tmp_path / "seed41-biased"
+    with pytest.raises(ValueError, match="train_set"):
+        A.unit_config(ci_config, 41, "skewed")
+    with pytest.raises(ValueError, match="seed"):
+        A.unit_config(ci_config, -1, "unbiased")
+
+
+def test_load_or_pretrain_resumes_then_loads_without_training(ci_config, ci_benchmark, tmp_path, monkeypatch):
+    import coral_lab.train as train_mod
+
+    cfg = A.unit_config(ci_config, 7, "unbiased")
+    run = tmp_path / "run"
+    train_mod.pretrain(cfg, run, benchmark=ci_benchmark, device="cpu", progress=False, max_epochs_this_call=1)
+    model, history = A.load_or_pretrain(cfg, run, device="cpu", benchmark=ci_benchmark, progress=False)
+    assert list(history["epoch"]) == list(range(1, cfg.train.epochs + 1))  # resumed to the end
+    assert not model.training
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished run must be loaded, not trained")
+
+    monkeypatch.setattr(train_mod, "pretrain", no_training)
+    again, history2 = A.load_or_pretrain(cfg, run, device="cpu", progress=False)
+    pd.testing.assert_frame_equal(history, history2)
+    for (k, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items()):
+        assert torch.equal(a, b), k
+    monkeypatch.undo()
+    other = cfg.replace(loss={"lambda_o": 3.0})
+    with pytest.raises(CheckpointError, match="different configuration"):
+        A.load_or_pretrain(other, run, device="cpu", benchmark=ci_benchmark, progress=False)
+    with pytest.raises(TypeError, match="RunConfig"):
+        A.load_or_pretrain(cfg.to_dict(), run, device="cpu")
+
+
+def test_history_figure_plots_every_part_per_run():
+    names = ["shared", "unique1", "unique2", "unique", "ortho_shared_unique1", "ortho_shared_unique2",
+             "ortho_unique1_unique2", "orthogonal"]
+    h = pd.DataFrame({"epoch": [1, 2, 3], "mask_ratio": [0.05, 0.35, 0.55], "loss": [3.0, 2.0, 1.0],
+                      **{n: [0.1 * (i + 1)] * 3 for i, n in enumerate(names)}, "seconds": [1.0] * 3})
+    fig = A.history_figure({"unbiased": h, "biased": h}, "t")
+    per_run = 1 + 4 + 4 + 1  # loss; InfoNCE parts; orthogonality parts; mask ratio (not seconds)
+    assert len(fig.data) == 2 * per_run
+    shown = {tr.name: list(tr.y) for tr in fig.data}
+    assert shown["biased: ortho_unique1_unique2"] == pytest.approx([0.7] * 3)
+    assert shown["unbiased: mask_ratio"] == [0.05, 0.35, 0.55]
+    with pytest.raises(ValueError, match="mask_ratio"):
+        A.history_figure(h.drop(columns="mask_ratio"))
+    with pytest.raises(TypeError):
+        A.history_figure({})
+
+
+# ---------------------------------------------------------------------------------------------
+# which subspace knows what
+# ---------------------------------------------------------------------------------------------
+
+
+def test_probe_map_shape_labels_and_range(probe_map):
+    assert list(probe_map.index) == ["shape", "texture 1", "texture 2", "synergy"]
+    assert list(probe_map.columns) == ["shared", "unique1", "unique2", "Z"]
+    v = probe_map.to_numpy()
+    assert np.isfinite(v).all() and (v >= 0).all() and (v <= 100).all()
+    assert A.CHANCE == {"shape": 10.0, "texture 1": 10.0, "texture 2": 10.0, "synergy": 50.0}
+
+
+def test_probe_map_equals_probe_model(probe_map, model, ci_benchmark, ci_config):
+    rows = probe_model(model, ci_benchmark, tasks=("unique2", "synergy"), subspaces=("Z", "unique1"),
+                       probe_cfg=ci_config.probe, seed=3)
+    for _, r in rows.iterrows():
+        assert probe_map.loc[A.TASK_LABELS[r["task"]], r["features"]] == pytest.approx(r["balanced_accuracy"], abs=1e-9)
+    sub = A.subspace_probe_map(model, ci_benchmark, tasks=("synergy", "share"), subspaces=("unique2",),
+                               probe_cfg=ci_config.probe, seed=3)
+    assert list(sub.index) == ["synergy", "shape"] and list(sub.columns) == ["unique2"]
+    assert sub.loc["shape", "unique2"] == pytest.approx(probe_map.loc["shape", "unique2"], abs=1e-9)
+
+
+def test_probe_map_rejects_bad_names(model, ci_benchmark):
+    with pytest.raises(ValueError, match="unknown task"):
+        A.subspace_probe_map(model, ci_benchmark, tasks=("colour",))
+    with pytest.raises(ValueError, match="unknown feature set"):
+        A.subspace_probe_map(model, ci_benchmark, tasks=("share",), subspaces=("shared", "unique3"))
+    with pytest.raises(ValueError, match="duplicates"):
+        A.subspace_probe_map(model, ci_benchmark, subspaces=("Z", "Z"))
+
+
+def test_probe_map_heatmap_annotates_values_and_chance(probe_map):
+    fig = A.probe_map_heatmap(probe_map, "untrained")
+    assert len(fig.axes) == 2  # the map and its colour bar
+    ax = fig.axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    assert texts == [f"{v:.1f}" for v in probe_map.to_numpy().ravel()]
+    ylabels = [t.get_text() for t in ax.get_yticklabels()]
+    assert ylabels[0] == "shape\n(chance 10 %)" and ylabels[-1] == "synergy\n(chance 50 %)"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["Z^SR", "Z_1^U", "Z_2^U", "Z (all)"]
+    assert "untrained" in ax.get_title()
+    bad = probe_map.rename(index={"shape": "form"})
+    with pytest.raises(ValueError, match="row label"):
+        A.probe_map_heatmap(bad, "x")
+    with pytest.raises(ValueError, match=r"\[0, 100\]"):
+        A.probe_map_heatmap(probe_map / 0.5, "x")
+
+
+# ---------------------------------------------------------------------------------------------
+# embeddings
+# ---------------------------------------------------------------------------------------------
+
+
+def test_embedding_frame_rows_labels_and_vectors(frame, model, ci_benchmark):
+    n, subspaces = 60, ["shared", "unique1", "unique2"]
+    assert len(frame) == 2 * n * len(subspaces)
+    assert {"pair", "split", "subspace", *A.LABEL_COLUMNS, "embedding"} <= set(frame.columns)
+    counts = frame.groupby(["split", "subspace"]).size()
+    assert (counts == n).all() and len(counts) == 6
+    for split_name, split, pairs in (("train", ci_benchmark.data.train, ci_benchmark.probe_train),
+                                     ("test", ci_benchmark.data.test, ci_benchmark.probe_test)):
+        labels = pair_labels(split, pairs, ci_benchmark.mapping)  # every pair of the set
+        feats = extract_features(model, split, pairs)
+        for name in subspaces:
+            part = frame[(frame["split"] == split_name) & (frame["subspace"] == name)]
+            k = part["pair"].to_numpy()
+            assert len(np.unique(k)) == n and k.max() < len(pairs)
+            np.testing.assert_array_equal(part["shape"], labels["share"][k])
+            np.testing.assert_array_equal(part["texture1"], labels["unique1"][k])
+            np.testing.assert_array_equal(part["texture2"], labels["unique2"][k])
+            np.testing.assert_array_equal(part["synergy"], labels["synergy"][k])
+            np.testing.assert_array_equal(part["color1"], split.color[pairs.idx1[k]])
+            np.testing.assert_array_equal(part["color2"], split.color[pairs.idx2[k]])
+            z = np.stack(part["embedding"].to_list())
+            assert z.shape == (n, feats[name].shape[1])
+            np.testing.assert_allclose(z, feats[name][k], rtol=1e-5, atol=1e-5)
+
+
+def test_embedding_frame_sample_is_seeded_and_checked(model, ci_benchmark):
+    a = A.embedding_frame(model, ci_benchmark, n_pairs=10, seed=1)
+    b = A.embedding_frame(model, ci_benchmark, n_pairs=10, seed=1)
+    c = A.embedding_frame(model, ci_benchmark, n_pairs=10, seed=2)
+    assert a["pair"].tolist() == b["pair"].tolist() != c["pair"].tolist()
+    too_many = len(ci_benchmark.probe_test) + 1
+    with pytest.raises(ValueError, match="probe-test pairs"):
+        A.embedding_frame(model, ci_benchmark, n_pairs=too_many)
+    with pytest.raises(ValueError, match="positive int"):
+        A.embedding_frame(model, ci_benchmark, n_pairs=0)
+
+
+def test_joint_matrix_normalises_pads_and_keeps_cosines():
+    rng = np.random.default_rng(0)
+    wide, narrow = rng.normal(size=(4, 6)), rng.normal(size=(3, 3))
+    df = pd.DataFrame({"subspace": ["shared"] * 4 + ["unique1"] * 3, "embedding": list(wide) + list(narrow)})
+    x = A.joint_embedding_matrix(df)
+    assert x.shape == (7, 6)
+    np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, rtol=1e-6)
+    assert (x[4:, 3:] == 0).all()
+    cos = (narrow @ narrow.T) / np.outer(np.linalg.norm(narrow, axis=1), np.linalg.norm(narrow, axis=1))
+    np.testing.assert_allclose(x[4:] @ x[4:].T, cos, rtol=1e-5, atol=1e-6)
+    bad = df.copy()
+    bad.loc[0, "embedding"] = np.array([np.nan] * 6)
+    with pytest.raises(ValueError, match="NaN"):
+        A.joint_embedding_matrix(bad)
+    with pytest.raises(ValueError, match="embedding"):
+        A.joint_embedding_matrix(df.drop(columns="embedding"))
+
+
+# ---------------------------------------------------------------------------------------------
+# UMAP (one module fixture: numba compiles once)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_umap_projection_finite_and_deterministic(projected, frame):
+    a, b, c = projected
+    assert len(a) == len(frame) and list(a.columns) == [*frame.columns, "x", "y"]
+    assert np.isfinite(a[["x", "y"]].to_numpy()).all()
+    np.testing.assert_array_equal(a[["x", "y"]].to_numpy(), b[["x", "y"]].to_numpy())
+    assert not np.allclose(a[["x", "y"]].to_numpy(), c[["x", "y"]].to_numpy())
+    assert "x" not in frame.columns  # the input is not modified
+    pd.testing.assert_frame_equal(a.drop(columns=["x", "y", "embedding"]), frame.drop(columns="embedding"))
+
+
+def test_umap_projection_accepts_feature_dict_and_checks_arguments(projected):
+    rng = np.random.default_rng(0)
+    feats = {"shared": rng.normal(size=(20, 8)), "unique1": rng.normal(size=(20, 4))}
+    out = A.umap_projection(feats, n_neighbors=5, seed=0)
+    assert len(out) == 40 and out["subspace"].tolist() == ["shared"] * 20 + ["unique1"] * 20
+    assert np.isfinite(out[["x", "y"]].to_numpy()).all()
+    with pytest.raises(ValueError, match="n_neighbors"):
+        A.umap_projection(feats, n_neighbors=40)
+    with pytest.raises(ValueError, match="n_neighbors"):
+        A.umap_projection(feats, n_neighbors=1)
+    with pytest.raises(ValueError, match=r"\(P, D\)"):
+        A.umap_projection({"shared": np.zeros(5)})
+    with pytest.raises(TypeError):
+        A.umap_projection(np.zeros((10, 3)))
+
+
+def test_umap_scatter_colours_and_validation(projected):
+    df = projected[0]
+    for color_by in A.COLOR_BY:
+        fig = A.umap_scatter(df, color_by)
+        assert sum(len(t.x) for t in fig.data) == len(df)
+        assert fig.layout.xaxis.title.text == "UMAP 1"
+    fig = A.umap_scatter(df, "color2")
+    rgb = {n: "rgb({:.0f},{:.0f},{:.0f})".format(*(255 * np.asarray(c))) for n, c in zip(COLOR_NAMES, COLORS)}
+    for t in fig.data:
+        colour_name = t.legendgroup.split(",")[0]
+        assert colour_name in COLOR_NAMES and t.marker.color == rgb[colour_name]
+    names = {t.legendgroup.split(",")[0] for t in A.umap_scatter(df, "shape").data}
+    assert names <= set(SHAPES) and len(names) > 1
+    with pytest.raises(ValueError, match="color_by"):
+        A.umap_scatter(df, "colour")
+    with pytest.raises(ValueError, match="lacks"):
+        A.umap_scatter(df.drop(columns="x"))
+
+
+def test_umap_density_figure_axes_and_legend(projected):
+    df = projected[0]
+    fig = A.umap_density_figure(df, "ci preset (CPU)")
+    assert len(fig.axes) == 1
+    ax = fig.axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("UMAP 1", "UMAP 2", "ci preset (CPU)")
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == [f"{s} {split}" for s in ("Z^SR", "Z_1^U", "Z_2^U") for split in ("train", "test")]
+    assert len(ax.collections) >= 6  # at least one contour set per subspace x split
+    with pytest.raises(ValueError, match="split"):
+        A.umap_density_figure(df.drop(columns="split"), "x")
+    with pytest.raises(ValueError, match="at least 3"):
+        A.umap_density_figure(df[(df["split"] == "train") | (df.index < 2)], "x")
+
+
+def test_tasks_cover_every_probe_task():
+    assert set(A.TASK_LABELS) == set(TASKS)
+
+
+def test_umap_static_figure_panels(projected):
+    df = projected[0]
+    fig = A.umap_static_figure(df, "quick preset (CPU)", color_by=("subspace", "shape", "color2"))
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == 3
+    assert [ax.get_title() for ax in visible] == ["coloured by subspace", "coloured by shape", "coloured by color2"]
+    assert all(ax.get_xlabel() == "UMAP 1" for ax in visible)
+    assert sum(len(c.get_offsets()) for c in visible[0].collections) == len(df)
+    with pytest.raises(ValueError, match="color_by"):
+        A.umap_static_figure(df, "x", color_by=("hue",))
+
+
+def test_preset_note_names_preset_and_device():
+    assert A.preset_note("quick", "cpu") == "quick preset (CPU), not the paper's scale"
+    assert A.preset_note("paper", torch.device("cpu")).startswith("paper preset (CPU)")
+    assert "ci preset" in A.preset_note("ci", "cpu")
+    with pytest.raises(ValueError, match="preset"):
+        A.preset_note("huge", "cpu")
+
+
+def test_neighbour_agreement_against_brute_force():
+    rng = np.random.default_rng(0)
+    n = 60
+    shape = rng.integers(0, 3, n)
+    tex = rng.integers(0, 3, n)
+    # "shared": points sit at their shape's corner (tiny jitter); "unique1": at their texture's corner
+    corners = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    xy_s = corners[shape] + rng.normal(scale=0.01, size=(n, 2))
+    xy_u = corners[tex] + rng.normal(scale=0.01, size=(n, 2))
+    df = pd.DataFrame({
+        "subspace": ["shared"] * n + ["unique1"] * n, "x": np.r_[xy_s[:, 0], xy_u[:, 0]],
+        "y": np.r_[xy_s[:, 1], xy_u[:, 1]], "shape": np.r_[shape, shape], "texture1": np.r_[tex, tex],
+    })
+    k = 5
+    table = A.neighbour_agreement(df, by=("shape", "texture1"), k=k)
+    assert list(table.columns) == ["shared", "unique1", "chance"] and list(table.index) == ["shape", "texture1"]
+
+    def brute(xy, lab):
+        d = ((xy[:, None] - xy[None]) ** 2).sum(-1)
+        np.fill_diagonal(d, np.inf)
+        nn = np.argsort(d, axis=1)[:, :k]
+        return 100 * (lab[nn] == lab[:, None]).mean()
+
+    assert table.loc["shape", "shared"] == pytest.approx(brute(xy_s, shape))
+    assert table.loc["texture1", "shared"] == pytest.approx(brute(xy_s, tex))
+    assert table.loc["texture1", "unique1"] == pytest.approx(brute(xy_u, tex))
+    assert table.loc["shape", "shared"] == pytest.approx(100.0)  # every class has > k members
+    p = np.bincount(shape) / n
+    assert table.loc["shape", "chance"] == pytest.approx(100 * (p**2).sum())
+    with pytest.raises(ValueError, match="label column"):
+        A.neighbour_agreement(df, by=("subspace",))
+    with pytest.raises(ValueError, match="neighbours need more"):
+        A.neighbour_agreement(df, by=("shape",), k=n)
