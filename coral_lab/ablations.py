@@ -36,6 +36,7 @@ __all__ = [
     "results_path",
     "run_ablation",
     "load_or_run_ablation",
+    "complete_results",
     "summarize_ablation",
     "format_ablation",
 ]
@@ -134,6 +135,7 @@ def run_ablation(
     progress: bool = True,
     command: str | None = None,
     on_variant_end: Callable[[Variant, pd.DataFrame], None] | None = None,
+    jobs: int = 1,
 ) -> pd.DataFrame:
     """Run (or resume) every variant of ``study``; write and return the tidy results.
 
@@ -146,6 +148,7 @@ def run_ablation(
         variants: names of a subset of ``study_variants(study, cfg)`` (default: all, in order).
         command: the command line for the provenance sidecar (default: ``sys.argv``).
         on_variant_end: called with each finished variant and its tidy rows.
+        jobs: units of a variant trained at once in separate processes (``run_table1``).
 
     Returns:
         The tidy rows of every finished variant: columns ``RESULT_COLUMNS`` (balanced accuracy in %);
@@ -171,7 +174,8 @@ def run_ablation(
     frames: list[pd.DataFrame] = []
     for name in names:
         variant, vcfg = available[name], configs[name]
-        rows, _ = run_table1(vcfg, out_dir / "runs" / name, seeds=seeds, device=str(dev), progress=progress)
+        rows, _ = run_table1(vcfg, out_dir / "runs" / name, seeds=seeds, device=str(dev), progress=progress,
+                             jobs=jobs)
         scored = rows[rows["column"].fillna("") != ""]
         tidy = pd.DataFrame({
             "study": study,
@@ -217,6 +221,7 @@ def load_or_run_ablation(
     variants: Sequence[str] | None = None,
     progress: bool = True,
     command: str | None = None,
+    jobs: int = 1,
 ) -> pd.DataFrame:
     """The study's results from ``out_dir`` if they are complete, else ``run_ablation`` (which resumes).
 
@@ -227,23 +232,45 @@ def load_or_run_ablation(
     Returns:
         The tidy rows of the requested variants and seeds (``RESULT_COLUMNS``).
     """
+    saved = complete_results(study, cfg, out_dir, seeds=seeds, variants=variants)
+    if saved is not None:
+        return saved
+    names = list(study_variants(study, cfg)) if variants is None else list(variants)
+    return run_ablation(study, cfg, out_dir, seeds=[int(x) for x in seeds], device=device, variants=names,
+                        progress=progress, command=command, jobs=jobs)
+
+
+def complete_results(
+    study: str,
+    cfg: RunConfig,
+    out_dir: str | Path,
+    *,
+    seeds: Sequence[int],
+    variants: Sequence[str] | None = None,
+) -> pd.DataFrame | None:
+    """The saved rows of ``out_dir`` if they cover every requested (variant, seed) with ``cfg``'s settings.
+
+    Complete means: ``ablation_<study>.csv`` exists and holds every requested (variant, seed) with
+    this config's preset, epochs and settings (lambda values and mask schedule of each variant).
+
+    Returns:
+        The tidy rows of the requested variants and seeds (``RESULT_COLUMNS``), or None when the file
+        is missing, incomplete or was made with other settings (nothing is trained here).
+    """
     available = study_variants(study, cfg)
     names = list(available) if variants is None else list(variants)
     seeds = [int(s) for s in seeds]
     csv_path = results_path(out_dir, study)
-    if csv_path.is_file() and names and seeds and all(n in available for n in names):
-        saved = pd.read_csv(csv_path)
-        if set(RESULT_COLUMNS) <= set(saved.columns):
-            wanted = saved[saved["variant"].isin(names) & saved["seed"].isin(seeds)]
-            expected = {n: _settings_key(variant_config(cfg, available[n])) for n in names}
-            complete = {(v, int(s)) for v, s in zip(wanted["variant"], wanted["seed"])} == {
-                (n, s) for n in names for s in seeds
-            }
-            matches = all(_row_key(r) == expected[r.variant] for r in wanted.itertuples())
-            if complete and matches:
-                return wanted.reset_index(drop=True)
-    return run_ablation(study, cfg, out_dir, seeds=seeds, device=device, variants=names, progress=progress,
-                        command=command)
+    if not (csv_path.is_file() and names and seeds and all(n in available for n in names)):
+        return None
+    saved = pd.read_csv(csv_path)
+    if not set(RESULT_COLUMNS) <= set(saved.columns):
+        return None
+    wanted = saved[saved["variant"].isin(names) & saved["seed"].isin(seeds)]
+    expected = {n: _settings_key(variant_config(cfg, available[n])) for n in names}
+    complete = {(v, int(s)) for v, s in zip(wanted["variant"], wanted["seed"])} == {(n, s) for n in names for s in seeds}
+    matches = all(_row_key(r) == expected[r.variant] for r in wanted.itertuples())
+    return wanted.reset_index(drop=True) if complete and matches else None
 
 
 def _settings_key(cfg: RunConfig) -> tuple:

@@ -91,6 +91,12 @@ def _training(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+def _jobs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--jobs", type=int, default=1,
+                   help="(seed, pretraining) units trained at once, each in its own process on the same device "
+                        "(a GPU is mostly idle with one run at batch 64); default 1")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="coral-lab", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -123,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=helptext)
         _common(p)
         _training(p)
+        _jobs(p)
         p.add_argument("--out", default=None, help="output folder (default: runs/<command>-<preset>)")
         p.add_argument("--seeds", type=int, nargs="+", default=None,
                        help="seeds (default: 41..45 for reproduce, 41 for quickstart)")
@@ -131,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ablate", help="run an ablation study (paper Table 3 masking / Figure 4 loss weights); resumable")
     _common(p)
     _training(p)
+    _jobs(p)
     p.add_argument("--study", required=True, choices=["masking", "weights"],
                    help="masking: none / static 25, 50, 75 %% / the increasing schedule (Table 3); "
                         "weights: halve / double lambda_s and lambda_u, lambda_o = 3, 5 (Figure 4)")
@@ -197,7 +205,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/{args.command}-{cfg.preset}")
     device = resolve_device(args.device)
     t0 = time.perf_counter()
-    rows, table = run_table1(cfg, out, seeds=seeds, device=str(device), progress=not args.no_progress)
+    rows, table = run_table1(cfg, out, seeds=seeds, device=str(device), progress=not args.no_progress,
+                             jobs=args.jobs)
     minutes = (time.perf_counter() - t0) / 60
     scale = "the paper's scale" if cfg.preset == "paper" else f"the reduced '{cfg.preset}' preset, not the paper's scale"
     text = format_table1(table, title=f"Trifeature Table 1 ({scale}; seeds {seeds})")
@@ -235,7 +244,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
           f"x 2 pretrainings, in {out}/")
     t0 = time.perf_counter()
     rows = run_ablation(args.study, cfg, out, seeds=seeds, device=str(device), variants=args.variants,
-                        progress=not args.no_progress,
+                        progress=not args.no_progress, jobs=args.jobs,
                         on_variant_end=lambda v, _: print(f"  done: {v.label}", flush=True))
     scale = "the paper's scale" if cfg.preset == "paper" else f"the reduced '{cfg.preset}' preset, not the paper's scale"
     text = format_ablation(summarize_ablation(rows), title=f"{args.study} ablation ({scale}; seeds {seeds})")

@@ -50,7 +50,9 @@ def run_unit(
     probe_csv = unit_dir / "probe.csv"
     if probe_csv.exists() and (unit_dir / "config.json").exists():
         if RunConfig.from_json(unit_dir / "config.json").to_dict() == unit_cfg.to_dict():
-            return pd.read_csv(probe_csv)
+            saved = pd.read_csv(probe_csv)
+            saved["column"] = saved["column"].fillna("")  # "" (not scored) reads back as NaN
+            return saved
     bench = benchmark if benchmark is not None else load_benchmark(unit_cfg, progress=progress)
     pretrain(unit_cfg, unit_dir, benchmark=bench, device=device, progress=progress)
     model, _, _ = load_model(unit_dir, device=device if device != "auto" else _auto())
@@ -67,6 +69,45 @@ def run_unit(
     return df
 
 
+def _unit_worker(cfg: RunConfig, seed: int, train_set: str, out_dir: str, device: str, threads: int) -> pd.DataFrame:
+    """One unit in a worker process (no progress bars: several would interleave)."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    return run_unit(cfg, seed, train_set, out_dir, device=device, progress=False)
+
+
+def _run_units_in_processes(cfg, units, out_dir, device, jobs, on_unit_end) -> list[pd.DataFrame]:
+    """``run_unit`` for every (seed, train_set) in ``jobs`` spawned processes; results in ``units`` order."""
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    resolved = device if device != "auto" else _auto()
+    threads = max(1, (os.cpu_count() or 1) // jobs) if resolved == "cpu" else 0
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    results: dict[tuple[int, str], pd.DataFrame] = {}
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(_unit_worker, cfg, seed, ts, str(out_dir), resolved, threads): (seed, ts)
+                   for seed, ts in units}
+        for fut in as_completed(futures):
+            seed, ts = futures[fut]
+            try:
+                results[(seed, ts)] = fut.result()
+            except Exception as e:
+                for other in futures:
+                    other.cancel()
+                raise RuntimeError(
+                    f"unit seed {seed} / {ts} failed in its worker process ({type(e).__name__}: {e}); finished "
+                    f"units are kept in {out_dir} and are not run again when the command is repeated"
+                ) from e
+            print(f"unit seed {seed} / {ts} done ({len(results)}/{len(units)})", flush=True)
+            if on_unit_end is not None:
+                on_unit_end(results[(seed, ts)])
+    return [results[u] for u in units]
+
+
 def _auto() -> str:
     import torch
 
@@ -81,18 +122,31 @@ def run_table1(
     device: str = "auto",
     progress: bool = True,
     on_unit_end: Callable[[pd.DataFrame], None] | None = None,
+    jobs: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run (or resume) the whole protocol; returns (tidy rows of every probe, Table 1 summary)."""
+    """Run (or resume) the whole protocol; returns (tidy rows of every probe, Table 1 summary).
+
+    Args:
+        jobs: units trained at the same time, each in its own process on the same ``device``. One
+            100-epoch run at batch 64 leaves most of a large GPU idle (the step is launch-bound), so
+            several seeds side by side finish the protocol sooner; on a CPU the processes share
+            the cores (``torch`` threads are divided among them) and little is gained.
+    """
     if len(seeds) == 0:
         raise ValueError("give at least one seed")
-    bench = load_benchmark(cfg, progress=progress)
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive int, got {jobs!r}")
+    bench = load_benchmark(cfg, progress=progress)  # renders the image cache once, before any worker starts
+    units = [(seed, train_set) for seed in seeds for train_set in UNITS]
     frames = []
-    for seed in seeds:
-        for train_set in UNITS:
+    if jobs == 1:
+        for seed, train_set in units:
             df = run_unit(cfg, seed, train_set, out_dir, device=device, progress=progress, benchmark=bench)
             frames.append(df)
             if on_unit_end is not None:
                 on_unit_end(df)
+    else:
+        frames = _run_units_in_processes(cfg, units, out_dir, device, min(jobs, len(units)), on_unit_end)
     rows = pd.concat(frames, ignore_index=True)
     table = summarize(rows[rows["column"].fillna("") != ""])
     out_dir = Path(out_dir)

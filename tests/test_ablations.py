@@ -65,7 +65,7 @@ def test_run_ablation_writes_tidy_results_and_provenance(tmp_path, monkeypatch):
 
     calls = []
 
-    def fake_run_table1(cfg, out_dir, *, seeds, device, progress):
+    def fake_run_table1(cfg, out_dir, *, seeds, device, progress, jobs=1):
         calls.append((cfg, out_dir, list(seeds)))
         rows = []
         for seed in seeds:
@@ -157,7 +157,7 @@ def test_load_or_run_reads_complete_results_and_runs_otherwise(tmp_path, monkeyp
 
     calls = []
 
-    def fake_run_table1(cfg, out_dir, *, seeds, device, progress):
+    def fake_run_table1(cfg, out_dir, *, seeds, device, progress, jobs=1):
         calls.append(out_dir.name)
         rows = [{"seed": s, "train_set": "unbiased", "task": "t", "features": "Z", "balanced_accuracy": 42.0,
                  "column": c} for s in seeds for c in ("redundancy", "uniqueness", "synergy")]
@@ -175,3 +175,24 @@ def test_load_or_run_reads_complete_results_and_runs_otherwise(tmp_path, monkeyp
     assert calls[2:] == ["none", "static-25"]  # a missing seed: run (the protocol resumes finished units)
     ablations.load_or_run_ablation("masking", cfg.replace(train={"epochs": 3}), tmp_path, **kw)
     assert len(calls) == 6  # another config: its saved rows do not count
+
+
+def test_complete_results_is_none_unless_every_variant_and_seed_matches(tmp_path, monkeypatch):
+    import coral_lab.protocol
+
+    def fake_run_table1(cfg, out_dir, *, seeds, device, progress, jobs=1):
+        rows = [{"seed": s, "train_set": "unbiased", "task": "t", "features": "Z", "balanced_accuracy": 50.0,
+                 "column": c} for s in seeds for c in ("redundancy", "uniqueness", "synergy")]
+        return pd.DataFrame(rows), None
+
+    monkeypatch.setattr(coral_lab.protocol, "run_table1", fake_run_table1)
+    cfg = get_preset("ci")
+    assert ablations.complete_results("masking", cfg, tmp_path, seeds=[41]) is None  # no file yet
+    ablations.run_ablation("masking", cfg, tmp_path, seeds=[41], device="cpu", variants=["none"], progress=False)
+    rows = ablations.complete_results("masking", cfg, tmp_path, seeds=[41], variants=["none"])
+    assert rows is not None and set(rows["variant"]) == {"none"} and set(rows["seed"]) == {41}
+    assert len(rows) == 3  # R, U, S of one seed
+    assert ablations.complete_results("masking", cfg, tmp_path, seeds=[41]) is None  # other variants missing
+    assert ablations.complete_results("masking", cfg, tmp_path, seeds=[41, 42], variants=["none"]) is None
+    assert ablations.complete_results("masking", cfg.replace(train={"epochs": 3}), tmp_path, seeds=[41],
+                                      variants=["none"]) is None  # saved with other settings
