@@ -23,7 +23,9 @@ from playwright.sync_api import Locator, Page, expect
 
 # Timeouts in milliseconds, sized for a 2-core machine that is busy with other work.
 OPEN_TIMEOUT = 120_000  # the notebook is shown and its kernel idle
-RUN_ALL_TIMEOUT = 420_000  # every cell of one ci-preset notebook has run (nbval: < 2 min each, idle machine)
+# every cell of one ci-preset notebook has run: nbval needs < 2 min per notebook on an idle 2-core
+# machine; notebook 09 took more than 7 min here with the machine's load at 10
+RUN_ALL_TIMEOUT = 900_000
 UPDATE_TIMEOUT = 120_000  # a widget callback has redrawn its output
 TRIAL_TIMEOUT = 300_000  # one ci-preset trial of the interactive lab (seconds when idle)
 
@@ -81,6 +83,25 @@ class LabPage:
         else:
             target.scroll_into_view_if_needed(timeout=UPDATE_TIMEOUT)
             target.screenshot(path=str(path), timeout=UPDATE_TIMEOUT)
+        return path
+
+    def screenshot_with_provenance(self, name: str, target: Locator | None, command: str) -> Path:
+        """``screenshot`` plus a provenance sidecar (``coral_lab.provenance``) next to the PNG."""
+        from importlib.metadata import version
+
+        from coral_lab.config import get_preset
+        from coral_lab.device import describe_device, resolve_device
+        from coral_lab.provenance import provenance, write_sidecar
+
+        path = self.screenshot(name, target)
+        browser = self.page.context.browser
+        seed = get_preset(self.server.preset).train.seed  # the notebooks' training seed
+        info = provenance(preset=self.server.preset, seeds=[seed], device=describe_device(resolve_device("auto")),
+                          command=command, extra={
+                              "browser": f"{browser.browser_type.name} {browser.version} (headless)",
+                              "playwright": version("playwright"), "jupyterlab": version("jupyterlab"),
+                              "ipywidgets": version("ipywidgets"), "screenshot": path.name})
+        write_sidecar(path.with_suffix(".json"), info)
         return path
 
     @contextlib.contextmanager

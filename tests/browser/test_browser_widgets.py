@@ -142,7 +142,9 @@ def test_interactive_lab_train_button_adds_a_trial(lab):
             assert abs(trace["y"][-1] - scores[score]) <= 0.01, (score, trace["y"][-1], scores)
             assert f"static {new_ratio:.0%}" in trace["customdata"][-1], trace["customdata"][-1]
             assert f"lo={new_lambda_o:g}" in trace["customdata"][-1], trace["customdata"][-1]
-        lab.screenshot("lab_after_train_comparison", out)
+        lab.screenshot_with_provenance("lab_after_train_comparison", out, command=(
+            "CORAL_LAB_PRESET=ci python -m pytest tests/browser/test_browser_widgets.py"
+            "::test_interactive_lab_train_button_adds_a_trial"))
     lab.check_no_frontend_errors(nb)
 
 
