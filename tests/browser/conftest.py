@@ -42,7 +42,8 @@ def find_chromium() -> str | None:
     explicit = os.environ.get("CORAL_LAB_CHROMIUM")
     if explicit:
         if not (Path(explicit).is_file() and os.access(explicit, os.X_OK)):
-            raise pytest.UsageError(f"CORAL_LAB_CHROMIUM={explicit!r} is not an executable file")
+            pytest.fail(f"CORAL_LAB_CHROMIUM={explicit!r} is not an executable file; point it at a Chromium binary "
+                        "or unset it", pytrace=False)
         return explicit
     if os.access("/usr/bin/chromium", os.X_OK):
         return "/usr/bin/chromium"

@@ -109,6 +109,8 @@ class LabPage:
         """Run a step; on any failure raise ``LabFailure`` with a screenshot path and the server log."""
         try:
             yield
+        except LabFailure:
+            raise  # a nested step already added the screenshot and the log
         except (AssertionError, PlaywrightError, TimeoutError) as e:
             try:
                 shot = str(self.screenshot(f"FAILED_{re.sub(r'[^a-z0-9]+', '_', name.lower())}"))
