@@ -136,6 +136,7 @@ def pretrain_features(
         optimizer.load_state_dict(ckpt["optimizer"])
         order_gen.set_state(ckpt["rng"]["order"])
         aug_gen.set_state(ckpt["rng"]["aug"])
+        torch.set_rng_state(ckpt["rng"]["torch"])  # dropout in the Transformer encoders draws from it
         history, start = list(ckpt["history"]), int(ckpt["epoch"])
     if run_dir is not None:
         cfg.to_json(run_dir / CONFIG)
@@ -170,7 +171,8 @@ def pretrain_features(
         if run_dir is not None:
             atomic_torch_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "config": cfg.to_dict(),
                                "epoch": epoch + 1, "history": history,
-                               "rng": {"order": order_gen.get_state(), "aug": aug_gen.get_state()},
+                               "rng": {"order": order_gen.get_state(), "aug": aug_gen.get_state(),
+                                       "torch": torch.get_rng_state()},
                                "torch_version": torch.__version__}, run_dir / CHECKPOINT)
             atomic_write_text(run_dir / HISTORY, pd.DataFrame(history).to_csv(index=False))
     if hasattr(model, "check_inputs"):
