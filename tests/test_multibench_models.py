@@ -99,3 +99,22 @@ def test_masking_reaches_only_the_shared_pathway():
     for u, v in zip(a1.unique, b1.unique):
         torch.testing.assert_close(u, v)  # unique pathways never masked
     assert not torch.allclose(a1.shared, b1.shared)
+
+
+@pytest.mark.parametrize("preset", ["ci", "quick", "paper"])
+def test_every_preset_validates_and_round_trips_json(preset, tmp_path):
+    from coral_lab.multibench.config import FeatureRunConfig
+    from coral_lab.multibench.datasets import DATASETS
+
+    for name in DATASETS:
+        cfg = feature_config(name, preset).validate()
+        cfg.to_json(tmp_path / f"{name}.json")
+        assert FeatureRunConfig.from_json(tmp_path / f"{name}.json").to_dict() == cfg.to_dict()
+    paper = feature_config("mosi", "paper")
+    assert (paper.model.embed_dim, paper.model.encoder.layers, paper.model.encoder.heads) == (40, 5, 5)
+    assert (paper.train.lr, paper.train.weight_decay, paper.train.batch_size, paper.train.epochs) == (1e-4, 1e-3, 64, 100)
+    assert paper.finetune.mask_ratio == 0.2
+    with pytest.raises(ValueError, match="unknown field train.epoch;"):
+        paper.replace(train={"epoch": 3})
+    with pytest.raises(ValueError, match="unknown data set 'iemocap'"):
+        feature_config("iemocap", preset)

@@ -163,11 +163,15 @@ class FeatureRunConfig:
         from coral_lab.masking import mask_ratio_at
 
         m, t, f = self.model, self.train, self.finetune
+        enc = m.encoder
         checks = [
-            (m.embed_dim % 2 == 0 and m.embed_dim % m.n_heads == 0, "model.embed_dim must be even and divisible by model.n_heads", (m.embed_dim, m.n_heads)),
-            (m.encoder.width % m.encoder.heads == 0, "model.encoder.width must be divisible by model.encoder.heads", (m.encoder.width, m.encoder.heads)),
+            (m.embed_dim % 2 == 0 and m.embed_dim % m.n_heads == 0,
+             "model.embed_dim must be even and divisible by model.n_heads", (m.embed_dim, m.n_heads)),
+            (enc.width % enc.heads == 0, "model.encoder.width must be divisible by model.encoder.heads",
+             (enc.width, enc.heads)),
             (t.epochs > 0 and f.epochs > 0, "train.epochs and finetune.epochs must be > 0", (t.epochs, f.epochs)),
-            (t.batch_size >= 2 and f.batch_size >= 2, "batch sizes must be >= 2 (contrastive losses need negatives)", (t.batch_size, f.batch_size)),
+            (t.batch_size >= 2 and f.batch_size >= 2, "batch sizes must be >= 2 (contrastive losses need negatives)",
+             (t.batch_size, f.batch_size)),
             (t.lr > 0 and f.lr > 0, "learning rates must be > 0", (t.lr, f.lr)),
             (0 <= f.mask_ratio < 1, "finetune.mask_ratio must be in [0, 1)", f.mask_ratio),
             (f.positives in ("class", "self"), "finetune.positives must be 'class' or 'self'", f.positives),
@@ -218,7 +222,8 @@ def _paper(dataset: str) -> FeatureRunConfig:
     cfg = FeatureRunConfig(preset="paper", dataset=dataset)
     if dataset == "mimic":
         # GRU(12 -> 512) for the time series, MLP(5 -> 10 -> 10) + tokenizer to 10 tokens of width 512
-        cfg = cfg.replace(model={"embed_dim": 512, "encoder": {"width": 512, "tabular_hidden": 10}})
+        # (heads only shape the sequence Transformer, which MIMIC does not use; 8 keeps width % heads == 0)
+        cfg = cfg.replace(model={"embed_dim": 512, "encoder": {"width": 512, "heads": 8, "tabular_hidden": 10}})
     if dataset == "digits":
         cfg = cfg.replace(model={"embed_dim": 64, "encoder": {"width": 64, "layers": 2, "heads": 4}})
     return cfg

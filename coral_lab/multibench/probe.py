@@ -88,11 +88,20 @@ def probe_splits(
 
 
 def probe_feature_model(
-    model: torch.nn.Module, data: FeatureDataset, *, subspaces: Iterable[str] = ("Z",), probe_cfg: ProbeConfig | None = None
+    model: torch.nn.Module,
+    data: FeatureDataset,
+    *,
+    subspaces: Iterable[str] | None = ("Z",),
+    probe_cfg: ProbeConfig | None = None,
 ) -> pd.DataFrame:
-    """Probe the data set's task from each feature set ("Z", "shared", "unique1", ...); one row per set."""
+    """Probe the data set's task from each feature set ("Z", "shared", "unique1", ...); one row per set.
+
+    ``subspaces=None`` probes every part ``model.embed(xs).parts()`` returns, then "Z" (their concatenation).
+    """
     feats = {k: feature_sets(extract_embeddings(model, s)) for k, s in data.splits().items()}
     labels = {k: s.y for k, s in data.splits().items()}
+    if subspaces is None:
+        subspaces = ["Z", *[k for k in feats["train"] if k != "Z"]]
     rows = []
     for name in subspaces:
         if name not in feats["train"]:

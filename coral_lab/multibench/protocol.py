@@ -23,12 +23,16 @@ __all__ = ["PAPER_TABLE2", "PAPER_FINETUNE", "run_feature_unit", "run_table2", "
            "raw_feature_probe"]
 
 # Table 2 of the paper: linear-probe accuracy %, (mean, std) over seeds 41-45
+_COLUMNS = ("mimic", "mosei", "mosi", "humor", "sarcasm")
 PAPER_TABLE2 = {
-    "CLIP": {"mimic": (66.0, 0.39), "mosei": (64.2, 0.45), "mosi": (50.6, 0.75), "humor": (57.4, 1.25), "sarcasm": (65.5, 2.71)},
-    "FactorCL": {"mimic": (65.1, 0.21), "mosei": (71.7, 1.38), "mosi": (52.5, 1.74), "humor": (59.8, 0.77), "sarcasm": (54.2, 2.40)},
-    "CoMM": {"mimic": (65.7, 0.42), "mosei": (69.2, 0.48), "mosi": (66.0, 1.67), "humor": (63.0, 1.08), "sarcasm": (65.3, 2.21)},
-    "InfMasking": {"mimic": (67.7, 0.37), "mosei": (69.7, 0.23), "mosi": (67.2, 1.00), "humor": (62.8, 1.22), "sarcasm": (65.5, 0.62)},
-    "COrAL": {"mimic": (67.4, 0.22), "mosei": (70.4, 0.21), "mosi": (67.9, 0.70), "humor": (63.5, 1.04), "sarcasm": (64.4, 1.76)},
+    model: dict(zip(_COLUMNS, cells))
+    for model, cells in {
+        "CLIP": ((66.0, 0.39), (64.2, 0.45), (50.6, 0.75), (57.4, 1.25), (65.5, 2.71)),
+        "FactorCL": ((65.1, 0.21), (71.7, 1.38), (52.5, 1.74), (59.8, 0.77), (54.2, 2.40)),
+        "CoMM": ((65.7, 0.42), (69.2, 0.48), (66.0, 1.67), (63.0, 1.08), (65.3, 2.21)),
+        "InfMasking": ((67.7, 0.37), (69.7, 0.23), (67.2, 1.00), (62.8, 1.22), (65.5, 0.62)),
+        "COrAL": ((67.4, 0.22), (70.4, 0.21), (67.9, 0.70), (63.5, 1.04), (64.4, 1.76)),
+    }.items()
 }
 # section 5.6.5: SupCon fine-tuning on MOSI
 PAPER_FINETUNE = {"mosi": (75.3, 0.73)}
@@ -54,8 +58,8 @@ def run_feature_unit(
         return pd.concat(frames, ignore_index=True)
     pretrain_features(unit_cfg, data, unit_dir, device=device, progress=progress)
     model, _ = load_feature_model(unit_dir, data, device)
-    df = probe_feature_model(model, data, subspaces=("Z", "shared", *[f"unique{i + 1}" for i in range(len(data.modalities))]),
-                             probe_cfg=unit_cfg.probe)
+    # Z, then every subspace the method's model returns (COrAL: shared, unique1, ..., unique_n)
+    df = probe_feature_model(model, data, subspaces=None, probe_cfg=unit_cfg.probe)
     df.insert(0, "stage", "pretrained")
     df.insert(0, "seed", seed)
     atomic_write_text(probe_csv, df.to_csv(index=False))
