@@ -1,7 +1,7 @@
 """Augmentations for feature data (two views per sample, every sample with its own random draw).
 
-- ``augment_sequences``: for feature sequences and time series, as published for MultiBench in this line
-  of work (CoMM / InfMasking, whose MultiBench setting COrAL follows): with probability ``drop_p`` zero a
+- ``augment_sequences``: for feature sequences and time series, the published MultiBench feature
+  augmentations (``shared/design/multibench.md``): with probability ``drop_p`` zero a
   U(0, ``drop_max``) fraction of the time steps (each step dropped independently with that probability),
   and with probability ``noise_p`` add Gaussian noise of std ``noise_std``.
 - ``augment_tabular``: for tabular rows, SCARF-style random feature corruption (Bahri et al., ICLR 2022):

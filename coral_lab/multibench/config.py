@@ -65,7 +65,7 @@ class FeatureModelConfig:
 class FeatureAugmentConfig:
     """Augmentations of feature data (``coral_lab.multibench.augment``).
 
-    Sequences / time series (as published for MultiBench in this line of work): with probability
+    Sequences / time series (the published MultiBench feature augmentations): with probability
     ``drop_p`` zero a U(0, ``drop_max``) fraction of the time steps, with probability ``noise_p`` add
     Gaussian noise of std ``noise_std``. Tabular rows: SCARF-style corruption (each feature replaced,
     with probability ``corrupt_rate``, by the same feature of another row of the batch) plus the same noise.
