@@ -133,6 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", default=None, help="output folder (default: runs/<command>-<preset>)")
         p.add_argument("--seeds", type=int, nargs="+", default=None,
                        help="seeds (default: 41..45 for reproduce, 41 for quickstart)")
+        if name == "reproduce":
+            p.add_argument("--dataset", default="trifeature",
+                           choices=["trifeature", "mosi", "mosei", "humor", "sarcasm", "mimic", "digits"],
+                           help="trifeature: Table 1; MultiBench sets (your files) or the offline digits set: Table 2")
+            p.add_argument("--data-path", help="MultiBench file or its folder (default: $CORAL_LAB_MULTIBENCH_DIR)")
+            p.add_argument("--finetune", action="store_true",
+                           help="feature data sets: also fine-tune with SupCon (paper 5.6.5) and probe again")
         p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("ablate", help="run an ablation study (paper Table 3 masking / Figure 4 loss weights); resumable")
@@ -196,6 +203,12 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
+    if getattr(args, "dataset", "trifeature") != "trifeature":
+        from coral_lab.multibench.cli import reproduce_features
+
+        return reproduce_features(args)
+    if getattr(args, "data_path", None) or getattr(args, "finetune", False):
+        raise SystemExit("error: --data-path and --finetune apply to feature data sets (--dataset mosi, ..., digits)")
     from coral_lab.device import describe_device, resolve_device
     from coral_lab.protocol import PAPER_SEEDS, format_table1, run_table1
     from coral_lab.provenance import provenance, write_sidecar

@@ -59,12 +59,13 @@ class UniquePathway(nn.Module):
         dim: D; the output width is ``D // 2``.
     """
 
-    def __init__(self, encoder: nn.Module, converter: LatentConverter, dim: int) -> None:
+    def __init__(self, encoder: nn.Module, converter: LatentConverter | nn.Module, dim: int) -> None:
         super().__init__()
         if isinstance(dim, bool) or not isinstance(dim, int) or dim < 2 or dim % 2 != 0:
             raise ValueError(f"dim must be an even int >= 2 (the unique width is D/2), got {dim!r}")
-        if not isinstance(converter, LatentConverter):
-            raise TypeError(f"converter must be a LatentConverter, got {type(converter).__name__}")
+        if not isinstance(converter, nn.Module) or not isinstance(getattr(converter, "dim", None), int):
+            # a LatentConverter for images, or any token converter with a ``dim`` (e.g. for feature data)
+            raise TypeError(f"converter must be a LatentConverter (or a token module with .dim), got {type(converter).__name__}")
         if converter.dim != dim:
             raise ValueError(f"converter produces {converter.dim}-wide tokens but the pathway expects D={dim}")
         self.dim = dim

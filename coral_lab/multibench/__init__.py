@@ -1,0 +1,15 @@
+"""COrAL on real multimodal feature data: MultiBench loaders and encoders, SupCon fine-tuning, Table 2.
+
+- ``datasets``: validated loaders for the MultiBench affect pickles (MOSI, MOSEI, UR-FUNNY, MUsTARD) and
+  MIMIC's ``im.pk`` (found via a path or ``$CORAL_LAB_MULTIBENCH_DIR``), and the offline ``digits`` set.
+- ``encoders`` / ``model``: Transformer, GRU and MLP + feature-tokenizer encoders; ``FeatureCoralModel``.
+- ``augment``: time-step drop + noise for sequences, SCARF corruption + noise for tabular rows.
+- ``pretrain``: the training loop with a ``METHODS`` registry; ``finetune`` / ``supcon``: SupCon fine-tuning.
+- ``probe`` / ``protocol``: linear probes on frozen features and the Table 2 protocol.
+- ``synthetic``: tiny files in the MultiBench layouts (not real data) for tests and the notebook.
+"""
+
+from coral_lab.multibench.config import FeatureRunConfig, feature_config
+from coral_lab.multibench.datasets import DATASETS, ENV_VAR, DataFileError, FeatureDataset, load_dataset
+
+__all__ = ["FeatureRunConfig", "feature_config", "DATASETS", "ENV_VAR", "DataFileError", "FeatureDataset", "load_dataset"]

@@ -1,0 +1,181 @@
+"""Self-supervised pretraining on feature data, with a pluggable method (paper section 4.2 and 5.3).
+
+One epoch is one pass over the train split in a seeded order, batches of ``train.batch_size`` (the last
+partial batch is dropped). Per batch: two augmented views of every modality
+(``coral_lab.multibench.augment``), then the method's loss, then an AdamW step (no weight decay on
+biases and normalisation parameters). The method is looked up in ``METHODS`` by ``train.method``:
+
+    METHODS = {"coral": Method(build=..., loss=...)}
+
+A method supplies ``build(cfg, data) -> nn.Module`` (a model with ``embed(xs)`` returning
+``Embeddings``, whose ``concat()`` the probe reads) and ``loss(model, view1, view2, ratio, gen, order_gen, cfg)
+-> (total, parts)``. Baselines (CLIP, CoMM, InfMasking, FactorCL) plug in by adding an entry; the loop,
+checkpoints, probe and protocol do not change.
+
+The run folder holds ``config.json``, ``history.csv`` and ``checkpoint.pt`` (model, optimiser, epoch,
+history, generator states), written atomically after every epoch; an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from coral_lab.io import CheckpointError, atomic_torch_save, atomic_write_text, load_checkpoint
+from coral_lab.losses import coral_loss
+from coral_lab.masking import mask_ratio_at, split_modalities
+from coral_lab.multibench.augment import augment_modalities
+from coral_lab.multibench.config import FeatureRunConfig
+from coral_lab.multibench.datasets import FeatureDataset
+from coral_lab.multibench.model import FeatureCoralModel
+
+__all__ = ["Method", "METHODS", "get_method", "adamw", "FeaturePretrainResult", "pretrain_features", "load_feature_model"]
+
+CHECKPOINT, CONFIG, HISTORY = "checkpoint.pt", "config.json", "history.csv"
+
+
+@dataclass(frozen=True)
+class Method:
+    """A self-supervised method on feature data: how to build its model and compute its loss."""
+
+    build: Callable[[FeatureRunConfig, FeatureDataset], nn.Module]
+    loss: Callable[..., tuple[torch.Tensor, dict[str, torch.Tensor]]]
+
+
+def _coral_build(cfg: FeatureRunConfig, data: FeatureDataset) -> nn.Module:
+    return FeatureCoralModel(cfg.model, data.modalities)
+
+
+def _coral_loss(model, view1, view2, ratio, gen, order_gen, cfg: FeatureRunConfig):
+    halves = split_modalities(len(view1), order_gen)
+    e1, e2 = model(view1, view2, halves, ratio, gen)
+    lc = cfg.loss
+    return coral_loss(e1, e2, lc.lambda_s, lc.lambda_u, lc.lambda_o, lc.temperature, lc.ortho_kind, check_finite=False)
+
+
+METHODS: dict[str, Method] = {"coral": Method(build=_coral_build, loss=_coral_loss)}
+
+
+def get_method(name: str) -> Method:
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; valid methods: {sorted(METHODS)}")
+    return METHODS[name]
+
+
+def adamw(params, lr: float, weight_decay: float) -> torch.optim.AdamW:
+    """AdamW with no weight decay on biases and normalisation parameters (1-D tensors)."""
+    params = [p for p in params if p.requires_grad]
+    return torch.optim.AdamW(
+        [{"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
+         {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}],
+        lr=lr,
+    )
+
+
+@dataclass
+class FeaturePretrainResult:
+    model: nn.Module
+    history: pd.DataFrame
+    run_dir: Path | None
+    config: FeatureRunConfig
+
+
+def load_feature_model(run_dir: str | Path, data: FeatureDataset, device: str | torch.device = "cpu"):
+    """The model of a run folder (eval mode) and its config."""
+    ckpt = load_checkpoint(Path(run_dir) / CHECKPOINT)
+    cfg = FeatureRunConfig.from_dict(ckpt["config"])
+    model = get_method(cfg.train.method).build(cfg, data)
+    model.load_state_dict(ckpt["model"])
+    return model.to(device).eval(), cfg
+
+
+def pretrain_features(
+    cfg: FeatureRunConfig,
+    data: FeatureDataset,
+    run_dir: str | Path | None = None,
+    *,
+    device: str | torch.device = "cpu",
+    progress: bool = False,
+    resume: bool = True,
+    max_epochs_this_call: int | None = None,
+) -> FeaturePretrainResult:
+    """Pretrain ``cfg.train.method`` on ``data.train``; returns the model (eval mode) and the per-epoch history."""
+    cfg.validate()
+    tc = cfg.train
+    dev = torch.device(device)
+    if tc.num_threads:
+        torch.set_num_threads(tc.num_threads)
+    method = get_method(tc.method)
+    n = len(data.train)
+    steps = n // tc.batch_size
+    if steps < 1:
+        raise ValueError(f"{data.spec.title} has {n} training samples, fewer than one batch of {tc.batch_size}; "
+                         "lower train.batch_size")
+    xs = [torch.from_numpy(x).to(dev) for x in data.train.x]
+
+    torch.manual_seed(tc.seed)
+    model = method.build(cfg, data).to(dev)
+    optimizer = adamw(model.parameters(), tc.lr, tc.weight_decay)
+    order_gen = torch.Generator().manual_seed(tc.seed)
+    aug_gen = torch.Generator(dev).manual_seed(tc.seed * 1_000_003 + 7919)
+    history: list[dict] = []
+    start = 0
+    run_dir = Path(run_dir) if run_dir is not None else None
+    if run_dir is not None and resume and (run_dir / CHECKPOINT).exists():
+        ckpt = load_checkpoint(run_dir / CHECKPOINT)
+        if ckpt["config"] != cfg.to_dict():
+            raise CheckpointError(f"{run_dir / CHECKPOINT} was written with a different configuration; use a new folder")
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        order_gen.set_state(ckpt["rng"]["order"])
+        aug_gen.set_state(ckpt["rng"]["aug"])
+        torch.set_rng_state(ckpt["rng"]["torch"])  # dropout in the Transformer encoders draws from it
+        history, start = list(ckpt["history"]), int(ckpt["epoch"])
+    if run_dir is not None:
+        cfg.to_json(run_dir / CONFIG)
+
+    end = tc.epochs if max_epochs_this_call is None else min(tc.epochs, start + max_epochs_this_call)
+    if hasattr(model, "check_inputs"):
+        model.check_inputs = False
+    for epoch in range(start, end):
+        ratio = mask_ratio_at(epoch, tc.epochs, tc.mask_schedule)
+        model.train()
+        perm = torch.randperm(n, generator=order_gen).to(dev)
+        sums: dict[str, float] = {}
+        t0 = time.perf_counter()
+        for step in range(steps):
+            idx = perm[step * tc.batch_size : (step + 1) * tc.batch_size]
+            batch = [x[idx] for x in xs]
+            v1 = augment_modalities(batch, data.modalities, cfg.augment, aug_gen)
+            v2 = augment_modalities(batch, data.modalities, cfg.augment, aug_gen)
+            loss, parts = method.loss(model, v1, v2, ratio, aug_gen, order_gen, cfg)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            for k, v in {"loss": loss, **parts}.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach())
+        row = {"epoch": epoch + 1, "mask_ratio": ratio, **{k: v / steps for k, v in sums.items()}}
+        row["seconds"] = time.perf_counter() - t0
+        if not np.isfinite(row["loss"]):
+            raise FloatingPointError(f"the loss became {row['loss']} in epoch {epoch + 1}; lower train.lr or check the data")
+        history.append(row)
+        if progress:
+            print(f"epoch {epoch + 1}/{tc.epochs}  loss {row['loss']:.4f}  mask {ratio:.2f}  {row['seconds']:.1f} s", flush=True)
+        if run_dir is not None:
+            atomic_torch_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "config": cfg.to_dict(),
+                               "epoch": epoch + 1, "history": history,
+                               "rng": {"order": order_gen.get_state(), "aug": aug_gen.get_state(),
+                                       "torch": torch.get_rng_state()},
+                               "torch_version": torch.__version__}, run_dir / CHECKPOINT)
+            atomic_write_text(run_dir / HISTORY, pd.DataFrame(history).to_csv(index=False))
+    if hasattr(model, "check_inputs"):
+        model.check_inputs = True
+    model.eval()
+    return FeaturePretrainResult(model, pd.DataFrame(history), run_dir, cfg)

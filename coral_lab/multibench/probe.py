@@ -1,0 +1,111 @@
+"""Linear probes on frozen features of a feature-data model (the Table 2 protocol's evaluation).
+
+Features are the inference representations (no augmentation, no masking, before the heads):
+Z = (Z^SR, Z_1^U, ..., Z_n^U), eq. 2. The probe is the same standardised logistic regression as
+``coral_lab.evaluate.linear_probe``, but these data sets come with their own validation split, so C is
+chosen on it (accuracy), the probe is fitted on the train split only, and the test split is used once.
+Table 2 reports accuracy; balanced accuracy is reported beside it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, balanced_accuracy_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from coral_lab.config import ProbeConfig
+from coral_lab.evaluate import feature_sets
+from coral_lab.multibench.datasets import FeatureDataset, FeatureSplit
+
+__all__ = ["extract_embeddings", "fit_probe", "probe_splits", "probe_feature_model", "raw_features"]
+
+
+@torch.no_grad()
+def extract_embeddings(model: torch.nn.Module, split: FeatureSplit, batch_size: int = 512) -> dict[str, np.ndarray]:
+    """``{"shared": (N, D), "unique1": (N, D/2), ...}`` from ``model.embed`` in eval mode, no augmentation."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out: dict[str, list[np.ndarray]] = {}
+    try:
+        for start in range(0, len(split), batch_size):
+            xs = [torch.from_numpy(x[start : start + batch_size]).to(device) for x in split.x]
+            for name, z in model.embed(xs).parts().items():
+                out.setdefault(name, []).append(z.float().cpu().numpy())
+    finally:
+        model.train(was_training)
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def raw_features(split: FeatureSplit) -> np.ndarray:
+    """The inputs flattened and concatenated, ``(N, sum_i prod(shape_i))``: a no-learning reference probe."""
+    return np.concatenate([x.reshape(len(x), -1) for x in split.x], axis=1)
+
+
+def fit_probe(x_train: np.ndarray, y_train: np.ndarray, C: float, max_iter: int = 1000, class_weight=None):
+    """A fitted ``StandardScaler + LogisticRegression`` pipeline."""
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter, class_weight=class_weight))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return clf.fit(x_train, y_train)
+
+
+def probe_splits(
+    x: dict[str, np.ndarray], y: dict[str, np.ndarray], cfg: ProbeConfig | None = None
+) -> dict[str, float]:
+    """C chosen by validation accuracy, fit on train, scored on test.
+
+    Args:
+        x, y: per split ("train", "valid", "test") features ``(N, F)`` and labels ``(N,)``.
+
+    Returns:
+        ``{"accuracy", "balanced_accuracy", "val_accuracy", "C"}``, accuracies in %.
+    """
+    cfg = cfg or ProbeConfig(class_weight=None)
+    for k in ("train", "valid", "test"):
+        if not np.isfinite(x[k]).all():
+            raise ValueError(f"{k} features contain NaN or inf; the model diverged (check the pretraining history)")
+    if len(np.unique(y["train"])) < 2:
+        raise ValueError("the train labels have a single class; a probe needs at least two")
+    fits = {c: fit_probe(x["train"], y["train"], c, cfg.max_iter, cfg.class_weight) for c in cfg.C_grid}
+    val = {c: accuracy_score(y["valid"], f.predict(x["valid"])) for c, f in fits.items()}
+    best = max(cfg.C_grid, key=lambda c: (val[c], -c))  # ties -> stronger regularisation
+    pred = fits[best].predict(x["test"])
+    return {
+        "accuracy": 100 * accuracy_score(y["test"], pred),
+        "balanced_accuracy": 100 * balanced_accuracy_score(y["test"], pred),
+        "val_accuracy": 100 * val[best],
+        "C": float(best),
+    }
+
+
+def probe_feature_model(
+    model: torch.nn.Module,
+    data: FeatureDataset,
+    *,
+    subspaces: Iterable[str] | None = ("Z",),
+    probe_cfg: ProbeConfig | None = None,
+) -> pd.DataFrame:
+    """Probe the data set's task from each feature set ("Z", "shared", "unique1", ...); one row per set.
+
+    ``subspaces=None`` probes every part ``model.embed(xs).parts()`` returns, then "Z" (their concatenation).
+    """
+    feats = {k: feature_sets(extract_embeddings(model, s)) for k, s in data.splits().items()}
+    labels = {k: s.y for k, s in data.splits().items()}
+    if subspaces is None:
+        subspaces = ["Z", *[k for k in feats["train"] if k != "Z"]]
+    rows = []
+    for name in subspaces:
+        if name not in feats["train"]:
+            raise ValueError(f"unknown feature set {name!r}; valid: {sorted(feats['train'])}")
+        r = probe_splits({k: f[name] for k, f in feats.items()}, labels, probe_cfg)
+        rows.append({"features": name, **r})
+    return pd.DataFrame(rows)

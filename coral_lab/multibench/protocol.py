@@ -1,0 +1,138 @@
+"""The Table 2 protocol on feature data: per seed, pretrain, linear probe (and optionally fine-tune).
+
+Each seed lives in ``<out>/seed<S>/`` (checkpoint, history, ``probe.csv``, and with fine-tuning
+``finetune.csv``); a seed whose result files exist for the same config is read back, an interrupted one
+resumes from its checkpoint. ``format_table2`` prints mean +- std over seeds beside the paper's Table 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from coral_lab.io import atomic_write_text
+from coral_lab.multibench.config import FeatureRunConfig
+from coral_lab.multibench.datasets import FeatureDataset
+from coral_lab.multibench.finetune import finetune
+from coral_lab.multibench.pretrain import load_feature_model, pretrain_features
+from coral_lab.multibench.probe import probe_feature_model, probe_splits, raw_features
+
+__all__ = ["PAPER_TABLE2", "PAPER_FINETUNE", "run_feature_unit", "run_table2", "summarize_table2", "format_table2",
+           "raw_feature_probe"]
+
+# Table 2 of the paper: linear-probe accuracy %, (mean, std) over seeds 41-45
+_COLUMNS = ("mimic", "mosei", "mosi", "humor", "sarcasm")
+PAPER_TABLE2 = {
+    model: dict(zip(_COLUMNS, cells))
+    for model, cells in {
+        "CLIP": ((66.0, 0.39), (64.2, 0.45), (50.6, 0.75), (57.4, 1.25), (65.5, 2.71)),
+        "FactorCL": ((65.1, 0.21), (71.7, 1.38), (52.5, 1.74), (59.8, 0.77), (54.2, 2.40)),
+        "CoMM": ((65.7, 0.42), (69.2, 0.48), (66.0, 1.67), (63.0, 1.08), (65.3, 2.21)),
+        "InfMasking": ((67.7, 0.37), (69.7, 0.23), (67.2, 1.00), (62.8, 1.22), (65.5, 0.62)),
+        "COrAL": ((67.4, 0.22), (70.4, 0.21), (67.9, 0.70), (63.5, 1.04), (64.4, 1.76)),
+    }.items()
+}
+# section 5.6.5: SupCon fine-tuning on MOSI
+PAPER_FINETUNE = {"mosi": (75.3, 0.73)}
+
+
+def run_feature_unit(
+    cfg: FeatureRunConfig,
+    data: FeatureDataset,
+    seed: int,
+    out_dir: str | Path,
+    *,
+    device: str = "cpu",
+    progress: bool = False,
+    with_finetune: bool = False,
+) -> pd.DataFrame:
+    """Pretrain + probe one seed (and fine-tune + probe); tidy rows: seed, stage, features, accuracy, ..."""
+    unit_cfg = cfg.replace(train={"seed": seed})
+    unit_dir = Path(out_dir) / f"seed{seed}"
+    probe_csv, ft_csv = unit_dir / "probe.csv", unit_dir / "finetune.csv"
+    same = (unit_dir / "config.json").exists() and FeatureRunConfig.from_json(unit_dir / "config.json").to_dict() == unit_cfg.to_dict()
+    if same and probe_csv.exists() and (not with_finetune or ft_csv.exists()):
+        frames = [pd.read_csv(probe_csv)] + ([pd.read_csv(ft_csv)] if with_finetune else [])
+        return pd.concat(frames, ignore_index=True)
+    pretrain_features(unit_cfg, data, unit_dir, device=device, progress=progress)
+    model, _ = load_feature_model(unit_dir, data, device)
+    # Z, then every subspace the method's model returns (COrAL: shared, unique1, ..., unique_n)
+    df = probe_feature_model(model, data, subspaces=None, probe_cfg=unit_cfg.probe)
+    df.insert(0, "stage", "pretrained")
+    df.insert(0, "seed", seed)
+    atomic_write_text(probe_csv, df.to_csv(index=False))
+    frames = [df]
+    if with_finetune:
+        res = finetune(model, data, unit_cfg, unit_dir, progress=progress)
+        ft = probe_feature_model(res.model, data, subspaces=("Z",), probe_cfg=unit_cfg.probe)
+        ft.insert(0, "stage", "finetuned")
+        ft.insert(0, "seed", seed)
+        ft["best_epoch"] = res.best_epoch
+        atomic_write_text(ft_csv, ft.to_csv(index=False))
+        frames.append(ft)
+    return pd.concat(frames, ignore_index=True)
+
+
+def raw_feature_probe(data: FeatureDataset, cfg: FeatureRunConfig) -> dict[str, float]:
+    """The same probe on the flattened inputs (no learning), a reference point for the table."""
+    x = {k: raw_features(s) for k, s in data.splits().items()}
+    return probe_splits(x, {k: s.y for k, s in data.splits().items()}, cfg.probe)
+
+
+def run_table2(
+    cfg: FeatureRunConfig,
+    data: FeatureDataset,
+    out_dir: str | Path,
+    seeds: Sequence[int] = (41, 42, 43, 44, 45),
+    *,
+    device: str = "cpu",
+    progress: bool = False,
+    with_finetune: bool = False,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every seed's rows and their summary (``summarize_table2``); writes ``table2.csv`` and ``table2_summary.csv``."""
+    rows = pd.concat([run_feature_unit(cfg, data, s, out_dir, device=device, progress=progress, with_finetune=with_finetune)
+                      for s in seeds], ignore_index=True)
+    summary = summarize_table2(rows, data.name)
+    out = Path(out_dir)
+    atomic_write_text(out / "table2.csv", rows.to_csv(index=False))
+    atomic_write_text(out / "table2_summary.csv", summary.to_csv(index=False))
+    return rows, summary
+
+
+def summarize_table2(rows: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """Mean +- std (ddof 1) over seeds per (stage, features), with the paper's COrAL number where there is one."""
+    out = []
+    for (stage, feats), g in rows.groupby(["stage", "features"], sort=False):
+        paper = (PAPER_TABLE2["COrAL"].get(dataset) if stage == "pretrained" and feats == "Z"
+                 else PAPER_FINETUNE.get(dataset) if stage == "finetuned" else None)
+        out.append({
+            "stage": stage, "features": feats, "n_seeds": len(g),
+            "accuracy_mean": g["accuracy"].mean(), "accuracy_std": g["accuracy"].std(ddof=1) if len(g) > 1 else float("nan"),
+            "balanced_accuracy_mean": g["balanced_accuracy"].mean(),
+            "paper_mean": paper[0] if paper else None, "paper_std": paper[1] if paper else None,
+        })
+    return pd.DataFrame(out)
+
+
+def format_table2(summary: pd.DataFrame, dataset: str, title: str, raw: dict[str, float] | None = None) -> str:
+    """Our rows (accuracy %, mean +- std over seeds) and the paper's Table 2 beside them."""
+    def pm(m, s):
+        return f"{m:5.1f} +- {s:4.2f}" if s == s and s is not None else f"{m:5.1f}"
+
+    lines = [title, "", f"{'stage':11s} {'features':9s} {'accuracy %':>15s} {'bal. acc %':>10s} {'seeds':>5s}  paper (COrAL)"]
+    for r in summary.itertuples():
+        paper = pm(r.paper_mean, r.paper_std) if r.paper_mean is not None and r.paper_mean == r.paper_mean else "-"
+        lines.append(f"{r.stage:11s} {r.features:9s} {pm(r.accuracy_mean, r.accuracy_std):>15s} "
+                     f"{r.balanced_accuracy_mean:10.1f} {r.n_seeds:5d}  {paper}")
+    if raw is not None:
+        lines.append(f"{'raw inputs':11s} {'flat':9s} {raw['accuracy']:15.1f} {raw['balanced_accuracy']:10.1f} {'-':>5s}  (no learning)")
+    lines += ["", "Paper, Table 2 (linear probe accuracy %, 5 seeds, 100 epochs):",
+              f"{'model':11s} " + " ".join(f"{c:>13s}" for c in ("MIMIC", "MOSEI", "MOSI", "UR-FUNNY", "MUsTARD"))]
+    for model, cols in PAPER_TABLE2.items():
+        lines.append(f"{model:11s} " + " ".join(f"{pm(*cols[k]):>13s}" for k in ("mimic", "mosei", "mosi", "humor", "sarcasm")))
+    lines.append("Fine-tuning with SupCon on MOSI (paper 5.6.5): 75.3 +- 0.73")
+    if dataset not in PAPER_TABLE2["COrAL"]:
+        lines.append(f"(the paper has no column for {dataset!r}; its Table 2 is shown for reference only)")
+    return "\n".join(lines)
