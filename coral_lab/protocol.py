@@ -50,7 +50,10 @@ def run_unit(
     probe_csv = unit_dir / "probe.csv"
     if probe_csv.exists() and (unit_dir / "config.json").exists():
         if RunConfig.from_json(unit_dir / "config.json").to_dict() == unit_cfg.to_dict():
-            return pd.read_csv(probe_csv)
+            df = pd.read_csv(probe_csv)
+            if "method" not in df.columns:  # written before methods were named (COrAL)
+                df.insert(0, "method", unit_cfg.method)
+            return df
     bench = benchmark if benchmark is not None else load_benchmark(unit_cfg, progress=progress)
     pretrain(unit_cfg, unit_dir, benchmark=bench, device=device, progress=progress)
     model, _, _ = load_model(unit_dir, device=device if device != "auto" else _auto())
@@ -58,6 +61,7 @@ def run_unit(
                      augment_cfg=unit_cfg.augment, seed=seed)
     df.insert(0, "train_set", train_set)
     df.insert(0, "seed", seed)
+    df.insert(0, "method", unit_cfg.method)
     scored = set(UNITS[train_set])
     df["column"] = [
         _COLUMN_OF_TASK.get(t, "") if (f == "Z" and _COLUMN_OF_TASK.get(t) in scored) else ""
@@ -93,30 +97,38 @@ def run_table1(
             frames.append(df)
             if on_unit_end is not None:
                 on_unit_end(df)
+    from coral_lab.methods import DISPLAY_NAMES
+
     rows = pd.concat(frames, ignore_index=True)
-    table = summarize(rows[rows["column"].fillna("") != ""])
+    table = summarize(rows[rows["column"].fillna("") != ""], method=DISPLAY_NAMES[cfg.method])
     out_dir = Path(out_dir)
     atomic_write_text(out_dir / "table1.csv", rows.to_csv(index=False))
     atomic_write_text(out_dir / "table1_summary.csv", table.to_csv(index=False))
     return rows, table
 
 
-def format_table1(table: pd.DataFrame, title: str = "") -> str:
-    """The summary as aligned text: ours (mean +- std) beside the paper's COrAL row and chance."""
+def format_table1(table: pd.DataFrame, title: str = "", method: str = "COrAL") -> str:
+    """The summary as aligned text: ours (mean +- std) beside the paper's row of ``method`` and chance.
+
+    ``method`` is the paper's name (a key of ``coral_lab.evaluate.PAPER_TABLE1``): COrAL, CLIP, CoMM,
+    InfMasking or FactorCL.
+    """
     def pm(m, s):
         if m is None or pd.isna(m):
             return "-"
         return f"{m:5.1f}" + ("" if s is None or pd.isna(s) else f" +- {s:4.2f}")
 
     lines = [title] if title else []
-    lines.append(f"{'':12s} {'coral_lab':>16s} {'paper (COrAL)':>16s} {'chance':>7s}  seeds")
+    lines.append(f"{'':12s} {'coral_lab':>16s} {'paper (' + method + ')':>16s} {'chance':>7s}  seeds")
     for _, r in table.iterrows():
         lines.append(
             f"{r['column']:12s} {pm(r['ours_mean'], r['ours_std']):>16s} {pm(r['paper_mean'], r['paper_std']):>16s}"
             f" {r['chance']:7.1f}  {int(r['n_seeds'])}"
         )
     lines.append(
-        "balanced accuracy %, linear probe on frozen Z = (Z^SR, Z_1^U, Z_2^U); C chosen on a validation split of "
+        ("balanced accuracy %, linear probe on frozen Z = (Z^SR, Z_1^U, Z_2^U)" if method == "COrAL" else
+         f"balanced accuracy %, linear probe on the frozen {method} representation")
+        + "; C chosen on a validation split of "
         "the probe-train pairs (never the test pairs); no augmentation or masking at feature extraction."
     )
     return "\n".join(lines)
