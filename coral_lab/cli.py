@@ -217,7 +217,13 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/{args.command}-{tag}{cfg.preset}")
     device = resolve_device(args.device)
     t0 = time.perf_counter()
-    rows, table = run_table1(cfg, out, seeds=seeds, device=str(device), progress=not args.no_progress)
+    from coral_lab.methods import subspaces
+
+    # a baseline's probe.csv also records the probe of each of its subspaces (its probe map); COrAL's
+    # runs probe Z only, as they always have
+    probed = ("Z",) if cfg.method == "coral" else ("Z", *subspaces(cfg))
+    rows, table = run_table1(cfg, out, seeds=seeds, device=str(device), progress=not args.no_progress,
+                             subspaces=probed)
     minutes = (time.perf_counter() - t0) / 60
     scale = "the paper's scale" if cfg.preset == "paper" else f"the reduced '{cfg.preset}' preset, not the paper's scale"
     name = DISPLAY_NAMES[cfg.method]

@@ -85,15 +85,21 @@ def run_table1(
     device: str = "auto",
     progress: bool = True,
     on_unit_end: Callable[[pd.DataFrame], None] | None = None,
+    subspaces: Sequence[str] = ("Z",),
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run (or resume) the whole protocol; returns (tidy rows of every probe, Table 1 summary)."""
+    """Run (or resume) the whole protocol; returns (tidy rows of every probe, Table 1 summary).
+
+    ``subspaces``: the feature sets probed for every task ("Z", the concatenation, is the one scored;
+    adding the method's subspaces, ``coral_lab.methods.subspaces(cfg)``, records the probe map too).
+    """
     if len(seeds) == 0:
         raise ValueError("give at least one seed")
     bench = load_benchmark(cfg, progress=progress)
     frames = []
     for seed in seeds:
         for train_set in UNITS:
-            df = run_unit(cfg, seed, train_set, out_dir, device=device, progress=progress, benchmark=bench)
+            df = run_unit(cfg, seed, train_set, out_dir, device=device, progress=progress, benchmark=bench,
+                          subspaces=subspaces)
             frames.append(df)
             if on_unit_end is not None:
                 on_unit_end(df)

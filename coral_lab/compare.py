@@ -1,0 +1,178 @@
+"""COrAL beside its baselines: run or load each method's Table 1 protocol, tabulate R / U / S next to
+the paper's Table 1, and read each method's probe map from its probe files.
+
+- ``load_or_run(cfg, method, folder)``: the tidy Table 1 rows of one method: read from
+  ``folder/table1.csv`` when it holds every requested seed, else ``protocol.run_table1`` (resumable).
+- ``comparison_table(rows)``: per method and column, ours (mean, std, seeds) beside the paper's value
+  and chance; ``wide_table`` is the same as one row per method, for display.
+- ``probe_map_from_rows(rows)``: task x subspace balanced accuracy (the probe map) from the per-subspace
+  probe rows that ``coral-lab reproduce`` records for a baseline (redundancy and uniqueness tasks from
+  the unbiased pretraining, synergy from the biased one).
+- ``paper_pattern(table)``: the qualitative pattern of the paper's Table 1 checked on our numbers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from coral_lab.analysis import TASK_LABELS
+from coral_lab.config import RunConfig
+from coral_lab.evaluate import summarize
+from coral_lab.methods import DISPLAY_NAMES, METHODS, with_method
+
+__all__ = ["load_or_run", "comparison_table", "wide_table", "probe_map_from_rows", "paper_pattern"]
+
+COLUMNS = ("redundancy", "uniqueness", "synergy")
+CHANCE = {"redundancy": 10.0, "uniqueness": 10.0, "synergy": 50.0}
+# which pretraining each probe task is read from in the probe map (as Table 1 scores them)
+_TASK_UNIT = {"share": "unbiased", "unique1": "unbiased", "unique2": "unbiased", "synergy": "biased"}
+
+
+def load_or_run(
+    cfg: RunConfig,
+    method: str,
+    folder: str | Path,
+    *,
+    seeds: Sequence[int] = (41,),
+    device: str = "auto",
+    progress: bool = True,
+    probe_subspaces: bool = True,
+) -> pd.DataFrame:
+    """The tidy Table 1 rows of ``method`` (with a ``method`` column), loaded or computed.
+
+    Args:
+        cfg: the preset's config (``with_method`` selects the method).
+        folder: the method's result folder (``table1.csv``, one ``seed<S>-<train_set>/`` per unit).
+        seeds: the seeds required; a saved ``table1.csv`` missing any of them is completed by running.
+        probe_subspaces: probe every subspace of the method too (its probe map).
+
+    Returns:
+        The rows of ``table1.csv``: method, seed, train_set, task, features, balanced_accuracy, C,
+        val_balanced_accuracy, column.
+    """
+    from coral_lab.methods import subspaces
+    from coral_lab.protocol import run_table1
+
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; valid methods: {list(METHODS)}")
+    folder = Path(folder)
+    saved = folder / "table1.csv"
+    if saved.is_file():
+        rows = pd.read_csv(saved)
+        if "method" not in rows.columns:
+            rows.insert(0, "method", method)
+        if set(seeds) <= set(rows["seed"]) and (rows["method"] == method).all():
+            return rows[rows["seed"].isin(seeds)].reset_index(drop=True)
+    mcfg = with_method(cfg, method)
+    probed = ("Z", *subspaces(mcfg)) if probe_subspaces else ("Z",)
+    rows, _ = run_table1(mcfg, folder, seeds=list(seeds), device=device, progress=progress, subspaces=probed)
+    return rows
+
+
+def comparison_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per method and Table 1 column: ours_mean, ours_std, n_seeds, paper_mean, paper_std, chance.
+
+    Args:
+        rows: tidy rows of one or more methods (``load_or_run`` output, concatenated), with the
+            columns method, seed, column, balanced_accuracy; only rows whose column is set are scored.
+    """
+    need = {"method", "seed", "column", "balanced_accuracy"}
+    if not isinstance(rows, pd.DataFrame) or not need <= set(rows.columns):
+        raise ValueError(f"rows must be a DataFrame with the columns {sorted(need)}")
+    scored = rows[rows["column"].fillna("").isin(COLUMNS)]
+    if scored.empty:
+        raise ValueError(f"no scored rows: the column 'column' must hold some of {list(COLUMNS)}")
+    frames = []
+    for method in dict.fromkeys(scored["method"]):
+        if method not in DISPLAY_NAMES:
+            raise ValueError(f"unknown method {method!r} in the rows; valid methods: {list(DISPLAY_NAMES)}")
+        t = summarize(scored[scored["method"] == method], method=DISPLAY_NAMES[method])
+        t.insert(0, "method", DISPLAY_NAMES[method])
+        frames.append(t)
+    return pd.concat(frames, ignore_index=True)
+
+
+def wide_table(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per method: ``R ours``, ``R paper``, ``U ours``, ... (balanced accuracy %, rounded to 0.1)."""
+    out = {}
+    for _, r in table.iterrows():
+        row = out.setdefault(r["method"], {})
+        key = r["column"][0].upper()
+        row[f"{key} ours"] = round(float(r["ours_mean"]), 1)
+        row[f"{key} paper"] = r["paper_mean"]
+    wide = pd.DataFrame.from_dict(out, orient="index")
+    wide.index.name = "method"
+    order = [f"{c[0].upper()} {w}" for c in COLUMNS for w in ("ours", "paper")]
+    return wide[[c for c in order if c in wide.columns]]
+
+
+def probe_map_from_rows(rows: pd.DataFrame, method: str | None = None) -> pd.DataFrame:
+    """The probe map (task x feature set, balanced accuracy %, mean over seeds) from probe rows.
+
+    Args:
+        rows: tidy rows with train_set, task, features, balanced_accuracy (and method when
+            ``method`` is given); a baseline's ``table1.csv`` written by ``coral-lab reproduce``.
+        method: keep only this method's rows.
+
+    Returns:
+        Rows labelled as ``coral_lab.analysis.TASK_LABELS`` (shape, texture 1, texture 2, synergy),
+        columns the method's subspaces then ``Z``, ready for ``analysis.probe_map_heatmap``.
+    """
+    need = {"train_set", "task", "features", "balanced_accuracy"}
+    if not need <= set(rows.columns):
+        raise ValueError(f"rows need the columns {sorted(need)}; got {list(rows.columns)}")
+    if method is not None:
+        rows = rows[rows["method"] == method]
+    keep = rows["task"].map(_TASK_UNIT) == rows["train_set"]
+    rows = rows[keep]
+    if rows.empty or set(rows["features"]) == {"Z"}:
+        raise ValueError(
+            "no per-subspace probe rows; they are written by `coral-lab reproduce --method <baseline>` "
+            "(or compare.load_or_run with probe_subspaces=True)"
+        )
+    table = rows.pivot_table(index="task", columns="features", values="balanced_accuracy", aggfunc="mean")
+    tasks = [t for t in TASK_LABELS if t in table.index]
+    features = [f for f in dict.fromkeys(rows["features"]) if f != "Z"] + ["Z"]
+    table = table.loc[tasks, features]
+    table.index = pd.Index([TASK_LABELS[t] for t in tasks], name="task")
+    table.columns = pd.Index(features, name="features")
+    return table
+
+
+def paper_pattern(table: pd.DataFrame, margin: float = 5.0) -> pd.DataFrame:
+    """The paper's qualitative Table 1 pattern, checked on ``comparison_table`` output.
+
+    A score counts as "above chance" when it beats chance by more than ``margin`` points, as "near
+    chance" otherwise. Returns one row per statement: claim, holds (bool or None when a method is
+    missing), detail.
+    """
+    ours = {(r["method"], r["column"]): float(r["ours_mean"]) for _, r in table.iterrows()}
+
+    def above(m, c):
+        v = ours.get((m, c))
+        return None if v is None else v > CHANCE[c] + margin
+
+    claims = []
+
+    def claim(text, value, detail):
+        claims.append({"claim": text, "holds": value, "detail": detail})
+
+    for m, cols in (("CLIP", ("uniqueness", "synergy")), ("FactorCL", ("synergy",))):
+        vals = [above(m, c) for c in cols]
+        holds = None if None in vals else not any(vals)
+        claim(f"{m} near chance on {' and '.join(cols)}", holds,
+              ", ".join(f"{c} {ours.get((m, c), float('nan')):.1f} (chance {CHANCE[c]:.0f})" for c in cols))
+    for m in ("CoMM", "InfMasking", "COrAL"):
+        vals = [above(m, c) for c in COLUMNS]
+        holds = None if None in vals else all(vals)
+        claim(f"{m} above chance on R, U and S", holds,
+              ", ".join(f"{c[0].upper()} {ours.get((m, c), float('nan')):.1f}" for c in COLUMNS))
+    u = {m: v for (m, c), v in ours.items() if c == "uniqueness"}
+    best = max(u, key=u.get) if u else None
+    claim("COrAL highest on uniqueness", None if "COrAL" not in u else best == "COrAL",
+          ", ".join(f"{m} {v:.1f}" for m, v in sorted(u.items(), key=lambda kv: -kv[1])))
+    return pd.DataFrame(claims)
+
