@@ -143,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "for a baseline)")
         p.add_argument("--seeds", type=int, nargs="+", default=None,
                        help="seeds (default: 41..45 for reproduce, 41 for quickstart)")
+        p.add_argument("--probe-subspaces", action="store_true",
+                       help="also probe every task from each subspace of the method alone (its probe map, in "
+                            "table1.csv); always on for a baseline")
         p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("ablate", help="run an ablation study (paper Table 3 masking / Figure 4 loss weights); resumable")
@@ -220,8 +223,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from coral_lab.methods import subspaces
 
     # a baseline's probe.csv also records the probe of each of its subspaces (its probe map); COrAL's
-    # runs probe Z only, as they always have
-    probed = ("Z",) if cfg.method == "coral" else ("Z", *subspaces(cfg))
+    # runs probe Z only, as they always have, unless --probe-subspaces
+    probe_all = cfg.method != "coral" or getattr(args, "probe_subspaces", False)
+    probed = ("Z", *subspaces(cfg)) if probe_all else ("Z",)
     rows, table = run_table1(cfg, out, seeds=seeds, device=str(device), progress=not args.no_progress,
                              subspaces=probed)
     minutes = (time.perf_counter() - t0) / 60
