@@ -1,14 +1,20 @@
 """COrAL beside its baselines: run or load each method's Table 1 protocol, tabulate R / U / S next to
 the paper's Table 1, and read each method's probe map from its probe files.
 
+- ``comparison_config(preset)``: the config every method is compared with; for the quick preset a
+  reduced budget (``CPU_BUDGET``) that fits a shared 2-core CPU.
 - ``load_or_run(cfg, method, folder)``: the tidy Table 1 rows of one method: read from
-  ``folder/table1.csv`` when it holds every requested seed, else ``protocol.run_table1`` (resumable).
+  ``folder/table1.csv`` when it holds every requested seed and was made with this config, else
+  ``protocol.run_table1`` (resumable).
 - ``comparison_table(rows)``: per method and column, ours (mean, std, seeds) beside the paper's value
   and chance; ``wide_table`` is the same as one row per method, for display.
 - ``probe_map_from_rows(rows)``: task x subspace balanced accuracy (the probe map) from the per-subspace
   probe rows that ``coral-lab reproduce`` records for a baseline (redundancy and uniqueness tasks from
   the unbiased pretraining, synergy from the biased one).
 - ``paper_pattern(table)``: the qualitative pattern of the paper's Table 1 checked on our numbers.
+- ``write_comparison(folders, path)``: the scored rows of every method's ``table1.csv`` in one result
+  file (``baselines_table1.csv``) with a provenance sidecar merged from the methods' sidecars; the
+  ``baselines`` figure of ``coral_lab.figures`` (``coral-lab figures``) is drawn from it.
 """
 
 from __future__ import annotations
@@ -19,16 +25,45 @@ from typing import Sequence
 import pandas as pd
 
 from coral_lab.analysis import TASK_LABELS
-from coral_lab.config import RunConfig
+from coral_lab.config import RunConfig, get_preset
 from coral_lab.evaluate import summarize
 from coral_lab.methods import DISPLAY_NAMES, METHODS, with_method
 
-__all__ = ["load_or_run", "comparison_table", "wide_table", "probe_map_from_rows", "paper_pattern"]
+__all__ = ["CPU_BUDGET", "comparison_config", "load_or_run", "comparison_table", "wide_table", "probe_map_from_rows", "paper_pattern",
+           "write_comparison"]
 
 COLUMNS = ("redundancy", "uniqueness", "synergy")
 CHANCE = {"redundancy": 10.0, "uniqueness": 10.0, "synergy": 50.0}
 # which pretraining each probe task is read from in the probe map (as Table 1 scores them)
 _TASK_UNIT = {"share": "unbiased", "unique1": "unbiased", "unique2": "unbiased", "synergy": "biased"}
+
+
+# The quick preset trains 10 epochs of 10,000 pairs, about 7 min per COrAL run on an idle 2-core CPU;
+# with five methods on a CPU shared with other jobs that did not fit, so the committed comparison
+# (results/baselines-quick) trains every method, COrAL included, 3 epochs of 3,200 pairs and probes
+# on 2,000 / 2,048 pairs, one thread each (an oversubscribed CPU runs one thread much faster).
+CPU_BUDGET = {
+    "train": {"epochs": 3, "num_threads": 1},
+    "data": {"n_train_pairs": 3200, "n_probe_train_pairs": 2000, "n_probe_test_pairs": 2048},
+}
+
+
+def comparison_config(preset: str) -> RunConfig:
+    """The preset's config for the method comparison: ``CPU_BUDGET`` applied to ``quick``, else as is."""
+    cfg = get_preset(preset)
+    return cfg.replace(**CPU_BUDGET) if preset == "quick" else cfg
+
+
+def _unit_configs_match(folder: Path, cfg: RunConfig, seeds: Sequence[int]) -> bool:
+    from coral_lab.analysis import unit_config
+    from coral_lab.protocol import UNITS
+
+    for seed in seeds:
+        for train_set in UNITS:
+            path = folder / f"seed{seed}-{train_set}" / "config.json"
+            if not path.is_file() or RunConfig.from_json(path).to_dict() != unit_config(cfg, seed, train_set).to_dict():
+                return False
+    return True
 
 
 def load_or_run(
@@ -59,14 +94,19 @@ def load_or_run(
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; valid methods: {list(METHODS)}")
     folder = Path(folder)
+    mcfg = with_method(cfg, method)
     saved = folder / "table1.csv"
     if saved.is_file():
         rows = pd.read_csv(saved)
         if "method" not in rows.columns:
             rows.insert(0, "method", method)
         if set(seeds) <= set(rows["seed"]) and (rows["method"] == method).all():
+            if not _unit_configs_match(folder, mcfg, seeds):
+                raise ValueError(
+                    f"{saved} was made with another configuration than {method!r} at preset {cfg.preset!r} "
+                    "(compare its seed*/config.json); use another folder or compare.comparison_config(preset)"
+                )
             return rows[rows["seed"].isin(seeds)].reset_index(drop=True)
-    mcfg = with_method(cfg, method)
     probed = ("Z", *subspaces(mcfg)) if probe_subspaces else ("Z",)
     rows, _ = run_table1(mcfg, folder, seeds=list(seeds), device=device, progress=progress, subspaces=probed)
     return rows
@@ -176,3 +216,55 @@ def paper_pattern(table: pd.DataFrame, margin: float = 5.0) -> pd.DataFrame:
           ", ".join(f"{m} {v:.1f}" for m, v in sorted(u.items(), key=lambda kv: -kv[1])))
     return pd.DataFrame(claims)
 
+
+
+def write_comparison(folders: dict[str, str | Path], path: str | Path) -> tuple[Path, Path]:
+    """Collect every method's scored Table 1 rows into one result file with a merged provenance sidecar.
+
+    Args:
+        folders: method name -> its result folder (``table1.csv`` and ``table1.provenance.json``, as
+            ``coral-lab reproduce`` writes them).
+        path: the output CSV (e.g. ``results/baselines-quick/baselines_table1.csv``).
+
+    Returns:
+        (CSV path, sidecar path). The sidecar's command / commit / date list each method's own, and
+        preset / seeds / device must agree across methods (else ValueError).
+    """
+    import json
+
+    from coral_lab.figures import save_result
+
+    if not folders:
+        raise ValueError("give at least one method folder")
+    frames, infos = [], {}
+    for method, folder in folders.items():
+        if method not in METHODS:
+            raise ValueError(f"unknown method {method!r}; valid methods: {list(METHODS)}")
+        folder = Path(folder)
+        csv, sidecar = folder / "table1.csv", folder / "table1.provenance.json"
+        for f in (csv, sidecar):
+            if not f.is_file():
+                raise FileNotFoundError(f"{f} not found; run `coral-lab reproduce --method {method} --out {folder}` first")
+        rows = pd.read_csv(csv)
+        if "method" not in rows.columns:
+            rows.insert(0, "method", method)
+        rows = rows[rows["column"].fillna("").isin(COLUMNS)]
+        frames.append(rows[["method", "seed", "train_set", "task", "column", "balanced_accuracy"]])
+        infos[method] = json.loads(sidecar.read_text())
+    for key in ("preset", "seeds", "device"):
+        values = {json.dumps(i.get(key)) for i in infos.values()}
+        if len(values) != 1:
+            raise ValueError(f"the methods' results differ in {key} ({sorted(values)}); compare like with like")
+    first = next(iter(infos.values()))
+    info = {
+        "command": "; ".join(f"{m}: {i.get('command')}" for m, i in infos.items()),
+        "preset": first["preset"],
+        "seeds": first["seeds"],
+        "device": first["device"],
+        "commit": "; ".join(f"{m}: {i.get('commit')}" for m, i in infos.items()),
+        "date": max(str(i.get("date")) for i in infos.values()),
+        "methods": list(infos),
+        "wall_minutes": {m: i.get("wall_minutes") for m, i in infos.items()},
+        "config": {m: i.get("config") for m, i in infos.items()},
+    }
+    return save_result(pd.concat(frames, ignore_index=True), path, info)
