@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from coral_lab.config import PRESETS, RunConfig, get_preset
+from coral_lab.config import METHOD_NAMES, PRESETS, RunConfig, get_preset
 
 __all__ = ["main", "build_parser"]
 
@@ -34,6 +34,11 @@ def _parse_value(text: str):
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The preset with the command line's overrides applied, validated."""
     cfg = get_preset(args.preset)
+    method = getattr(args, "method", None)
+    if method is not None:
+        from coral_lab.methods import with_method
+
+        cfg = with_method(cfg, method)  # at the paper preset also the method's published lr / wd
     changes: dict[str, dict] = {}
     for item in getattr(args, "set", None) or []:
         if "=" not in item or "." not in item.split("=", 1)[0]:
@@ -97,6 +102,12 @@ def _jobs(p: argparse.ArgumentParser) -> None:
                         "(a GPU is mostly idle with one run at batch 64); default 1")
 
 
+def _method(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--method", choices=list(METHOD_NAMES), default=None,
+                   help="pretraining method (default coral); the baselines of the paper's Table 1 use the same "
+                        "encoders; at --preset paper each takes its published lr / weight decay")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="coral-lab", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -106,9 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="cache folder (same as --cache-dir)")
     p.set_defaults(func=cmd_data)
 
-    p = sub.add_parser("pretrain", help="pretrain one COrAL model")
+    p = sub.add_parser("pretrain", help="pretrain one COrAL (or baseline, --method) model")
     _common(p)
     _training(p)
+    _method(p)
     p.add_argument("--out", required=True, help="run folder (resumes if it holds a checkpoint of the same config)")
     p.add_argument("--train-set", choices=["unbiased", "biased"])
     p.add_argument("--seed", type=int)
@@ -119,7 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", required=True, help="run folder written by `coral-lab pretrain`")
     p.add_argument("--device", default="auto")
     p.add_argument("--features", nargs="+", default=["Z"],
-                   help="feature sets: Z (concatenation), shared, unique1, unique2")
+                   help="feature sets: Z (concatenation) and the method's subspaces (COrAL: shared, unique1, "
+                        "unique2; CLIP: modality1, modality2; CoMM / InfMasking: fused; FactorCL: shared, "
+                        "unique1, unique2)")
     p.set_defaults(func=cmd_probe)
 
     for name, helptext in (
@@ -130,9 +144,15 @@ def build_parser() -> argparse.ArgumentParser:
         _common(p)
         _training(p)
         _jobs(p)
-        p.add_argument("--out", default=None, help="output folder (default: runs/<command>-<preset>)")
+        _method(p)
+        p.add_argument("--out", default=None,
+                       help="output folder (default: runs/<command>-<preset>, runs/<command>-<method>-<preset> "
+                            "for a baseline)")
         p.add_argument("--seeds", type=int, nargs="+", default=None,
                        help="seeds (default: 41..45 for reproduce, 41 for quickstart)")
+        p.add_argument("--probe-subspaces", action="store_true",
+                       help="also probe every task from each subspace of the method alone (its probe map, in "
+                            "table1.csv); always on for a baseline")
         if name == "reproduce":
             p.add_argument("--dataset", default="trifeature",
                            choices=["trifeature", "mosi", "mosei", "humor", "sarcasm", "mimic", "digits"],
@@ -214,20 +234,30 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from coral_lab.provenance import provenance, write_sidecar
 
     cfg = config_from_args(args)
+    from coral_lab.methods import DISPLAY_NAMES
+
     seeds = args.seeds or (list(PAPER_SEEDS) if args.command == "reproduce" else [41])
-    out = Path(args.out or f"runs/{args.command}-{cfg.preset}")
+    tag = "" if cfg.method == "coral" else f"{cfg.method}-"
+    out = Path(args.out or f"runs/{args.command}-{tag}{cfg.preset}")
     device = resolve_device(args.device)
     t0 = time.perf_counter()
+    from coral_lab.methods import subspaces
+
+    # a baseline's probe.csv also records the probe of each of its subspaces (its probe map); COrAL's
+    # runs probe Z only, as they always have, unless --probe-subspaces
+    probe_all = cfg.method != "coral" or getattr(args, "probe_subspaces", False)
+    probed = ("Z", *subspaces(cfg)) if probe_all else ("Z",)
     rows, table = run_table1(cfg, out, seeds=seeds, device=str(device), progress=not args.no_progress,
-                             jobs=args.jobs)
+                             subspaces=probed, jobs=args.jobs)
     minutes = (time.perf_counter() - t0) / 60
     scale = "the paper's scale" if cfg.preset == "paper" else f"the reduced '{cfg.preset}' preset, not the paper's scale"
-    text = format_table1(table, title=f"Trifeature Table 1 ({scale}; seeds {seeds})")
+    name = DISPLAY_NAMES[cfg.method]
+    text = format_table1(table, title=f"Trifeature Table 1, {name} ({scale}; seeds {seeds})", method=name)
     print(text)
     print(f"wall time {minutes:.1f} min on {describe_device(device)}; results in {out}/")
     write_sidecar(out / "table1.provenance.json",
                   provenance(preset=cfg.preset, seeds=seeds, device=describe_device(device),
-                             extra={"wall_minutes": round(minutes, 2), "config": cfg.to_dict()}))
+                             extra={"method": cfg.method, "wall_minutes": round(minutes, 2), "config": cfg.to_dict()}))
     (out / "table1.txt").write_text(text + "\n")
     return 0
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,9 @@ __all__ = [
     "LossConfig",
     "TrainConfig",
     "ProbeConfig",
+    "BaselineConfig",
     "RunConfig",
+    "METHOD_NAMES",
     "PRESETS",
     "get_preset",
     "preset_from_env",
@@ -139,15 +142,39 @@ class ProbeConfig:
     class_weight: str | None = "balanced"
 
 
+# the pretraining methods ``RunConfig.method`` may name (built by coral_lab.methods.METHODS)
+METHOD_NAMES: tuple[str, ...] = ("coral", "clip", "comm", "infmasking", "factorcl")
+
+
+@dataclass
+class BaselineConfig:
+    """Settings of the baseline methods (``../shared/design/baselines.md``); COrAL ignores them.
+
+    The encoders, token width, heads, temperature and optimiser are the shared sections' (``model``,
+    ``loss``, ``train``), so every method trains on identical encoders and budgets.
+    """
+
+    clip_logit_scale_init: float = math.log(1 / 0.07)  # CLIP: learnable log logit scale, initial value
+    clip_logit_scale_max: float = math.log(100.0)  # CLIP: the log logit scale is clamped at this
+    infmasking_views: int = 6  # InfMasking: T masked copies per augmented view
+    infmasking_ratio: float = 0.7  # InfMasking: fraction of each modality's tokens masked in a copy
+    infmasking_lambda: float = 1.0  # InfMasking: final weight of the covariance term (ramped from 0)
+    # FactorCL: hidden width of the concat critics T(a, b); None = model.proj_hidden (512 at the paper's
+    # scale, the published width; smaller in the CPU presets, where B^2 critic calls per batch dominate)
+    factorcl_critic_hidden: int | None = None
+
+
 @dataclass
 class RunConfig:
     preset: str = "paper"
+    method: str = "coral"  # one of METHOD_NAMES; "coral" is the paper's model
     data: DataConfig = field(default_factory=DataConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
+    baseline: BaselineConfig = field(default_factory=BaselineConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -189,6 +216,19 @@ class RunConfig:
 
     def validate(self) -> "RunConfig":
         """Check value ranges; raise ValueError naming the field and the valid range."""
+        _check(self.method in METHOD_NAMES, f"method must be one of {list(METHOD_NAMES)}", self.method)
+        b = self.baseline
+        _check(b.clip_logit_scale_max >= b.clip_logit_scale_init,
+               "baseline.clip_logit_scale_max must be >= baseline.clip_logit_scale_init",
+               (b.clip_logit_scale_init, b.clip_logit_scale_max))
+        _check(isinstance(b.infmasking_views, int) and b.infmasking_views >= 2,
+               "baseline.infmasking_views must be an int >= 2 (mean and covariance over the copies)",
+               b.infmasking_views)
+        _check(0 <= b.infmasking_ratio < 1, "baseline.infmasking_ratio must be in [0, 1)", b.infmasking_ratio)
+        _check(b.infmasking_lambda >= 0, "baseline.infmasking_lambda must be >= 0", b.infmasking_lambda)
+        _check(b.factorcl_critic_hidden is None
+               or (isinstance(b.factorcl_critic_hidden, int) and b.factorcl_critic_hidden >= 1),
+               "baseline.factorcl_critic_hidden must be None or a positive int", b.factorcl_critic_hidden)
         _check(self.data.image_size >= 16, "data.image_size must be >= 16", self.data.image_size)
         _check(0 < self.data.train_fraction < 1, "data.train_fraction must be in (0, 1)", self.data.train_fraction)
         for name in ("n_train_pairs", "n_probe_train_pairs", "n_probe_test_pairs", "renders_train", "renders_test"):
@@ -217,11 +257,19 @@ class RunConfig:
         return self
 
     def replace(self, **sections: dict[str, Any]) -> "RunConfig":
-        """A copy with some fields changed: ``cfg.replace(train={"epochs": 5}, loss={"lambda_o": 3})``."""
+        """A copy with some fields changed: ``cfg.replace(train={"epochs": 5}, loss={"lambda_o": 3})``.
+
+        The top-level fields take a plain value: ``cfg.replace(method="clip")``, ``cfg.replace(preset="ci")``.
+        """
         new = copy.deepcopy(self)
         for section, values in sections.items():
             if section == "preset":
                 new.preset = values  # type: ignore[assignment]
+                continue
+            if section == "method":
+                if values not in METHOD_NAMES:
+                    raise ValueError(f"unknown method {values!r}; valid methods: {list(METHOD_NAMES)}")
+                new.method = values  # type: ignore[assignment]
                 continue
             if section not in _SECTIONS:
                 raise ValueError(f"unknown config section {section!r}; valid: {sorted(_SECTIONS)}")
@@ -243,6 +291,7 @@ _SECTIONS = {
     "loss": LossConfig,
     "train": TrainConfig,
     "probe": ProbeConfig,
+    "baseline": BaselineConfig,
 }
 
 

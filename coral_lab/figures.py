@@ -12,6 +12,7 @@ A figure made from a CPU preset (``ci`` / ``quick``) says so in its title.
 | ``weights``: loss-weight sensitivity (Figure 4) | ``ablation_weights.csv`` | ``coral-lab ablate --study weights`` |
 | ``probe_map``: probe accuracy per subspace and task | ``probe_map.csv`` | ``save_result`` of ``analysis.subspace_probe_map`` |
 | ``umap``: UMAP of the subspaces | ``umap.csv`` | ``save_result`` of ``analysis.umap_projection`` |
+| ``baselines``: R / U / S of every method vs Table 1 | ``baselines_table1.csv`` | ``save_result`` of the scored rows of ``compare.load_or_run`` |
 
 ``make_all_figures(results_dir, out_dir)`` (``coral-lab figures``) finds each result file in
 ``results_dir`` or one folder below it and draws its figure; a result file that is missing is
@@ -64,6 +65,7 @@ __all__ = [
     "weights_figure",
     "probe_map_figure",
     "umap_figure",
+    "baselines_figure",
     "render_figure",
     "find_results",
     "make_all_figures",
@@ -437,6 +439,53 @@ def umap_figure(table: pd.DataFrame, title: str = "UMAP of the learned subspaces
     return _as_matplotlib(analysis.umap_density_figure(table, title), "analysis.umap_density_figure")
 
 
+BASELINES_COLUMNS = ("method", "seed", "column", "balanced_accuracy")
+
+
+def baselines_figure(rows: pd.DataFrame, title: str = "Trifeature Table 1: every method, ours vs paper") -> Figure:
+    """Grouped bars: per Table 1 column, ours (mean over seeds) for each method, the paper's value as a
+    black tick on each bar, chance as a red dotted line.
+
+    Args:
+        rows: tidy scored rows of several methods: method (coral, clip, comm, infmasking, factorcl),
+            seed, column (redundancy / uniqueness / synergy), balanced_accuracy (%).
+
+    Returns:
+        Figure with one axes; ``ax.patches`` are the bars, method-major, in the order of the rows.
+    """
+    from coral_lab.methods import DISPLAY_NAMES
+
+    scored = rows[rows["column"].fillna("").isin(COLUMNS)]
+    if scored.empty:
+        raise ValueError(f"no scored rows: the column 'column' must hold some of {list(COLUMNS)}")
+    methods = list(dict.fromkeys(scored["method"]))
+    unknown = [m for m in methods if m not in DISPLAY_NAMES]
+    if unknown:
+        raise ValueError(f"unknown method(s) {unknown}; valid: {list(DISPLAY_NAMES)}")
+    x = np.arange(len(COLUMNS))
+    width = 0.8 / len(methods)
+    fig = Figure(figsize=(7.5, 4.2), layout="constrained")
+    ax = fig.subplots()
+    for j, m in enumerate(methods):
+        name = DISPLAY_NAMES[m]
+        means = np.array([scored.loc[(scored["method"] == m) & (scored["column"] == c), "balanced_accuracy"].mean()
+                          for c in COLUMNS], dtype=float)
+        pos = x - 0.4 + width * (j + 0.5)
+        bars = ax.bar(pos, np.nan_to_num(means), width, color=f"C{j}", label=name)
+        _bar_labels(ax, bars, means)
+        paper = [PAPER_TABLE1[name][c][0] for c in COLUMNS]
+        ax.scatter(pos, paper, marker="_", s=140, color="black", zorder=3, label="paper" if j == 0 else None)
+    for k, c in enumerate(COLUMNS):
+        ax.hlines(CHANCE[c], x[k] - 0.45, x[k] + 0.45, colors="red", linestyles=":", linewidth=1,
+                  label="chance" if k == 0 else None)
+    ax.set_xticks(x, list(COLUMNS))
+    ax.set(ylabel="balanced accuracy (%)", ylim=(0, 110))
+    handles, names = ax.get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncols=len(methods) + 2, fontsize=8)
+    ax.set_title(title, fontsize=9)
+    return fig
+
+
 def _as_matplotlib(fig: Any, where: str) -> Figure:
     if not isinstance(fig, Figure):
         raise TypeError(f"{where} returned {type(fig).__name__}; figures.py saves matplotlib Figures only")
@@ -483,6 +532,11 @@ FIGURES: dict[str, FigureSpec] = {
         "umap.csv", UMAP_COLUMNS, ("x", "y"), umap_figure, "UMAP of the learned subspaces", "umap",
         "coral_lab.figures.save_result(analysis.umap_projection(...).drop(columns=['embedding']), "
         "'<results>/umap.csv', info)"),
+    "baselines": FigureSpec(
+        "baselines_table1.csv", BASELINES_COLUMNS, ("seed", "balanced_accuracy"), baselines_figure,
+        "Trifeature Table 1: every method, ours vs paper", "baselines_table1",
+        "coral_lab.figures.save_result(<scored rows of compare.load_or_run for each method>, "
+        "'<results>/baselines_table1.csv', info) (notebook 11)"),
 }
 
 

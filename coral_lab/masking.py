@@ -17,6 +17,7 @@ The helpers are pure functions that take an explicit ``torch.Generator``:
 - ``split_modalities(n, generator)``: the partition (M1, M2) of the modalities for one batch.
 - ``token_keep_mask(B, T, m, generator)``: which tokens survive M_m (per-token Bernoulli).
 - ``apply_token_mask(tokens, keep)``: M_m itself (masked tokens are multiplied by zero).
+- ``exact_keep_mask(B, L, k, generator)``: keep exactly k random tokens per row (the InfMasking baseline).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ __all__ = [
     "split_modalities",
     "token_keep_mask",
     "apply_token_mask",
+    "exact_keep_mask",
 ]
 
 # (fraction of training at which the ratio starts, masking ratio m); paper section 5.6.1:
@@ -252,3 +254,30 @@ def apply_token_mask(tokens: Tensor, keep: Tensor) -> Tensor:
             f"generator on the tokens' device"
         )
     return tokens * keep.unsqueeze(-1).to(tokens.dtype)  # (B, T, D) * (B, T, 1)
+
+
+def exact_keep_mask(batch_size: int, n_tokens: int, n_keep: int, generator: torch.Generator) -> Tensor:
+    """Keep exactly ``n_keep`` of ``n_tokens`` tokens per row, chosen uniformly at random (InfMasking).
+
+    Unlike ``token_keep_mask`` (COrAL's per-token Bernoulli), every row keeps the same number of tokens:
+    InfMasking keeps ``floor(L (1 - ratio))`` of a modality's L tokens in each masked copy.
+
+    Args:
+        batch_size: B >= 1 (rows, e.g. samples x copies).
+        n_tokens: L >= 1, tokens of one modality.
+        n_keep: 0 <= n_keep <= L.
+        generator: a ``torch.Generator``; the mask is created on ``generator.device``.
+
+    Returns:
+        keep: bool tensor (B, L) on ``generator.device``, exactly ``n_keep`` True per row.
+    """
+    if not _is_int(batch_size) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    if not _is_int(n_tokens) or n_tokens < 1:
+        raise ValueError(f"n_tokens must be an int >= 1, got {n_tokens!r}")
+    if not _is_int(n_keep) or not 0 <= n_keep <= n_tokens:
+        raise ValueError(f"n_keep must be an int in [0, n_tokens={n_tokens}], got {n_keep!r}")
+    _check_generator(generator)
+    u = torch.rand((batch_size, n_tokens), generator=generator, device=generator.device)  # (B, L)
+    ranks = u.argsort(dim=1).argsort(dim=1)  # (B, L): each token's rank, a random permutation per row
+    return ranks < n_keep

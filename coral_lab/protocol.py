@@ -52,6 +52,8 @@ def run_unit(
         if RunConfig.from_json(unit_dir / "config.json").to_dict() == unit_cfg.to_dict():
             saved = pd.read_csv(probe_csv)
             saved["column"] = saved["column"].fillna("")  # "" (not scored) reads back as NaN
+            if "method" not in saved.columns:  # written before methods were named (COrAL)
+                saved.insert(0, "method", unit_cfg.method)
             return saved
     bench = benchmark if benchmark is not None else load_benchmark(unit_cfg, progress=progress)
     pretrain(unit_cfg, unit_dir, benchmark=bench, device=device, progress=progress)
@@ -60,6 +62,7 @@ def run_unit(
                      augment_cfg=unit_cfg.augment, seed=seed)
     df.insert(0, "train_set", train_set)
     df.insert(0, "seed", seed)
+    df.insert(0, "method", unit_cfg.method)
     scored = set(UNITS[train_set])
     df["column"] = [
         _COLUMN_OF_TASK.get(t, "") if (f == "Z" and _COLUMN_OF_TASK.get(t) in scored) else ""
@@ -69,16 +72,17 @@ def run_unit(
     return df
 
 
-def _unit_worker(cfg: RunConfig, seed: int, train_set: str, out_dir: str, device: str, threads: int) -> pd.DataFrame:
+def _unit_worker(cfg: RunConfig, seed: int, train_set: str, out_dir: str, device: str, threads: int,
+                 subspaces: Sequence[str]) -> pd.DataFrame:
     """One unit in a worker process (no progress bars: several would interleave)."""
     import torch
 
     if threads:
         torch.set_num_threads(threads)
-    return run_unit(cfg, seed, train_set, out_dir, device=device, progress=False)
+    return run_unit(cfg, seed, train_set, out_dir, device=device, progress=False, subspaces=subspaces)
 
 
-def _run_units_in_processes(cfg, units, out_dir, device, jobs, on_unit_end) -> list[pd.DataFrame]:
+def _run_units_in_processes(cfg, units, out_dir, device, jobs, on_unit_end, subspaces) -> list[pd.DataFrame]:
     """``run_unit`` for every (seed, train_set) in ``jobs`` spawned processes; results in ``units`` order."""
     import multiprocessing
     import os
@@ -89,7 +93,7 @@ def _run_units_in_processes(cfg, units, out_dir, device, jobs, on_unit_end) -> l
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     results: dict[tuple[int, str], pd.DataFrame] = {}
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(_unit_worker, cfg, seed, ts, str(out_dir), resolved, threads): (seed, ts)
+        futures = {pool.submit(_unit_worker, cfg, seed, ts, str(out_dir), resolved, threads, tuple(subspaces)): (seed, ts)
                    for seed, ts in units}
         for fut in as_completed(futures):
             seed, ts = futures[fut]
@@ -122,11 +126,14 @@ def run_table1(
     device: str = "auto",
     progress: bool = True,
     on_unit_end: Callable[[pd.DataFrame], None] | None = None,
+    subspaces: Sequence[str] = ("Z",),
     jobs: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run (or resume) the whole protocol; returns (tidy rows of every probe, Table 1 summary).
 
     Args:
+        subspaces: the feature sets probed for every task ("Z", the concatenation, is the one scored;
+            adding the method's subspaces, ``coral_lab.methods.subspaces(cfg)``, records the probe map too).
         jobs: units trained at the same time, each in its own process on the same ``device``. One
             100-epoch run at batch 64 leaves most of a large GPU idle (the step is launch-bound), so
             several seeds side by side finish the protocol sooner; on a CPU the processes share
@@ -141,36 +148,46 @@ def run_table1(
     frames = []
     if jobs == 1:
         for seed, train_set in units:
-            df = run_unit(cfg, seed, train_set, out_dir, device=device, progress=progress, benchmark=bench)
+            df = run_unit(cfg, seed, train_set, out_dir, device=device, progress=progress, benchmark=bench,
+                          subspaces=subspaces)
             frames.append(df)
             if on_unit_end is not None:
                 on_unit_end(df)
     else:
-        frames = _run_units_in_processes(cfg, units, out_dir, device, min(jobs, len(units)), on_unit_end)
+        frames = _run_units_in_processes(cfg, units, out_dir, device, min(jobs, len(units)), on_unit_end,
+                                         subspaces)
+    from coral_lab.methods import DISPLAY_NAMES
+
     rows = pd.concat(frames, ignore_index=True)
-    table = summarize(rows[rows["column"].fillna("") != ""])
+    table = summarize(rows[rows["column"].fillna("") != ""], method=DISPLAY_NAMES[cfg.method])
     out_dir = Path(out_dir)
     atomic_write_text(out_dir / "table1.csv", rows.to_csv(index=False))
     atomic_write_text(out_dir / "table1_summary.csv", table.to_csv(index=False))
     return rows, table
 
 
-def format_table1(table: pd.DataFrame, title: str = "") -> str:
-    """The summary as aligned text: ours (mean +- std) beside the paper's COrAL row and chance."""
+def format_table1(table: pd.DataFrame, title: str = "", method: str = "COrAL") -> str:
+    """The summary as aligned text: ours (mean +- std) beside the paper's row of ``method`` and chance.
+
+    ``method`` is the paper's name (a key of ``coral_lab.evaluate.PAPER_TABLE1``): COrAL, CLIP, CoMM,
+    InfMasking or FactorCL.
+    """
     def pm(m, s):
         if m is None or pd.isna(m):
             return "-"
         return f"{m:5.1f}" + ("" if s is None or pd.isna(s) else f" +- {s:4.2f}")
 
     lines = [title] if title else []
-    lines.append(f"{'':12s} {'coral_lab':>16s} {'paper (COrAL)':>16s} {'chance':>7s}  seeds")
+    lines.append(f"{'':12s} {'coral_lab':>16s} {'paper (' + method + ')':>16s} {'chance':>7s}  seeds")
     for _, r in table.iterrows():
         lines.append(
             f"{r['column']:12s} {pm(r['ours_mean'], r['ours_std']):>16s} {pm(r['paper_mean'], r['paper_std']):>16s}"
             f" {r['chance']:7.1f}  {int(r['n_seeds'])}"
         )
     lines.append(
-        "balanced accuracy %, linear probe on frozen Z = (Z^SR, Z_1^U, Z_2^U); C chosen on a validation split of "
+        ("balanced accuracy %, linear probe on frozen Z = (Z^SR, Z_1^U, Z_2^U)" if method == "COrAL" else
+         f"balanced accuracy %, linear probe on the frozen {method} representation")
+        + "; C chosen on a validation split of "
         "the probe-train pairs (never the test pairs); no augmentation or masking at feature extraction."
     )
     return "\n".join(lines)

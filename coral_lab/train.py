@@ -14,6 +14,10 @@ The run folder holds ``config.json``, ``history.csv`` (one row per epoch: every 
 ratio, time and throughput) and ``checkpoint.pt`` (model, optimiser, epoch, history and every random
 generator's state), all written atomically after each epoch, so an interrupted run resumes exactly
 where it stopped and finishes with the same weights as an uninterrupted one.
+
+``cfg.method`` selects the objective (``coral_lab.methods``): "coral" runs the steps above exactly;
+a baseline takes step 2's views (un-augmented for CLIP) and returns its own loss and named parts from
+its ``forward(view1, view2, progress, generator)``, with ``progress = epoch / (epochs - 1)``.
 """
 
 from __future__ import annotations
@@ -36,7 +40,9 @@ from coral_lab.data import TrifeatureBenchmark, load_or_render, make_benchmark
 from coral_lab.device import resolve_device
 from coral_lab.io import CheckpointError, atomic_torch_save, atomic_write_text, load_checkpoint
 from coral_lab.losses import coral_loss, loss_part_names
+from coral_lab.augment import to_model_input
 from coral_lab.masking import mask_ratio_at, split_modalities
+from coral_lab.methods import BaselineModel, build_model
 from coral_lab.models import CoralModel
 
 __all__ = ["PretrainResult", "load_benchmark", "build_optimizer", "pretrain", "load_model"]
@@ -48,7 +54,7 @@ HISTORY = "history.csv"
 
 @dataclass
 class PretrainResult:
-    model: CoralModel
+    model: CoralModel | BaselineModel
     history: pd.DataFrame
     run_dir: Path | None
     config: RunConfig
@@ -88,12 +94,17 @@ def build_optimizer(model: torch.nn.Module, cfg: RunConfig, device: torch.device
     return torch.optim.AdamW(groups, lr=cfg.train.lr, fused=device.type == "cuda")
 
 
-def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[CoralModel, RunConfig, pd.DataFrame]:
-    """The model of a finished (or interrupted) run folder, in eval mode, with its config and history."""
+def load_model(
+    run_dir: str | Path, device: str | torch.device = "cpu"
+) -> tuple[CoralModel | BaselineModel, RunConfig, pd.DataFrame]:
+    """The model of a finished (or interrupted) run folder, in eval mode, with its config and history.
+
+    The model is the one of the run's ``method`` (``coral_lab.methods.build_model``).
+    """
     run_dir = Path(run_dir)
     ckpt = load_checkpoint(run_dir / CHECKPOINT)
     cfg = RunConfig.from_dict(ckpt["config"])
-    model = CoralModel(cfg.model)
+    model = build_model(cfg)
     model.load_state_dict(ckpt["model"])
     model.to(resolve_device(device)).eval()
     return model, cfg, pd.DataFrame(ckpt["history"])
@@ -150,7 +161,8 @@ def pretrain(
     idx2 = torch.from_numpy(pairs.idx2).to(dev)
 
     torch.manual_seed(tc.seed)  # model initialisation, identical on every rank
-    model = CoralModel(cfg.model).to(dev)
+    model = build_model(cfg).to(dev)
+    is_coral = cfg.method == "coral"
     if dev.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(model, cfg, dev)
@@ -162,7 +174,9 @@ def pretrain(
     ckpt_path = run_dir / CHECKPOINT if run_dir is not None else None
     if resume and ckpt_path is not None and ckpt_path.exists():
         ckpt = load_checkpoint(ckpt_path)
-        if ckpt["config"] != cfg.to_dict():
+        # compared through RunConfig so that a checkpoint written before a config field existed (it
+        # then has that field's default) still resumes
+        if RunConfig.from_dict(ckpt["config"]).to_dict() != cfg.to_dict():
             raise CheckpointError(
                 f"{ckpt_path} was written by a run with a different configuration; "
                 "use a new --out folder, or --no-resume to start this one over"
@@ -185,7 +199,8 @@ def pretrain(
             model, device_ids=[dev.index] if dev.type == "cuda" else None
         )
     model.check_inputs = False  # validated once below; the hot path avoids host syncs
-    part_names = loss_part_names(cfg.model.n_modalities)
+    part_names = loss_part_names(cfg.model.n_modalities) if is_coral else list(model.loss_parts)
+    bar_parts = ("loss", "shared", "unique", "orthogonal") if is_coral else tuple(model.progress_parts)
     autocast = (
         torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" and tc.amp else nullcontext()
     )
@@ -195,7 +210,8 @@ def pretrain(
 
     end_epoch = tc.epochs if max_epochs_this_call is None else min(tc.epochs, start_epoch + max_epochs_this_call)
     for epoch in range(start_epoch, end_epoch):
-        ratio = mask_ratio_at(epoch, tc.epochs, tc.mask_schedule)
+        ratio = mask_ratio_at(epoch, tc.epochs, tc.mask_schedule) if is_coral else model.mask_ratio
+        progress_fraction = epoch / (tc.epochs - 1) if tc.epochs > 1 else 1.0
         train_model.train()
         perm = torch.randperm(n_pairs, generator=order_gen).to(dev)
         sums = torch.zeros(len(part_names) + 1, device=dev)
@@ -210,39 +226,47 @@ def pretrain(
             batch = perm[step * tc.batch_size : (step + 1) * tc.batch_size]
             batch = batch[info.rank * local_batch : (info.rank + 1) * local_batch]
             i1, i2 = idx1[batch], idx2[batch]
-            # both modalities, both views in one augmentation call: (4B, H, W, 3) -> (4B, 3, S, S)
-            x = augment_batch(images[torch.cat([i1, i2, i1, i2])], cfg.augment, aug_gen)
+            if is_coral or model.uses_augmentation:
+                # both modalities, both views in one augmentation call: (4B, H, W, 3) -> (4B, 3, S, S)
+                x = augment_batch(images[torch.cat([i1, i2, i1, i2])], cfg.augment, aug_gen)
+            else:  # CLIP: the un-augmented pair, (2B, 3, S, S); both "views" are the same images
+                x = to_model_input(images[torch.cat([i1, i2])], cfg.augment)
+                x = torch.cat([x, x])
             if dev.type == "cuda":
                 x = x.contiguous(memory_format=torch.channels_last)
             v = x.split(local_batch)
             view1, view2 = [v[0], v[1]], [v[2], v[3]]
-            halves = split_modalities(n_mod, order_gen)
             if epoch == start_epoch and step == 0:
                 model.check_inputs = True
-            with autocast:
-                e1, e2 = train_model(view1, view2, halves, ratio, aug_gen)
-            model.check_inputs = False
-            e1 = distributed.gather_embeddings(_float(e1))
-            e2 = distributed.gather_embeddings(_float(e2))
-            loss, parts = coral_loss(
-                e1,
-                e2,
-                lambda_s=cfg.loss.lambda_s,
-                lambda_u=cfg.loss.lambda_u,
-                lambda_o=cfg.loss.lambda_o,
-                temperature=cfg.loss.temperature,
-                ortho_kind=cfg.loss.ortho_kind,
-                check_finite=False,
-            )
+            if is_coral:
+                halves = split_modalities(n_mod, order_gen)
+                with autocast:
+                    e1, e2 = train_model(view1, view2, halves, ratio, aug_gen)
+                model.check_inputs = False
+                e1 = distributed.gather_embeddings(_float(e1))
+                e2 = distributed.gather_embeddings(_float(e2))
+                loss, parts = coral_loss(
+                    e1,
+                    e2,
+                    lambda_s=cfg.loss.lambda_s,
+                    lambda_u=cfg.loss.lambda_u,
+                    lambda_o=cfg.loss.lambda_o,
+                    temperature=cfg.loss.temperature,
+                    ortho_kind=cfg.loss.ortho_kind,
+                    check_finite=False,
+                )
+            else:
+                # a baseline's negatives are the local batch (no cross-process gather)
+                with autocast:
+                    loss, parts = train_model(view1, view2, progress_fraction, aug_gen)
+                model.check_inputs = False
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             sums += torch.stack([loss.detach()] + [parts[k].detach() for k in part_names]).float()
             if progress and info.is_main and (step % 20 == 0 or step == steps_per_epoch - 1):
                 mean = dict(zip(["loss", *part_names], (sums / (step + 1)).tolist()))
-                bar.set_postfix(
-                    {k: f"{mean[k]:.3f}" for k in ("loss", "shared", "unique", "orthogonal")} | {"mask": f"{ratio:.2f}"}
-                )
+                bar.set_postfix({k: f"{mean[k]:.3f}" for k in bar_parts} | {"mask": f"{ratio:.2f}"})
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
         seconds = time.perf_counter() - t0
@@ -258,9 +282,10 @@ def pretrain(
         history.append(row)
         if info.is_main:
             if progress:
+                shown = "  ".join(f"{k} {row[k]:.4f}" for k in bar_parts)
                 tqdm.write(
-                    f"epoch {epoch + 1}/{tc.epochs}  loss {row['loss']:.4f}  shared {row['shared']:.4f}  "
-                    f"mask {ratio:.2f}  {row['pairs_per_s']:.0f} pairs/s"
+                    f"epoch {epoch + 1}/{tc.epochs}  {cfg.method}  {shown}  mask {ratio:.2f}  "
+                    f"{row['pairs_per_s']:.0f} pairs/s"
                 )
             if run_dir is not None:
                 _save(run_dir, model, optimizer, cfg, epoch + 1, history, order_gen, aug_gen)

@@ -64,3 +64,25 @@ def test_probe_of_a_missing_or_corrupted_run_is_an_error(tmp_path, capsys):
     (tmp_path / "bad" / "checkpoint.pt").write_bytes(b"garbage")
     assert main(["probe", "--run", str(tmp_path / "bad")]) == 2
     assert "corrupted" in capsys.readouterr().err
+
+
+def test_reproduce_a_baseline_end_to_end(ci_cache, tmp_path, capsys):
+    out = tmp_path / "clip"
+    assert main(["reproduce", "--method", "clip", "--preset", "ci", "--device", "cpu", "--cache-dir", str(ci_cache),
+                 "--seeds", "41", "--out", str(out), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    for word in ("Trifeature Table 1, CLIP", "paper (CLIP)", "11.6", "frozen CLIP representation"):
+        assert word in text
+    rows = pd.read_csv(out / "table1.csv")
+    assert set(rows["method"]) == {"clip"}
+    # the probe map of the method's subspaces is recorded beside the scored Z rows
+    assert set(rows["features"]) == {"Z", "modality1", "modality2"}
+    assert set(rows.loc[rows["column"].notna(), "features"]) == {"Z"}
+    import json
+
+    info = json.loads((out / "table1.provenance.json").read_text())
+    assert info["method"] == "clip" and info["config"]["method"] == "clip"
+    assert json.loads((out / "seed41-unbiased" / "config.json").read_text())["method"] == "clip"
+    with pytest.raises(SystemExit):
+        main(["reproduce", "--method", "simclr", "--preset", "ci"])
+    assert "invalid choice: 'simclr'" in capsys.readouterr().err

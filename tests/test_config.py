@@ -78,3 +78,20 @@ def test_preset_from_env(monkeypatch):
     monkeypatch.setenv("CORAL_LAB_PRESET", "huge")
     with pytest.raises(ValueError, match="huge"):
         preset_from_env()
+
+
+def test_method_round_trips_and_defaults_to_coral(tmp_path):
+    cfg = get_preset("ci")
+    assert cfg.method == "coral"
+    clip = cfg.replace(method="clip", baseline={"infmasking_views": 4})
+    clip.to_json(tmp_path / "c.json")
+    back = RunConfig.from_json(tmp_path / "c.json")
+    assert back == clip and back.method == "clip" and back.baseline.infmasking_views == 4
+    # a config.json written before methods existed is COrAL with the default baseline settings
+    d = cfg.to_dict()
+    del d["method"], d["baseline"]
+    assert RunConfig.from_dict(d) == cfg
+    with pytest.raises(ValueError, match="valid methods"):
+        cfg.replace(method="byol")
+    with pytest.raises(ValueError, match="infmasking_ratio"):
+        cfg.replace(baseline={"infmasking_ratio": 1.0}).validate()

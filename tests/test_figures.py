@@ -191,7 +191,7 @@ def test_make_all_figures_finds_results_one_level_down_and_reports_missing(tmp_p
     written = made[made["status"] == "written"]
     assert sorted(p.split("/")[-1] for p in written["path"]) == [
         "table1_bars.png", "table1_bars_quick.png", "table3_masking_abl.png"]
-    assert set(made.loc[made["status"] == "missing", "figure"]) == {"weights", "probe_map", "umap"}
+    assert set(made.loc[made["status"] == "missing", "figure"]) == {"weights", "probe_map", "umap", "baselines"}
     assert (out / "table1_bars.json").is_file() and (out / "table3_masking_abl.json").is_file()
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -214,3 +214,23 @@ def test_figures_command(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["figures", "--help"])
     assert e.value.code == 0
+
+
+def test_baselines_figure_bars_are_each_methods_seed_mean_with_the_papers_ticks(tmp_path):
+    rows = []
+    for method, (r, u, s) in {"coral": (80.0, 50.0, 55.0), "clip": (99.0, 12.0, 50.0)}.items():
+        for seed, shift in ((41, -1.0), (42, 1.0)):
+            for col, v in (("redundancy", r), ("uniqueness", u), ("synergy", s)):
+                rows.append({"method": method, "seed": seed, "column": col, "balanced_accuracy": v + shift})
+    rows = pd.DataFrame(rows)
+    fig = figures.baselines_figure(rows)
+    ax = fig.axes[0]
+    heights = [p.get_height() for p in ax.patches]
+    assert heights == pytest.approx([80.0, 50.0, 55.0, 99.0, 12.0, 50.0])
+    ticks = [c.get_offsets()[:, 1].tolist() for c in ax.collections if len(c.get_offsets()) == 3]
+    assert [99.7, 96.4, 74.4] in ticks and [100.0, 11.6, 50.0] in ticks
+    figures.save_result(rows, tmp_path / "res" / "b" / "baselines_table1.csv", PROV)
+    made = figures.make_all_figures(tmp_path / "res", tmp_path / "figs", command="test")
+    assert "baselines_table1_b.png" in " ".join(made["path"])
+    with pytest.raises(ValueError, match="unknown method"):
+        figures.baselines_figure(rows.assign(method="simclr"))

@@ -1,0 +1,108 @@
+"""The pretraining methods compared in the paper's Table 1, selectable by name (``RunConfig.method``).
+
+- ``coral``: COrAL itself (``coral_lab.models.CoralModel`` + ``coral_lab.losses.coral_loss``).
+- ``clip``: cross-modal InfoNCE between two unimodal embeddings (``clip.CLIPModel``).
+- ``comm``: CoMM, InfoNCE between augmented fused views and one-modality views (``comm.CoMMModel``).
+- ``infmasking``: CoMM plus masked copies aligned with the unmasked view (``infmasking.InfMaskingModel``).
+- ``factorcl``: FactorCL, shared / unique heads with NCE lower and CLUB upper bounds (``factorcl.FactorCLModel``).
+
+Every method is built from the same encoders (``model.encoder``), token converters, fusion
+transformer and projection heads as COrAL. ``build_model(cfg)`` builds the method of ``cfg.method``;
+``subspaces(cfg)`` names its probe representations; ``with_method(cfg, name)`` selects a method.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from coral_lab.config import METHOD_NAMES, RunConfig
+from coral_lab.methods.base import BaselineModel, Representation
+from coral_lab.methods.clip import CLIPModel
+from coral_lab.methods.comm import CoMMModel
+from coral_lab.methods.factorcl import FactorCLModel
+from coral_lab.methods.infmasking import InfMaskingModel
+
+__all__ = [
+    "METHODS",
+    "DISPLAY_NAMES",
+    "PUBLISHED_OPTIMISER",
+    "BaselineModel",
+    "Representation",
+    "build_model",
+    "subspaces",
+    "with_method",
+]
+
+# name -> the baseline's model class; "coral" is built by build_model from coral_lab.models.CoralModel
+METHODS: dict[str, type[BaselineModel] | None] = {
+    "coral": None,
+    "clip": CLIPModel,
+    "comm": CoMMModel,
+    "infmasking": InfMaskingModel,
+    "factorcl": FactorCLModel,
+}
+assert tuple(METHODS) == METHOD_NAMES
+
+# the names the paper's Table 1 uses (keys of coral_lab.evaluate.PAPER_TABLE1)
+DISPLAY_NAMES = {"coral": "COrAL", "clip": "CLIP", "comm": "CoMM", "infmasking": "InfMasking", "factorcl": "FactorCL"}
+
+# (lr, weight decay) each method was published with, as quoted in the COrAL paper section 5.3 and
+# baselines.md; with_method applies them at the paper preset only
+PUBLISHED_OPTIMISER = {
+    "coral": (1e-4, 1e-3),
+    "clip": (1e-3, 1e-2),
+    "comm": (1e-3, 1e-2),
+    "infmasking": (3e-4, 1e-4),
+    "factorcl": (1e-4, 0.0),
+}
+
+
+def _check_name(name: object) -> str:
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; valid methods: {list(METHODS)}")
+    return name  # type: ignore[return-value]
+
+
+def with_method(cfg: RunConfig, name: str) -> RunConfig:
+    """``cfg`` with ``method = name``; at the paper preset also the method's published lr / weight decay.
+
+    The CPU presets (ci, quick) keep one lr and weight decay for every method, so that a comparison
+    there differs only in the objective.
+    """
+    name = _check_name(name)
+    new = cfg.replace(method=name)
+    if cfg.preset == "paper":
+        lr, wd = PUBLISHED_OPTIMISER[name]
+        new = new.replace(train={"lr": lr, "weight_decay": wd})
+    return new
+
+
+def build_model(cfg: RunConfig) -> nn.Module:
+    """A freshly initialised model of ``cfg.method``: ``CoralModel(cfg.model)`` or the baseline's class."""
+    if not isinstance(cfg, RunConfig):
+        raise TypeError(f"build_model expects a coral_lab.config.RunConfig, got {type(cfg).__name__}")
+    cls = METHODS[_check_name(cfg.method)]
+    if cls is None:
+        from coral_lab.models import CoralModel
+
+        return CoralModel(cfg.model)
+    return cls(cfg)
+
+
+def subspaces(cfg_or_model: RunConfig | nn.Module) -> tuple[str, ...]:
+    """The names of the method's probe representations (``embed(x).parts()``), e.g. COrAL's
+    ``("shared", "unique1", "unique2")``, CLIP's ``("modality1", "modality2")``, CoMM's ``("fused",)``."""
+    if isinstance(cfg_or_model, RunConfig):
+        if _check_name(cfg_or_model.method) == "coral":
+            n = cfg_or_model.model.n_modalities
+            return ("shared", *(f"unique{i + 1}" for i in range(n)))
+        cls = METHODS[cfg_or_model.method]
+        if cls.subspaces:
+            return tuple(cls.subspaces)
+        return tuple(f"modality{i + 1}" for i in range(cfg_or_model.model.n_modalities))
+    if isinstance(cfg_or_model, BaselineModel):
+        return tuple(cfg_or_model.subspaces)
+    n = getattr(cfg_or_model, "n_modalities", None)
+    if n is None:
+        raise TypeError(f"subspaces expects a RunConfig or a coral_lab model, got {type(cfg_or_model).__name__}")
+    return ("shared", *(f"unique{i + 1}" for i in range(n)))

@@ -1,0 +1,176 @@
+"""What every baseline method shares: the interface the training loop and the probe use, input
+checks, and the per-modality token / vector encoders built from COrAL's own components.
+
+A baseline is an ``nn.Module`` subclass of ``BaselineModel``:
+
+- ``forward(view1, view2, progress, generator)`` -> ``(total loss, {part name: 0-dim tensor})``: one
+  pretraining step's objective for two augmented views (n image tensors ``(B, C, H, W)`` each); the
+  names are ``loss_parts`` (logged per epoch in ``history.csv``; ``progress_parts`` go in the bar).
+- ``embed(x)`` -> ``Representation``: named inference representations (no augmentation, no masking,
+  no projection heads) whose concatenation the linear probe reads; ``subspaces`` lists the names.
+- ``uses_augmentation``: False for CLIP (it is trained on the un-augmented pair; the loop then passes
+  the same images as both views).
+
+The encoders are COrAL's: ``TokenEncoder`` is the shared pathway's E_i (the configured CNN + latent
+converter, ``(B, C, H, W)`` -> ``(B, T_i, D)`` tokens), and ``VectorEncoder`` adds a one-modality
+fusion transformer (CLS output, ``(B, D)``) for the methods that need one vector per modality.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from coral_lab.config import RunConfig
+from coral_lab.models.encoders import build_encoder
+from coral_lab.models.fusion import FusionTransformer
+from coral_lab.models.tokens import LatentConverter
+
+__all__ = ["Representation", "BaselineModel", "TokenEncoder", "VectorEncoder"]
+
+
+class Representation:
+    """Named inference representations of one batch, e.g. ``{"fused": (B, D)}``.
+
+    The same two methods as ``coral_lab.embeddings.Embeddings``, so ``coral_lab.evaluate`` probes any
+    method alike: ``parts()`` (the subspaces by name, in a fixed order) and ``concat()`` (all of them
+    along features, the probe's Z).
+    """
+
+    def __init__(self, parts: Mapping[str, Tensor]) -> None:
+        if not parts:
+            raise ValueError("a Representation needs at least one named part")
+        batch = {int(t.shape[0]) for t in parts.values()}
+        if len(batch) != 1 or any(t.dim() != 2 for t in parts.values()):
+            raise ValueError(
+                f"every part must be (B, D_k) with one B; got {[tuple(t.shape) for t in parts.values()]}"
+            )
+        self._parts = dict(parts)
+
+    def parts(self) -> dict[str, Tensor]:
+        return dict(self._parts)
+
+    def concat(self) -> Tensor:
+        """All parts along features: (B, sum_k D_k)."""
+        return torch.cat(list(self._parts.values()), dim=1)
+
+    def detach(self) -> "Representation":
+        return Representation({k: v.detach() for k, v in self._parts.items()})
+
+
+class TokenEncoder(nn.Sequential):
+    """E_i: the configured CNN and COrAL's latent converter, ``(B, C, H, W)`` -> tokens ``(B, T_i, D)``."""
+
+    def __init__(self, cfg) -> None:
+        encoder = build_encoder(cfg)
+        grid = encoder.feature_shape(cfg.image_size)  # raises, naming the minimum size, if too small
+        converter = LatentConverter(encoder.out_channels, cfg.embed_dim, grid)
+        super().__init__(OrderedDict(encoder=encoder, converter=converter))
+        self.n_tokens = converter.n_tokens
+
+
+class VectorEncoder(nn.Module):
+    """One modality to one vector: ``TokenEncoder`` then a fusion transformer over its tokens alone.
+
+    Shapes: ``(B, C, H, W)`` -> ``(B, D)`` (the final-LayerNorm CLS output).
+    """
+
+    def __init__(self, cfg) -> None:
+        super().__init__()
+        self.tokens = TokenEncoder(cfg)
+        self.fusion = FusionTransformer(cfg.embed_dim, cfg.n_heads, cfg.n_fusion_layers, cfg.mlp_ratio)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fusion([self.tokens(x)])
+
+
+class BaselineModel(nn.Module):
+    """Base class of the baselines: configuration, input checks and the common interface."""
+
+    name: str = ""
+    loss_parts: tuple[str, ...] = ()
+    progress_parts: tuple[str, ...] = ()
+    subspaces: tuple[str, ...] = ()
+    uses_augmentation: bool = True
+    mask_ratio: float = 0.0  # logged in the history's mask_ratio column
+
+    def __init__(self, cfg: RunConfig) -> None:
+        super().__init__()
+        if not isinstance(cfg, RunConfig):
+            raise TypeError(f"{type(self).__name__} expects a coral_lab.config.RunConfig, got {type(cfg).__name__}")
+        m = cfg.model
+        if isinstance(m.n_modalities, bool) or not isinstance(m.n_modalities, int) or m.n_modalities < 2:
+            raise ValueError(f"model.n_modalities must be an int >= 2, got {m.n_modalities!r}")
+        if m.embed_dim % 4 != 0:
+            raise ValueError(f"model.embed_dim must be divisible by 4 (2-D sin-cos positions), got {m.embed_dim}")
+        self.cfg = cfg
+        self.n_modalities = m.n_modalities
+        self.temperature = float(cfg.loss.temperature)
+        self.check_inputs = True
+
+    # ------------------------------------------------------------------------------------ checks
+
+    def _device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def check_view(self, view: object, name: str) -> list[Tensor]:
+        """n floating-point tensors ``(B, C, H, W)`` of one batch size, on the model's device, finite
+        (the finite check is one host sync and is skipped when ``check_inputs`` is False)."""
+        m = self.cfg.model
+        if isinstance(view, Tensor) or not isinstance(view, Sequence):
+            raise TypeError(
+                f"{name} must be a list of {self.n_modalities} image tensors (B, C, H, W), one per modality, "
+                f"got {type(view).__name__}"
+            )
+        if len(view) != self.n_modalities:
+            raise ValueError(
+                f"{name} has {len(view)} tensors but the model has n_modalities={self.n_modalities}; "
+                "pass one (B, C, H, W) tensor per modality"
+            )
+        expected = (m.in_channels, m.image_size, m.image_size)
+        device = self._device()
+        for i, x in enumerate(view):
+            if not isinstance(x, Tensor) or not x.is_floating_point():
+                raise TypeError(
+                    f"{name}[{i}] must be a floating-point image tensor (convert uint8 images with "
+                    f"coral_lab.augment.to_model_input), got {getattr(x, 'dtype', type(x).__name__)}"
+                )
+            if x.dim() != 4 or tuple(x.shape[1:]) != expected or x.shape[0] < 1:
+                raise ValueError(
+                    f"{name}[{i}] must have shape (B, {expected[0]}, {expected[1]}, {expected[2]}) "
+                    f"(in_channels, image_size, image_size of the config), got {tuple(x.shape)}"
+                )
+            if x.shape[0] != view[0].shape[0]:
+                raise ValueError(f"all modalities of {name} must have one batch size, got {[int(t.shape[0]) for t in view]}")
+            if x.device.type != device.type:
+                raise ValueError(f"{name}[{i}] is on {x.device} but the model is on {device}; move it with .to()")
+        if self.check_inputs:
+            if not bool(torch.stack([torch.isfinite(t).all() for t in view]).all()):
+                raise ValueError(f"{name} contains NaN or Inf values; check the data pipeline and augmentation")
+        return list(view)
+
+    def check_views(self, view1: object, view2: object) -> tuple[list[Tensor], list[Tensor]]:
+        v1 = self.check_view(view1, "view1")
+        v2 = self.check_view(view2, "view2")
+        if v1[0].shape[0] != v2[0].shape[0]:
+            raise ValueError(f"view1 and view2 must have the same batch size, got {v1[0].shape[0]} and {v2[0].shape[0]}")
+        if v1[0].shape[0] < 2:
+            raise ValueError("a contrastive loss needs a batch of at least 2 (the other samples are the negatives)")
+        return v1, v2
+
+    @staticmethod
+    def check_progress(progress: object) -> float:
+        if isinstance(progress, bool) or not isinstance(progress, (int, float)) or not 0.0 <= float(progress) <= 1.0:
+            raise ValueError(f"progress (the fraction of training done) must be in [0, 1], got {progress!r}")
+        return float(progress)
+
+    # --------------------------------------------------------------------------------- interface
+
+    def forward(self, view1, view2, progress: float = 0.0, generator: torch.Generator | None = None):
+        raise NotImplementedError
+
+    def embed(self, x: Sequence[Tensor]) -> Representation:
+        raise NotImplementedError
