@@ -151,7 +151,8 @@ def pretrain_features(
     if hasattr(model, "check_inputs"):
         model.check_inputs = False
     for epoch in range(start, end):
-        ratio = mask_ratio_at(epoch, tc.epochs, tc.mask_schedule)
+        # COrAL's schedule; a baseline logs its own fixed ratio (InfMasking 0.7, the others 0)
+        ratio = mask_ratio_at(epoch, tc.epochs, tc.mask_schedule) if tc.method == "coral" else model.mask_ratio
         progress_fraction = epoch / (tc.epochs - 1) if tc.epochs > 1 else 1.0
         model.train()
         perm = torch.randperm(n, generator=order_gen).to(dev)
