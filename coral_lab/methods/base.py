@@ -14,6 +14,9 @@ A baseline is an ``nn.Module`` subclass of ``BaselineModel``:
 The encoders are COrAL's: ``TokenEncoder`` is the shared pathway's E_i (the configured CNN + latent
 converter, ``(B, C, H, W)`` -> ``(B, T_i, D)`` tokens), and ``VectorEncoder`` adds a one-modality
 fusion transformer (CLS output, ``(B, D)``) for the methods that need one vector per modality.
+Another kind of input overrides three methods and nothing else: ``check_config`` (and the number of
+modalities), ``token_encoder(i)`` (E_i) and ``check_view``; ``coral_lab.multibench.baselines`` does so
+for feature data.
 """
 
 from __future__ import annotations

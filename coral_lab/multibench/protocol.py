@@ -21,7 +21,7 @@ from coral_lab.multibench.pretrain import load_feature_model, pretrain_features
 from coral_lab.multibench.probe import probe_feature_model, probe_splits, raw_features
 
 __all__ = ["PAPER_TABLE2", "PAPER_FINETUNE", "run_feature_unit", "run_table2", "summarize_table2", "format_table2",
-           "raw_feature_probe"]
+           "raw_feature_probe", "compare_methods"]
 
 # Table 2 of the paper: linear-probe accuracy %, (mean, std) over seeds 41-45
 _COLUMNS = ("mimic", "mosei", "mosi", "humor", "sarcasm")
@@ -141,3 +141,30 @@ def format_table2(summary: pd.DataFrame, dataset: str, title: str, raw: dict[str
     if dataset not in PAPER_TABLE2["COrAL"]:
         lines.append(f"(the paper has no column for {dataset!r}; its Table 2 is shown for reference only)")
     return "\n".join(lines)
+
+
+def compare_methods(result_dirs: dict[str, str | Path], seeds: Sequence[int] | None = None) -> pd.DataFrame:
+    """The pretrained linear-probe rows of several runs side by side, one row per (method, feature set).
+
+    Args:
+        result_dirs: ``{label: folder}``, each a ``run_table2`` output folder (its ``table2.csv``);
+            folders without one are skipped, so a notebook can pass runs that may not exist yet.
+        seeds: keep only these seeds (e.g. ``[41]`` for a like-for-like row); None keeps all.
+
+    Returns:
+        columns ``method, features, accuracy_mean, accuracy_std, n_seeds, seeds``; std is NaN for one seed.
+    """
+    out = []
+    for label, folder in result_dirs.items():
+        path = Path(folder) / "table2.csv"
+        if not path.exists():
+            continue
+        rows = pd.read_csv(path)
+        rows = rows[rows["stage"] == "pretrained"]
+        if seeds is not None:
+            rows = rows[rows["seed"].isin(list(seeds))]
+        for feats, g in rows.groupby("features", sort=False):
+            out.append({"method": label, "features": feats, "accuracy_mean": g["accuracy"].mean(),
+                        "accuracy_std": g["accuracy"].std(ddof=1) if len(g) > 1 else float("nan"),
+                        "n_seeds": len(g), "seeds": " ".join(str(s) for s in sorted(g["seed"]))})
+    return pd.DataFrame(out, columns=["method", "features", "accuracy_mean", "accuracy_std", "n_seeds", "seeds"])
