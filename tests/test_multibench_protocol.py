@@ -77,7 +77,7 @@ def test_mimic_end_to_end(tmp_path):
 
 
 def test_unknown_method_lists_the_valid_ones():
-    with pytest.raises(ValueError, match=r"unknown method 'simclr'; valid methods: \['coral'\]"):
+    with pytest.raises(ValueError, match=r"unknown method 'simclr'; valid methods: \['clip', 'comm', 'coral', 'factorcl', 'infmasking'\]"):
         get_method("simclr")
 
 

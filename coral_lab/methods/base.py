@@ -14,6 +14,9 @@ A baseline is an ``nn.Module`` subclass of ``BaselineModel``:
 The encoders are COrAL's: ``TokenEncoder`` is the shared pathway's E_i (the configured CNN + latent
 converter, ``(B, C, H, W)`` -> ``(B, T_i, D)`` tokens), and ``VectorEncoder`` adds a one-modality
 fusion transformer (CLS output, ``(B, D)``) for the methods that need one vector per modality.
+Another kind of input overrides three methods and nothing else: ``check_config`` (and the number of
+modalities), ``token_encoder(i)`` (E_i) and ``check_view``; ``coral_lab.multibench.baselines`` does so
+for feature data.
 """
 
 from __future__ import annotations
@@ -73,14 +76,15 @@ class TokenEncoder(nn.Sequential):
 
 
 class VectorEncoder(nn.Module):
-    """One modality to one vector: ``TokenEncoder`` then a fusion transformer over its tokens alone.
+    """One modality to one vector: a token encoder then a fusion transformer over its tokens alone.
 
-    Shapes: ``(B, C, H, W)`` -> ``(B, D)`` (the final-LayerNorm CLS output).
+    Shapes: ``(B, C, H, W)`` -> ``(B, D)`` (the final-LayerNorm CLS output). ``tokens`` is the token
+    encoder (any module mapping one modality's input to ``(B, T_i, D)``); default ``TokenEncoder(cfg)``.
     """
 
-    def __init__(self, cfg) -> None:
+    def __init__(self, cfg, tokens: nn.Module | None = None) -> None:
         super().__init__()
-        self.tokens = TokenEncoder(cfg)
+        self.tokens = TokenEncoder(cfg) if tokens is None else tokens
         self.fusion = FusionTransformer(cfg.embed_dim, cfg.n_heads, cfg.n_fusion_layers, cfg.mlp_ratio)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -99,6 +103,15 @@ class BaselineModel(nn.Module):
 
     def __init__(self, cfg: RunConfig) -> None:
         super().__init__()
+        self.n_modalities = self.check_config(cfg)
+        self.cfg = cfg
+        self.temperature = float(cfg.loss.temperature)
+        self.check_inputs = True
+
+    # ----------------------------------------------------------- what a new kind of input overrides
+
+    def check_config(self, cfg: RunConfig) -> int:
+        """Checks ``cfg`` and returns the number of modalities n (images: ``cfg.model.n_modalities``)."""
         if not isinstance(cfg, RunConfig):
             raise TypeError(f"{type(self).__name__} expects a coral_lab.config.RunConfig, got {type(cfg).__name__}")
         m = cfg.model
@@ -106,10 +119,15 @@ class BaselineModel(nn.Module):
             raise ValueError(f"model.n_modalities must be an int >= 2, got {m.n_modalities!r}")
         if m.embed_dim % 4 != 0:
             raise ValueError(f"model.embed_dim must be divisible by 4 (2-D sin-cos positions), got {m.embed_dim}")
-        self.cfg = cfg
-        self.n_modalities = m.n_modalities
-        self.temperature = float(cfg.loss.temperature)
-        self.check_inputs = True
+        return m.n_modalities
+
+    def token_encoder(self, i: int) -> nn.Module:
+        """A fresh E_i for modality i: input -> tokens ``(B, T_i, D)``, with ``n_tokens`` = T_i.
+
+        Images: ``TokenEncoder`` (CNN + latent converter). Feature data
+        (``coral_lab.multibench.baselines``) returns its modality encoder + token converter instead.
+        """
+        return TokenEncoder(self.cfg.model)
 
     # ------------------------------------------------------------------------------------ checks
 

@@ -67,7 +67,7 @@ class CLIPModel(BaselineModel):
     def __init__(self, cfg: RunConfig) -> None:
         super().__init__(cfg)
         m, b = cfg.model, cfg.baseline
-        self.encoders = nn.ModuleList(VectorEncoder(m) for _ in range(self.n_modalities))
+        self.encoders = nn.ModuleList(VectorEncoder(m, self.token_encoder(i)) for i in range(self.n_modalities))
         self.heads = nn.ModuleList(ProjectionHead(m.embed_dim, m.proj_hidden, m.proj_dim) for _ in range(self.n_modalities))
         self.log_logit_scale = nn.Parameter(torch.tensor(float(b.clip_logit_scale_init)))
         self.max_log_logit_scale = float(b.clip_logit_scale_max)

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from coral_lab.config import RunConfig
 from coral_lab.losses import _check_matrix, _check_pair, info_nce
-from coral_lab.methods.base import BaselineModel, Representation, TokenEncoder
+from coral_lab.methods.base import BaselineModel, Representation
 from coral_lab.models.fusion import FusionTransformer
 from coral_lab.models.heads import ProjectionHead
 
@@ -66,7 +66,7 @@ def comm_loss(
 
 
 class CoMMModel(BaselineModel):
-    """Per-modality ``TokenEncoder`` s, one ``FusionTransformer`` and one ``ProjectionHead``."""
+    """Per-modality token encoders (``token_encoder(i)``), one ``FusionTransformer`` and one ``ProjectionHead``."""
 
     name = "comm"
     subspaces = ("fused",)
@@ -74,7 +74,7 @@ class CoMMModel(BaselineModel):
     def __init__(self, cfg: RunConfig) -> None:
         super().__init__(cfg)
         m = cfg.model
-        self.token_encoders = nn.ModuleList(TokenEncoder(m) for _ in range(self.n_modalities))
+        self.token_encoders = nn.ModuleList(self.token_encoder(i) for i in range(self.n_modalities))
         self.fusion = FusionTransformer(m.embed_dim, m.n_heads, m.n_fusion_layers, m.mlp_ratio)
         self.head = ProjectionHead(m.embed_dim, m.proj_hidden, m.proj_dim)
         self.n_tokens = tuple(e.n_tokens for e in self.token_encoders)

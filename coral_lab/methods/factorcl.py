@@ -116,7 +116,7 @@ class FactorCLModel(BaselineModel):
         m = cfg.model
         d = m.embed_dim
         hidden = cfg.baseline.factorcl_critic_hidden or m.proj_hidden
-        self.encoders = nn.ModuleList(VectorEncoder(m) for _ in range(2))
+        self.encoders = nn.ModuleList(VectorEncoder(m, self.token_encoder(i)) for i in range(2))
         # heads[name][i]: modality i's head for one information term
         self.heads = nn.ModuleDict({name: nn.ModuleList(_head(d) for _ in range(2)) for name in HEADS})
         self.critics = nn.ModuleDict({

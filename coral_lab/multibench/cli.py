@@ -45,6 +45,11 @@ def feature_config_from_args(args: argparse.Namespace) -> FeatureRunConfig:
         d[parts[-1]] = _parse_value(value)
     if getattr(args, "data_path", None):
         cfg.data_path = args.data_path
+    if getattr(args, "method", None) is not None:  # the Trifeature flag, mapped to the same field as --set train.method=
+        changes.setdefault("train", {}).setdefault("method", args.method)
+    method = changes.get("train", {}).get("method", cfg.train.method)
+    if getattr(args, "finetune", False) and method != "coral":
+        raise SystemExit(f"error: --finetune (SupCon, paper 5.6.5) is COrAL-only; drop it for --method {method}")
     try:
         return cfg.replace(**changes).validate()
     except ValueError as e:
@@ -54,6 +59,7 @@ def feature_config_from_args(args: argparse.Namespace) -> FeatureRunConfig:
 def reproduce_features(args: argparse.Namespace) -> int:
     from coral_lab.device import describe_device, resolve_device
     from coral_lab.io import atomic_write_text
+    from coral_lab.methods import DISPLAY_NAMES
     from coral_lab.multibench.datasets import load_dataset
     from coral_lab.multibench.protocol import format_table2, raw_feature_probe, run_table2
     from coral_lab.provenance import git_commit, provenance, write_sidecar
@@ -62,7 +68,9 @@ def reproduce_features(args: argparse.Namespace) -> int:
     cfg = feature_config_from_args(args)
     data = load_dataset(cfg.dataset, cfg.data_path, cfg.split_seed)  # stops with DataFileError when missing
     seeds = args.seeds or [41, 42, 43, 44, 45]
-    out = Path(args.out or f"runs/reproduce-{cfg.dataset}-{cfg.preset}")
+    method = cfg.train.method
+    tag = "" if method == "coral" else f"{method}-"
+    out = Path(args.out or f"runs/reproduce-{cfg.dataset}-{tag}{cfg.preset}")
     device = resolve_device(args.device)
     print(data.summary(), flush=True)
     t0 = time.perf_counter()
@@ -73,12 +81,14 @@ def reproduce_features(args: argparse.Namespace) -> int:
     raw = raw_feature_probe(data, cfg) if width <= _RAW_PROBE_MAX_WIDTH else None
     minutes = (time.perf_counter() - t0) / 60
     scale = "the paper's scale" if cfg.preset == "paper" else f"the reduced '{cfg.preset}' preset, not the paper's scale"
-    text = format_table2(summary, cfg.dataset, f"{data.spec.title}: linear probe ({scale}; seeds {seeds})", raw=raw)
+    name = DISPLAY_NAMES[method]
+    text = format_table2(summary, cfg.dataset, f"{data.spec.title}, {name}: linear probe ({scale}; seeds {seeds})",
+                         raw=raw, method=name)
     print(text)
     print(f"wall time {minutes:.1f} min on {describe_device(device)}; results in {out}/")
     atomic_write_text(out / "table2.txt", text + "\n")
     write_sidecar(out / "table2.provenance.json",
                   provenance(preset=cfg.preset, seeds=seeds, device=describe_device(device),
-                             extra={"commit": commit, "dataset": cfg.dataset, "data_file": data.path, "wall_minutes": round(minutes, 2),
+                             extra={"commit": commit, "dataset": cfg.dataset, "method": method, "data_file": data.path, "wall_minutes": round(minutes, 2),
                                     "raw_input_probe": raw, "config": cfg.to_dict()}))
     return 0

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from coral_lab.config import LossConfig, ProbeConfig
+from coral_lab.config import BaselineConfig, LossConfig, ProbeConfig
 from coral_lab.io import atomic_write_text
 
 __all__ = [
@@ -127,6 +127,8 @@ class FeatureRunConfig:
     train: FeatureTrainConfig = field(default_factory=FeatureTrainConfig)
     probe: ProbeConfig = field(default_factory=lambda: ProbeConfig(class_weight=None))
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    # the baselines' own settings (train.method = clip / comm / infmasking / factorcl), as on Trifeature
+    baseline: BaselineConfig = field(default_factory=BaselineConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -162,7 +164,7 @@ class FeatureRunConfig:
     def validate(self) -> "FeatureRunConfig":
         from coral_lab.masking import mask_ratio_at
 
-        m, t, f = self.model, self.train, self.finetune
+        m, t, f, b = self.model, self.train, self.finetune, self.baseline
         enc = m.encoder
         checks = [
             (m.embed_dim % 2 == 0 and m.embed_dim % m.n_heads == 0,
@@ -177,10 +179,17 @@ class FeatureRunConfig:
             (f.positives in ("class", "self"), "finetune.positives must be 'class' or 'self'", f.positives),
             (f.patience >= 1, "finetune.patience must be >= 1", f.patience),
             (self.loss.temperature > 0, "loss.temperature must be > 0", self.loss.temperature),
+            (isinstance(b.infmasking_views, int) and b.infmasking_views >= 2,
+             "baseline.infmasking_views must be an int >= 2", b.infmasking_views),
+            (0 <= b.infmasking_ratio < 1, "baseline.infmasking_ratio must be in [0, 1)", b.infmasking_ratio),
+            (b.infmasking_lambda >= 0, "baseline.infmasking_lambda must be >= 0", b.infmasking_lambda),
         ]
         for ok, message, value in checks:
             if not ok:
                 raise ValueError(f"{message} (got {value!r})")
+        from coral_lab.multibench.pretrain import get_method
+
+        get_method(t.method)  # an unknown name lists the valid ones
         mask_ratio_at(0, t.epochs, t.mask_schedule)
         return self
 

@@ -27,6 +27,7 @@ from coral_lab.masking import split_modalities
 from coral_lab.multibench.augment import augment_modalities
 from coral_lab.multibench.config import FeatureRunConfig
 from coral_lab.multibench.datasets import FeatureDataset
+from coral_lab.multibench.model import FeatureCoralModel
 from coral_lab.multibench.pretrain import adamw
 from coral_lab.multibench.probe import extract_embeddings, fit_probe
 from coral_lab.multibench.supcon import supcon_coral_loss
@@ -68,6 +69,9 @@ def finetune(
     """Fine-tune ``model`` (a pretrained ``FeatureCoralModel``, changed in place) with SupCon; keeps the best epoch."""
     fc = cfg.finetune
     cfg.validate()
+    if not isinstance(model, FeatureCoralModel):
+        raise ValueError(f"SupCon fine-tuning (paper 5.6.5) is defined for COrAL only, got a {type(model).__name__}; "
+                         "probe a baseline without fine-tuning")
     dev = next(model.parameters()).device
     heads = [model.shared_head, *model.unique_heads]
     if fc.freeze_heads:

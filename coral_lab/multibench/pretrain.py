@@ -9,8 +9,9 @@ biases and normalisation parameters). The method is looked up in ``METHODS`` by 
 
 A method supplies ``build(cfg, data) -> nn.Module`` (a model with ``embed(xs)`` returning
 ``Embeddings``, whose ``concat()`` the probe reads) and ``loss(model, view1, view2, ratio, gen, order_gen, cfg)
--> (total, parts)``. Baselines (CLIP, CoMM, InfMasking, FactorCL) plug in by adding an entry; the loop,
-checkpoints, probe and protocol do not change.
+-> (total, parts)``; it is also passed ``progress=epoch / (epochs - 1)`` (InfMasking's lambda_e ramp).
+The baselines (CLIP, CoMM, InfMasking, FactorCL; ``coral_lab.multibench.baselines``) are entries
+here; a model with ``uses_augmentation = False`` (CLIP) gets the un-augmented batch as both views.
 
 The run folder holds ``config.json``, ``history.csv`` and ``checkpoint.pt`` (model, optimiser, epoch,
 history, generator states), written atomically after every epoch; an interrupted run resumes.
@@ -32,6 +33,7 @@ from coral_lab.io import CheckpointError, atomic_torch_save, atomic_write_text, 
 from coral_lab.losses import coral_loss
 from coral_lab.masking import mask_ratio_at, split_modalities
 from coral_lab.multibench.augment import augment_modalities
+from coral_lab.multibench.baselines import FEATURE_BASELINES, baseline_loss, build_feature_baseline
 from coral_lab.multibench.config import FeatureRunConfig
 from coral_lab.multibench.datasets import FeatureDataset
 from coral_lab.multibench.model import FeatureCoralModel
@@ -53,7 +55,7 @@ def _coral_build(cfg: FeatureRunConfig, data: FeatureDataset) -> nn.Module:
     return FeatureCoralModel(cfg.model, data.modalities)
 
 
-def _coral_loss(model, view1, view2, ratio, gen, order_gen, cfg: FeatureRunConfig):
+def _coral_loss(model, view1, view2, ratio, gen, order_gen, cfg: FeatureRunConfig, progress: float = 0.0):
     halves = split_modalities(len(view1), order_gen)
     e1, e2 = model(view1, view2, halves, ratio, gen)
     lc = cfg.loss
@@ -61,9 +63,13 @@ def _coral_loss(model, view1, view2, ratio, gen, order_gen, cfg: FeatureRunConfi
 
 
 METHODS: dict[str, Method] = {"coral": Method(build=_coral_build, loss=_coral_loss)}
+# the baselines: coral_lab.methods' classes with feature encoders (coral_lab.multibench.baselines)
+for _name in FEATURE_BASELINES:
+    METHODS[_name] = Method(build=build_feature_baseline(_name), loss=baseline_loss)
 
 
 def get_method(name: str) -> Method:
+    """The registered method ``name``; an unknown name raises, listing the valid ones."""
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}; valid methods: {sorted(METHODS)}")
     return METHODS[name]
@@ -145,7 +151,9 @@ def pretrain_features(
     if hasattr(model, "check_inputs"):
         model.check_inputs = False
     for epoch in range(start, end):
-        ratio = mask_ratio_at(epoch, tc.epochs, tc.mask_schedule)
+        # COrAL's schedule; a baseline logs its own fixed ratio (InfMasking 0.7, the others 0)
+        ratio = mask_ratio_at(epoch, tc.epochs, tc.mask_schedule) if tc.method == "coral" else model.mask_ratio
+        progress_fraction = epoch / (tc.epochs - 1) if tc.epochs > 1 else 1.0
         model.train()
         perm = torch.randperm(n, generator=order_gen).to(dev)
         sums: dict[str, float] = {}
@@ -153,9 +161,12 @@ def pretrain_features(
         for step in range(steps):
             idx = perm[step * tc.batch_size : (step + 1) * tc.batch_size]
             batch = [x[idx] for x in xs]
-            v1 = augment_modalities(batch, data.modalities, cfg.augment, aug_gen)
-            v2 = augment_modalities(batch, data.modalities, cfg.augment, aug_gen)
-            loss, parts = method.loss(model, v1, v2, ratio, aug_gen, order_gen, cfg)
+            if getattr(model, "uses_augmentation", True):
+                v1 = augment_modalities(batch, data.modalities, cfg.augment, aug_gen)
+                v2 = augment_modalities(batch, data.modalities, cfg.augment, aug_gen)
+            else:  # CLIP is trained on the pairs as they are
+                v1 = v2 = batch
+            loss, parts = method.loss(model, v1, v2, ratio, aug_gen, order_gen, cfg, progress=progress_fraction)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

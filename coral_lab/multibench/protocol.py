@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from coral_lab.io import atomic_write_text
+from coral_lab.methods import DISPLAY_NAMES
 from coral_lab.multibench.config import FeatureRunConfig
 from coral_lab.multibench.datasets import FeatureDataset
 from coral_lab.multibench.finetune import finetune
@@ -20,7 +21,7 @@ from coral_lab.multibench.pretrain import load_feature_model, pretrain_features
 from coral_lab.multibench.probe import probe_feature_model, probe_splits, raw_features
 
 __all__ = ["PAPER_TABLE2", "PAPER_FINETUNE", "run_feature_unit", "run_table2", "summarize_table2", "format_table2",
-           "raw_feature_probe"]
+           "raw_feature_probe", "compare_methods"]
 
 # Table 2 of the paper: linear-probe accuracy %, (mean, std) over seeds 41-45
 _COLUMNS = ("mimic", "mosei", "mosi", "humor", "sarcasm")
@@ -49,6 +50,8 @@ def run_feature_unit(
     with_finetune: bool = False,
 ) -> pd.DataFrame:
     """Pretrain + probe one seed (and fine-tune + probe); tidy rows: seed, stage, features, accuracy, ..."""
+    if with_finetune and cfg.train.method != "coral":
+        raise ValueError(f"fine-tuning is COrAL-only; train.method is {cfg.train.method!r}: run without fine-tuning")
     unit_cfg = cfg.replace(train={"seed": seed})
     unit_dir = Path(out_dir) / f"seed{seed}"
     probe_csv, ft_csv = unit_dir / "probe.csv", unit_dir / "finetune.csv"
@@ -94,18 +97,19 @@ def run_table2(
     """Every seed's rows and their summary (``summarize_table2``); writes ``table2.csv`` and ``table2_summary.csv``."""
     rows = pd.concat([run_feature_unit(cfg, data, s, out_dir, device=device, progress=progress, with_finetune=with_finetune)
                       for s in seeds], ignore_index=True)
-    summary = summarize_table2(rows, data.name)
+    summary = summarize_table2(rows, data.name, DISPLAY_NAMES[cfg.train.method])
     out = Path(out_dir)
     atomic_write_text(out / "table2.csv", rows.to_csv(index=False))
     atomic_write_text(out / "table2_summary.csv", summary.to_csv(index=False))
     return rows, summary
 
 
-def summarize_table2(rows: pd.DataFrame, dataset: str) -> pd.DataFrame:
-    """Mean +- std (ddof 1) over seeds per (stage, features), with the paper's COrAL number where there is one."""
+def summarize_table2(rows: pd.DataFrame, dataset: str, method: str = "COrAL") -> pd.DataFrame:
+    """Mean +- std (ddof 1) over seeds per (stage, features), with the paper's number for ``method`` (a
+    ``PAPER_TABLE2`` row name) where there is one."""
     out = []
     for (stage, feats), g in rows.groupby(["stage", "features"], sort=False):
-        paper = (PAPER_TABLE2["COrAL"].get(dataset) if stage == "pretrained" and feats == "Z"
+        paper = (PAPER_TABLE2[method].get(dataset) if stage == "pretrained" and feats == "Z"
                  else PAPER_FINETUNE.get(dataset) if stage == "finetuned" else None)
         out.append({
             "stage": stage, "features": feats, "n_seeds": len(g),
@@ -116,12 +120,13 @@ def summarize_table2(rows: pd.DataFrame, dataset: str) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def format_table2(summary: pd.DataFrame, dataset: str, title: str, raw: dict[str, float] | None = None) -> str:
-    """Our rows (accuracy %, mean +- std over seeds) and the paper's Table 2 beside them."""
+def format_table2(summary: pd.DataFrame, dataset: str, title: str, raw: dict[str, float] | None = None,
+                  method: str = "COrAL") -> str:
+    """Our rows of ``method`` (accuracy %, mean +- std over seeds) and the paper's Table 2 beside them."""
     def pm(m, s):
         return f"{m:5.1f} +- {s:4.2f}" if s == s and s is not None else f"{m:5.1f}"
 
-    lines = [title, "", f"{'stage':11s} {'features':9s} {'accuracy %':>15s} {'bal. acc %':>10s} {'seeds':>5s}  paper (COrAL)"]
+    lines = [title, "", f"{'stage':11s} {'features':9s} {'accuracy %':>15s} {'bal. acc %':>10s} {'seeds':>5s}  paper ({method})"]
     for r in summary.itertuples():
         paper = pm(r.paper_mean, r.paper_std) if r.paper_mean is not None and r.paper_mean == r.paper_mean else "-"
         lines.append(f"{r.stage:11s} {r.features:9s} {pm(r.accuracy_mean, r.accuracy_std):>15s} "
@@ -136,3 +141,30 @@ def format_table2(summary: pd.DataFrame, dataset: str, title: str, raw: dict[str
     if dataset not in PAPER_TABLE2["COrAL"]:
         lines.append(f"(the paper has no column for {dataset!r}; its Table 2 is shown for reference only)")
     return "\n".join(lines)
+
+
+def compare_methods(result_dirs: dict[str, str | Path], seeds: Sequence[int] | None = None) -> pd.DataFrame:
+    """The pretrained linear-probe rows of several runs side by side, one row per (method, feature set).
+
+    Args:
+        result_dirs: ``{label: folder}``, each a ``run_table2`` output folder (its ``table2.csv``);
+            folders without one are skipped, so a notebook can pass runs that may not exist yet.
+        seeds: keep only these seeds (e.g. ``[41]`` for a like-for-like row); None keeps all.
+
+    Returns:
+        columns ``method, features, accuracy_mean, accuracy_std, n_seeds, seeds``; std is NaN for one seed.
+    """
+    out = []
+    for label, folder in result_dirs.items():
+        path = Path(folder) / "table2.csv"
+        if not path.exists():
+            continue
+        rows = pd.read_csv(path)
+        rows = rows[rows["stage"] == "pretrained"]
+        if seeds is not None:
+            rows = rows[rows["seed"].isin(list(seeds))]
+        for feats, g in rows.groupby("features", sort=False):
+            out.append({"method": label, "features": feats, "accuracy_mean": g["accuracy"].mean(),
+                        "accuracy_std": g["accuracy"].std(ddof=1) if len(g) > 1 else float("nan"),
+                        "n_seeds": len(g), "seeds": " ".join(str(s) for s in sorted(g["seed"]))})
+    return pd.DataFrame(out, columns=["method", "features", "accuracy_mean", "accuracy_std", "n_seeds", "seeds"])

@@ -1,0 +1,136 @@
+"""The paper's baselines (CLIP, CoMM, InfMasking, FactorCL) on feature data, for ``train.method``.
+
+The methods are ``coral_lab.methods``' own classes and loss functions, unchanged; only what depends on
+the input kind is swapped (``FeatureInputs``):
+
+- ``token_encoder(i)``: E_i is the modality's feature encoder (``build_modality_encoder``: Transformer
+  for sequences, GRU for time series, MLP + feature tokenizer for tabular rows) then the latent
+  converter ``TokenConverter``, ``(B, *shape_i)`` -> ``(B, T_i, D)``: the same encoders as COrAL's
+  shared pathway (``FeatureCoralModel``), so every method sees identical encoders;
+- ``check_config``: a ``FeatureRunConfig``; n = the data set's number of modalities;
+- ``check_view``: n float tensors ``(B, *shape_i)``, one per modality.
+
+The fusion transformer, projection heads, critics, masking and losses are those of
+``coral_lab.methods`` (see their docstrings for the equations). CLIP is trained on the un-augmented
+batch, as on Trifeature (``uses_augmentation = False``; the pretraining loop then skips augmentation).
+Probe features: CLIP ``modality<i>`` (B, D); CoMM / InfMasking ``fused`` (B, D); FactorCL ``shared``
+(B, 4D) and ``unique<i>`` (B, 3D).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from coral_lab.methods.clip import CLIPModel
+from coral_lab.methods.comm import CoMMModel
+from coral_lab.methods.factorcl import FactorCLModel
+from coral_lab.methods.infmasking import InfMaskingModel
+from coral_lab.models.coral import _same_device
+from coral_lab.multibench.config import FeatureRunConfig
+from coral_lab.multibench.datasets import FeatureDataset, ModalitySpec
+from coral_lab.multibench.encoders import TokenConverter, build_modality_encoder, n_tokens
+
+__all__ = ["FeatureTokenEncoder", "FeatureInputs", "FeatureCLIP", "FeatureCoMM", "FeatureInfMasking",
+           "FeatureFactorCL", "FEATURE_BASELINES", "build_feature_baseline", "baseline_loss"]
+
+
+class FeatureTokenEncoder(nn.Sequential):
+    """E_i on feature data: modality encoder + ``TokenConverter``, ``(B, *spec.shape)`` -> ``(B, T_i, D)``."""
+
+    def __init__(self, spec: ModalitySpec, cfg: FeatureRunConfig) -> None:
+        encoder = build_modality_encoder(spec, cfg.model.encoder)
+        super().__init__(OrderedDict(encoder=encoder, converter=TokenConverter(encoder.out_dim, cfg.model.embed_dim)))
+        self.n_tokens = n_tokens(spec, cfg.model.encoder)
+
+
+class FeatureInputs:
+    """Mixin placed before a ``coral_lab.methods`` baseline class: feature encoders and input checks.
+
+    Args:
+        cfg: ``FeatureRunConfig`` (``model``: D and the encoders; ``loss.temperature``; ``baseline``).
+        modalities: one ``ModalitySpec`` per modality (``FeatureDataset.modalities``).
+    """
+
+    def __init__(self, cfg: FeatureRunConfig, modalities: Sequence[ModalitySpec]) -> None:
+        self.modalities = tuple(modalities)  # read by check_config during the base class's __init__
+        super().__init__(cfg)  # type: ignore[call-arg]
+
+    def check_config(self, cfg: FeatureRunConfig) -> int:
+        if not isinstance(cfg, FeatureRunConfig):
+            raise TypeError(f"{type(self).__name__} expects a FeatureRunConfig, got {type(cfg).__name__}")
+        if len(self.modalities) < 2 or not all(isinstance(m, ModalitySpec) for m in self.modalities):
+            raise ValueError(f"{type(self).__name__} needs n >= 2 ModalitySpec s, got {self.modalities!r}")
+        return len(self.modalities)
+
+    def token_encoder(self, i: int) -> nn.Module:
+        return FeatureTokenEncoder(self.modalities[i], self.cfg)
+
+    def check_view(self, view: object, name: str) -> list[Tensor]:
+        """n floating-point tensors ``(B, *spec_i.shape)`` of one batch size, on the model's device, finite
+        (the finite check is skipped when ``check_inputs`` is False, as during pretraining)."""
+        names = ", ".join(f"{m.name} (B, {', '.join(map(str, m.shape))})" for m in self.modalities)
+        if isinstance(view, Tensor) or not isinstance(view, Sequence) or len(view) != len(self.modalities):
+            raise ValueError(f"{name} must be a list of {len(self.modalities)} tensors, one per modality: {names}")
+        device = self._device()  # type: ignore[attr-defined]
+        for i, (x, spec) in enumerate(zip(view, self.modalities)):
+            if not isinstance(x, Tensor) or not x.is_floating_point():
+                raise TypeError(f"{name}[{i}] ({spec.name}) must be a floating-point tensor, "
+                                f"got {getattr(x, 'dtype', type(x).__name__)}")
+            if x.dim() != 1 + len(spec.shape) or tuple(x.shape[1:]) != spec.shape or x.shape[0] < 1:
+                raise ValueError(f"{name}[{i}] ({spec.name}) must have shape (B, {', '.join(map(str, spec.shape))}), "
+                                 f"got {tuple(x.shape)}")
+            if x.shape[0] != view[0].shape[0]:
+                raise ValueError(f"all modalities of {name} must have one batch size, got {[int(t.shape[0]) for t in view]}")
+            if not _same_device(x.device, device):
+                raise ValueError(f"{name}[{i}] is on {x.device} but the model is on {device}; move it with .to()")
+        if self.check_inputs and not bool(torch.stack([torch.isfinite(t).all() for t in view]).all()):  # type: ignore[attr-defined]
+            raise ValueError(f"{name} contains NaN or Inf values; check the data file and the augmentation")
+        return list(view)
+
+
+class FeatureCLIP(FeatureInputs, CLIPModel):
+    """CLIP (``coral_lab.methods.clip``) on feature data."""
+
+
+class FeatureCoMM(FeatureInputs, CoMMModel):
+    """CoMM (``coral_lab.methods.comm``) on feature data."""
+
+
+class FeatureInfMasking(FeatureInputs, InfMaskingModel):
+    """InfMasking (``coral_lab.methods.infmasking``) on feature data: each copy keeps floor(T_i (1 - r)) tokens."""
+
+
+class FeatureFactorCL(FeatureInputs, FactorCLModel):
+    """FactorCL (``coral_lab.methods.factorcl``) on feature data (bimodal)."""
+
+
+FEATURE_BASELINES: dict[str, type[FeatureInputs]] = {
+    "clip": FeatureCLIP,
+    "comm": FeatureCoMM,
+    "infmasking": FeatureInfMasking,
+    "factorcl": FeatureFactorCL,
+}
+
+
+def build_feature_baseline(name: str):
+    """``build(cfg, data)`` for ``multibench.pretrain.METHODS``: the baseline ``name`` for ``data``'s modalities."""
+    cls = FEATURE_BASELINES[name]
+
+    def build(cfg: FeatureRunConfig, data: FeatureDataset) -> nn.Module:
+        return cls(cfg, data.modalities)
+
+    build.__name__ = f"build_{name}"
+    return build
+
+
+def baseline_loss(model, view1, view2, ratio, gen, order_gen, cfg, progress: float = 0.0):
+    """``loss`` for ``METHODS``: the baseline's own objective ``model(view1, view2, progress, gen)``.
+
+    ``ratio`` (COrAL's masking schedule) and ``order_gen`` (COrAL's modality split) are not used;
+    ``progress`` (epoch / (epochs - 1)) ramps InfMasking's lambda_e; ``gen`` draws its token masks.
+    """
+    return model(view1, view2, progress, gen)
