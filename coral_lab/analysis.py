@@ -166,7 +166,7 @@ def load_or_pretrain(
     run_dir = Path(run_dir)
     if (run_dir / CHECKPOINT).exists():
         model, run_cfg, history = load_model(run_dir, device=device)
-        if run_cfg.to_dict() == cfg.to_dict() and len(history) and int(history["epoch"].iloc[-1]) >= cfg.train.epochs:
+        if run_cfg.experiment_dict() == cfg.experiment_dict() and len(history) and int(history["epoch"].iloc[-1]) >= cfg.train.epochs:
             return model, history
         del model  # unfinished (resumed below) or another config (pretrain raises CheckpointError)
     result = pretrain(cfg, run_dir, benchmark=benchmark, device=device, progress=progress)

@@ -61,7 +61,7 @@ def _unit_configs_match(folder: Path, cfg: RunConfig, seeds: Sequence[int]) -> b
     for seed in seeds:
         for train_set in UNITS:
             path = folder / f"seed{seed}-{train_set}" / "config.json"
-            if not path.is_file() or RunConfig.from_json(path).to_dict() != unit_config(cfg, seed, train_set).to_dict():
+            if not path.is_file() or RunConfig.from_json(path).experiment_dict() != unit_config(cfg, seed, train_set).experiment_dict():
                 return False
     return True
 

@@ -164,6 +164,19 @@ class BaselineConfig:
     factorcl_critic_hidden: int | None = None
 
 
+# (section, field) pairs that change how a run is executed but not what it computes
+RUNTIME_FIELDS: tuple[tuple[str, str], ...] = (("train", "num_threads"),)
+
+
+def experiment_dict(config: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a config dict without ``RUNTIME_FIELDS`` (see ``RunConfig.experiment_dict``)."""
+    out = copy.deepcopy(config)
+    for section, name in RUNTIME_FIELDS:
+        if isinstance(out.get(section), dict):
+            out[section].pop(name, None)
+    return out
+
+
 @dataclass
 class RunConfig:
     preset: str = "paper"
@@ -178,6 +191,14 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def experiment_dict(self) -> dict[str, Any]:
+        """``to_dict`` without the fields that only say how to run (``RUNTIME_FIELDS``, e.g. CPU threads).
+
+        Two configs with the same experiment dict describe the same experiment: a checkpoint written
+        with 2 threads resumes with 1, and a finished run is reused.
+        """
+        return experiment_dict(self.to_dict())
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RunConfig":

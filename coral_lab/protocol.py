@@ -49,7 +49,7 @@ def run_unit(
     unit_dir = Path(out_dir) / f"seed{seed}-{train_set}"
     probe_csv = unit_dir / "probe.csv"
     if probe_csv.exists() and (unit_dir / "config.json").exists():
-        if RunConfig.from_json(unit_dir / "config.json").to_dict() == unit_cfg.to_dict():
+        if RunConfig.from_json(unit_dir / "config.json").experiment_dict() == unit_cfg.experiment_dict():
             saved = pd.read_csv(probe_csv)
             saved["column"] = saved["column"].fillna("")  # "" (not scored) reads back as NaN
             if "method" not in saved.columns:  # written before methods were named (COrAL)

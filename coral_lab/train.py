@@ -176,7 +176,7 @@ def pretrain(
         ckpt = load_checkpoint(ckpt_path)
         # compared through RunConfig so that a checkpoint written before a config field existed (it
         # then has that field's default) still resumes
-        if RunConfig.from_dict(ckpt["config"]).to_dict() != cfg.to_dict():
+        if RunConfig.from_dict(ckpt["config"]).experiment_dict() != cfg.experiment_dict():
             raise CheckpointError(
                 f"{ckpt_path} was written by a run with a different configuration; "
                 "use a new --out folder, or --no-resume to start this one over"

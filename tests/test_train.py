@@ -56,6 +56,21 @@ def test_resume_refuses_a_different_config(ci_config, ci_benchmark, tmp_path):
     load_model(tmp_path / "run")
 
 
+def test_resume_accepts_a_different_thread_count(ci_config, ci_benchmark, tmp_path):
+    """CPU threads say how to run, not what to compute: a run started with 2 threads resumes with 1."""
+    threads = torch.get_num_threads()
+    try:
+        cfg = ci_config.replace(train={"num_threads": 2})
+        pretrain(cfg, tmp_path / "run", benchmark=ci_benchmark, device="cpu", progress=False,
+                 max_epochs_this_call=1)
+        rest = pretrain(cfg.replace(train={"num_threads": 1}), tmp_path / "run", benchmark=ci_benchmark,
+                        device="cpu", progress=False)
+        assert list(rest.history["epoch"]) == [1, 2]
+        assert cfg.experiment_dict() == ci_config.experiment_dict() != cfg.to_dict()
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_corrupted_checkpoint_is_reported(ci_config, ci_benchmark, tmp_path):
     run = tmp_path / "run"
     pretrain(ci_config, run, benchmark=ci_benchmark, device="cpu", progress=False, max_epochs_this_call=1)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from coral_lab.config import BaselineConfig, LossConfig, ProbeConfig
+from coral_lab.config import BaselineConfig, LossConfig, ProbeConfig, experiment_dict
 from coral_lab.io import atomic_write_text
 
 __all__ = [
@@ -132,6 +132,10 @@ class FeatureRunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def experiment_dict(self) -> dict[str, Any]:
+        """``to_dict`` without the run-only fields (CPU threads); see ``coral_lab.config.experiment_dict``."""
+        return experiment_dict(self.to_dict())
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "FeatureRunConfig":

@@ -29,6 +29,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from coral_lab.config import experiment_dict
 from coral_lab.io import CheckpointError, atomic_torch_save, atomic_write_text, load_checkpoint
 from coral_lab.losses import coral_loss
 from coral_lab.masking import mask_ratio_at, split_modalities
@@ -136,7 +137,7 @@ def pretrain_features(
     run_dir = Path(run_dir) if run_dir is not None else None
     if run_dir is not None and resume and (run_dir / CHECKPOINT).exists():
         ckpt = load_checkpoint(run_dir / CHECKPOINT)
-        if ckpt["config"] != cfg.to_dict():
+        if experiment_dict(ckpt["config"]) != cfg.experiment_dict():
             raise CheckpointError(f"{run_dir / CHECKPOINT} was written with a different configuration; use a new folder")
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])

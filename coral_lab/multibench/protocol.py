@@ -55,7 +55,7 @@ def run_feature_unit(
     unit_cfg = cfg.replace(train={"seed": seed})
     unit_dir = Path(out_dir) / f"seed{seed}"
     probe_csv, ft_csv = unit_dir / "probe.csv", unit_dir / "finetune.csv"
-    same = (unit_dir / "config.json").exists() and FeatureRunConfig.from_json(unit_dir / "config.json").to_dict() == unit_cfg.to_dict()
+    same = (unit_dir / "config.json").exists() and FeatureRunConfig.from_json(unit_dir / "config.json").experiment_dict() == unit_cfg.experiment_dict()
     if same and probe_csv.exists() and (not with_finetune or ft_csv.exists()):
         frames = [pd.read_csv(probe_csv)] + ([pd.read_csv(ft_csv)] if with_finetune else [])
         return pd.concat(frames, ignore_index=True)
