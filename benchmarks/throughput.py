@@ -2,6 +2,7 @@
 
     python benchmarks/throughput.py --preset quick --device cpu --steps 30
     python benchmarks/throughput.py --preset paper --device cuda --steps 100 --batch-sizes 64 256 --json out.json
+    python benchmarks/throughput.py --preset paper --device cuda --paths fast --compile none default reduce-overhead
 
 Two input paths train the same model with the same optimiser, loss and masking ratio (0.55):
 
@@ -14,6 +15,10 @@ Two input paths train the same model with the same optimiser, loss and masking r
 
 Each path runs ``--warmup`` steps, then ``--steps`` timed steps; the ratio fast / reference is printed
 for every batch size, with peak GPU memory on CUDA. The published code measured 157 pairs/s on an H100.
+
+``--compile none default reduce-overhead`` times the fast path once per ``torch.compile`` mode of the
+model's parts (``coral_lab.device.compile_parts``, as ``--set train.compile=MODE`` in training); warm-up
+steps include the compilation, whose time is reported apart. A mode that fails is reported and skipped.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import torch
 from coral_lab.augment import augment_batch
 from coral_lab.config import get_preset
 from coral_lab.data import make_trifeature
-from coral_lab.device import describe_device, resolve_device
+from coral_lab.device import compile_parts, describe_device, resolve_device
 from coral_lab.losses import coral_loss
 from coral_lab.models import CoralModel
 from coral_lab.train import _float, build_optimizer
@@ -42,11 +47,12 @@ def _sync(dev: torch.device) -> None:
         torch.cuda.synchronize(dev)
 
 
-def _model(cfg, dev: torch.device, fast: bool):
+def _model(cfg, dev: torch.device, fast: bool, compile_mode: str | None = None):
     torch.manual_seed(0)
     model = CoralModel(cfg.model).to(dev)
     if fast and dev.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
+    compile_parts(model, compile_mode)
     model.check_inputs = False
     return model, build_optimizer(model, cfg, dev)
 
@@ -60,10 +66,15 @@ def _train_step(model, opt, views, gen, autocast) -> None:
     opt.step()
 
 
+WARMUP_SECONDS: dict[str, float] = {}  # seconds of the last call's warm-up steps (compilation included)
+
+
 def _time(step, warmup: int, steps: int, dev: torch.device) -> float:
+    t0 = time.perf_counter()
     for _ in range(warmup):
         step()
     _sync(dev)
+    WARMUP_SECONDS["last"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     for _ in range(steps):
         step()
@@ -71,9 +82,10 @@ def _time(step, warmup: int, steps: int, dev: torch.device) -> float:
     return time.perf_counter() - t0
 
 
-def fast_path(cfg, data, dev: torch.device, batch: int, warmup: int, steps: int) -> float:
+def fast_path(cfg, data, dev: torch.device, batch: int, warmup: int, steps: int,
+              compile_mode: str | None = None) -> float:
     """Seconds for ``steps`` steps of coral_lab's device-resident, batched-augmentation path."""
-    model, opt = _model(cfg, dev, fast=True)
+    model, opt = _model(cfg, dev, fast=True, compile_mode=compile_mode)
     images = torch.from_numpy(data.train.images).to(dev)
     gen = torch.Generator(dev).manual_seed(0)
     amp = dev.type == "cuda" and cfg.train.amp
@@ -121,6 +133,9 @@ def main() -> None:
     p.add_argument("--reference-steps", type=int, default=None, help="timed steps of the reference path (default: --steps)")
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--workers", type=int, default=4, help="DataLoader workers of the reference path (published: 4)")
+    p.add_argument("--compile", nargs="+", default=["none"],
+                   choices=["none", "default", "reduce-overhead", "max-autotune-no-cudagraphs"],
+                   help="torch.compile modes of the fast path to time (none = eager); default: none")
     p.add_argument("--json", default=None, help="also write the measurements to this JSON file")
     args = p.parse_args()
     cfg = get_preset(args.preset)
@@ -129,29 +144,42 @@ def main() -> None:
     sizes = args.batch_sizes or [cfg.train.batch_size]
     print(f"preset {cfg.preset}, {cfg.data.image_size} px, encoder {cfg.model.encoder}, device {describe_device(dev)}, "
           f"torch {torch.__version__}")
+    runs = [("reference", None) if path == "reference" else ("fast", None if m == "none" else m)
+            for path in args.paths for m in (args.compile if path == "fast" else ["none"])]
     rows = []
     for b in sizes:
         row = {"batch_size": b}
-        for path in args.paths:
+        for path, mode in runs:
+            name = path if mode is None else f"fast+compile:{mode}"
             if dev.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(dev)
             steps = args.steps if path == "fast" else (args.reference_steps or args.steps)
-            if path == "fast":
-                sec = fast_path(cfg, data, dev, b, args.warmup, steps)
-            else:
-                sec = reference_path(cfg, data, dev, b, args.warmup, steps, args.workers)
-            row[f"{path}_pairs_per_s"] = steps * b / sec
-            row[f"{path}_ms_per_step"] = 1000 * sec / steps
+            try:
+                if path == "fast":
+                    sec = fast_path(cfg, data, dev, b, args.warmup, steps, compile_mode=mode)
+                else:
+                    sec = reference_path(cfg, data, dev, b, args.warmup, steps, args.workers)
+            except Exception as e:  # a compile mode that fails on this torch / device is reported, not fatal
+                row[f"{name}_error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                print(f"batch {b:4d} {name}: failed ({row[f'{name}_error']})")
+                continue
+            row[f"{name}_pairs_per_s"] = steps * b / sec
+            row[f"{name}_ms_per_step"] = 1000 * sec / steps
+            row[f"{name}_warmup_s"] = WARMUP_SECONDS["last"]
             if dev.type == "cuda":
-                row[f"{path}_peak_gpu_mib"] = torch.cuda.max_memory_allocated(dev) / 2**20
-            mem = f", peak GPU memory {row[f'{path}_peak_gpu_mib']:.0f} MiB" if dev.type == "cuda" else ""
-            print(f"batch {b:4d} {path:9s}: {row[f'{path}_pairs_per_s']:8.0f} pairs/s "
-                  f"({row[f'{path}_ms_per_step']:.1f} ms/step, {steps} steps){mem}")
-        if "fast_pairs_per_s" in row and "reference_pairs_per_s" in row:
-            row["speedup"] = row["fast_pairs_per_s"] / row["reference_pairs_per_s"]
-            print(f"batch {b:4d} fast / reference: {row['speedup']:.1f}x")
-        if "fast_pairs_per_s" in row:
-            print(f"batch {b:4d} fast / published 157 pairs/s: {row['fast_pairs_per_s'] / PUBLISHED_PAIRS_PER_S:.1f}x"
+                row[f"{name}_peak_gpu_mib"] = torch.cuda.max_memory_allocated(dev) / 2**20
+            mem = f", peak GPU memory {row[f'{name}_peak_gpu_mib']:.0f} MiB" if dev.type == "cuda" else ""
+            print(f"batch {b:4d} {name:9s}: {row[f'{name}_pairs_per_s']:8.0f} pairs/s "
+                  f"({row[f'{name}_ms_per_step']:.1f} ms/step, {steps} steps; warm-up {WARMUP_SECONDS['last']:.1f} s){mem}")
+        fastest = max((k for k in row if k.startswith("fast") and k.endswith("_pairs_per_s")),
+                      key=row.get, default=None)
+        if fastest is not None:
+            row["fastest"] = fastest[: -len("_pairs_per_s")]
+        if fastest is not None and "reference_pairs_per_s" in row:
+            row["speedup"] = row[fastest] / row["reference_pairs_per_s"]
+            print(f"batch {b:4d} {row['fastest']} / reference: {row['speedup']:.1f}x")
+        if fastest is not None:
+            print(f"batch {b:4d} {row['fastest']} / published 157 pairs/s: {row[fastest] / PUBLISHED_PAIRS_PER_S:.1f}x"
                   + ("" if cfg.preset == "paper" else " (another preset: not comparable)"))
         rows.append(row)
     if args.json:

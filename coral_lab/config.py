@@ -126,6 +126,9 @@ class TrainConfig:
     seed: int = 42
     amp: bool = True  # bf16 autocast on CUDA; ignored on the CPU
     num_threads: int | None = None  # torch CPU threads; None leaves torch's default
+    # torch.compile mode for the model's parts (coral_lab.device.compile_parts): None (eager), "default",
+    # "reduce-overhead" (CUDA graphs) or "max-autotune-no-cudagraphs"; how to run, not what to compute
+    compile: str | None = None
 
 
 @dataclass
@@ -165,7 +168,7 @@ class BaselineConfig:
 
 
 # (section, field) pairs that change how a run is executed but not what it computes
-RUNTIME_FIELDS: tuple[tuple[str, str], ...] = (("train", "num_threads"),)
+RUNTIME_FIELDS: tuple[tuple[str, str], ...] = (("train", "num_threads"), ("train", "compile"))
 
 
 def experiment_dict(config: dict[str, Any]) -> dict[str, Any]:
@@ -270,6 +273,11 @@ class RunConfig:
         _check(self.train.weight_decay >= 0, "train.weight_decay must be >= 0", self.train.weight_decay)
         _check(self.train.train_set in ("unbiased", "biased"), "train.train_set must be 'unbiased' or 'biased'",
                self.train.train_set)
+        _check(self.train.compile in (None, "default", "reduce-overhead", "max-autotune-no-cudagraphs"),
+               "train.compile must be None (eager), 'default', 'reduce-overhead' or 'max-autotune-no-cudagraphs'",
+               self.train.compile)
+        _check(self.train.num_threads is None or (isinstance(self.train.num_threads, int) and self.train.num_threads >= 1),
+               "train.num_threads must be None or a positive int", self.train.num_threads)
         _check(0 < self.probe.val_fraction < 1, "probe.val_fraction must be in (0, 1)", self.probe.val_fraction)
         # the schedule is checked by masking.mask_ratio_at, which knows the valid forms
         from coral_lab.masking import mask_ratio_at

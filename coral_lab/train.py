@@ -37,7 +37,7 @@ from coral_lab import distributed
 from coral_lab.augment import augment_batch
 from coral_lab.config import RunConfig
 from coral_lab.data import TrifeatureBenchmark, load_or_render, make_benchmark
-from coral_lab.device import resolve_device
+from coral_lab.device import compile_parts, resolve_device
 from coral_lab.io import CheckpointError, atomic_torch_save, atomic_write_text, load_checkpoint
 from coral_lab.losses import coral_loss, loss_part_names
 from coral_lab.augment import to_model_input
@@ -165,6 +165,7 @@ def pretrain(
     is_coral = cfg.method == "coral"
     if dev.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
+    compile_parts(model, tc.compile)  # after loading below the compiled parts see the loaded weights
     optimizer = build_optimizer(model, cfg, dev)
     order_gen = torch.Generator().manual_seed(tc.seed)  # batch order and modality halves (CPU)
     aug_gen = torch.Generator(dev).manual_seed(tc.seed * 1_000_003 + 7919 * (info.rank + 1))  # views, masks
