@@ -144,8 +144,22 @@ def main() -> None:
     sizes = args.batch_sizes or [cfg.train.batch_size]
     print(f"preset {cfg.preset}, {cfg.data.image_size} px, encoder {cfg.model.encoder}, device {describe_device(dev)}, "
           f"torch {torch.__version__}")
-    runs = [("reference", None) if path == "reference" else ("fast", None if m == "none" else m)
-            for path in args.paths for m in (args.compile if path == "fast" else ["none"])]
+    def save(rows_so_far: list[dict]) -> None:
+        """Write the JSON after every measurement, so a run stopped at a time limit keeps what it measured."""
+        if not args.json:
+            return
+        from coral_lab.io import atomic_write_text
+        from coral_lab.provenance import provenance
+
+        info = provenance(command=" ".join(["python", "benchmarks/throughput.py", *sys.argv[1:]]),
+                          preset=cfg.preset, seeds=[0], device=describe_device(dev))
+        atomic_write_text(args.json, json.dumps({"provenance": info, "rows": rows_so_far}, indent=2))
+
+    # eager paths first, compiled modes last: a run stopped at a time limit keeps the fast / reference ratio
+    modes = [None if m == "none" else m for m in args.compile]
+    runs = [("fast", None)] if "fast" in args.paths and None in modes else []
+    runs += [("reference", None)] if "reference" in args.paths else []
+    runs += [("fast", m) for m in modes if m is not None] if "fast" in args.paths else []
     rows = []
     for b in sizes:
         row = {"batch_size": b}
@@ -162,6 +176,7 @@ def main() -> None:
             except Exception as e:  # a compile mode that fails on this torch / device is reported, not fatal
                 row[f"{name}_error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
                 print(f"batch {b:4d} {name}: failed ({row[f'{name}_error']})")
+                save(rows + [row])
                 continue
             row[f"{name}_pairs_per_s"] = steps * b / sec
             row[f"{name}_ms_per_step"] = 1000 * sec / steps
@@ -171,6 +186,7 @@ def main() -> None:
             mem = f", peak GPU memory {row[f'{name}_peak_gpu_mib']:.0f} MiB" if dev.type == "cuda" else ""
             print(f"batch {b:4d} {name:9s}: {row[f'{name}_pairs_per_s']:8.0f} pairs/s "
                   f"({row[f'{name}_ms_per_step']:.1f} ms/step, {steps} steps; warm-up {WARMUP_SECONDS['last']:.1f} s){mem}")
+            save(rows + [row])
         fastest = max((k for k in row if k.startswith("fast") and k.endswith("_pairs_per_s")),
                       key=row.get, default=None)
         if fastest is not None:
@@ -182,13 +198,7 @@ def main() -> None:
             print(f"batch {b:4d} {row['fastest']} / published 157 pairs/s: {row[fastest] / PUBLISHED_PAIRS_PER_S:.1f}x"
                   + ("" if cfg.preset == "paper" else " (another preset: not comparable)"))
         rows.append(row)
-    if args.json:
-        from coral_lab.provenance import provenance
-        from coral_lab.io import atomic_write_text
-
-        info = provenance(command=" ".join(["python", "benchmarks/throughput.py", *sys.argv[1:]]),
-                          preset=cfg.preset, seeds=[0], device=describe_device(dev))
-        atomic_write_text(args.json, json.dumps({"provenance": info, "rows": rows}, indent=2))
+    save(rows)
 
 
 if __name__ == "__main__":
