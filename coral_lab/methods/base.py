@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from coral_lab.config import RunConfig
+from coral_lab.models.checks import check_finite, check_view
 from coral_lab.models.encoders import build_encoder
 from coral_lab.models.fusion import FusionTransformer
 from coral_lab.models.tokens import LatentConverter
@@ -138,37 +139,11 @@ class BaselineModel(nn.Module):
         """n floating-point tensors ``(B, C, H, W)`` of one batch size, on the model's device, finite
         (the finite check is one host sync and is skipped when ``check_inputs`` is False)."""
         m = self.cfg.model
-        if isinstance(view, Tensor) or not isinstance(view, Sequence):
-            raise TypeError(
-                f"{name} must be a list of {self.n_modalities} image tensors (B, C, H, W), one per modality, "
-                f"got {type(view).__name__}"
-            )
-        if len(view) != self.n_modalities:
-            raise ValueError(
-                f"{name} has {len(view)} tensors but the model has n_modalities={self.n_modalities}; "
-                "pass one (B, C, H, W) tensor per modality"
-            )
-        expected = (m.in_channels, m.image_size, m.image_size)
-        device = self._device()
-        for i, x in enumerate(view):
-            if not isinstance(x, Tensor) or not x.is_floating_point():
-                raise TypeError(
-                    f"{name}[{i}] must be a floating-point image tensor (convert uint8 images with "
-                    f"coral_lab.augment.to_model_input), got {getattr(x, 'dtype', type(x).__name__)}"
-                )
-            if x.dim() != 4 or tuple(x.shape[1:]) != expected or x.shape[0] < 1:
-                raise ValueError(
-                    f"{name}[{i}] must have shape (B, {expected[0]}, {expected[1]}, {expected[2]}) "
-                    f"(in_channels, image_size, image_size of the config), got {tuple(x.shape)}"
-                )
-            if x.shape[0] != view[0].shape[0]:
-                raise ValueError(f"all modalities of {name} must have one batch size, got {[int(t.shape[0]) for t in view]}")
-            if x.device.type != device.type:
-                raise ValueError(f"{name}[{i}] is on {x.device} but the model is on {device}; move it with .to()")
+        v = check_view(view, name, [(m.in_channels, m.image_size, m.image_size)] * self.n_modalities,
+                       self._device())
         if self.check_inputs:
-            if not bool(torch.stack([torch.isfinite(t).all() for t in view]).all()):
-                raise ValueError(f"{name} contains NaN or Inf values; check the data pipeline and augmentation")
-        return list(view)
+            check_finite(v, name)
+        return v
 
     def check_views(self, view1: object, view2: object) -> tuple[list[Tensor], list[Tensor]]:
         v1 = self.check_view(view1, "view1")

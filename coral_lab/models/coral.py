@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from coral_lab.config import ModelConfig
 from coral_lab.embeddings import Embeddings
 from coral_lab.masking import apply_token_mask, token_keep_mask
+from coral_lab.models.checks import check_finite, check_view, same_device
 from coral_lab.models.encoders import build_encoder
 from coral_lab.models.fusion import FusionTransformer
 from coral_lab.models.heads import ProjectionHead
@@ -41,11 +42,6 @@ def _positive_int(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
     return value
-
-
-def _same_device(a: torch.device, b: torch.device) -> bool:
-    """Equal devices, treating a missing index (``cuda``) as matching any index of that type."""
-    return a.type == b.type and (a.index is None or b.index is None or a.index == b.index)
 
 
 class CoralModel(nn.Module):
@@ -108,49 +104,15 @@ class CoralModel(nn.Module):
 
     def _check_view(self, view: object, name: str) -> list[Tensor]:
         """Shape / type / device checks (no host sync); returns the view as a list."""
-        if isinstance(view, Tensor) or not isinstance(view, Sequence):
-            raise TypeError(
-                f"{name} must be a list of {self.n_modalities} image tensors (B, C, H, W), one per modality, "
-                f"got {type(view).__name__}"
-            )
-        if len(view) != self.n_modalities:
-            raise ValueError(
-                f"{name} has {len(view)} tensors but the model has n_modalities={self.n_modalities}; "
-                f"pass one (B, C, H, W) tensor per modality"
-            )
         cfg = self.cfg
         device = self.shared_head.net[0].weight.device
-        expected = (cfg.in_channels, cfg.image_size, cfg.image_size)
-        for i, x in enumerate(view):
-            if not isinstance(x, Tensor):
-                raise TypeError(f"{name}[{i}] must be a torch.Tensor, got {type(x).__name__}")
-            if not x.is_floating_point():
-                raise TypeError(
-                    f"{name}[{i}] must be a floating-point image tensor, got dtype {x.dtype}; "
-                    f"convert uint8 images with .float() / 255 and normalise them"
-                )
-            if x.dim() != 4 or tuple(x.shape[1:]) != expected:
-                raise ValueError(
-                    f"{name}[{i}] must have shape (B, {expected[0]}, {expected[1]}, {expected[2]}) "
-                    f"(in_channels, image_size, image_size from the ModelConfig), got {tuple(x.shape)}"
-                )
-            if x.shape[0] < 1:
-                raise ValueError(f"{name}[{i}] is an empty batch")
-            if x.shape[0] != view[0].shape[0]:
-                raise ValueError(
-                    f"all modalities of {name} must have the same batch size, got "
-                    f"{[int(t.shape[0]) for t in view]}"
-                )
-            if not _same_device(x.device, device):
-                raise ValueError(f"{name}[{i}] is on {x.device} but the model is on {device}; move it with .to()")
-        return list(view)
+        return check_view(view, name, [(cfg.in_channels, cfg.image_size, cfg.image_size)] * self.n_modalities,
+                          device)
 
     def _check_finite(self, tensors: Sequence[Tensor]) -> None:
         if not self.check_inputs:
             return
-        finite = torch.stack([torch.isfinite(t).all() for t in tensors]).all()
-        if not bool(finite):  # the one host sync
-            raise ValueError("inputs contain NaN or Inf values; check the data pipeline and augmentation")
+        check_finite(tensors)  # the one host sync
 
     def _check_halves(self, halves: object) -> Halves:
         n = self.n_modalities
@@ -220,7 +182,7 @@ class CoralModel(nn.Module):
         if generator is not None:
             if not isinstance(generator, torch.Generator):
                 raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
-            if not _same_device(generator.device, v1[0].device):
+            if not same_device(generator.device, v1[0].device):
                 raise ValueError(
                     f"generator is on {generator.device} but the inputs are on {v1[0].device}; "
                     f"use torch.Generator(device={str(v1[0].device)!r})"

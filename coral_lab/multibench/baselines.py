@@ -22,14 +22,13 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 
-import torch
 from torch import Tensor, nn
 
 from coral_lab.methods.clip import CLIPModel
 from coral_lab.methods.comm import CoMMModel
 from coral_lab.methods.factorcl import FactorCLModel
 from coral_lab.methods.infmasking import InfMaskingModel
-from coral_lab.models.coral import _same_device
+from coral_lab.models.checks import check_finite, check_view
 from coral_lab.multibench.config import FeatureRunConfig
 from coral_lab.multibench.datasets import FeatureDataset, ModalitySpec
 from coral_lab.multibench.encoders import TokenConverter, build_modality_encoder, n_tokens
@@ -72,24 +71,11 @@ class FeatureInputs:
     def check_view(self, view: object, name: str) -> list[Tensor]:
         """n floating-point tensors ``(B, *spec_i.shape)`` of one batch size, on the model's device, finite
         (the finite check is skipped when ``check_inputs`` is False, as during pretraining)."""
-        names = ", ".join(f"{m.name} (B, {', '.join(map(str, m.shape))})" for m in self.modalities)
-        if isinstance(view, Tensor) or not isinstance(view, Sequence) or len(view) != len(self.modalities):
-            raise ValueError(f"{name} must be a list of {len(self.modalities)} tensors, one per modality: {names}")
-        device = self._device()  # type: ignore[attr-defined]
-        for i, (x, spec) in enumerate(zip(view, self.modalities)):
-            if not isinstance(x, Tensor) or not x.is_floating_point():
-                raise TypeError(f"{name}[{i}] ({spec.name}) must be a floating-point tensor, "
-                                f"got {getattr(x, 'dtype', type(x).__name__)}")
-            if x.dim() != 1 + len(spec.shape) or tuple(x.shape[1:]) != spec.shape or x.shape[0] < 1:
-                raise ValueError(f"{name}[{i}] ({spec.name}) must have shape (B, {', '.join(map(str, spec.shape))}), "
-                                 f"got {tuple(x.shape)}")
-            if x.shape[0] != view[0].shape[0]:
-                raise ValueError(f"all modalities of {name} must have one batch size, got {[int(t.shape[0]) for t in view]}")
-            if not _same_device(x.device, device):
-                raise ValueError(f"{name}[{i}] is on {x.device} but the model is on {device}; move it with .to()")
-        if self.check_inputs and not bool(torch.stack([torch.isfinite(t).all() for t in view]).all()):  # type: ignore[attr-defined]
-            raise ValueError(f"{name} contains NaN or Inf values; check the data file and the augmentation")
-        return list(view)
+        v = check_view(view, name, [m.shape for m in self.modalities], self._device(),  # type: ignore[attr-defined]
+                       [m.name for m in self.modalities])
+        if self.check_inputs:  # type: ignore[attr-defined]
+            check_finite(v, name)
+        return v
 
 
 class FeatureCLIP(FeatureInputs, CLIPModel):

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from coral_lab.models.coral import CoralModel, _same_device
+from coral_lab.models.checks import check_view
+from coral_lab.models.coral import CoralModel
 from coral_lab.models.fusion import FusionTransformer
 from coral_lab.models.heads import ProjectionHead
 from coral_lab.models.unique import UniquePathway
@@ -65,20 +66,5 @@ class FeatureCoralModel(CoralModel):
         self.n_tokens = tuple(n_tokens(m, cfg.encoder) for m in modalities)
 
     def _check_view(self, view: object, name: str) -> list[Tensor]:
-        if isinstance(view, Tensor) or not isinstance(view, Sequence) or len(view) != self.n_modalities:
-            raise ValueError(
-                f"{name} must be a list of {self.n_modalities} tensors, one per modality "
-                f"({', '.join(m.name for m in self.modalities)})"
-            )
-        device = self.shared_head.net[0].weight.device
-        for i, (x, spec) in enumerate(zip(view, self.modalities)):
-            if not isinstance(x, Tensor) or not x.is_floating_point():
-                raise TypeError(f"{name}[{i}] ({spec.name}) must be a floating-point tensor")
-            if x.dim() != 1 + len(spec.shape) or tuple(x.shape[1:]) != spec.shape or x.shape[0] < 1:
-                raise ValueError(f"{name}[{i}] ({spec.name}) must have shape (B, {', '.join(map(str, spec.shape))}), "
-                                 f"got {tuple(x.shape)}")
-            if x.shape[0] != view[0].shape[0]:
-                raise ValueError(f"all modalities of {name} must have the same batch size")
-            if not _same_device(x.device, device):
-                raise ValueError(f"{name}[{i}] is on {x.device} but the model is on {device}; move it with .to()")
-        return list(view)
+        return check_view(view, name, [m.shape for m in self.modalities], self.shared_head.net[0].weight.device,
+                          [m.name for m in self.modalities])
