@@ -192,10 +192,13 @@ def history_figure(histories: pd.DataFrame | Mapping[str, pd.DataFrame], title: 
     """Interactive curves of every loss part (eq. 3, 4, 7-8) and the mask ratio per epoch.
 
     Four panels: the total loss; the InfoNCE parts (``shared``, ``unique1`` ... and their sum
-    ``unique``); the orthogonality parts (``ortho_*`` and their sum ``orthogonal``); the mask ratio m.
+    ``unique``), or a baseline's own loss parts (``coral_lab.methods``: e.g. CLIP's ``clip`` and
+    ``logit_scale``); the orthogonality parts (``ortho_*`` and their sum ``orthogonal``; COrAL only);
+    the mask ratio m. COrAL and baseline runs can be drawn together.
 
     Args:
-        histories: one history DataFrame (as ``load_or_pretrain`` returns) or ``{run name: history}``.
+        histories: one history DataFrame (as ``load_or_pretrain`` returns, or a run's history.csv)
+            or ``{run name: history}``.
         title: the figure title.
 
     Returns:
@@ -208,16 +211,18 @@ def history_figure(histories: pd.DataFrame | Mapping[str, pd.DataFrame], title: 
         histories = {"run": histories}
     if not isinstance(histories, Mapping) or not histories:
         raise TypeError("histories must be a history DataFrame or a non-empty {name: DataFrame} mapping")
+    not_a_part = {"epoch", "loss", "mask_ratio", "seconds", "pairs_per_s"}
     panels = (
         ("total loss L (eq. 3)", lambda c: c == "loss"),
-        ("InfoNCE parts (eq. 4)", lambda c: c == "shared" or re.fullmatch(r"unique\d*", c) is not None),
+        ("InfoNCE parts (eq. 4) / a baseline's loss parts",
+         lambda c: c not in not_a_part and not c.startswith("ortho")),
         ("orthogonality parts (eq. 7-8)", lambda c: c.startswith("ortho")),
         ("mask ratio m", lambda c: c == "mask_ratio"),
     )
     for name, h in histories.items():
         if not isinstance(h, pd.DataFrame):
             raise TypeError(f"history {name!r} must be a pandas DataFrame, got {type(h).__name__}")
-        missing = {"epoch", "loss", "mask_ratio", "shared", "orthogonal"} - set(h.columns)
+        missing = {"epoch", "loss", "mask_ratio"} - set(h.columns)
         if missing:
             raise ValueError(
                 f"history {name!r} lacks the columns {sorted(missing)}; pass the history of "

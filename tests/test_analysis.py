@@ -115,6 +115,19 @@ def test_history_figure_plots_every_part_per_run():
         A.history_figure({})
 
 
+def test_history_figure_draws_a_baseline_beside_coral():
+    """A baseline's history (here CLIP's columns, as train.pretrain writes them) shows its own parts."""
+    coral = pd.DataFrame({"epoch": [1, 2], "mask_ratio": [0.05, 0.55], "loss": [3.0, 2.0], "shared": [1.0, 0.5],
+                          "orthogonal": [0.1, 0.05], "seconds": [1.0, 1.0], "pairs_per_s": [9.0, 9.0]})
+    clip = pd.DataFrame({"epoch": [1, 2], "mask_ratio": [0.0, 0.0], "loss": [4.0, 3.5], "clip": [4.0, 3.5],
+                         "logit_scale": [2.66, 2.7], "seconds": [1.0, 1.0], "pairs_per_s": [9.0, 9.0]})
+    fig = A.history_figure({"coral": coral, "clip": clip})
+    shown = {tr.name: list(tr.y) for tr in fig.data}
+    assert set(shown) == {"coral: loss", "coral: shared", "coral: orthogonal", "coral: mask_ratio",
+                          "clip: loss", "clip: clip", "clip: logit_scale", "clip: mask_ratio"}
+    assert shown["clip: logit_scale"] == pytest.approx([2.66, 2.7])
+
+
 # ---------------------------------------------------------------------------------------------
 # which subspace knows what
 # ---------------------------------------------------------------------------------------------
