@@ -319,7 +319,9 @@ def main(argv: list[str] | None = None) -> int:
     from coral_lab import distributed
     from coral_lab.data import CacheError
     from coral_lab.io import CheckpointError
+    from coral_lab.provenance import mark_start
 
+    mark_start()  # sidecars name the commit this command started from
     try:
         code = args.func(args)
     except (ValueError, FileNotFoundError, CheckpointError, CacheError) as e:

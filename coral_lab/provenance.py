@@ -16,7 +16,11 @@ import torch
 import coral_lab
 from coral_lab.io import atomic_write_text
 
-__all__ = ["git_commit", "provenance", "write_sidecar"]
+__all__ = ["git_commit", "mark_start", "provenance", "write_sidecar"]
+
+# the commit and time when this process started its work (``mark_start``); a long run's sidecar names
+# the code that ran, even when commits land while it trains
+_START: dict[str, str] = {}
 
 
 def git_commit(cwd: str | Path | None = None) -> str:
@@ -34,21 +38,35 @@ def git_commit(cwd: str | Path | None = None) -> str:
         return "unknown"
 
 
+def mark_start() -> None:
+    """Remember the commit and time now; ``provenance`` then reports these (the CLI calls it first)."""
+    _START.update(commit=git_commit(), started=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+
+
 def provenance(
     *, preset: str, seeds: Sequence[int], device: str, command: str | None = None, extra: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """A dict naming how a result was produced (for a JSON sidecar)."""
+    """A dict naming how a result was produced (for a JSON sidecar).
+
+    ``commit`` is the commit when the work started (``mark_start``; else now). When the checkout has
+    moved on since, ``commit_at_write`` names where it stood when the sidecar was written.
+    """
+    now_commit = git_commit()
     out = {
         "command": command if command is not None else " ".join(["coral-lab" if a.endswith("coral-lab") else a for a in sys.argv]),
         "preset": preset,
         "seeds": list(seeds),
         "device": device,
-        "commit": git_commit(),
+        "commit": _START.get("commit", now_commit),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "coral_lab": coral_lab.__version__,
         "torch": torch.__version__,
         "python": platform.python_version(),
     }
+    if "started" in _START:
+        out["started"] = _START["started"]
+    if now_commit != out["commit"]:
+        out["commit_at_write"] = now_commit
     if extra:
         out.update(extra)
     return out
