@@ -38,3 +38,25 @@ def ci_benchmark(ci_config):
     from coral_lab.train import load_benchmark
 
     return load_benchmark(ci_config, progress=False)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module of tiny models: two threads on a shared 2-core machine spin-wait.
+
+    Use it with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def synthetic_mosi_folder(tmp_path_factory):
+    """A folder with a small synthetic MOSI file in the MultiBench layout (40 samples, 8 time steps)."""
+    from coral_lab.multibench.synthetic import write_synthetic
+
+    folder = tmp_path_factory.mktemp("multibench")
+    write_synthetic(folder, "mosi", n=40, seq_len=8)
+    return folder

@@ -20,7 +20,6 @@ from coral_lab.multibench.finetune import finetune
 from coral_lab.multibench.pretrain import METHODS, get_method, load_feature_model, pretrain_features
 from coral_lab.multibench.probe import probe_feature_model
 from coral_lab.multibench.protocol import compare_methods, run_feature_unit
-from coral_lab.multibench.synthetic import write_synthetic
 
 BASELINES = {  # name -> (coral_lab.methods class it must be, its probe subspaces, a loss part it logs)
     "clip": (CLIPModel, ["modality1", "modality2"], "clip"),
@@ -30,20 +29,12 @@ BASELINES = {  # name -> (coral_lab.methods class it must be, its probe subspace
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: these models are tiny, and two threads on a shared 2-core machine spin-wait."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def mosi(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("multibench")
-    write_synthetic(folder, "mosi", n=40, seq_len=8)
-    return load_dataset("mosi", folder), folder
+def mosi(synthetic_mosi_folder):
+    return load_dataset("mosi", synthetic_mosi_folder), synthetic_mosi_folder
 
 
 @pytest.fixture(scope="module")

@@ -1,25 +1,17 @@
 """Feature encoders, augmentations and FeatureCoralModel on feature data."""
 
-import numpy as np
 import pytest
 import torch
 
 from coral_lab.losses import coral_loss
 from coral_lab.multibench.augment import augment_sequences, augment_tabular
-from coral_lab.multibench.config import EncoderConfig, FeatureAugmentConfig, feature_config
+from coral_lab.multibench.config import FeatureAugmentConfig, feature_config
 from coral_lab.multibench.datasets import ModalitySpec
 from coral_lab.multibench.encoders import FeatureTokenizer, GRUEncoder, SequenceTransformer, TabularEncoder
 from coral_lab.multibench.model import FeatureCoralModel
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: these models are tiny, and two threads on a shared 2-core machine spin-wait."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_feature_tokenizer_matches_the_formula():

@@ -15,21 +15,12 @@ from coral_lab.multibench.probe import probe_feature_model
 from coral_lab.multibench.synthetic import write_synthetic
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: these models are tiny, and two threads on a shared 2-core machine spin-wait."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def mosi(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("multibench")
-    write_synthetic(folder, "mosi", n=40, seq_len=8)
-    return folder
+def mosi(synthetic_mosi_folder):
+    return synthetic_mosi_folder
 
 
 def test_pretrain_resumes_exactly_and_probes(mosi, tmp_path):
