@@ -4,6 +4,7 @@
 #
 #   bash scripts/gpu_session.sh [TOTAL_SECONDS] [JOBS]      (defaults: 540 s, 4 units at once)
 #
+# 0. the tests marked gpu (CUDA generators, bf16, channels_last, fused AdamW)
 # 1. throughput (benchmarks/throughput.py, paper preset): the fast path eagerly and with torch.compile
 #    (default, reduce-overhead) at batch 64, eagerly at batch 256, and the published-style reference
 #    path (PIL in 4 DataLoader workers, fp32) at batch 64 -> $OUT/throughput.json
@@ -32,6 +33,10 @@ echo "== $(date -u +%FT%TZ) commit $(git rev-parse HEAD 2>/dev/null || echo unkn
 smi() { command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu="$1" --format=csv; }
 smi name,memory.total,memory.used,driver_version
 python3 -c "import torch, sklearn; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'sklearn', sklearn.__version__)"
+
+echo "== the CUDA tests ($(left) s left)"
+timeout 150 python3 -m pytest -q -m gpu -p no:cacheprovider tests/test_train.py tests/test_models.py \
+    tests/test_losses.py tests/test_masking.py tests/test_augment.py 2>&1 | tail -15
 
 echo "== throughput ($(left) s left)"
 timeout 240 python3 benchmarks/throughput.py --preset "$PRESET" --device "$DEVICE" --batch-sizes 64 \
