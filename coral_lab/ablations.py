@@ -196,7 +196,7 @@ def run_ablation(
         result = pd.concat(frames, ignore_index=True)
         atomic_write_text(csv_path, result.to_csv(index=False))
         info = provenance(
-            preset=cfg.preset, seeds=seeds, device=describe_device(dev), command=command,
+            preset=cfg.preset, seeds=seeds, device=describe_device(dev, cfg.train.num_threads, jobs), command=command,
             extra={
                 "study": study,
                 "variants": {n: available[n].overrides for n in names},

@@ -250,13 +250,14 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     rows, table = run_table1(cfg, out, seeds=seeds, device=str(device), progress=not args.no_progress,
                              subspaces=probed, jobs=args.jobs)
     minutes = (time.perf_counter() - t0) / 60
+    where = describe_device(device, cfg.train.num_threads, args.jobs)
     scale = "the paper's scale" if cfg.preset == "paper" else f"the reduced '{cfg.preset}' preset, not the paper's scale"
     name = DISPLAY_NAMES[cfg.method]
     text = format_table1(table, title=f"Trifeature Table 1, {name} ({scale}; seeds {seeds})", method=name)
     print(text)
-    print(f"wall time {minutes:.1f} min on {describe_device(device)}; results in {out}/")
+    print(f"wall time {minutes:.1f} min on {where}; results in {out}/")
     write_sidecar(out / "table1.provenance.json",
-                  provenance(preset=cfg.preset, seeds=seeds, device=describe_device(device),
+                  provenance(preset=cfg.preset, seeds=seeds, device=where,
                              extra={"method": cfg.method, "wall_minutes": round(minutes, 2), "config": cfg.to_dict()}))
     (out / "table1.txt").write_text(text + "\n")
     return 0
@@ -293,7 +294,8 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     text = format_ablation(summarize_ablation(rows), title=f"{args.study} ablation ({scale}; seeds {seeds})")
     print(text)
     (out / f"ablation_{args.study}.txt").write_text(text + "\n")
-    print(f"wall time {(time.perf_counter() - t0) / 60:.1f} min on {describe_device(device)}; "
+    print(f"wall time {(time.perf_counter() - t0) / 60:.1f} min on "
+          f"{describe_device(device, cfg.train.num_threads, args.jobs)}; "
           f"results in {results_path(out, args.study)}")
     return 0
 

@@ -38,13 +38,26 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def describe_device(device: torch.device) -> str:
-    """A human-readable name for provenance sidecars, e.g. 'cuda: NVIDIA H100 80GB HBM3' or 'cpu: 2 threads'."""
-    if device.type == "cuda":
-        return f"cuda: {torch.cuda.get_device_name(device)}"
-    import platform
+def describe_device(device: torch.device, threads: int | None = None, jobs: int = 1) -> str:
+    """A human-readable name for provenance sidecars, e.g. 'cuda: NVIDIA H100 80GB HBM3' or
+    'cpu: x86_64, 2 torch threads'.
 
-    return f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads"
+    Args:
+        device: the training device.
+        threads: the torch CPU threads of each training process (``train.num_threads``); None: this
+            process's current count.
+        jobs: training processes working at once (``--jobs``); named when more than one.
+    """
+    if device.type == "cuda":
+        text = f"cuda: {torch.cuda.get_device_name(device)}"
+    else:
+        import platform
+
+        n = threads or torch.get_num_threads()
+        text = f"cpu: {platform.processor() or platform.machine()}, {n} torch thread{'' if n == 1 else 's'}"
+    if jobs > 1:
+        text += f" {'each ' if device.type == 'cpu' else ''}in {jobs} processes at once"
+    return text
 
 
 def compile_parts(model: torch.nn.Module, mode: str | None, backend: str = "inductor") -> torch.nn.Module:

@@ -24,3 +24,14 @@ def test_without_a_start_mark_the_current_commit_is_named(monkeypatch):
 def test_the_real_commit_is_a_sha_or_unknown():
     commit = P.git_commit()
     assert commit == "unknown" or len(commit.split("+")[0]) == 40
+
+
+def test_the_device_text_names_threads_and_parallel_processes():
+    import torch
+
+    from coral_lab.device import describe_device
+
+    cpu = torch.device("cpu")
+    assert describe_device(cpu, threads=1, jobs=2).endswith(", 1 torch thread each in 2 processes at once")
+    assert describe_device(cpu, threads=4).endswith(", 4 torch threads")
+    assert describe_device(cpu).endswith(f", {torch.get_num_threads()} torch thread" + ("s" if torch.get_num_threads() != 1 else ""))
