@@ -232,7 +232,7 @@ def figure_provenance(result_info: Mapping[str, Any], result_path: str | Path, *
     how the figure was drawn from it (``figure``: command, commit, date, source file and its hash)."""
     import sys
 
-    from coral_lab.provenance import git_commit
+    from coral_lab.provenance import start_commit
 
     _check_info(result_info, "result provenance")
     result_path = Path(result_path)
@@ -241,7 +241,7 @@ def figure_provenance(result_info: Mapping[str, Any], result_path: str | Path, *
         "kind": kind,
         "command": command if command is not None else " ".join(
             ["coral-lab" if a.endswith("coral-lab") else a for a in sys.argv]),
-        "commit": git_commit(),
+        "commit": start_commit(),  # where the checkout stood when the command started
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "source": str(result_path),
         "source_sha256": _sha256(result_path),

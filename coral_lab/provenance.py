@@ -16,7 +16,7 @@ import torch
 import coral_lab
 from coral_lab.io import atomic_write_text
 
-__all__ = ["git_commit", "mark_start", "provenance", "write_sidecar"]
+__all__ = ["git_commit", "mark_start", "start_commit", "provenance", "write_sidecar"]
 
 # the commit and time when this process started its work (``mark_start``); a long run's sidecar names
 # the code that ran, even when commits land while it trains
@@ -43,6 +43,11 @@ def mark_start() -> None:
     _START.update(commit=git_commit(), started=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
 
 
+def start_commit() -> str:
+    """The commit remembered by ``mark_start``, else the current one."""
+    return _START.get("commit") or git_commit()
+
+
 def provenance(
     *, preset: str, seeds: Sequence[int], device: str, command: str | None = None, extra: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -57,7 +62,7 @@ def provenance(
         "preset": preset,
         "seeds": list(seeds),
         "device": device,
-        "commit": _START.get("commit", now_commit),
+        "commit": _START.get("commit") or now_commit,
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "coral_lab": coral_lab.__version__,
         "torch": torch.__version__,
