@@ -33,7 +33,7 @@ import torch
 from coral_lab.augment import augment_batch
 from coral_lab.config import get_preset
 from coral_lab.data import make_trifeature
-from coral_lab.device import compile_parts, describe_device, resolve_device
+from coral_lab.device import COMPILE_MODES, compile_parts, describe_device, resolve_device
 from coral_lab.losses import coral_loss
 from coral_lab.models import CoralModel
 from coral_lab.train import _float, build_optimizer
@@ -134,7 +134,7 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--workers", type=int, default=4, help="DataLoader workers of the reference path (published: 4)")
     p.add_argument("--compile", nargs="+", default=["none"],
-                   choices=["none", "default", "reduce-overhead", "max-autotune-no-cudagraphs"],
+                   choices=["none", *COMPILE_MODES],
                    help="torch.compile modes of the fast path to time (none = eager); default: none")
     p.add_argument("--json", default=None, help="also write the measurements to this JSON file")
     args = p.parse_args()

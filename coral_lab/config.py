@@ -273,9 +273,10 @@ class RunConfig:
         _check(self.train.weight_decay >= 0, "train.weight_decay must be >= 0", self.train.weight_decay)
         _check(self.train.train_set in ("unbiased", "biased"), "train.train_set must be 'unbiased' or 'biased'",
                self.train.train_set)
-        _check(self.train.compile in (None, "default", "reduce-overhead", "max-autotune-no-cudagraphs"),
-               "train.compile must be None (eager), 'default', 'reduce-overhead' or 'max-autotune-no-cudagraphs'",
-               self.train.compile)
+        from coral_lab.device import COMPILE_MODES
+
+        _check(self.train.compile is None or self.train.compile in COMPILE_MODES,
+               f"train.compile must be None (eager) or one of {list(COMPILE_MODES)}", self.train.compile)
         _check(self.train.num_threads is None or (isinstance(self.train.num_threads, int) and self.train.num_threads >= 1),
                "train.num_threads must be None or a positive int", self.train.num_threads)
         _check(0 < self.probe.val_fraction < 1, "probe.val_fraction must be in (0, 1)", self.probe.val_fraction)
