@@ -63,6 +63,18 @@ def trials_table(scope) -> list[dict[str, str]]:
     return table.evaluate(_TABLE_JS)
 
 
+def row_values(row: dict[str, str]) -> dict[str, object]:
+    """A table row with numbers as floats: pandas shows a column with as many decimals as its widest
+    value needs, so an earlier row's "15.6" reads "15.60" once a later row needs two decimals."""
+    def value(text: str) -> object:
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+    return {k: value(v) for k, v in row.items()}
+
+
 def comparison_bars(scope) -> list[dict]:
     """The bar traces of the (visible) comparison chart: name, x labels, y values, hover texts."""
     plot = scope.locator(".js-plotly-plot").filter(visible=True)
@@ -119,7 +131,7 @@ def test_interactive_lab_train_button_adds_a_trial(lab):
         expect(cell.locator(".widget-output table.dataframe tbody tr").filter(visible=True)).to_have_count(
             n + 1, timeout=UPDATE_TIMEOUT)
         after = trials_table(cell)
-        assert after[:n] == before, "the earlier trials' rows changed"
+        assert [row_values(r) for r in after[:n]] == [row_values(r) for r in before], "the earlier trials' rows changed"
         row = after[n]
         assert int(row["trial"]) == n + 1
         assert row["masking"] == "static" and row["mask_schedule"] == f"{new_ratio:g}", row
