@@ -25,6 +25,7 @@ from typing import Any, Callable, Sequence
 import pandas as pd
 
 from coral_lab.config import RunConfig
+from coral_lab.evaluate import SPREAD_NOTE, seed_std
 from coral_lab.io import atomic_write_text
 
 __all__ = [
@@ -302,7 +303,7 @@ def summarize_ablation(results: pd.DataFrame) -> pd.DataFrame:
     out = grouped.agg(
         label=("label", "first"),
         mean=("balanced_accuracy", "mean"),
-        std=("balanced_accuracy", lambda v: v.std(ddof=1) if len(v) > 1 else float("nan")),
+        std=("balanced_accuracy", seed_std),
         n_seeds=("seed", "nunique"),
     ).reset_index()
     columns = ("redundancy", "uniqueness", "synergy")
@@ -328,5 +329,6 @@ def format_ablation(summary: pd.DataFrame, title: str = "") -> str:
             cells.append("-" if pd.isna(m) else f"{m:5.1f}" + ("" if pd.isna(s) else f" +- {s:4.2f}"))
         lines.append(f"{labels[variant]:{width}s} " + " ".join(f"{c:>16s}" for c in cells) + f"  {n[variant]}")
     lines.append("balanced accuracy %, linear probe on frozen Z; each variant is the Table 1 protocol "
-                 "(unbiased pretraining -> redundancy, uniqueness; biased pretraining -> synergy).")
+                 "(unbiased pretraining -> redundancy, uniqueness; biased pretraining -> synergy); "
+                 + SPREAD_NOTE + ".")
     return "\n".join(lines)

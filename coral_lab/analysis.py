@@ -58,6 +58,7 @@ __all__ = [
     "unit_config",
     "unit_run_dir",
     "load_or_pretrain",
+    "load_unit",
     "preset_note",
     "history_figure",
     "subspace_probe_map",
@@ -166,11 +167,61 @@ def load_or_pretrain(
     run_dir = Path(run_dir)
     if (run_dir / CHECKPOINT).exists():
         model, run_cfg, history = load_model(run_dir, device=device)
-        if run_cfg.experiment_dict() == cfg.experiment_dict() and len(history) and int(history["epoch"].iloc[-1]) >= cfg.train.epochs:
+        if run_cfg.pretrain_dict() == cfg.pretrain_dict() and len(history) and int(history["epoch"].iloc[-1]) >= cfg.train.epochs:
             return model, history
         del model  # unfinished (resumed below) or another config (pretrain raises CheckpointError)
     result = pretrain(cfg, run_dir, benchmark=benchmark, device=device, progress=progress)
     return result.model, result.history
+
+
+def load_unit(
+    cfg: RunConfig,
+    runs_dir: str | Path,
+    seed: int,
+    kind: str,
+    *,
+    retrain: bool = False,
+    device: str | torch.device = "auto",
+    benchmark: TrifeatureBenchmark | None = None,
+    progress: bool = True,
+    shipped_root: str | Path | None = None,
+) -> tuple[torch.nn.Module, pd.DataFrame, str]:
+    """One of the notebooks' units: the shipped model when there is one for this config, else load-or-train.
+
+    Args:
+        cfg: the preset's config.
+        runs_dir: where trained units live (``<runs_dir>/seed<S>-<kind>``) when they are not shipped.
+        seed: the training seed.
+        kind: a key of ``coral_lab.pretrained.SHIPPED_UNITS`` (``unbiased``, ``biased``,
+            ``biased-no-mask``, ``unbiased-no-ortho``).
+        retrain: True trains (or resumes / loads) the unit in ``runs_dir`` even when a shipped model exists.
+        shipped_root: the checkout holding ``pretrained/`` (default: this package's).
+
+    Returns:
+        (model in eval mode, history, where it came from: ``"shipped <folder>"`` or ``"run <folder>"``).
+        A shipped model is used only when its config equals the unit's (``RunConfig.pretrain_dict``), and
+        only after its files pass the manifest's checksums.
+    """
+    from coral_lab import pretrained
+
+    name = pretrained.unit_name(seed, kind)
+    train_set, changes = pretrained.SHIPPED_UNITS[kind]
+    ucfg = unit_config(cfg, seed, train_set).replace(**changes)
+    folder = pretrained.shipped_dir(cfg.preset, shipped_root)
+    if not retrain and name in pretrained.shipped_units(folder):
+        # a changed or corrupted shipped file raises here (never a silent retrain)
+        if pretrained.shipped_config(folder, name).pretrain_dict() == ucfg.pretrain_dict():
+            model, _, history = pretrained.load_shipped(folder, name, device=_resolve(device))
+            return model, history, f"shipped {folder / name}"
+    run_dir = Path(runs_dir) / name
+    model, history = load_or_pretrain(ucfg, run_dir, device=device, benchmark=benchmark, progress=progress)
+    return model, history, f"run {run_dir}"
+
+
+def _resolve(device: str | torch.device) -> torch.device:
+    from coral_lab.device import resolve_device
+
+    return resolve_device(device)
 
 
 def preset_note(preset: str, device: str | torch.device) -> str:

@@ -174,6 +174,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: 41..45)")
     p.set_defaults(func=cmd_ablate)
 
+    p = sub.add_parser("study", help="a learning-curve study (coral_lab.study): variants x units x seeds, probed at "
+                                     "checkpoints against wall time; resumable")
+    _common(p)
+    _training(p)
+    _jobs(p)
+    p.add_argument("--name", required=True, help="the study (a key of coral_lab.study.STUDIES, e.g. screen)")
+    p.add_argument("--variants", nargs="+", default=None, help="run only these variants (default: all of the study)")
+    p.add_argument("--units", nargs="+", default=None,
+                   help="run only these unit kinds (unbiased, unbiased-no-ortho, biased, biased-no-mask)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[41], help="training seeds (default: 41)")
+    p.add_argument("--probe-every", type=int, default=2, help="probe every N epochs and at the last (default 2)")
+    p.add_argument("--out", default=None, help="study folder (default: runs/study-<name>-<preset>)")
+    p.add_argument("--results", default=None,
+                   help="also copy curves.csv and its provenance sidecar here after every finished unit")
+    p.set_defaults(func=cmd_study)
+
     p = sub.add_parser("figures", help="redraw every figure from saved result files (no training)")
     p.add_argument("--results", default="results", help="folder with result files and their provenance sidecars")
     p.add_argument("--out", default="figures", help="folder for the figures and their sidecars")
@@ -297,6 +313,49 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     print(f"wall time {(time.perf_counter() - t0) / 60:.1f} min on "
           f"{describe_device(device, cfg.train.num_threads, args.jobs)}; "
           f"results in {results_path(out, args.study)}")
+    return 0
+
+
+def cmd_study(args: argparse.Namespace) -> int:
+    from coral_lab.device import describe_device, resolve_device
+    from coral_lab.io import atomic_write_text
+    from coral_lab.provenance import provenance, write_sidecar
+    from coral_lab.study import final_scores, run_study, study_variants
+
+    cfg = config_from_args(args)
+    variants = study_variants(args.name)
+    out = Path(args.out or f"runs/study-{args.name}-{cfg.preset}")
+    device = resolve_device(args.device)
+    where = describe_device(device, cfg.train.num_threads, args.jobs)
+    chosen = args.variants or list(variants)
+    t0 = time.perf_counter()
+
+    def record(curves) -> None:
+        if args.results is None:
+            return
+        results = Path(args.results)
+        atomic_write_text(results / "curves.csv", curves.to_csv(index=False))
+        write_sidecar(results / "curves.provenance.json",
+                      provenance(preset=cfg.preset, seeds=args.seeds, device=where,
+                                 extra={"study": args.name, "variants": chosen, "probe_every": args.probe_every,
+                                        "wall_minutes": round((time.perf_counter() - t0) / 60, 2),
+                                        "config": cfg.to_dict()}))
+
+    def unit_done(variant: str, seed: int, unit: str, rows) -> None:
+        last = rows[rows["epoch"] == rows["epoch"].max()]
+        scores = ", ".join(f"{r.task}/{r.features} {r.balanced_accuracy:.1f} (AUC {r.roc_auc:.1f})" for r in last.itertuples())
+        print(f"  done: {variant} seed {seed} {unit}: epoch {int(last['epoch'].iloc[0])}: {scores}", flush=True)
+        from coral_lab.study import collect_curves
+
+        record(collect_curves(out))
+
+    print(f"study {args.name}, preset {cfg.preset}, seeds {args.seeds}: variants {chosen}, in {out}/")
+    curves = run_study(args.name, cfg, out, seeds=args.seeds, every=args.probe_every, variants=args.variants,
+                       units=args.units, device=str(device), jobs=args.jobs, on_unit_end=unit_done)
+    record(curves)
+    table = final_scores(curves)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+    print(f"wall time {(time.perf_counter() - t0) / 60:.1f} min on {where}")
     return 0
 
 

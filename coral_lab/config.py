@@ -91,6 +91,7 @@ class ModelConfig:
     n_modalities: int = 2
     encoder: str = "alexnet"  # one of coral_lab.models.ENCODERS
     encoder_width: int = 64  # base channel count of the "small_cnn" encoder (ignored by alexnet)
+    encoder_stem_stride: int = 1  # stride of the "small_cnn" first conv: 1, or 2 for larger images (ignored by alexnet)
     in_channels: int = 3
     image_size: int = 224  # needed to know the number of tokens per modality
     embed_dim: int = 512  # D
@@ -99,6 +100,12 @@ class ModelConfig:
     mlp_ratio: float = 4.0
     proj_hidden: int = 512
     proj_dim: int = 256
+    # how the weights start: "published" (the released code: each unique encoder and its latent converter
+    # start as copies of the shared ones, the unique heads as copies of the first, CLS ~ N(0, 1), CLIP's
+    # transformer init) or "independent" (every part drawn on its own, PyTorch's default layer init)
+    init: str = "published"
+    fusion_activation: str = "quick_gelu"  # the fusion MLP's: "quick_gelu" (published) or "gelu"
+    attention_pool: str = "unscaled"  # unique pathways: "unscaled" (published x . q, q ~ N(0, 1)) or "scaled"
 
 
 @dataclass
@@ -129,6 +136,9 @@ class TrainConfig:
     # torch.compile mode for the model's parts (coral_lab.device.compile_parts): None (eager), "default",
     # "reduce-overhead" (CUDA graphs) or "max-autotune-no-cudagraphs"; how to run, not what to compute
     compile: str | None = None
+    # conv inputs and weights in channels_last memory format (measured faster on CUDA and on this project's
+    # CPU, see benchmarks/cpu_speed.py); how to run, not what to compute
+    channels_last: bool = True
 
 
 @dataclass
@@ -139,10 +149,11 @@ class ProbeConfig:
     ever used for the final score (unlike the published script, see reference-results.md).
     """
 
-    C_grid: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
+    C_grid: tuple[float, ...] = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0)
     val_fraction: float = 0.2
     max_iter: int = 1000
-    class_weight: str | None = "balanced"
+    # None: the published probe (plain cross-entropy); "balanced": reweight classes to equal total weight
+    class_weight: str | None = None
 
 
 # the pretraining methods ``RunConfig.method`` may name (built by coral_lab.methods.METHODS)
@@ -162,13 +173,36 @@ class BaselineConfig:
     infmasking_views: int = 6  # InfMasking: T masked copies per augmented view
     infmasking_ratio: float = 0.7  # InfMasking: fraction of each modality's tokens masked in a copy
     infmasking_lambda: float = 1.0  # InfMasking: final weight of the covariance term (ramped from 0)
+    # InfMasking's total: "mean" (published: the mean of its five terms L_mask', L_mask'', L_1, L_2, L_full)
+    # or "comm_plus_half" (L_CoMM + 1/2 (L_mask' + L_mask''), coral_lab's first version)
+    infmasking_total: str = "mean"
     # FactorCL: hidden width of the concat critics T(a, b); None = model.proj_hidden (512 at the paper's
     # scale, the published width; smaller in the CPU presets, where B^2 critic calls per batch dominate)
     factorcl_critic_hidden: int | None = None
 
 
+# Fields added after results were committed, with the value every run written before them used. A saved
+# config (config.json, a checkpoint) whose section lacks one of them is read with that value, so an old
+# run is never mistaken for one trained with today's default.
+LEGACY_VALUES: dict[tuple[str, str], Any] = {
+    ("model", "init"): "independent",
+    ("model", "fusion_activation"): "gelu",
+    ("model", "attention_pool"): "scaled",
+    ("baseline", "infmasking_total"): "comm_plus_half",
+}
+
+
+def with_legacy_values(d: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a saved config dict where each section that lacks a ``LEGACY_VALUES`` field gets its value."""
+    out = copy.deepcopy(d)
+    for (section, name), value in LEGACY_VALUES.items():
+        if isinstance(out.get(section), dict) and name not in out[section]:
+            out[section][name] = value
+    return out
+
+
 # (section, field) pairs that change how a run is executed but not what it computes
-RUNTIME_FIELDS: tuple[tuple[str, str], ...] = (("train", "num_threads"), ("train", "compile"))
+RUNTIME_FIELDS: tuple[tuple[str, str], ...] = (("train", "num_threads"), ("train", "compile"), ("train", "channels_last"))
 
 
 def experiment_dict(config: dict[str, Any]) -> dict[str, Any]:
@@ -203,8 +237,22 @@ class RunConfig:
         """
         return experiment_dict(self.to_dict())
 
+    def pretrain_dict(self) -> dict[str, Any]:
+        """``experiment_dict`` without the ``probe`` section: what decides the trained weights.
+
+        A finished pretraining is reused, and re-probed, when only the probe's settings changed.
+        """
+        out = self.experiment_dict()
+        out.pop("probe", None)
+        return out
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+        """From a dict as ``to_dict`` writes it; a section missing a field added later takes the value
+        runs had before it (``LEGACY_VALUES``), any other missing field its default."""
+        if not isinstance(d, dict):
+            raise ValueError(f"a config must be a mapping of sections, got {type(d).__name__}")
+        d = with_legacy_values(d)
         kwargs: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             if f.name not in d:
@@ -250,6 +298,8 @@ class RunConfig:
                b.infmasking_views)
         _check(0 <= b.infmasking_ratio < 1, "baseline.infmasking_ratio must be in [0, 1)", b.infmasking_ratio)
         _check(b.infmasking_lambda >= 0, "baseline.infmasking_lambda must be >= 0", b.infmasking_lambda)
+        _check(b.infmasking_total in INFMASKING_TOTALS, f"baseline.infmasking_total must be one of {list(INFMASKING_TOTALS)}",
+               b.infmasking_total)
         _check(b.factorcl_critic_hidden is None
                or (isinstance(b.factorcl_critic_hidden, int) and b.factorcl_critic_hidden >= 1),
                "baseline.factorcl_critic_hidden must be None or a positive int", b.factorcl_critic_hidden)
@@ -261,6 +311,7 @@ class RunConfig:
         _check(self.model.embed_dim % 2 == 0, "model.embed_dim must be even (unique width is D/2)", self.model.embed_dim)
         _check(self.model.embed_dim % self.model.n_heads == 0, "model.embed_dim must be divisible by model.n_heads",
                (self.model.embed_dim, self.model.n_heads))
+        check_architecture_choices(self.model)
         for name in ("lambda_s", "lambda_u", "lambda_o"):
             _check(getattr(self.loss, name) >= 0, f"loss.{name} must be >= 0", getattr(self.loss, name))
         _check(self.loss.temperature > 0, "loss.temperature must be > 0", self.loss.temperature)
@@ -277,9 +328,12 @@ class RunConfig:
 
         _check(self.train.compile is None or self.train.compile in COMPILE_MODES,
                f"train.compile must be None (eager) or one of {list(COMPILE_MODES)}", self.train.compile)
+        _check(isinstance(self.train.channels_last, bool), "train.channels_last must be true or false",
+               self.train.channels_last)
         _check(self.train.num_threads is None or (isinstance(self.train.num_threads, int) and self.train.num_threads >= 1),
                "train.num_threads must be None or a positive int", self.train.num_threads)
         _check(0 < self.probe.val_fraction < 1, "probe.val_fraction must be in (0, 1)", self.probe.val_fraction)
+        check_probe(self.probe)
         # the schedule is checked by masking.mask_ratio_at, which knows the valid forms
         from coral_lab.masking import mask_ratio_at
 
@@ -341,6 +395,30 @@ def _section_from_dict(cls: type, d: Any, name: str) -> Any:
     return cls(**kwargs)
 
 
+INFMASKING_TOTALS: tuple[str, ...] = ("mean", "comm_plus_half")
+CLASS_WEIGHTS: tuple[str | None, ...] = (None, "balanced")
+
+
+def check_architecture_choices(model: Any) -> None:
+    """The named choices of a model section (``init``, ``fusion_activation``, ``attention_pool``)."""
+    from coral_lab.models.fusion import ACTIVATIONS, INITS
+    from coral_lab.models.unique import ATTENTION_POOLS
+
+    for name, valid in (("init", INITS), ("fusion_activation", ACTIVATIONS), ("attention_pool", ATTENTION_POOLS)):
+        _check(getattr(model, name) in valid, f"model.{name} must be one of {list(valid)}", getattr(model, name))
+
+
+def check_probe(probe: ProbeConfig) -> None:
+    """The probe section's class weighting and C grid."""
+    _check(probe.class_weight in CLASS_WEIGHTS,
+           "probe.class_weight must be None (the published, unweighted fit) or 'balanced'", probe.class_weight)
+    _check(isinstance(probe.C_grid, tuple) and len(probe.C_grid) > 0
+           and all(isinstance(c, (int, float)) and not isinstance(c, bool) and c > 0 for c in probe.C_grid),
+           "probe.C_grid must be a non-empty tuple of positive numbers", probe.C_grid)
+    _check(isinstance(probe.max_iter, int) and not isinstance(probe.max_iter, bool) and probe.max_iter >= 1,
+           "probe.max_iter must be a positive int", probe.max_iter)
+
+
 def _check(ok: bool, message: str, value: Any) -> None:
     if not ok:
         raise ValueError(f"{message} (got {value!r})")
@@ -358,7 +436,7 @@ def _quick() -> RunConfig:
         augment={"crop_scale": (0.25, 1.0)},
         model={"encoder": "small_cnn", "encoder_width": 16, "embed_dim": 64, "proj_hidden": 128, "proj_dim": 64},
         train={"epochs": 10, "batch_size": 64, "lr": 1e-3},
-        probe={"C_grid": (0.1, 1.0, 10.0), "max_iter": 300},
+        probe={"max_iter": 300},
     )
 
 

@@ -7,7 +7,7 @@ import random
 import numpy as np
 import torch
 
-__all__ = ["resolve_device", "seed_everything", "describe_device", "compile_parts", "COMPILE_MODES"]
+__all__ = ["resolve_device", "seed_everything", "describe_device", "worker_threads", "compile_parts", "COMPILE_MODES"]
 
 # torch.compile modes ``TrainConfig.compile`` accepts ("max-autotune" is left out on purpose: on the lent
 # GPUs it spent over 9 minutes autotuning); None runs eagerly
@@ -38,6 +38,18 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def worker_threads(device: torch.device | str, jobs: int, threads: int | None = None) -> int | None:
+    """Torch threads of each of ``jobs`` training processes: ``threads`` when given (``train.num_threads``),
+    else on a CPU with several processes the cores divided among them (at least 1); None: torch's default."""
+    if threads:
+        return threads
+    if torch.device(device).type == "cpu" and jobs > 1:
+        import os
+
+        return max(1, (os.cpu_count() or 1) // jobs)
+    return None
+
+
 def describe_device(device: torch.device, threads: int | None = None, jobs: int = 1) -> str:
     """A human-readable name for provenance sidecars, e.g. 'cuda: NVIDIA H100 80GB HBM3' or
     'cpu: x86_64, 2 torch threads'.
@@ -53,7 +65,7 @@ def describe_device(device: torch.device, threads: int | None = None, jobs: int 
     else:
         import platform
 
-        n = threads or torch.get_num_threads()
+        n = worker_threads(device, jobs, threads) or torch.get_num_threads()
         text = f"cpu: {platform.processor() or platform.machine()}, {n} torch thread{'' if n == 1 else 's'}"
     if jobs > 1:
         text += f" {'each ' if device.type == 'cpu' else ''}in {jobs} processes at once"

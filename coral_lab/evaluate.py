@@ -4,11 +4,17 @@ Protocol (``../shared/design/trifeature.md`` and reference-results.md):
 
 - features are extracted from the frozen model *without* augmentation or masking (paper: "during
   inference, neither data augmentation nor masking is applied"): Z = (Z^SR, Z_1^U, Z_2^U), eq. 2;
-- the probe is scikit-learn's ``LogisticRegression`` on standardised features; its inverse
+- the probe is scikit-learn's ``LogisticRegression`` on standardised features, fitted without class
+  weights as the published probe (``evaluation/logistic_regression.py`` of the COrAL code: plain
+  cross-entropy); ``ProbeConfig.class_weight="balanced"`` is the named alternative, which reweights
+  the rare synergy positives and reads a weak signal as a higher balanced accuracy. Its inverse
   regularisation C is chosen on a validation split carved out of the probe-train pairs, then the
   probe is refitted on all probe-train pairs with that C;
 - the probe-test pairs are used once, for the score: balanced accuracy (macro mean of per-class
-  recall; chance is 10 % for shape / texture and 50 % for synergy).
+  recall; chance is 10 % for shape / texture and 50 % for synergy), and beside it the test ROC-AUC
+  (binary tasks: of P(y = 1); 10-class tasks: macro one-vs-rest), a threshold-free diagnostic that
+  the paper does not report: a balanced accuracy of 50 with a ROC-AUC well above 50 means the
+  features carry the signal but too weakly to move the unweighted fit's decisions.
 
 The published Trifeature script chose C on the test pairs and used random-crop features at probe
 time; coral_lab does neither.
@@ -16,14 +22,16 @@ time; coral_lab does neither.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import balanced_accuracy_score
+from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -40,6 +48,10 @@ __all__ = [
     "feature_sets",
     "linear_probe",
     "probe_model",
+    "roc_auc",
+    "seed_std",
+    "SEED_STD_DDOF",
+    "SPREAD_NOTE",
     "summarize",
 ]
 
@@ -54,11 +66,39 @@ PAPER_TABLE1 = {
 }
 
 
+# The spread over seeds is the population std, np.std(ddof=0), as the published scripts compute it
+# (main_trifeature.py), so that our +- and the paper's are the same statistic; NaN for a single seed.
+SEED_STD_DDOF = 0
+SPREAD_NOTE = "+- is the std over seeds, np.std (ddof 0), as the paper's"
+
+
+def seed_std(values) -> float:
+    """The spread over seeds of ``values`` (np.std, ddof ``SEED_STD_DDOF``); NaN for fewer than 2 values."""
+    v = np.asarray(values, dtype=float)
+    return float(np.std(v, ddof=SEED_STD_DDOF)) if len(v) > 1 else float("nan")
+
+
 @dataclass(frozen=True)
 class ProbeResult:
     balanced_accuracy: float  # on the probe-test pairs, in [0, 1]
     C: float  # the regularisation chosen on the validation split
     val_balanced_accuracy: float
+    roc_auc: float  # on the probe-test pairs, in [0, 1]: binary of P(y=1), else macro one-vs-rest
+
+
+def roc_auc(y: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> float:
+    """Test ROC-AUC of predicted class probabilities ``proba`` ``(M, K)`` (columns in ``classes`` order).
+
+    Two classes: the AUC of the second class's probability; more: the macro mean of one-vs-rest AUCs
+    over the classes present in ``y``. NaN when ``y`` holds a single class (the AUC is undefined).
+    """
+    present = np.unique(y)
+    if len(present) < 2:
+        return float("nan")
+    if len(classes) == 2:
+        return float(roc_auc_score(y == classes[1], proba[:, 1]))
+    cols = np.searchsorted(classes, present)
+    return float(np.mean([roc_auc_score(y == c, proba[:, j]) for c, j in zip(present, cols)]))
 
 
 @torch.no_grad()
@@ -112,6 +152,9 @@ def linear_probe(
 ) -> ProbeResult:
     """Fit a standardised multinomial logistic regression; C chosen on a split of the training rows.
 
+    The fit is unweighted (the published probe) unless ``cfg.class_weight == "balanced"``; the score is
+    the balanced accuracy of its predictions on the test rows, with the test ROC-AUC beside it.
+
     Args:
         x_train: (N, F) probe-train features; y_train: (N,) integer labels.
         x_test: (M, F) probe-test features; y_test: (M,) integer labels.
@@ -137,10 +180,6 @@ def linear_probe(
             StandardScaler(),
             LogisticRegression(C=c, max_iter=cfg.max_iter, class_weight=cfg.class_weight),
         )
-        import warnings
-
-        from sklearn.exceptions import ConvergenceWarning
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             return clf.fit(x, y)
@@ -148,7 +187,12 @@ def linear_probe(
     scores = {c: balanced_accuracy_score(y_val, fit(x_fit, y_fit, c).predict(x_val)) for c in cfg.C_grid}
     best_c = max(cfg.C_grid, key=lambda c: (scores[c], -c))  # ties -> stronger regularisation
     clf = fit(x_train, y_train, best_c)
-    return ProbeResult(float(balanced_accuracy_score(y_test, clf.predict(x_test))), float(best_c), float(scores[best_c]))
+    return ProbeResult(
+        float(balanced_accuracy_score(y_test, clf.predict(x_test))),
+        float(best_c),
+        float(scores[best_c]),
+        roc_auc(y_test, clf.predict_proba(x_test), clf.classes_),
+    )
 
 
 def probe_model(
@@ -165,7 +209,8 @@ def probe_model(
     """Probe ``tasks`` from the given feature sets ("Z", "shared", "unique1", ...).
 
     Returns:
-        A tidy DataFrame with columns task, features, balanced_accuracy (%), C, val_balanced_accuracy (%).
+        A tidy DataFrame with columns task, features, balanced_accuracy (%), C, val_balanced_accuracy (%),
+        roc_auc (%).
     """
     unknown = set(tasks) - set(TASKS)
     if unknown:
@@ -189,6 +234,7 @@ def probe_model(
                     "balanced_accuracy": 100 * r.balanced_accuracy,
                     "C": r.C,
                     "val_balanced_accuracy": 100 * r.val_balanced_accuracy,
+                    "roc_auc": 100 * r.roc_auc,
                 }
             )
     return pd.DataFrame(rows)
@@ -213,7 +259,7 @@ def summarize(results: pd.DataFrame, method: str = "COrAL") -> pd.DataFrame:
             {
                 "column": col,
                 "ours_mean": vals.mean(),
-                "ours_std": vals.std(ddof=1) if len(vals) > 1 else float("nan"),
+                "ours_std": seed_std(vals),
                 "n_seeds": len(vals),
                 "paper_mean": paper_mean,
                 "paper_std": paper_std,

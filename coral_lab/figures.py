@@ -13,6 +13,7 @@ A figure made from a CPU preset (``ci`` / ``quick``) says so in its title.
 | ``probe_map``: probe accuracy per subspace and task | ``probe_map.csv`` | ``save_result`` of ``analysis.subspace_probe_map`` |
 | ``umap``: UMAP of the subspaces | ``umap.csv`` | ``save_result`` of ``analysis.umap_projection`` |
 | ``baselines``: R / U / S of every method vs Table 1 | ``baselines_table1.csv`` | ``save_result`` of the scored rows of ``compare.load_or_run`` |
+| ``study``: S with and without masking, U with lambda_o = 1 / 0, against training time | ``curves.csv`` | ``coral-lab study --results <results>/...`` |
 
 ``make_all_figures(results_dir, out_dir)`` (``coral-lab figures``) finds each result file in
 ``results_dir`` or one folder below it and draws its figure; a result file that is missing is
@@ -43,7 +44,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
     ) from e
 
 from coral_lab.ablations import summarize_ablation
-from coral_lab.evaluate import PAPER_TABLE1, summarize
+from coral_lab.evaluate import PAPER_TABLE1, seed_std, summarize
 from coral_lab.io import atomic_write_text
 from coral_lab.plotting import SIDECAR_KEYS, save_figure
 
@@ -66,6 +67,7 @@ __all__ = [
     "probe_map_figure",
     "umap_figure",
     "baselines_figure",
+    "study_figure",
     "render_figure",
     "find_results",
     "make_all_figures",
@@ -377,7 +379,7 @@ def weights_figure(results: pd.DataFrame,
         sel = results[np.logical_and.reduce([np.isclose(results[q], base[q]) for q in others])]
         for k, col in enumerate(COLUMNS):
             g = sel[sel["column"] == col].groupby(p)["balanced_accuracy"]
-            stats = g.agg(["mean", "std"]).sort_index()
+            stats = g.agg(["mean", seed_std]).rename(columns={"seed_std": "std"}).sort_index()
             if stats.empty:
                 continue
             ax.errorbar(stats.index.to_numpy(dtype=float), stats["mean"].to_numpy(),
@@ -486,6 +488,45 @@ def baselines_figure(rows: pd.DataFrame, title: str = "Trifeature Table 1: every
     return fig
 
 
+STUDY_COLUMNS = ("variant", "unit", "seed", "epoch", "train_seconds", "task", "features", "balanced_accuracy")
+# the study figure's panels: (title, task, [(unit, line style, legend suffix)])
+_STUDY_PANELS = (
+    ("synergy S (biased pairs)", "synergy", (("biased", "-", "masking"), ("biased-no-mask", "--", "no masking"))),
+    ("uniqueness U (texture 1)", "unique1", (("unbiased", "-", "lambda_o = 1"),
+                                            ("unbiased-no-ortho", "--", "lambda_o = 0"))),
+    ("redundancy R (shape)", "share", (("unbiased", "-", ""),)),
+)
+
+
+def study_figure(curves: pd.DataFrame, title: str = "Learning curves against training time") -> Figure:
+    """Learning curves of a study (``coral_lab.study``): S with / without masking, U with lambda_o = 1 / 0, R.
+
+    x = training seconds of a unit (mean over seeds at each probed epoch; one process, the threads
+    the study ran with), y = balanced accuracy % on the probe-test pairs from Z. One colour per
+    variant; solid: masking / lambda_o = 1; dashed: no masking / lambda_o = 0. Chance is dotted.
+    """
+    z = curves[curves["features"] == "Z"]
+    fig = Figure(figsize=(14.0, 4.4), layout="constrained")
+    axes = fig.subplots(1, len(_STUDY_PANELS), sharey=False)
+    variants = list(dict.fromkeys(z["variant"]))
+    colours = {v: f"C{k % 10}" for k, v in enumerate(variants)}
+    for ax, (name, task, units) in zip(axes, _STUDY_PANELS):
+        for v in variants:
+            for unit, style, suffix in units:
+                sel = z[(z["variant"] == v) & (z["unit"] == unit) & (z["task"] == task)]
+                if sel.empty:
+                    continue
+                g = sel.groupby("epoch").agg(x=("train_seconds", "mean"), y=("balanced_accuracy", "mean")).sort_index()
+                label = v + (f", {suffix}" if suffix else "")
+                ax.plot(g["x"].to_numpy() / 60, g["y"].to_numpy(), style, marker="o", markersize=3,
+                        color=colours[v], label=label)
+        ax.axhline(50.0 if task == "synergy" else 10.0, color="grey", linestyle=":", linewidth=1)
+        ax.set(title=name, xlabel="training minutes per unit", ylabel="balanced accuracy % (test pairs)")
+        ax.legend(fontsize=7, loc="best")
+    fig.suptitle(title)
+    return fig
+
+
 def _as_matplotlib(fig: Any, where: str) -> Figure:
     if not isinstance(fig, Figure):
         raise TypeError(f"{where} returned {type(fig).__name__}; figures.py saves matplotlib Figures only")
@@ -537,6 +578,10 @@ FIGURES: dict[str, FigureSpec] = {
         "Trifeature Table 1: every method, ours vs paper", "baselines_table1",
         "coral_lab.figures.save_result(<scored rows of compare.load_or_run for each method>, "
         "'<results>/baselines_table1.csv', info) (notebook 11)"),
+    "study": FigureSpec(
+        "curves.csv", STUDY_COLUMNS, ("seed", "epoch", "train_seconds", "balanced_accuracy"), study_figure,
+        "Learning curves against training time (coral_lab.study)", "study_curves",
+        "`coral-lab study --name <study> --results <results>/...`"),
 }
 
 

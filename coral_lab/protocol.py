@@ -12,14 +12,17 @@ interrupted unit resumes from its checkpoint, so the protocol can be completed a
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable, Sequence
 
 import pandas as pd
 
 from coral_lab.config import RunConfig
+from coral_lab.device import worker_threads
 from coral_lab.data import TASKS
-from coral_lab.evaluate import TABLE1_TASKS, probe_model, summarize
+from coral_lab.evaluate import SPREAD_NOTE, TABLE1_TASKS, probe_model, summarize
 from coral_lab.io import atomic_write_text
 from coral_lab.train import load_benchmark, load_model, pretrain
 
@@ -84,12 +87,9 @@ def _unit_worker(cfg: RunConfig, seed: int, train_set: str, out_dir: str, device
 
 def _run_units_in_processes(cfg, units, out_dir, device, jobs, on_unit_end, subspaces) -> list[pd.DataFrame]:
     """``run_unit`` for every (seed, train_set) in ``jobs`` spawned processes; results in ``units`` order."""
-    import multiprocessing
-    import os
-    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     resolved = device if device != "auto" else _auto()
-    threads = max(1, (os.cpu_count() or 1) // jobs) if resolved == "cpu" else 0
+    threads = (worker_threads(resolved, jobs, cfg.train.num_threads) or 0) if resolved == "cpu" else 0
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     results: dict[tuple[int, str], pd.DataFrame] = {}
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -187,7 +187,8 @@ def format_table1(table: pd.DataFrame, title: str = "", method: str = "COrAL") -
     lines.append(
         ("balanced accuracy %, linear probe on frozen Z = (Z^SR, Z_1^U, Z_2^U)" if method == "COrAL" else
          f"balanced accuracy %, linear probe on the frozen {method} representation")
-        + "; C chosen on a validation split of "
-        "the probe-train pairs (never the test pairs); no augmentation or masking at feature extraction."
+        + "; unweighted fit (the published probe), C chosen on a validation split of "
+        "the probe-train pairs (never the test pairs); no augmentation or masking at feature extraction; "
+        + SPREAD_NOTE + "."
     )
     return "\n".join(lines)

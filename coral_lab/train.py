@@ -128,7 +128,8 @@ def pretrain(
         run_dir: folder for config, history and checkpoint; None keeps everything in memory.
         benchmark: pre-built data and pairs (else rendered / loaded from ``cfg.data.cache_dir``).
         device: "auto", "cpu" or "cuda".
-        resume: continue from ``run_dir/checkpoint.pt`` if it exists (its config must equal ``cfg``).
+        resume: continue from ``run_dir/checkpoint.pt`` if it exists (its config must equal ``cfg`` but
+            for the probe section and the run-time fields, ``RunConfig.pretrain_dict``).
         on_epoch_end: called with each epoch's history row (a dict), e.g. to update a notebook plot.
         max_epochs_this_call: stop after this many epochs (the run stays resumable); for tests and
             for splitting a long run across sessions.
@@ -163,7 +164,7 @@ def pretrain(
     torch.manual_seed(tc.seed)  # model initialisation, identical on every rank
     model = build_model(cfg).to(dev)
     is_coral = cfg.method == "coral"
-    if dev.type == "cuda":
+    if tc.channels_last:
         model = model.to(memory_format=torch.channels_last)
     compile_parts(model, tc.compile)  # after loading below the compiled parts see the loaded weights
     optimizer = build_optimizer(model, cfg, dev)
@@ -177,7 +178,7 @@ def pretrain(
         ckpt = load_checkpoint(ckpt_path)
         # compared through RunConfig so that a checkpoint written before a config field existed (it
         # then has that field's default) still resumes
-        if RunConfig.from_dict(ckpt["config"]).experiment_dict() != cfg.experiment_dict():
+        if RunConfig.from_dict(ckpt["config"]).pretrain_dict() != cfg.pretrain_dict():
             raise CheckpointError(
                 f"{ckpt_path} was written by a run with a different configuration; "
                 "use a new --out folder, or --no-resume to start this one over"
@@ -233,7 +234,7 @@ def pretrain(
             else:  # CLIP: the un-augmented pair, (2B, 3, S, S); both "views" are the same images
                 x = to_model_input(images[torch.cat([i1, i2])], cfg.augment)
                 x = torch.cat([x, x])
-            if dev.type == "cuda":
+            if tc.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             v = x.split(local_batch)
             view1, view2 = [v[0], v[1]], [v[2], v[3]]

@@ -107,10 +107,10 @@ def test_summarize_ablation_reference_values():
     s = ablations.summarize_ablation(df)
     assert list(zip(s["variant"], s["column"])) == [("b", "redundancy"), ("b", "synergy"), ("a", "synergy")]
     np.testing.assert_allclose(s["mean"], [90.0, 55.0, 72.0])
-    np.testing.assert_allclose(s["std"].iloc[1:], [np.std([50, 60], ddof=1), np.std([70, 74], ddof=1)])
+    np.testing.assert_allclose(s["std"].iloc[1:], [np.std([50, 60]), np.std([70, 74])])  # ddof 0, as the paper
     assert np.isnan(s["std"].iloc[0]) and list(s["n_seeds"]) == [1, 2, 2]
     text = ablations.format_ablation(s, "T")
-    assert "72.0 +- 2.83" in text and "55.0 +- 7.07" in text
+    assert "72.0 +- 2.00" in text and "55.0 +- 5.00" in text and "ddof 0" in text
     with pytest.raises(ValueError, match="missing \\['label'\\]"):
         ablations.summarize_ablation(df.drop(columns=["label"]))
 

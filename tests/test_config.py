@@ -95,3 +95,38 @@ def test_method_round_trips_and_defaults_to_coral(tmp_path):
         cfg.replace(method="byol")
     with pytest.raises(ValueError, match="infmasking_ratio"):
         cfg.replace(baseline={"infmasking_ratio": 1.0}).validate()
+
+
+def test_published_code_choices_are_the_defaults():
+    cfg = get_preset("paper")
+    assert (cfg.model.init, cfg.model.fusion_activation, cfg.model.attention_pool) == ("published", "quick_gelu", "unscaled")
+    assert cfg.probe.class_weight is None and cfg.baseline.infmasking_total == "mean"
+    for field, value in (("init", "xavier"), ("fusion_activation", "relu"), ("attention_pool", "mean")):
+        with pytest.raises(ValueError, match=f"model.{field}"):
+            cfg.replace(model={field: value}).validate()
+    with pytest.raises(ValueError, match="infmasking_total"):
+        cfg.replace(baseline={"infmasking_total": "sum"}).validate()
+
+
+def test_a_saved_config_without_the_new_fields_reads_as_the_code_that_wrote_it(tmp_path):
+    # a config.json written before init / fusion_activation / attention_pool / infmasking_total existed
+    old = get_preset("quick").to_dict()
+    for section, name in (("model", "init"), ("model", "fusion_activation"), ("model", "attention_pool"),
+                          ("baseline", "infmasking_total")):
+        del old[section][name]
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    cfg = RunConfig.from_json(tmp_path / "config.json")
+    assert (cfg.model.init, cfg.model.fusion_activation, cfg.model.attention_pool) == ("independent", "gelu", "scaled")
+    assert cfg.baseline.infmasking_total == "comm_plus_half"
+    assert cfg.experiment_dict() != get_preset("quick").experiment_dict()  # never mistaken for a new run
+    # a section that is absent altogether takes today's defaults; a dict that is not a mapping is refused
+    assert RunConfig.from_dict({"preset": "quick"}).model.init == "published"
+    with pytest.raises(ValueError, match="mapping"):
+        RunConfig.from_dict([1, 2])
+
+
+def test_pretrain_identity_leaves_out_the_probe_section():
+    a = get_preset("ci")
+    b = a.replace(probe={"C_grid": (0.5,), "class_weight": "balanced"})
+    assert a.pretrain_dict() == b.pretrain_dict() and a.experiment_dict() != b.experiment_dict()
+    assert a.pretrain_dict() != a.replace(train={"lr": 0.5}).pretrain_dict()

@@ -3,7 +3,16 @@ import pandas as pd
 import pytest
 
 from coral_lab.config import ProbeConfig
-from coral_lab.evaluate import PAPER_TABLE1, extract_features, feature_sets, linear_probe, probe_model, summarize
+from coral_lab.evaluate import (
+    PAPER_TABLE1,
+    extract_features,
+    feature_sets,
+    linear_probe,
+    probe_model,
+    roc_auc,
+    seed_std,
+    summarize,
+)
 
 
 def _blobs(n, n_classes, dim, rng, sep=4.0):
@@ -81,8 +90,8 @@ def test_probe_model_table(ci_config, ci_benchmark):
     model = CoralModel(ci_config.model)
     df = probe_model(model, ci_benchmark, tasks=("share", "synergy"), subspaces=("Z", "shared"),
                      probe_cfg=ci_config.probe)
-    assert list(df.columns) == ["task", "features", "balanced_accuracy", "C", "val_balanced_accuracy"]
-    assert len(df) == 4 and df["balanced_accuracy"].between(0, 100).all()
+    assert list(df.columns) == ["task", "features", "balanced_accuracy", "C", "val_balanced_accuracy", "roc_auc"]
+    assert len(df) == 4 and df["balanced_accuracy"].between(0, 100).all() and df["roc_auc"].between(0, 100).all()
     with pytest.raises(ValueError, match="unknown task"):
         probe_model(model, ci_benchmark, tasks=("colour",))
     with pytest.raises(ValueError, match="unknown feature set"):
@@ -97,8 +106,103 @@ def test_summarize_means_and_paper_columns():
     })
     t = summarize(rows).set_index("column")
     assert t.loc["redundancy", "ours_mean"] == pytest.approx(98.5)
-    assert t.loc["synergy", "ours_std"] == pytest.approx(np.std([70.0, 80.0], ddof=1))
+    assert t.loc["synergy", "ours_std"] == pytest.approx(5.0)  # np.std([70, 80]) with ddof 0, as the paper
     assert t.loc["synergy", "paper_mean"] == PAPER_TABLE1["COrAL"]["synergy"][0]
     assert t.loc["synergy", "chance"] == 50 and t.loc["redundancy", "chance"] == 10
     with pytest.raises(ValueError, match="columns"):
         summarize(rows.drop(columns="seed"))
+
+
+# --------------------------------------------------------------------- the published probe's fit
+
+
+def _weak_signal(n, rng, shift=0.5, positives=0.1, dim=8):
+    """10 %-positive labels; the positives' first feature is shifted by ``shift`` standard deviations."""
+    y = (rng.random(n) < positives).astype(int)
+    x = rng.normal(size=(n, dim))
+    x[:, 0] += shift * y
+    return x, y
+
+
+def _published_probe_predictions(x_train, y_train, x_test, cost):
+    """An independent re-statement of the published probe's fit (COrAL / InfMasking code,
+    evaluation/logistic_regression.py): a linear layer started at zero, L-BFGS with strong Wolfe line
+    search, loss = mean cross-entropy + (1 / C) * 0.5 * ||W||_2, no class weights, no standardisation."""
+    import torch
+
+    xt = torch.as_tensor(x_train, dtype=torch.float64)
+    yt = torch.as_tensor(y_train)
+    layer = torch.nn.Linear(xt.shape[1], int(yt.max()) + 1).double()
+    torch.nn.init.zeros_(layer.weight)
+    torch.nn.init.zeros_(layer.bias)
+    opt = torch.optim.LBFGS(layer.parameters(), line_search_fn="strong_wolfe", max_iter=100)
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(layer(xt), yt) + 0.5 * layer.weight.norm(p=2) / cost
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        return layer(torch.as_tensor(x_test, dtype=torch.float64)).argmax(1).numpy()
+
+
+def _balanced(y, pred):
+    return float(np.mean([np.mean(pred[y == c] == c) for c in np.unique(y)]))
+
+
+def test_default_probe_is_the_published_unweighted_fit_on_a_weak_signal():
+    # a weak signal for a rare class: the published fit predicts (almost) only the majority class and
+    # scores ~50 % balanced accuracy; a class-balanced fit moves its threshold and reads ~58-60 %
+    rng = np.random.default_rng(3)
+    x, y = _weak_signal(12_000, rng)
+    x_tr, y_tr, x_te, y_te = x[:8000], y[:8000], x[8000:], y[8000:]
+    published = np.mean([_balanced(y_te, _published_probe_predictions(x_tr, y_tr, x_te, c)) for c in (1e-2, 1, 1e2)])
+    ours = linear_probe(x_tr, y_tr, x_te, y_te, ProbeConfig(C_grid=(0.01, 1.0, 100.0)))
+    balanced = linear_probe(x_tr, y_tr, x_te, y_te, ProbeConfig(C_grid=(0.01, 1.0, 100.0), class_weight="balanced"))
+    assert ProbeConfig().class_weight is None
+    assert 0.49 <= published <= 0.52
+    assert abs(ours.balanced_accuracy - published) < 0.02
+    assert 0.55 <= balanced.balanced_accuracy <= 0.63
+    # the threshold-free ROC-AUC sees the signal in both fits (a 0.5 sd shift: AUC = Phi(0.5 / sqrt 2) ~ 0.64)
+    assert 0.60 < ours.roc_auc < 0.68 and 0.60 < balanced.roc_auc < 0.68
+
+
+def _auc_by_ranks(y, score):
+    """The Mann-Whitney statistic: P(score of a positive > score of a negative), ties counting 1/2."""
+    pos, neg = score[y == 1], score[y == 0]
+    greater = (pos[:, None] > neg[None, :]).mean()
+    ties = (pos[:, None] == neg[None, :]).mean()
+    return greater + 0.5 * ties
+
+
+def test_roc_auc_matches_the_rank_statistic_binary_and_one_vs_rest():
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 300)
+    p1 = np.clip(0.3 * y + rng.random(300) * 0.7, 0, 1)
+    proba = np.stack([1 - p1, p1], axis=1)
+    assert roc_auc(y, proba, np.array([0, 1])) == pytest.approx(_auc_by_ranks(y, p1))
+    y3 = rng.integers(0, 3, 300)
+    proba3 = rng.dirichlet(np.ones(3), 300)
+    proba3[np.arange(300), y3] += 0.2
+    want = np.mean([_auc_by_ranks((y3 == c).astype(int), proba3[:, c]) for c in range(3)])
+    assert roc_auc(y3, proba3, np.arange(3)) == pytest.approx(want)
+    # classes absent from the test labels are left out; a single class has no AUC
+    assert roc_auc(y3[y3 > 0], proba3[y3 > 0], np.arange(3)) == pytest.approx(
+        np.mean([_auc_by_ranks((y3[y3 > 0] == c).astype(int), proba3[y3 > 0, c]) for c in (1, 2)]))
+    assert np.isnan(roc_auc(np.zeros(5, int), proba[:5], np.array([0, 1])))
+
+
+def test_seed_std_is_the_population_std_as_published():
+    assert seed_std([70.0, 80.0]) == pytest.approx(np.std([70.0, 80.0]))  # ddof 0
+    assert np.isnan(seed_std([70.0]))
+
+
+def test_probe_config_rejects_unknown_class_weight_and_bad_grid():
+    from coral_lab.config import get_preset
+
+    for field, value, match in (("class_weight", "weighted", "class_weight"), ("C_grid", (), "C_grid"),
+                                ("C_grid", (0.0, 1.0), "C_grid"), ("max_iter", -1, "max_iter")):
+        with pytest.raises(ValueError, match=match):
+            get_preset("ci").replace(probe={field: value}).validate()

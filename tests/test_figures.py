@@ -191,7 +191,7 @@ def test_make_all_figures_finds_results_one_level_down_and_reports_missing(tmp_p
     written = made[made["status"] == "written"]
     assert sorted(p.split("/")[-1] for p in written["path"]) == [
         "table1_bars.png", "table1_bars_quick.png", "table3_masking_abl.png"]
-    assert set(made.loc[made["status"] == "missing", "figure"]) == {"weights", "probe_map", "umap", "baselines"}
+    assert set(made.loc[made["status"] == "missing", "figure"]) == {"weights", "probe_map", "umap", "baselines", "study"}
     assert (out / "table1_bars.json").is_file() and (out / "table3_masking_abl.json").is_file()
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -15,7 +15,7 @@ from coral_lab.methods import METHODS, build_model, subspaces, with_method
 from coral_lab.methods.clip import clip_loss
 from coral_lab.methods.comm import comm_loss
 from coral_lab.methods.factorcl import ConcatCritic, club_upper_bound, nce_lower_bound
-from coral_lab.methods.infmasking import infmasking_loss, lambda_at
+from coral_lab.methods.infmasking import infmasking_loss, infmasking_total, lambda_at
 
 BASELINES = ("clip", "comm", "infmasking", "factorcl")
 B = 6
@@ -286,6 +286,26 @@ def test_infmasking_needs_a_generator_and_masks_exact_counts():
     assert (is_mask.sum(dim=1) == 12).all()
 
 
+def test_infmasking_total_is_the_published_mean_of_its_five_terms():
+    # losses/infmasking_loss.py: loss = mean([L_mask', L_mask'', L_full, L_1, L_2])
+    comm_terms = torch.tensor([2.0, 3.5, 4.0])  # L_full, L_1, L_2
+    m1, m2 = torch.tensor(5.0), torch.tensor(6.5)
+    published = torch.stack([m1, m2, *comm_terms]).mean()
+    comm = comm_terms.mean()
+    assert infmasking_total(comm, m1, m2, 2).item() == pytest.approx(published.item())  # 4.2
+    assert infmasking_total(comm, m1, m2, 2, "comm_plus_half").item() == pytest.approx(3.1666667 + 5.75)
+    with pytest.raises(ValueError, match="unknown InfMasking total"):
+        infmasking_total(comm, m1, m2, 2, "sum")
+    # the model's total follows the configured kind, from the same parts
+    for kind in ("mean", "comm_plus_half"):
+        torch.manual_seed(0)
+        model = build_model(tiny_cfg("infmasking").replace(baseline={"infmasking_total": kind})).train()
+        total, parts = step_loss(model, images(0), images(1))
+        want = (3 * parts["comm"] + 2 * parts["masked"]) / 5 if kind == "mean" else parts["comm"] + parts["masked"]
+        assert total.item() == pytest.approx(want.item(), rel=1e-6)
+    assert get_preset("ci").baseline.infmasking_total == "mean"
+
+
 def test_unknown_method_is_rejected_with_the_valid_names():
     with pytest.raises(ValueError, match="valid methods"):
         get_preset("ci").replace(method="simclr")
@@ -380,3 +400,17 @@ def test_a_baseline_pretrains_resumes_and_loads(ci_config, ci_benchmark, tmp_pat
     assert set(df["features"]) == {"Z", "fused"}
     # Z of a single-subspace method is that subspace
     assert df["balanced_accuracy"].nunique() == 1
+
+
+def test_paper_preset_takes_each_methods_published_trifeature_optimiser():
+    from coral_lab.methods import with_method
+
+    # CLIP and CoMM: CoMM's own Trifeature configuration (configs/train_trifeatures.yaml), whose runs are
+    # Table 1's CLIP and CoMM rows; COrAL / InfMasking / FactorCL as the COrAL paper quotes them
+    want = {"coral": (1e-4, 1e-3), "clip": (3e-4, 1e-4), "comm": (3e-4, 1e-4), "infmasking": (3e-4, 1e-4),
+            "factorcl": (1e-4, 0.0)}
+    for name, (lr, wd) in want.items():
+        t = with_method(get_preset("paper"), name).train
+        assert (t.lr, t.weight_decay) == (lr, wd), name
+        quick = with_method(get_preset("quick"), name).train  # the CPU presets keep one optimiser for all
+        assert (quick.lr, quick.weight_decay) == (get_preset("quick").train.lr, get_preset("quick").train.weight_decay)

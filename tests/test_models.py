@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 
 import pytest
@@ -233,7 +234,7 @@ def test_fusion_returns_cls_and_is_per_sample_and_order_free():
 
 def test_attention_pool_weights_sum_to_one_and_match_reference():
     torch.manual_seed(0)
-    pool = AttentionPool(6)
+    pool = AttentionPool(6, "scaled")
     x = torch.randn(3, 5, 6)
     w = pool.attention_weights(x)
     assert w.shape == (3, 5)
@@ -246,6 +247,85 @@ def test_attention_pool_weights_sum_to_one_and_match_reference():
     assert torch.allclose(pool(x), ref, atol=1e-6)
     with pytest.raises(ValueError, match="6"):
         pool(torch.randn(3, 5, 4))
+    with pytest.raises(ValueError, match="unknown attention pool"):
+        AttentionPool(6, "softmax")
+
+
+def test_attention_pool_default_is_the_published_unscaled_pool():
+    # published (modules/mmfusion.py): w = softmax_t(x_t . q), no 1/sqrt(d); q ~ N(0, 1)
+    torch.manual_seed(0)
+    pool = AttentionPool(6)
+    x = torch.randn(3, 5, 6)
+    q = pool.query.detach()
+    ref_w = torch.exp((x * q).sum(-1))
+    ref_w = ref_w / ref_w.sum(1, keepdim=True)
+    assert torch.allclose(pool.attention_weights(x), ref_w, atol=1e-6)
+    assert torch.allclose(pool(x), (ref_w[..., None] * x).sum(1), atol=1e-6)
+    big = AttentionPool(4096).query.detach()
+    assert 0.95 < big.std().item() < 1.05 and abs(big.mean().item()) < 0.05
+    assert 0.018 < AttentionPool(4096, "scaled").query.detach().std().item() < 0.022
+    torch.manual_seed(0)
+    assert UniquePathway(SmallCNN(3, 4), LatentConverter(16, 16, (4, 4)), 16).pool.kind == "unscaled"
+
+
+def test_quick_gelu_and_the_fusion_activation_choice():
+    from coral_lab.models.fusion import QuickGELU, TransformerBlock
+
+    x = torch.tensor([-2.0, -0.5, 0.0, 1.0, 3.0], dtype=torch.float64)
+    want = torch.tensor([v / (1 + math.exp(-1.702 * v)) for v in x.tolist()], dtype=torch.float64)
+    assert torch.allclose(QuickGELU()(x), want)
+    assert isinstance(TransformerBlock(16, 4).mlp[1], QuickGELU)  # published default
+    assert isinstance(TransformerBlock(16, 4, activation="gelu").mlp[1], nn.GELU)
+    with pytest.raises(ValueError, match="unknown fusion activation"):
+        TransformerBlock(16, 4, activation="relu")
+
+
+def test_fusion_published_init_draws_clip_normals_and_a_unit_cls():
+    torch.manual_seed(0)
+    f = FusionTransformer(512, 8, n_layers=1)
+    assert 0.9 < f.cls_token.std().item() < 1.1  # N(0, 1)
+    block = f.blocks[0]
+    for weight, want in ((block.attn.qkv.weight, 512**-0.5), (block.attn.out.weight, 512**-0.5 / math.sqrt(2)),
+                         (block.mlp[0].weight, 1024**-0.5), (block.mlp[2].weight, 512**-0.5 / math.sqrt(2))):
+        assert weight.std().item() == pytest.approx(want, rel=0.02)
+    assert not block.attn.qkv.bias.any() and not block.attn.out.bias.any()
+    g = FusionTransformer(512, 8, init="independent")
+    assert 0.018 < g.cls_token.std().item() < 0.022
+    # PyTorch's default Linear init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), std 1/sqrt(3 fan_in)
+    assert g.blocks[0].attn.qkv.weight.std().item() == pytest.approx((3 * 512) ** -0.5, rel=0.02)
+    with pytest.raises(ValueError, match="unknown init"):
+        FusionTransformer(16, 4, init="xavier")
+
+
+def test_published_init_starts_unique_pathways_as_copies_that_then_train_apart():
+    cfg = ModelConfig(encoder="small_cnn", encoder_width=4, image_size=SIZE, embed_dim=16, n_heads=4,
+                      proj_hidden=16, proj_dim=8)
+    torch.manual_seed(0)
+    model = CoralModel(cfg)
+    for i in range(2):
+        for part in ("encoder", "converter"):
+            shared = getattr(model.shared_encoders[i], part).state_dict()
+            unique = getattr(model.unique_paths[i], part).state_dict()
+            assert all(torch.equal(shared[k], unique[k]) for k in shared)
+    heads = [h.state_dict() for h in model.unique_heads]
+    assert all(torch.equal(heads[0][k], heads[1][k]) for k in heads[0])
+    # the two shared encoders are drawn independently; the copies are separate parameters
+    w0, w1 = (model.shared_encoders[i].encoder.layers[0].weight for i in range(2))
+    assert not torch.equal(w0, w1)
+    assert model.unique_paths[0].encoder.layers[0].weight.data_ptr() != w0.data_ptr()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = [torch.randn(B, 3, SIZE, SIZE) for _ in range(4)]
+    e1, e2 = model(x[:2], x[2:], ((0,), (1,)), 0.5, torch.Generator().manual_seed(0))
+    from coral_lab.losses import coral_loss
+
+    coral_loss(e1, e2)[0].backward()
+    opt.step()
+    assert not torch.equal(model.unique_paths[0].encoder.layers[0].weight, w0)
+    # the named alternative draws every part on its own
+    torch.manual_seed(0)
+    other = CoralModel(dataclasses.replace(cfg, init="independent"))
+    assert not torch.equal(other.unique_paths[0].encoder.layers[0].weight,
+                           other.shared_encoders[0].encoder.layers[0].weight)
 
 
 def test_unique_pathway_shape_and_structure():

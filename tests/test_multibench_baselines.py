@@ -165,7 +165,7 @@ def test_compare_methods_reads_each_run_and_filters_seeds(tmp_path):
     both = compare_methods({"COrAL": tmp_path / "coral", "CLIP": tmp_path / "clip", "none": tmp_path / "missing"})
     assert list(both["method"]) == ["COrAL", "CLIP"] and list(both["n_seeds"]) == [2, 2]
     np.testing.assert_allclose(both["accuracy_mean"], [85.0, 65.0])
-    np.testing.assert_allclose(both["accuracy_std"], [np.sqrt(50.0)] * 2)  # sample std of two values 10 apart
+    np.testing.assert_allclose(both["accuracy_std"], [5.0] * 2)  # np.std (ddof 0, as the paper) of two values 10 apart
     one = compare_methods({"COrAL": tmp_path / "coral"}, seeds=[42])
     assert one["accuracy_mean"].tolist() == [80.0] and one["accuracy_std"].isna().all() and one["seeds"].tolist() == ["42"]
 

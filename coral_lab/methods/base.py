@@ -86,7 +86,7 @@ class VectorEncoder(nn.Module):
     def __init__(self, cfg, tokens: nn.Module | None = None) -> None:
         super().__init__()
         self.tokens = TokenEncoder(cfg) if tokens is None else tokens
-        self.fusion = FusionTransformer(cfg.embed_dim, cfg.n_heads, cfg.n_fusion_layers, cfg.mlp_ratio)
+        self.fusion = FusionTransformer.from_config(cfg)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.fusion([self.tokens(x)])

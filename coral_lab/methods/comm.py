@@ -75,7 +75,7 @@ class CoMMModel(BaselineModel):
         super().__init__(cfg)
         m = cfg.model
         self.token_encoders = nn.ModuleList(self.token_encoder(i) for i in range(self.n_modalities))
-        self.fusion = FusionTransformer(m.embed_dim, m.n_heads, m.n_fusion_layers, m.mlp_ratio)
+        self.fusion = FusionTransformer.from_config(m)
         self.head = ProjectionHead(m.embed_dim, m.proj_hidden, m.proj_dim)
         self.n_tokens = tuple(e.n_tokens for e in self.token_encoders)
         self.comm_parts = ("full", *(f"only{i + 1}" for i in range(self.n_modalities)))

@@ -18,7 +18,12 @@ where lambda_e ramps linearly from 0 (first epoch) to lambda (last epoch). Sampl
 
 and L_mask = CE(logits / tau, positive) + 1/2 mean_b (q_b^T Sigma'_b q_b) / tau. (The positive is
 the expectation over infinitely many masked copies of a Gaussian model of k, hence the name.)
-Total loss: L = L_CoMM + 1/2 (L_mask' + L_mask''). Probe feature: the fusion output, as CoMM.
+
+Total loss, as published (``losses/infmasking_loss.py`` of the InfMasking code; ``baseline.infmasking_total
+= "mean"``): the mean of the n + 3 terms {L_mask', L_mask'', L_full, L_1, ..., L_n}, i.e. for n = 2
+modalities (3 L_CoMM + L_mask' + L_mask'') / 5 with L_CoMM the mean of CoMM's n + 1 terms. The named
+alternative ``"comm_plus_half"`` is L_CoMM + 1/2 (L_mask' + L_mask'') (coral_lab's first version, from the
+paper's description). Probe feature: the fusion output, as CoMM.
 """
 
 from __future__ import annotations
@@ -29,12 +34,25 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from coral_lab.config import RunConfig
+from coral_lab.config import INFMASKING_TOTALS, RunConfig
 from coral_lab.losses import _check_temperature
 from coral_lab.masking import exact_keep_mask
 from coral_lab.methods.comm import CoMMModel
 
-__all__ = ["infmasking_loss", "lambda_at", "InfMaskingModel"]
+__all__ = ["infmasking_loss", "infmasking_total", "lambda_at", "InfMaskingModel"]
+
+
+def infmasking_total(comm: Tensor, mask1: Tensor, mask2: Tensor, n_modalities: int, kind: str = "mean") -> Tensor:
+    """InfMasking's total loss from L_CoMM (the mean of CoMM's n + 1 terms) and the two views' L_mask.
+
+    ``kind="mean"`` (published): the mean of all n + 3 terms, ((n + 1) L_CoMM + L_mask' + L_mask'') / (n + 3);
+    ``kind="comm_plus_half"``: L_CoMM + 1/2 (L_mask' + L_mask'').
+    """
+    if kind == "mean":
+        return ((n_modalities + 1) * comm + mask1 + mask2) / (n_modalities + 3)
+    if kind == "comm_plus_half":
+        return comm + 0.5 * (mask1 + mask2)
+    raise ValueError(f"unknown InfMasking total {kind!r}; valid: {list(INFMASKING_TOTALS)}")
 
 
 def lambda_at(progress: float, final: float) -> float:
@@ -96,6 +114,9 @@ class InfMaskingModel(CoMMModel):
         self.n_copies = int(b.infmasking_views)
         self.mask_ratio = float(b.infmasking_ratio)
         self.final_lambda = float(b.infmasking_lambda)
+        if b.infmasking_total not in INFMASKING_TOTALS:
+            raise ValueError(f"unknown baseline.infmasking_total {b.infmasking_total!r}; valid: {list(INFMASKING_TOTALS)}")
+        self.total_kind = b.infmasking_total
         self.n_keep = tuple(int(math.floor(t * (1 - self.mask_ratio))) for t in self.n_tokens)
         self.mask_token = nn.Parameter(torch.zeros(cfg.model.embed_dim))
         nn.init.normal_(self.mask_token, std=0.02)
@@ -117,7 +138,7 @@ class InfMaskingModel(CoMMModel):
         return out
 
     def forward(self, view1, view2, progress: float = 0.0, generator: torch.Generator | None = None):
-        """L_CoMM + 1/2 (L_mask' + L_mask'') of one batch of two augmented views.
+        """InfMasking's total (``infmasking_total``) of one batch of two augmented views.
 
         Args:
             view1, view2: n tensors (B, C, H, W) each.
@@ -125,7 +146,7 @@ class InfMaskingModel(CoMMModel):
             generator: a ``torch.Generator`` on the inputs' device, for the token masks (required).
 
         Returns:
-            (loss, {"comm", "full", "only<i>", "masked": mean L_mask, "lambda_e"}).
+            (loss, {"comm", "full", "only<i>", "masked": 1/2 (L_mask' + L_mask''), "lambda_e"}).
         """
         v1, v2 = self.check_views(view1, view2)
         progress = self.check_progress(progress)
@@ -145,6 +166,6 @@ class InfMaskingModel(CoMMModel):
             k = k.view(self.n_copies, batch, -1).transpose(0, 1)  # (B, T, P)
             losses.append(infmasking_loss(q, k, lam, self.temperature))
         mask_term = 0.5 * (losses[0] + losses[1])
-        total = comm + mask_term
+        total = infmasking_total(comm, losses[0], losses[1], self.n_modalities, self.total_kind)
         lam_t = torch.tensor(lam, device=total.device)
         return total, {"comm": comm, **parts, "masked": mask_term, "lambda_e": lam_t}

@@ -33,7 +33,7 @@ from coral_lab.models.heads import ProjectionHead
 from coral_lab.models.tokens import LatentConverter
 from coral_lab.models.unique import UniquePathway
 
-__all__ = ["CoralModel"]
+__all__ = ["CoralModel", "tie_initial_weights"]
 
 Halves = tuple[tuple[int, ...], tuple[int, ...]]
 
@@ -42,6 +42,27 @@ def _positive_int(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
     return value
+
+
+def tie_initial_weights(model: nn.Module) -> None:
+    """Start the unique pathways as the published code does (``modules/mmfusion.py``, ``modules/coral.py``).
+
+    Each F_i^U's encoder and latent converter become copies of E_i^SR's (the released model deep-copies
+    the shared encoders and input adapters into the unique ones), and every unique projection head a
+    copy of the first. Only the starting values are copied; the parts train independently afterwards.
+    The per-token MLP and the pooling query of each unique pathway keep their own draws.
+
+    Args:
+        model: a ``CoralModel`` (or one with the same ``shared_encoders`` / ``unique_paths`` /
+            ``unique_heads`` parts, e.g. the feature-data model).
+    """
+    with torch.no_grad():
+        for shared, unique in zip(model.shared_encoders, model.unique_paths):
+            unique.encoder.load_state_dict(shared.encoder.state_dict())
+            unique.converter.load_state_dict(shared.converter.state_dict())
+        first = model.unique_heads[0].state_dict()
+        for head in model.unique_heads[1:]:
+            head.load_state_dict(first)
 
 
 class CoralModel(nn.Module):
@@ -90,15 +111,18 @@ class CoralModel(nn.Module):
             shared.append(nn.Sequential(OrderedDict(encoder=encoder, converter=converter)))
             n_tokens.append(converter.n_tokens)
             u_encoder = build_encoder(cfg)  # the unique pathway has its own encoder
-            unique.append(UniquePathway(u_encoder, LatentConverter(u_encoder.out_channels, dim, grid), dim))
+            unique.append(UniquePathway(u_encoder, LatentConverter(u_encoder.out_channels, dim, grid), dim,
+                                        cfg.attention_pool))
         self.shared_encoders = nn.ModuleList(shared)
-        self.fusion = FusionTransformer(dim, cfg.n_heads, cfg.n_fusion_layers, cfg.mlp_ratio)
+        self.fusion = FusionTransformer.from_config(cfg)
         self.unique_paths = nn.ModuleList(unique)
         self.shared_head = ProjectionHead(dim, cfg.proj_hidden, cfg.proj_dim)
         self.unique_heads = nn.ModuleList(
             ProjectionHead(self.unique_dim, cfg.proj_hidden, cfg.proj_dim) for _ in range(n)
         )
         self.n_tokens = tuple(n_tokens)
+        if cfg.init == "published":
+            tie_initial_weights(self)
 
     # ----------------------------------------------------------------------------------- checks
 

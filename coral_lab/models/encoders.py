@@ -147,19 +147,22 @@ class AlexNetFeatures(_GridEncoder):
 class SmallCNN(_GridEncoder):
     """A narrow CNN for small images: four 3x3 conv stages with channels (w, 2w, 4w, 4w).
 
-    Stage 1 keeps the resolution (stride 1); stages 2-4 halve it (stride 2). Each conv is followed by
-    GroupNorm (per-sample, unlike BatchNorm) and ReLU. Shapes: ``(B, C, 32, 32)`` -> ``(B, 4w, 4, 4)``;
-    ``(B, C, 64, 64)`` -> ``(B, 4w, 8, 8)``; in general ``ceil(H / 8)``. The minimum image side is 8 px
-    (one token).
+    Stage 1 has stride ``stem_stride`` (1 keeps the resolution, 2 halves it); stages 2-4 halve it (stride
+    2). Each conv is followed by GroupNorm (per-sample, unlike BatchNorm) and ReLU. Shapes with stem
+    stride 1: ``(B, C, 32, 32)`` -> ``(B, 4w, 4, 4)``; ``(B, C, 64, 64)`` -> ``(B, 4w, 8, 8)``; in general
+    ``ceil(H / 8)``. With stem stride 2 a 64 px image costs about what a 32 px one does with stride 1 and
+    gives a 4x4 map (``ceil(H / 16)``). The minimum image side is 8 px (one token).
     """
 
-    def __init__(self, in_channels: int = 3, width: int = 64) -> None:
+    def __init__(self, in_channels: int = 3, width: int = 64, stem_stride: int = 1) -> None:
         super().__init__()
         self.in_channels = _check_channels(in_channels)
         if isinstance(width, bool) or not isinstance(width, int) or width < 1:
             raise ValueError(f"SmallCNN width must be a positive int (e.g. 32 or 64), got {width!r}")
+        if stem_stride not in (1, 2):
+            raise ValueError(f"SmallCNN stem_stride must be 1 or 2, got {stem_stride!r}")
         channels = (width, 2 * width, 4 * width, 4 * width)
-        strides = (1, 2, 2, 2)
+        strides = (stem_stride, 2, 2, 2)
         layers: list[nn.Module] = []
         previous = in_channels
         for out, stride in zip(channels, strides):
@@ -177,12 +180,13 @@ class SmallCNN(_GridEncoder):
 
     @property
     def min_image_size(self) -> int:
-        # every size >= 1 gives a non-empty map; 8 px is the smallest that is not upsampled by padding
-        return 8
+        # every size >= 1 gives a non-empty map; 8 px (16 with a stride-2 stem) is the smallest that is
+        # not upsampled by padding
+        return 8 * self._spatial_ops[0][1]
 
     @classmethod
     def from_config(cls, cfg: ModelConfig) -> "SmallCNN":
-        return cls(in_channels=cfg.in_channels, width=cfg.encoder_width)
+        return cls(in_channels=cfg.in_channels, width=cfg.encoder_width, stem_stride=cfg.encoder_stem_stride)
 
 
 ENCODERS: dict[str, type[_GridEncoder]] = {"alexnet": AlexNetFeatures, "small_cnn": SmallCNN}

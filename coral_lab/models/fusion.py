@@ -7,6 +7,14 @@ MLP, residual connections) mix them; the final-LayerNorm CLS output is Z^SR, sha
 As in the released code there is no attention mask: masked tokens are zeros that still take part in
 attention. There is no modality embedding either, so, with the CLS output, the result does not depend on
 the order in which the modalities' tokens are concatenated.
+
+Two details follow the published code (``modules/mmfusion.py``, CLIP's transformer) by default, each with a
+named alternative (coral_lab's first version):
+
+- ``activation``: the MLP's nonlinearity, ``"quick_gelu"`` (x sigmoid(1.702 x), published) or ``"gelu"``;
+- ``init``: ``"published"`` draws the CLS token from N(0, 1) and the weights from CLIP's normals (attention
+  in-projection std D^-1/2, out-projection and MLP output std D^-1/2 (2 L)^-1/2, MLP input std (2 D)^-1/2,
+  attention biases 0); ``"independent"`` keeps PyTorch's default layer init and a CLS token of std 0.02.
 """
 
 from __future__ import annotations
@@ -17,7 +25,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["MultiHeadSelfAttention", "TransformerBlock", "FusionTransformer"]
+__all__ = ["ACTIVATIONS", "INITS", "QuickGELU", "MultiHeadSelfAttention", "TransformerBlock", "FusionTransformer"]
+
+ACTIVATIONS: tuple[str, ...] = ("quick_gelu", "gelu")  # the fusion MLP's nonlinearity; first = published
+# how the model's weights start (coral_lab.models.coral.tie_initial_weights for the pathways' copies)
+INITS: tuple[str, ...] = ("published", "independent")
+
+
+class QuickGELU(nn.Module):
+    """CLIP's GELU approximation ``x * sigmoid(1.702 x)`` (the published fusion MLP's activation)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * torch.sigmoid(1.702 * x)
 
 
 class MultiHeadSelfAttention(nn.Module):
@@ -43,17 +62,23 @@ class MultiHeadSelfAttention(nn.Module):
 
 
 class TransformerBlock(nn.Module):
-    """Pre-LayerNorm block: ``x + MHSA(LN(x))``, then ``x + MLP(LN(x))`` with a GELU MLP of width ``mlp_ratio*D``."""
+    """Pre-LayerNorm block: ``x + MHSA(LN(x))``, then ``x + MLP(LN(x))``, an MLP of width ``mlp_ratio*D``.
 
-    def __init__(self, dim: int, n_heads: int = 8, mlp_ratio: float = 4.0) -> None:
+    ``activation`` is one of ``ACTIVATIONS``: ``"quick_gelu"`` (published) or ``"gelu"``.
+    """
+
+    def __init__(self, dim: int, n_heads: int = 8, mlp_ratio: float = 4.0, activation: str = "quick_gelu") -> None:
         super().__init__()
         hidden = int(round(dim * mlp_ratio))
         if hidden < 1:
             raise ValueError(f"mlp_ratio must be > 0 (the paper uses 4.0), got {mlp_ratio!r}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown fusion activation {activation!r}; valid: {list(ACTIVATIONS)}")
         self.norm1 = nn.LayerNorm(dim)
         self.attn = MultiHeadSelfAttention(dim, n_heads)
         self.norm2 = nn.LayerNorm(dim)
-        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
+        act = QuickGELU() if activation == "quick_gelu" else nn.GELU()
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), act, nn.Linear(hidden, dim))
 
     def forward(self, x: Tensor) -> Tensor:
         """``(B, T, D)`` -> ``(B, T, D)``."""
@@ -69,21 +94,48 @@ class FusionTransformer(nn.Module):
         n_heads: attention heads (the paper uses 8).
         n_layers: transformer blocks (the released code has exactly one).
         mlp_ratio: MLP width relative to D.
+        activation: the MLP's nonlinearity, one of ``ACTIVATIONS`` (default: the published QuickGELU).
+        init: one of ``INITS`` (default ``"published"``; see the module docstring).
 
     Shapes: a sequence of n tensors ``(B, T_i, D)`` -> ``(B, D)`` (the final-LayerNorm CLS output).
     """
 
-    def __init__(self, dim: int, n_heads: int = 8, n_layers: int = 1, mlp_ratio: float = 4.0) -> None:
+    def __init__(self, dim: int, n_heads: int = 8, n_layers: int = 1, mlp_ratio: float = 4.0,
+                 activation: str = "quick_gelu", init: str = "published") -> None:
         super().__init__()
         if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
             raise ValueError(f"dim must be a positive int, got {dim!r}")
         if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 1:
             raise ValueError(f"n_layers must be a positive int (the released code uses 1), got {n_layers!r}")
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}; valid: {list(INITS)}")
         self.dim = dim
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
-        nn.init.normal_(self.cls_token, std=0.02)
-        self.blocks = nn.ModuleList(TransformerBlock(dim, n_heads, mlp_ratio) for _ in range(n_layers))
+        nn.init.normal_(self.cls_token, std=1.0 if init == "published" else 0.02)
+        self.blocks = nn.ModuleList(TransformerBlock(dim, n_heads, mlp_ratio, activation) for _ in range(n_layers))
         self.norm = nn.LayerNorm(dim)
+        if init == "published":
+            self._published_init()
+
+    @classmethod
+    def from_config(cls, cfg) -> "FusionTransformer":
+        """From a model config (``embed_dim``, ``n_heads``, ``n_fusion_layers``, ``mlp_ratio``,
+        ``fusion_activation``, ``init``): ``coral_lab.config.ModelConfig`` or the feature-data one."""
+        return cls(cfg.embed_dim, cfg.n_heads, cfg.n_fusion_layers, cfg.mlp_ratio, cfg.fusion_activation, cfg.init)
+
+    def _published_init(self) -> None:
+        """CLIP's transformer init, as the published fusion transformer (std per weight, biases of attention 0)."""
+        width, n_layers = self.dim, len(self.blocks)
+        attn_std = width**-0.5
+        proj_std = width**-0.5 * (2 * n_layers) ** -0.5
+        fc_std = (2 * width) ** -0.5
+        for block in self.blocks:
+            nn.init.normal_(block.attn.qkv.weight, std=attn_std)
+            nn.init.zeros_(block.attn.qkv.bias)
+            nn.init.normal_(block.attn.out.weight, std=proj_std)
+            nn.init.zeros_(block.attn.out.bias)
+            nn.init.normal_(block.mlp[0].weight, std=fc_std)
+            nn.init.normal_(block.mlp[2].weight, std=proj_std)
 
     def forward(self, tokens: Sequence[Tensor]) -> Tensor:
         """Per-modality tokens, each ``(B, T_i, D)`` -> Z^SR ``(B, D)``."""

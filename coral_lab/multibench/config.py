@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from coral_lab.config import BaselineConfig, LossConfig, ProbeConfig, experiment_dict
+from coral_lab.config import (
+    BaselineConfig,
+    LossConfig,
+    ProbeConfig,
+    check_architecture_choices,
+    check_probe,
+    experiment_dict,
+    with_legacy_values,
+)
 from coral_lab.io import atomic_write_text
 
 __all__ = [
@@ -59,6 +67,10 @@ class FeatureModelConfig:
     proj_hidden: int = 512
     proj_dim: int = 256
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    # as coral_lab.config.ModelConfig: the published initialisation, fusion activation and pooling
+    init: str = "published"
+    fusion_activation: str = "quick_gelu"
+    attention_pool: str = "unscaled"
 
 
 @dataclass
@@ -139,7 +151,11 @@ class FeatureRunConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "FeatureRunConfig":
-        return _from_dict(cls, d, "config")
+        """From a dict as ``to_dict`` writes it; fields added later take the values older runs used
+        (``coral_lab.config.LEGACY_VALUES``) where a saved section lacks them."""
+        if not isinstance(d, dict):
+            raise ValueError(f"a config must be a mapping of sections, got {type(d).__name__}")
+        return _from_dict(cls, with_legacy_values(d), "config")
 
     def to_json(self, path: str | Path) -> None:
         atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
@@ -191,6 +207,8 @@ class FeatureRunConfig:
         for ok, message, value in checks:
             if not ok:
                 raise ValueError(f"{message} (got {value!r})")
+        check_architecture_choices(m)
+        check_probe(self.probe)
         from coral_lab.multibench.pretrain import get_method
 
         get_method(t.method)  # an unknown name lists the valid ones

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from coral_lab.models.checks import check_view
-from coral_lab.models.coral import CoralModel
+from coral_lab.models.coral import CoralModel, tie_initial_weights
 from coral_lab.models.fusion import FusionTransformer
 from coral_lab.models.heads import ProjectionHead
 from coral_lab.models.unique import UniquePathway
@@ -55,15 +55,17 @@ class FeatureCoralModel(CoralModel):
             enc = build_modality_encoder(spec, cfg.encoder)
             shared.append(nn.Sequential(OrderedDict(encoder=enc, converter=TokenConverter(enc.out_dim, dim))))
             u_enc = build_modality_encoder(spec, cfg.encoder)  # the unique pathway has its own encoder
-            unique.append(UniquePathway(u_enc, TokenConverter(u_enc.out_dim, dim), dim))
+            unique.append(UniquePathway(u_enc, TokenConverter(u_enc.out_dim, dim), dim, cfg.attention_pool))
         self.shared_encoders = nn.ModuleList(shared)
-        self.fusion = FusionTransformer(dim, cfg.n_heads, cfg.n_fusion_layers, cfg.mlp_ratio)
+        self.fusion = FusionTransformer.from_config(cfg)
         self.unique_paths = nn.ModuleList(unique)
         self.shared_head = ProjectionHead(dim, cfg.proj_hidden, cfg.proj_dim)
         self.unique_heads = nn.ModuleList(
             ProjectionHead(self.unique_dim, cfg.proj_hidden, cfg.proj_dim) for _ in modalities
         )
         self.n_tokens = tuple(n_tokens(m, cfg.encoder) for m in modalities)
+        if cfg.init == "published":
+            tie_initial_weights(self)
 
     def _check_view(self, view: object, name: str) -> list[Tensor]:
         return check_view(view, name, [m.shape for m in self.modalities], self.shared_head.net[0].weight.device,

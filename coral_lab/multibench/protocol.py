@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from coral_lab.evaluate import SPREAD_NOTE, seed_std
 from coral_lab.io import atomic_write_text
 from coral_lab.methods import DISPLAY_NAMES
 from coral_lab.multibench.config import FeatureRunConfig
@@ -105,7 +106,7 @@ def run_table2(
 
 
 def summarize_table2(rows: pd.DataFrame, dataset: str, method: str = "COrAL") -> pd.DataFrame:
-    """Mean +- std (ddof 1) over seeds per (stage, features), with the paper's number for ``method`` (a
+    """Mean +- std (``coral_lab.evaluate.seed_std``: np.std, ddof 0) over seeds per (stage, features), with the paper's number for ``method`` (a
     ``PAPER_TABLE2`` row name) where there is one."""
     out = []
     for (stage, feats), g in rows.groupby(["stage", "features"], sort=False):
@@ -113,7 +114,7 @@ def summarize_table2(rows: pd.DataFrame, dataset: str, method: str = "COrAL") ->
                  else PAPER_FINETUNE.get(dataset) if stage == "finetuned" else None)
         out.append({
             "stage": stage, "features": feats, "n_seeds": len(g),
-            "accuracy_mean": g["accuracy"].mean(), "accuracy_std": g["accuracy"].std(ddof=1) if len(g) > 1 else float("nan"),
+            "accuracy_mean": g["accuracy"].mean(), "accuracy_std": seed_std(g["accuracy"]),
             "balanced_accuracy_mean": g["balanced_accuracy"].mean(),
             "paper_mean": paper[0] if paper else None, "paper_std": paper[1] if paper else None,
         })
@@ -138,6 +139,7 @@ def format_table2(summary: pd.DataFrame, dataset: str, title: str, raw: dict[str
     for model, cols in PAPER_TABLE2.items():
         lines.append(f"{model:11s} " + " ".join(f"{pm(*cols[k]):>13s}" for k in ("mimic", "mosei", "mosi", "humor", "sarcasm")))
     lines.append("Fine-tuning with SupCon on MOSI (paper 5.6.5): 75.3 +- 0.73")
+    lines.append(SPREAD_NOTE + ".")
     if dataset not in PAPER_TABLE2["COrAL"]:
         lines.append(f"(the paper has no column for {dataset!r}; its Table 2 is shown for reference only)")
     return "\n".join(lines)
@@ -165,6 +167,6 @@ def compare_methods(result_dirs: dict[str, str | Path], seeds: Sequence[int] | N
             rows = rows[rows["seed"].isin(list(seeds))]
         for feats, g in rows.groupby("features", sort=False):
             out.append({"method": label, "features": feats, "accuracy_mean": g["accuracy"].mean(),
-                        "accuracy_std": g["accuracy"].std(ddof=1) if len(g) > 1 else float("nan"),
+                        "accuracy_std": seed_std(g["accuracy"]),
                         "n_seeds": len(g), "seeds": " ".join(str(s) for s in sorted(g["seed"]))})
     return pd.DataFrame(out, columns=["method", "features", "accuracy_mean", "accuracy_std", "n_seeds", "seeds"])

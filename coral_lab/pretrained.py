@@ -1,0 +1,188 @@
+"""Trained models shipped in the repository, so that the notebooks open on results instead of training.
+
+Layout (committed under ``pretrained/<preset>/`` at the top of the checkout):
+
+- ``<unit>/model.pt``: the model's ``state_dict`` only (tensors; loaded with ``weights_only=True``);
+- ``<unit>/config.json``: its ``RunConfig``; ``<unit>/history.csv``: one row per epoch;
+  ``<unit>/probe.csv``: its Table 1 probe rows (``coral_lab.protocol.run_unit``'s layout);
+- ``MANIFEST.json``: the SHA-256 and size of every file above, and the provenance of the training
+  (command, preset, seeds, device, commit, date).
+
+The units are the four models the notebooks need for one seed: ``seed41-unbiased`` (R, U),
+``seed41-biased`` (S with masking), ``seed41-biased-no-mask`` (S without masking) and
+``seed41-unbiased-no-ortho`` (U with lambda_o = 0). ``load_shipped`` checks every checksum before it
+reads anything and refuses a mismatch; ``export_units`` writes the folder from finished run folders.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+import torch
+
+from coral_lab.config import RunConfig
+from coral_lab.io import atomic_torch_save, atomic_write_text, load_checkpoint
+
+__all__ = [
+    "SHIPPED_UNITS",
+    "ShippedModelError",
+    "shipped_dir",
+    "unit_name",
+    "export_units",
+    "verify_shipped",
+    "shipped_units",
+    "shipped_config",
+    "load_shipped",
+    "shipped_probe_rows",
+]
+
+# unit folder -> (train_set, the config changes of the unit on top of the preset's Table 1 unit)
+SHIPPED_UNITS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
+    "unbiased": ("unbiased", {}),
+    "biased": ("biased", {}),
+    "biased-no-mask": ("biased", {"train": {"mask_schedule": None}}),
+    "unbiased-no-ortho": ("unbiased", {"loss": {"lambda_o": 0.0}}),
+}
+MANIFEST = "MANIFEST.json"
+FILES = ("model.pt", "config.json", "history.csv", "probe.csv")
+
+
+class ShippedModelError(RuntimeError):
+    """A shipped model is missing, or one of its files does not match the manifest's checksum."""
+
+
+def shipped_dir(preset: str, root: str | Path | None = None) -> Path:
+    """``<root>/pretrained/<preset>``; ``root`` defaults to the checkout that holds this package."""
+    base = Path(root) if root is not None else Path(__file__).resolve().parent.parent
+    return base / "pretrained" / preset
+
+
+def unit_name(seed: int, kind: str) -> str:
+    """The folder name of a shipped unit: ``seed41-biased-no-mask``."""
+    if kind not in SHIPPED_UNITS:
+        raise ValueError(f"unknown shipped unit {kind!r}; valid: {list(SHIPPED_UNITS)}")
+    return f"seed{int(seed)}-{kind}"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def export_units(runs: Mapping[str, str | Path], dest: str | Path, info: Mapping[str, Any]) -> Path:
+    """Copy finished run folders into a shipped folder and write its manifest.
+
+    Args:
+        runs: shipped unit folder name (``unit_name``) -> a finished run folder (``checkpoint.pt``,
+            ``config.json``, ``history.csv``, ``probe.csv``).
+        dest: the preset's shipped folder (``shipped_dir(preset)``).
+        info: provenance of the training (``coral_lab.provenance.provenance``).
+
+    Returns:
+        The manifest's path.
+    """
+    dest = Path(dest)
+    files: dict[str, dict[str, Any]] = {}
+    for name, run in runs.items():
+        run = Path(run)
+        ckpt = load_checkpoint(run / "checkpoint.pt")
+        cfg = RunConfig.from_dict(ckpt["config"])
+        if int(ckpt["epoch"]) < cfg.train.epochs:
+            raise ShippedModelError(f"{run} stopped at epoch {ckpt['epoch']} of {cfg.train.epochs}; finish it first")
+        if not (run / "probe.csv").is_file():
+            raise ShippedModelError(f"{run} has no probe.csv; probe it before shipping it")
+        unit = dest / name
+        atomic_torch_save(ckpt["model"], unit / "model.pt")
+        atomic_write_text(unit / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
+        atomic_write_text(unit / "history.csv", pd.DataFrame(ckpt["history"]).to_csv(index=False))
+        atomic_write_text(unit / "probe.csv", (run / "probe.csv").read_text())
+        for f in FILES:
+            p = unit / f
+            files[f"{name}/{f}"] = {"sha256": _sha256(p), "bytes": p.stat().st_size}
+    manifest = {"files": files, "provenance": dict(info)}
+    return atomic_write_text(dest / MANIFEST, json.dumps(manifest, indent=2, default=str) + "\n")
+
+
+def verify_shipped(folder: str | Path, names: Sequence[str] | None = None) -> dict[str, Any]:
+    """Check the files of ``names`` (default: every unit in the manifest) against ``MANIFEST.json``.
+
+    Returns:
+        The manifest.
+
+    Raises:
+        ShippedModelError: no manifest, a file missing, or a checksum mismatch (the message names the file).
+    """
+    folder = Path(folder)
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise ShippedModelError(f"no shipped models in {folder} ({MANIFEST} not found); train instead (RETRAIN = True)")
+    try:
+        manifest = json.loads(path.read_text())
+        files = manifest["files"]
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise ShippedModelError(f"{path} is not a valid manifest ({e}); restore it with `git checkout {path}`") from None
+    wanted = [k for k in files if names is None or k.split("/", 1)[0] in names]
+    if names is not None:
+        missing = [n for n in names if not any(k.startswith(f"{n}/") for k in files)]
+        if missing:
+            raise ShippedModelError(f"{folder} ships no unit(s) {missing}; shipped: {sorted({k.split('/')[0] for k in files})}")
+    for key in wanted:
+        p = folder / key
+        if not p.is_file():
+            raise ShippedModelError(f"shipped file {p} is missing; restore it with `git checkout {p}`")
+        if _sha256(p) != files[key]["sha256"]:
+            raise ShippedModelError(
+                f"shipped file {p} does not match its checksum in {path}: it was changed or corrupted. "
+                f"Restore it with `git checkout {p}`, or retrain (RETRAIN = True)"
+            )
+    return manifest
+
+
+def shipped_units(folder: str | Path) -> list[str]:
+    """The unit names a shipped folder's manifest lists (``[]`` when there is no manifest)."""
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        return []
+    try:
+        return sorted({k.split("/", 1)[0] for k in json.loads(path.read_text())["files"]})
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
+        raise ShippedModelError(f"{path} is not a valid manifest ({e}); restore it with `git checkout {path}`") from None
+
+
+def shipped_config(folder: str | Path, name: str) -> RunConfig:
+    """The config of one shipped unit (checksums verified)."""
+    verify_shipped(folder, [name])
+    return RunConfig.from_json(Path(folder) / name / "config.json")
+
+
+def load_shipped(folder: str | Path, name: str, device: str | torch.device = "cpu"):
+    """A shipped unit's model (eval mode), config and history, after checking every checksum.
+
+    Returns:
+        (model, RunConfig, history DataFrame).
+    """
+    from coral_lab.methods import build_model
+
+    verify_shipped(folder, [name])
+    unit = Path(folder) / name
+    cfg = RunConfig.from_json(unit / "config.json")
+    model = build_model(cfg)
+    state = torch.load(unit / "model.pt", map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    model.to(device).eval()
+    return model, cfg, pd.read_csv(unit / "history.csv")
+
+
+def shipped_probe_rows(folder: str | Path, name: str) -> pd.DataFrame:
+    """A shipped unit's probe rows (``probe.csv``, checksum verified)."""
+    verify_shipped(folder, [name])
+    rows = pd.read_csv(Path(folder) / name / "probe.csv")
+    rows["column"] = rows["column"].fillna("")
+    return rows

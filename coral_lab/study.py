@@ -1,0 +1,343 @@
+"""Learning-curve studies: where, at CPU scale, the paper's findings appear, measured against wall time.
+
+A study is a named list of ``Variant`` s (config changes on top of a preset). Each variant is trained as
+the *units* it names, per seed, and every unit is probed at a few checkpoint epochs, so a result is a
+learning curve (score against epochs, pairs and training seconds), not an end point:
+
+- ``unbiased``: the unbiased pairs, probed on redundancy (``share``) and uniqueness (``unique1``,
+  ``unique2``) -> R, U;
+- ``unbiased-no-ortho``: the same with lambda_o = 0 -> U without the orthogonality loss;
+- ``biased``: the biased pairs, the variant's masking, probed on synergy -> S;
+- ``biased-no-mask``: the same with no masking -> S without masking (the paper's Table 3 contrast).
+
+Every probe is the configured linear probe (``coral_lab.evaluate.linear_probe``: the published,
+unweighted fit, C chosen on a validation split of the probe-train pairs) and records the validation
+score (to choose settings on), the test score and the ROC-AUC. Settings are chosen on the validation
+column; the test column is reported, never tuned on.
+
+Layout of a study folder ``<out>/``: one unit folder ``<variant>/seed<S>-<unit>/`` (config, history,
+checkpoint, ``curve.csv``) and ``curves.csv``, every unit's rows together. A unit resumes from its
+checkpoint and keeps the probes it has, so an interrupted study continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import pandas as pd
+
+from coral_lab.config import RunConfig
+from coral_lab.evaluate import extract_features, feature_sets, linear_probe
+from coral_lab.data import pair_labels
+from coral_lab.device import worker_threads
+from coral_lab.io import atomic_write_text
+from coral_lab.train import load_benchmark, pretrain
+
+__all__ = [
+    "UNIT_KINDS",
+    "UNIT_TASKS",
+    "CURVE_COLUMNS",
+    "Variant",
+    "STUDIES",
+    "study_variants",
+    "probe_epochs",
+    "unit_config",
+    "run_curve_unit",
+    "run_study",
+    "collect_curves",
+    "final_scores",
+]
+
+# unit kind -> (pair set, config changes on top of the variant's)
+UNIT_KINDS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
+    "unbiased": ("unbiased", {}),
+    "unbiased-no-ortho": ("unbiased", {"loss": {"lambda_o": 0.0}}),
+    "biased": ("biased", {}),
+    "biased-no-mask": ("biased", {"train": {"mask_schedule": None}}),
+}
+# the probes of each pair set, (task, feature set): unbiased -> R, U from Z; biased -> S from Z and from
+# the shared subspace Z^SR alone (where synergy should live)
+UNIT_TASKS = {
+    "unbiased": (("share", "Z"), ("unique1", "Z"), ("unique2", "Z")),
+    "biased": (("synergy", "Z"), ("synergy", "shared")),
+}
+CURVE_COLUMNS = ["variant", "unit", "seed", "epoch", "pairs_seen", "train_seconds", "probe_seconds", "task",
+                 "features", "balanced_accuracy", "val_balanced_accuracy", "roc_auc", "C"]
+CURVE = "curve.csv"
+CURVES = "curves.csv"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One setting of a study: ``changes`` go to ``RunConfig.replace``; ``units`` are the unit kinds trained."""
+
+    name: str
+    label: str
+    changes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    units: tuple[str, ...] = ("unbiased", "biased", "biased-no-mask")
+
+    def __post_init__(self) -> None:
+        unknown = set(self.units) - set(UNIT_KINDS)
+        if unknown:
+            raise ValueError(f"unknown unit kind(s) {sorted(unknown)}; valid: {list(UNIT_KINDS)}")
+        if not self.name or "/" in self.name or self.name.startswith("."):
+            raise ValueError(f"a variant name must be a plain folder name, got {self.name!r}")
+
+
+def _screen() -> list[Variant]:
+    """One factor at a time against the quick preset, on what can matter at small scale."""
+    no_color = {"augment": {"hue": 0.0, "grayscale_p": 0.0}}
+    return [
+        Variant("base", "quick preset", {}, ("unbiased", "unbiased-no-ortho", "biased", "biased-no-mask")),
+        Variant("static75", "static 75 % masking", {"train": {"mask_schedule": 0.75}}, ("biased",)),
+        Variant("static90", "static 90 % masking", {"train": {"mask_schedule": 0.9}}, ("biased",)),
+        Variant("static95", "static 95 % masking", {"train": {"mask_schedule": 0.95}}, ("biased",)),
+        Variant("s90-px64-stem2", "static 90 %, 64 px, stride-2 stem",
+                {"train": {"mask_schedule": 0.9}, "data": {"image_size": 64}, "model": {"encoder_stem_stride": 2}},
+                ("biased",)),
+        Variant("px32-stem2", "32 px, stride-2 stem (2 x 2 tokens)", {"model": {"encoder_stem_stride": 2}},
+                ("unbiased", "biased", "biased-no-mask")),
+        Variant("s90-px32-stem2", "static 90 %, 32 px, stride-2 stem (2 x 2 tokens)",
+                {"train": {"mask_schedule": 0.9}, "model": {"encoder_stem_stride": 2}}, ("biased",)),
+        Variant("s90-lr3e-4", "static 90 %, lr 3e-4", {"train": {"mask_schedule": 0.9, "lr": 3e-4}}, ("biased",)),
+        Variant("s90-lr3e-3", "static 90 %, lr 3e-3", {"train": {"mask_schedule": 0.9, "lr": 3e-3}}, ("biased",)),
+        Variant("s90-crop50", "static 90 %, crop scale 0.5-1",
+                {"train": {"mask_schedule": 0.9}, "augment": {"crop_scale": (0.5, 1.0)}}, ("biased",)),
+        Variant("no-hue-gray", "no hue jitter, no grayscale", no_color),
+        Variant("lr3e-3", "lr 3e-3", {"train": {"lr": 3e-3}}),
+        Variant("crop50", "crop scale 0.5-1", {"augment": {"crop_scale": (0.5, 1.0)}}),
+        Variant("px64-stem2", "64 px, stride-2 stem", {"data": {"image_size": 64}, "model": {"encoder_stem_stride": 2}}),
+        Variant("px48", "48 px", {"data": {"image_size": 48}}),
+        Variant("width24", "encoder width 24", {"model": {"encoder_width": 24}}),
+        Variant("d128", "D = 128", {"model": {"embed_dim": 128, "proj_hidden": 256, "proj_dim": 128}}),
+        Variant("batch128", "batch 128", {"train": {"batch_size": 128}}),
+        Variant("legacy-init", "coral_lab's first init, GELU, scaled pooling",
+                {"model": {"init": "independent", "fusion_activation": "gelu", "attention_pool": "scaled"}}),
+    ]
+
+
+# study name -> its variants (a function, so every call builds fresh ones)
+STUDIES: dict[str, Callable[[], list[Variant]]] = {"screen": _screen}
+
+
+def study_variants(name: str) -> dict[str, Variant]:
+    """The variants of study ``name`` by variant name; an unknown study lists the valid ones."""
+    if name not in STUDIES:
+        raise ValueError(f"unknown study {name!r}; valid studies: {sorted(STUDIES)}")
+    variants = STUDIES[name]()
+    return {v.name: v for v in variants}
+
+
+def probe_epochs(epochs: int, every: int) -> list[int]:
+    """The checkpoint epochs probed: ``every``, ``2 every``, ..., and always the last epoch."""
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ValueError(f"probe every must be a positive int (epochs between probes), got {every!r}")
+    return sorted({*range(every, epochs + 1, every), epochs})
+
+
+def unit_config(cfg: RunConfig, variant: Variant, seed: int, unit: str) -> RunConfig:
+    """The validated config of one unit: the preset, the variant's changes, the unit kind's, the seed."""
+    if unit not in UNIT_KINDS:
+        raise ValueError(f"unknown unit kind {unit!r}; valid: {list(UNIT_KINDS)}")
+    train_set, unit_changes = UNIT_KINDS[unit]
+    out = cfg.replace(**variant.changes)
+    out = out.replace(**unit_changes).replace(train={"seed": seed, "train_set": train_set})
+    return out.validate()
+
+
+def _read_curve(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        return pd.DataFrame(columns=CURVE_COLUMNS)
+    return pd.read_csv(path)
+
+
+def run_curve_unit(
+    cfg: RunConfig,
+    variant: Variant,
+    seed: int,
+    unit: str,
+    out_dir: str | Path,
+    *,
+    every: int,
+    device: str = "cpu",
+    progress: bool = False,
+    benchmark=None,
+) -> pd.DataFrame:
+    """Train one unit epoch block by epoch block, probing at ``probe_epochs``; returns its curve rows.
+
+    Rows already in the unit's ``curve.csv`` are kept (a unit whose last epoch is probed is not run
+    again); the checkpoint makes the training resume exactly.
+    """
+    ucfg = unit_config(cfg, variant, seed, unit)
+    unit_dir = Path(out_dir) / variant.name / f"seed{seed}-{unit}"
+    curve_path = unit_dir / CURVE
+    rows = _read_curve(curve_path)
+    marks = probe_epochs(ucfg.train.epochs, every)
+    done = set(rows["epoch"].astype(int)) if len(rows) else set()
+    if all(e in done for e in marks):
+        return rows
+    bench = benchmark if benchmark is not None else load_benchmark(ucfg, progress=progress)
+    tasks = UNIT_TASKS[ucfg.train.train_set]
+    frames = [rows] if len(rows) else []
+    history_csv = unit_dir / "history.csv"
+    trained = len(pd.read_csv(history_csv)) if history_csv.exists() else 0  # epochs the checkpoint holds
+    for mark in marks:
+        if mark in done or mark < trained:  # probed, or passed before a probe could run: weights are gone
+            continue
+        res = pretrain(ucfg, unit_dir, benchmark=bench, device=device, progress=progress,
+                       max_epochs_this_call=mark - trained)
+        history = res.history
+        trained = len(history)
+        t0 = time.perf_counter()
+        tr = feature_sets(extract_features(res.model, bench.data.train, bench.probe_train, augment_cfg=ucfg.augment))
+        te = feature_sets(extract_features(res.model, bench.data.test, bench.probe_test, augment_cfg=ucfg.augment))
+        y_tr = pair_labels(bench.data.train, bench.probe_train, bench.mapping)
+        y_te = pair_labels(bench.data.test, bench.probe_test, bench.mapping)
+        new = []
+        for task, feats in tasks:
+            r = linear_probe(tr[feats], y_tr[task], te[feats], y_te[task], ucfg.probe, seed=seed)
+            new.append({"task": task, "features": feats, "balanced_accuracy": 100 * r.balanced_accuracy,
+                        "val_balanced_accuracy": 100 * r.val_balanced_accuracy, "roc_auc": 100 * r.roc_auc, "C": r.C})
+        seconds = time.perf_counter() - t0
+        block = pd.DataFrame(new)
+        block.insert(0, "probe_seconds", seconds)
+        block.insert(0, "train_seconds", float(history["seconds"].sum()))
+        block.insert(0, "pairs_seen", mark * (ucfg.data.n_train_pairs // ucfg.train.batch_size) * ucfg.train.batch_size)
+        block.insert(0, "epoch", mark)
+        block.insert(0, "seed", seed)
+        block.insert(0, "unit", unit)
+        block.insert(0, "variant", variant.name)
+        frames.append(block[CURVE_COLUMNS])
+        rows = pd.concat(frames, ignore_index=True)
+        atomic_write_text(curve_path, rows.to_csv(index=False))
+        done.add(mark)
+    return rows
+
+
+def _unit_worker(cfg, variant, seed, unit, out_dir, every, device, threads) -> pd.DataFrame:
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    return run_curve_unit(cfg, variant, seed, unit, out_dir, every=every, device=device)
+
+
+def collect_curves(out_dir: str | Path) -> pd.DataFrame:
+    """Every unit's curve rows under a study folder, in one tidy frame (``CURVE_COLUMNS``)."""
+    out_dir = Path(out_dir)
+    frames = [pd.read_csv(p) for p in sorted(out_dir.glob(f"*/seed*-*/{CURVE}"))]
+    if not frames:
+        return pd.DataFrame(columns=CURVE_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[CURVE_COLUMNS]
+
+
+def run_study(
+    name: str,
+    cfg: RunConfig,
+    out_dir: str | Path,
+    *,
+    seeds: Sequence[int],
+    every: int,
+    variants: Sequence[str] | None = None,
+    units: Sequence[str] | None = None,
+    device: str = "cpu",
+    jobs: int = 1,
+    on_unit_end: Callable[[str, int, str, pd.DataFrame], None] | None = None,
+) -> pd.DataFrame:
+    """Run (or resume) a study's units; ``curves.csv`` is rewritten after every finished unit.
+
+    Args:
+        name: a key of ``STUDIES``.
+        cfg: the preset config every variant starts from.
+        seeds: training seeds, each unit once per seed.
+        every: probe every this many epochs (and at the last).
+        variants: run only these variant names (default: all of the study).
+        units: run only these unit kinds of each variant (default: the variant's own).
+        jobs: units trained at once, each in its own process with ``cpu_count // jobs`` torch threads.
+    """
+    table = study_variants(name)
+    chosen = list(table) if variants is None else list(variants)
+    unknown = [v for v in chosen if v not in table]
+    if unknown:
+        raise ValueError(f"unknown variant(s) {unknown} of study {name!r}; valid: {list(table)}")
+    if not seeds:
+        raise ValueError("give at least one seed")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive int, got {jobs!r}")
+    probe_epochs(cfg.train.epochs, every)  # checks every
+    if units is not None and set(units) - set(UNIT_KINDS):
+        raise ValueError(f"unknown unit kind(s) {sorted(set(units) - set(UNIT_KINDS))}; valid: {list(UNIT_KINDS)}")
+    wanted = [(table[v], seed, unit) for v in chosen for seed in seeds for unit in table[v].units]
+    units = [u for u in wanted if units is None or u[2] in units]
+    for variant, seed, unit in units:  # every unit's config is valid before anything trains
+        unit_config(cfg, variant, seed, unit)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    def finished(variant: Variant, seed: int, unit: str, rows: pd.DataFrame) -> None:
+        atomic_write_text(out_dir / CURVES, collect_curves(out_dir).to_csv(index=False))
+        if on_unit_end is not None:
+            on_unit_end(variant.name, seed, unit, rows)
+
+    if jobs == 1:
+        for variant, seed, unit in units:
+            finished(variant, seed, unit, run_curve_unit(cfg, variant, seed, unit, out_dir, every=every, device=device))
+    else:
+        threads = (worker_threads(device, jobs, cfg.train.num_threads) or 0) if device == "cpu" else 0
+        # render every image size the units need once, before the workers start
+        for size in sorted({unit_config(cfg, v, s, u).data.image_size for v, s, u in units}):
+            load_benchmark(cfg.replace(data={"image_size": size}), progress=False)
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(_unit_worker, cfg, v, s, u, str(out_dir), every, device, threads): (v, s, u)
+                       for v, s, u in units}
+            for fut in as_completed(futures):
+                v, s, u = futures[fut]
+                try:
+                    rows = fut.result()
+                except Exception as e:
+                    for other in futures:
+                        other.cancel()
+                    raise RuntimeError(
+                        f"unit {v.name} / seed {s} / {u} failed in its worker ({type(e).__name__}: {e}); finished "
+                        f"probes are kept in {out_dir} and the study resumes when the command is repeated"
+                    ) from e
+                finished(v, s, u, rows)
+    curves = collect_curves(out_dir)
+    atomic_write_text(out_dir / CURVES, curves.to_csv(index=False))
+    return curves
+
+
+# which (unit, task) gives each Table 1 column of a study's final scores
+FINAL_COLUMNS = {
+    "R": ("unbiased", "share"),
+    "U": ("unbiased", "unique1"),
+    "U (lambda_o = 0)": ("unbiased-no-ortho", "unique1"),
+    "S": ("biased", "synergy"),
+    "S (no masking)": ("biased-no-mask", "synergy"),
+}
+
+
+def final_scores(curves: pd.DataFrame, column: str = "balanced_accuracy") -> pd.DataFrame:
+    """Per variant: the mean over seeds, at each unit's last probed epoch, of every ``FINAL_COLUMNS`` score.
+
+    ``column`` picks the score (``balanced_accuracy`` on the test pairs, ``val_balanced_accuracy``,
+    ``roc_auc``). Also the mean training seconds of the variant's units and the number of seeds.
+    """
+    if curves.empty:
+        return pd.DataFrame()
+    last = curves.loc[curves.groupby(["variant", "unit", "seed"])["epoch"].transform("max") == curves["epoch"]]
+    out = []
+    for variant, g in last.groupby("variant", sort=False):
+        row: dict[str, Any] = {"variant": variant}
+        for name, (unit, task) in FINAL_COLUMNS.items():
+            sel = g[(g["unit"] == unit) & (g["task"] == task) & (g["features"] == "Z")]
+            row[name] = sel[column].mean() if len(sel) else float("nan")
+        row["train_seconds"] = g.drop_duplicates(["unit", "seed"])["train_seconds"].mean()
+        row["n_seeds"] = g["seed"].nunique()
+        out.append(row)
+    return pd.DataFrame(out)

@@ -1,0 +1,108 @@
+"""coral_lab.pretrained: shipped models, their manifest's checksums, and the notebooks' load-or-train."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from coral_lab import analysis, pretrained
+from coral_lab.protocol import run_unit
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture(scope="module")
+def shipped(ci_config, ci_benchmark, tmp_path_factory):
+    """A shipped folder (root/pretrained/ci) with the seed-41 unbiased unit, exported from a trained run."""
+    runs = tmp_path_factory.mktemp("runs")
+    run_unit(ci_config, 41, "unbiased", runs, device="cpu", progress=False, benchmark=ci_benchmark)
+    root = tmp_path_factory.mktemp("root")
+    folder = pretrained.shipped_dir("ci", root)
+    info = {"command": "test", "preset": "ci", "seeds": [41], "device": "cpu", "commit": "x", "date": "today"}
+    pretrained.export_units({"seed41-unbiased": runs / "seed41-unbiased"}, folder, info)
+    return root, folder, runs
+
+
+def test_export_writes_weights_only_files_and_a_manifest(shipped):
+    root, folder, runs = shipped
+    manifest = json.loads((folder / pretrained.MANIFEST).read_text())
+    assert set(manifest["files"]) == {f"seed41-unbiased/{f}" for f in pretrained.FILES}
+    assert manifest["provenance"]["preset"] == "ci"
+    state = torch.load(folder / "seed41-unbiased" / "model.pt", weights_only=True)  # tensors only, no pickle code
+    ckpt = torch.load(runs / "seed41-unbiased" / "checkpoint.pt", weights_only=False)
+    assert state.keys() == ckpt["model"].keys() and all(torch.equal(state[k], ckpt["model"][k]) for k in state)
+    assert pretrained.shipped_units(folder) == ["seed41-unbiased"]
+    assert pretrained.shipped_units(folder.parent / "nothing") == []
+
+
+def test_load_shipped_gives_the_trained_model(shipped, ci_benchmark):
+    _, folder, runs = shipped
+    from coral_lab.train import load_model
+
+    model, cfg, history = pretrained.load_shipped(folder, "seed41-unbiased")
+    ref, ref_cfg, ref_history = load_model(runs / "seed41-unbiased")
+    assert cfg == ref_cfg and not model.training
+    pd.testing.assert_frame_equal(history, ref_history, check_dtype=False)
+    x = [torch.rand(4, 3, 32, 32), torch.rand(4, 3, 32, 32)]
+    with torch.no_grad():
+        assert torch.equal(model.embed(x).concat(), ref.embed(x).concat())
+    rows = pretrained.shipped_probe_rows(folder, "seed41-unbiased")
+    assert set(rows["column"]) >= {"redundancy", "uniqueness"}
+
+
+def test_a_changed_file_is_refused_naming_it(shipped, tmp_path):
+    import shutil
+
+    _, folder, _ = shipped
+    copy = tmp_path / "ci"
+    shutil.copytree(folder, copy)
+    weights = copy / "seed41-unbiased" / "model.pt"
+    data = bytearray(weights.read_bytes())
+    data[-100] ^= 0x01  # one flipped bit in a weight
+    weights.write_bytes(bytes(data))
+    with pytest.raises(pretrained.ShippedModelError, match="model.pt does not match its checksum"):
+        pretrained.load_shipped(copy, "seed41-unbiased")
+    weights.write_bytes((folder / "seed41-unbiased" / "model.pt").read_bytes())  # restored
+    pretrained.verify_shipped(copy)
+    (copy / "seed41-unbiased" / "history.csv").unlink()
+    with pytest.raises(pretrained.ShippedModelError, match="history.csv is missing"):
+        pretrained.verify_shipped(copy)
+    with pytest.raises(pretrained.ShippedModelError, match="ships no unit"):
+        pretrained.verify_shipped(folder, ["seed41-biased"])
+    (copy / pretrained.MANIFEST).write_text("{not json")
+    with pytest.raises(pretrained.ShippedModelError, match="not a valid manifest"):
+        pretrained.shipped_units(copy)
+    with pytest.raises(pretrained.ShippedModelError, match="not found"):
+        pretrained.verify_shipped(tmp_path / "empty")
+
+
+def test_export_refuses_an_unfinished_or_unprobed_run(ci_config, ci_benchmark, tmp_path):
+    from coral_lab.train import pretrain
+
+    pretrain(ci_config, tmp_path / "half", benchmark=ci_benchmark, device="cpu", progress=False,
+             max_epochs_this_call=1)
+    with pytest.raises(pretrained.ShippedModelError, match="stopped at epoch 1"):
+        pretrained.export_units({"seed41-unbiased": tmp_path / "half"}, tmp_path / "out", {})
+    pretrain(ci_config, tmp_path / "half", benchmark=ci_benchmark, device="cpu", progress=False)
+    with pytest.raises(pretrained.ShippedModelError, match="no probe.csv"):
+        pretrained.export_units({"seed41-unbiased": tmp_path / "half"}, tmp_path / "out", {})
+
+
+def test_load_unit_prefers_the_shipped_model_only_for_its_own_config(shipped, ci_config, ci_benchmark, tmp_path):
+    root, folder, _ = shipped
+    model, history, source = analysis.load_unit(ci_config, tmp_path / "runs", 41, "unbiased", device="cpu",
+                                                benchmark=ci_benchmark, progress=False, shipped_root=root)
+    assert source.startswith("shipped") and not (tmp_path / "runs").exists()
+    # retrain=True, another config, or a unit that is not shipped: trained in runs/
+    for kwargs, cfg, kind in (({"retrain": True}, ci_config, "unbiased"),
+                              ({}, ci_config.replace(train={"lr": 5e-4}), "unbiased"),
+                              ({}, ci_config, "biased-no-mask")):
+        _, _, source = analysis.load_unit(cfg, tmp_path / f"runs-{len(kwargs)}-{cfg.train.lr}", 41, kind,
+                                          device="cpu", benchmark=ci_benchmark, progress=False, shipped_root=root,
+                                          **kwargs)
+        assert source.startswith("run"), (kwargs, kind)
+    with pytest.raises(ValueError, match="unknown shipped unit"):
+        analysis.load_unit(ci_config, tmp_path, 41, "sideways", shipped_root=root)

@@ -1,0 +1,109 @@
+"""coral_lab.study: learning-curve units probed at checkpoints, resumable; the study table and figure."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from coral_lab import study
+from coral_lab.study import Variant, collect_curves, final_scores, probe_epochs, run_curve_unit, run_study
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture()
+def tiny(ci_config):
+    # 3 epochs of 64 pairs: every code path of a unit in seconds
+    return ci_config.replace(data={"n_train_pairs": 64}, train={"epochs": 3})
+
+
+def test_probe_epochs_include_the_last():
+    assert probe_epochs(10, 4) == [4, 8, 10]
+    assert probe_epochs(3, 1) == [1, 2, 3]
+    assert probe_epochs(2, 5) == [2]
+    with pytest.raises(ValueError, match="positive int"):
+        probe_epochs(10, 0)
+
+
+def test_unit_kinds_change_what_they_name(tiny):
+    v = Variant("v", "v", {"train": {"mask_schedule": 0.5}})
+    assert study.unit_config(tiny, v, 41, "biased").train.mask_schedule == 0.5
+    assert study.unit_config(tiny, v, 41, "biased-no-mask").train.mask_schedule is None
+    assert study.unit_config(tiny, v, 41, "unbiased-no-ortho").loss.lambda_o == 0.0
+    assert study.unit_config(tiny, v, 42, "unbiased").train.train_set == "unbiased"
+    assert study.unit_config(tiny, v, 42, "unbiased").train.seed == 42
+    with pytest.raises(ValueError, match="unknown unit kind"):
+        Variant("w", "w", units=("biased", "sideways"))
+    with pytest.raises(ValueError, match="plain folder name"):
+        Variant("../x", "x")
+
+
+def test_a_unit_is_probed_at_its_checkpoints_and_resumes_without_repeating(tiny, ci_benchmark, tmp_path):
+    v = Variant("v", "v")
+    # stop after epoch 2 by making the first call's config think it has only 2 epochs to probe at
+    rows = run_curve_unit(tiny, v, 41, "biased", tmp_path, every=2, benchmark=ci_benchmark)
+    assert sorted(rows["epoch"].unique()) == [2, 3]
+    assert set(zip(rows["task"], rows["features"])) == {("synergy", "Z"), ("synergy", "shared")}
+    assert list(rows.columns) == study.CURVE_COLUMNS
+    assert (rows.groupby("epoch")["train_seconds"].first().diff().dropna() > 0).all()
+    assert rows["pairs_seen"].max() == 3 * 64
+    assert rows["balanced_accuracy"].between(0, 100).all() and rows["roc_auc"].between(0, 100).all()
+    # run again: nothing is trained or probed twice
+    again = run_curve_unit(tiny, v, 41, "biased", tmp_path, every=2, benchmark=ci_benchmark)
+    pd.testing.assert_frame_equal(again, rows)
+    # a longer schedule of the same config is a different run: the checkpoint refuses it
+    from coral_lab.io import CheckpointError
+
+    with pytest.raises(CheckpointError, match="different configuration"):
+        run_curve_unit(tiny.replace(train={"epochs": 4}), v, 41, "biased", tmp_path, every=2, benchmark=ci_benchmark)
+
+
+def test_an_interrupted_unit_keeps_its_probes_and_trains_on(tiny, ci_benchmark, tmp_path):
+    from coral_lab.train import pretrain
+
+    v = Variant("v", "v")
+    ucfg = study.unit_config(tiny, v, 41, "unbiased")
+    unit_dir = tmp_path / "v" / "seed41-unbiased"
+    # killed after epoch 2, before any probe: epoch 1's weights are gone, epoch 2's are the checkpoint
+    pretrain(ucfg, unit_dir, benchmark=ci_benchmark, device="cpu", progress=False, max_epochs_this_call=2)
+    rows = run_curve_unit(tiny, v, 41, "unbiased", tmp_path, every=1, benchmark=ci_benchmark)
+    assert sorted(rows["epoch"].unique()) == [2, 3]
+    assert set(rows["task"]) == {"share", "unique1", "unique2"}
+
+
+def test_run_study_collects_every_unit_and_the_final_table(tiny, ci_benchmark, tmp_path, monkeypatch):
+    variants = [Variant("a", "A", {}, ("unbiased", "biased")), Variant("b", "B", {"loss": {"lambda_o": 3.0}}, ("biased",))]
+    monkeypatch.setitem(study.STUDIES, "tiny", lambda: variants)
+    seen = []
+    curves = run_study("tiny", tiny, tmp_path, seeds=[41], every=3, device="cpu",
+                       on_unit_end=lambda v, s, u, rows: seen.append((v, s, u)))
+    assert seen == [("a", 41, "unbiased"), ("a", 41, "biased"), ("b", 41, "biased")]
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "curves.csv"), curves)
+    pd.testing.assert_frame_equal(collect_curves(tmp_path), curves)
+    table = final_scores(curves).set_index("variant")
+    a = curves[(curves["variant"] == "a") & (curves["task"] == "share")]
+    assert table.loc["a", "R"] == pytest.approx(a["balanced_accuracy"].iloc[0])
+    assert pd.isna(table.loc["b", "R"]) and table.loc["b", "n_seeds"] == 1
+    with pytest.raises(ValueError, match="unknown variant"):
+        run_study("tiny", tiny, tmp_path, seeds=[41], every=1, variants=["c"])
+    with pytest.raises(ValueError, match="unknown study"):
+        run_study("nope", tiny, tmp_path, seeds=[41], every=1)
+    with pytest.raises(ValueError, match="unknown unit kind"):
+        run_study("tiny", tiny, tmp_path, seeds=[41], every=1, units=["sideways"])
+
+
+def test_study_figure_draws_masked_and_unmasked_curves(tmp_path):
+    from coral_lab.figures import study_figure
+
+    rows = []
+    for unit, task, acc in (("biased", "synergy", 70.0), ("biased-no-mask", "synergy", 50.0),
+                            ("unbiased", "unique1", 60.0), ("unbiased-no-ortho", "unique1", 55.0),
+                            ("unbiased", "share", 80.0)):
+        for epoch in (1, 2):
+            rows.append({"variant": "v", "unit": unit, "seed": 41, "epoch": epoch, "train_seconds": 60.0 * epoch,
+                         "task": task, "features": "Z", "balanced_accuracy": acc + epoch})
+    fig = study_figure(pd.DataFrame(rows))
+    s, u, r = fig.axes
+    assert len(s.lines) == 3 and len(u.lines) == 3 and len(r.lines) == 2  # two curves + chance, one + chance
+    assert list(s.lines[0].get_ydata()) == [71.0, 72.0] and list(s.lines[0].get_xdata()) == [1.0, 2.0]
+    assert s.lines[1].get_linestyle() == "--"
