@@ -59,6 +59,8 @@ __all__ = [
     "unit_run_dir",
     "load_or_pretrain",
     "load_unit",
+    "unit_probe_rows",
+    "probe_map_from_rows",
     "preset_note",
     "history_figure",
     "subspace_probe_map",
@@ -216,6 +218,77 @@ def load_unit(
     run_dir = Path(runs_dir) / name
     model, history = load_or_pretrain(ucfg, run_dir, device=device, benchmark=benchmark, progress=progress)
     return model, history, f"run {run_dir}"
+
+
+def unit_probe_rows(
+    cfg: RunConfig,
+    runs_dir: str | Path,
+    seed: int,
+    kind: str,
+    *,
+    retrain: bool = False,
+    subspaces: Sequence[str] = ("Z", "shared", "unique1", "unique2"),
+    device: str | torch.device = "auto",
+    benchmark: TrifeatureBenchmark | None = None,
+    progress: bool = True,
+    shipped_root: str | Path | None = None,
+) -> tuple[pd.DataFrame, str]:
+    """The probe rows (every task from each of ``subspaces``) of one notebook unit, and where they came from.
+
+    The shipped unit's ``probe.csv`` when it was probed with exactly this config (probe settings
+    included) and holds these feature sets; else the unit (``load_unit``) is probed here and the rows
+    are kept in ``<runs_dir>/seed<S>-<kind>/probe_subspaces.csv`` beside its config, and read back next
+    time (a file of its own: the protocol's ``probe.csv`` keeps its layout).
+
+    Returns:
+        (rows with columns task, features, balanced_accuracy, C, val_balanced_accuracy, roc_auc, ...;
+        ``"shipped <folder>"`` or ``"run <folder>"``).
+    """
+    from coral_lab import pretrained
+    from coral_lab.io import atomic_write_text
+
+    name = pretrained.unit_name(seed, kind)
+    train_set, changes = pretrained.SHIPPED_UNITS[kind]
+    ucfg = unit_config(cfg, seed, train_set).replace(**changes)
+    wanted = set(subspaces)
+    folder = pretrained.shipped_dir(cfg.preset, shipped_root)
+    if not retrain and name in pretrained.shipped_units(folder):
+        if pretrained.shipped_config(folder, name).experiment_dict() == ucfg.experiment_dict():
+            rows = pretrained.shipped_probe_rows(folder, name)
+            if wanted <= set(rows["features"]):
+                return rows[rows["features"].isin(wanted)].reset_index(drop=True), f"shipped {folder / name}"
+    run_dir = Path(runs_dir) / name
+    probe_csv = run_dir / "probe_subspaces.csv"
+    if probe_csv.is_file() and (run_dir / "config.json").is_file():
+        if RunConfig.from_json(run_dir / "config.json").experiment_dict() == ucfg.experiment_dict():
+            rows = pd.read_csv(probe_csv)
+            if wanted <= set(rows["features"]):
+                return rows[rows["features"].isin(wanted)].reset_index(drop=True), f"run {run_dir}"
+    model, _, source = load_unit(cfg, runs_dir, seed, kind, retrain=True, device=device, benchmark=benchmark,
+                                 progress=progress, shipped_root=shipped_root)
+    if benchmark is None:
+        from coral_lab.train import load_benchmark
+
+        benchmark = load_benchmark(ucfg, progress=progress)
+    rows = probe_model(model, benchmark, tasks=TASKS, subspaces=list(subspaces), probe_cfg=ucfg.probe,
+                       augment_cfg=ucfg.augment, seed=seed)
+    atomic_write_text(probe_csv, rows.to_csv(index=False))
+    return rows, source
+
+
+def probe_map_from_rows(rows: pd.DataFrame, subspaces: Sequence[str] = ("shared", "unique1", "unique2", "Z"),
+                        tasks: Sequence[str] = TASKS) -> pd.DataFrame:
+    """``subspace_probe_map``'s table (rows = task labels, columns = feature sets) from saved probe rows."""
+    need = {"task", "features", "balanced_accuracy"}
+    if not need <= set(rows.columns):
+        raise ValueError(f"probe rows need the columns {sorted(need)}; got {list(rows.columns)}")
+    missing = {(t, f) for t in tasks for f in subspaces} - set(zip(rows["task"], rows["features"]))
+    if missing:
+        raise ValueError(f"the probe rows lack (task, features) {sorted(missing)}; probe those feature sets first")
+    table = rows.pivot_table(index="task", columns="features", values="balanced_accuracy").loc[list(tasks), list(subspaces)]
+    table.index = pd.Index([TASK_LABELS[t] for t in tasks], name="task")
+    table.columns = pd.Index(list(subspaces), name="features")
+    return table
 
 
 def _resolve(device: str | torch.device) -> torch.device:

@@ -106,3 +106,25 @@ def test_load_unit_prefers_the_shipped_model_only_for_its_own_config(shipped, ci
         assert source.startswith("run"), (kwargs, kind)
     with pytest.raises(ValueError, match="unknown shipped unit"):
         analysis.load_unit(ci_config, tmp_path, 41, "sideways", shipped_root=root)
+
+
+def test_unit_probe_rows_from_shipped_rows_or_probed_and_kept(shipped, ci_config, ci_benchmark, tmp_path):
+    root, folder, _ = shipped
+    rows, source = analysis.unit_probe_rows(ci_config, tmp_path / "runs", 41, "unbiased", subspaces=("Z",),
+                                            device="cpu", benchmark=ci_benchmark, progress=False, shipped_root=root)
+    assert source.startswith("shipped") and set(rows["features"]) == {"Z"}
+    # the shipped unit was probed on Z only: asking for the subspaces probes it here, once
+    rows, source = analysis.unit_probe_rows(ci_config, tmp_path / "runs", 41, "unbiased", device="cpu",
+                                            benchmark=ci_benchmark, progress=False, shipped_root=root)
+    assert source.startswith("run") and set(rows["features"]) == {"Z", "shared", "unique1", "unique2"}
+    kept = tmp_path / "runs" / "seed41-unbiased" / "probe_subspaces.csv"
+    stamp = kept.stat().st_mtime_ns
+    again, _ = analysis.unit_probe_rows(ci_config, tmp_path / "runs", 41, "unbiased", device="cpu",
+                                        benchmark=ci_benchmark, progress=False, shipped_root=root)
+    assert kept.stat().st_mtime_ns == stamp
+    pd.testing.assert_frame_equal(again, rows)
+    table = analysis.probe_map_from_rows(rows)
+    assert list(table.index) == ["shape", "texture 1", "texture 2", "synergy"]
+    assert list(table.columns) == ["shared", "unique1", "unique2", "Z"]
+    with pytest.raises(ValueError, match="lack"):
+        analysis.probe_map_from_rows(rows[rows["features"] == "Z"])
