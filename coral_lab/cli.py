@@ -182,7 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True, help="the study (a key of coral_lab.study.STUDIES, e.g. screen)")
     p.add_argument("--variants", nargs="+", default=None, help="run only these variants (default: all of the study)")
     p.add_argument("--units", nargs="+", default=None,
-                   help="run only these unit kinds (unbiased, unbiased-no-ortho, biased, biased-no-mask)")
+                   help="train these unit kinds of every variant instead of its own (unbiased, unbiased-no-ortho, "
+                        "biased, biased-no-mask)")
     p.add_argument("--seeds", type=int, nargs="+", default=[41], help="training seeds (default: 41)")
     p.add_argument("--probe-every", type=int, default=2, help="probe every N epochs and at the last (default 2)")
     p.add_argument("--out", default=None, help="study folder (default: runs/study-<name>-<preset>)")

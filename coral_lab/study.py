@@ -105,6 +105,12 @@ def _screen() -> list[Variant]:
         Variant("s90-px32-stem2", "static 90 %, 32 px, stride-2 stem (2 x 2 tokens)",
                 {"train": {"mask_schedule": 0.9}, "model": {"encoder_stem_stride": 2}}, ("biased",)),
         Variant("s90-lr3e-4", "static 90 %, lr 3e-4", {"train": {"mask_schedule": 0.9, "lr": 3e-4}}, ("biased",)),
+        Variant("s95-px32-stem2", "static 95 %, 32 px, stride-2 stem (2 x 2 tokens)",
+                {"train": {"mask_schedule": 0.95}, "model": {"encoder_stem_stride": 2}}, ("biased",)),
+        Variant("s90-px32-stem2-b32", "static 90 %, 32 px, stride-2 stem, batch 32",
+                {"train": {"mask_schedule": 0.9, "batch_size": 32}, "model": {"encoder_stem_stride": 2}}, ("biased",)),
+        Variant("px32-stem2-b32", "32 px, stride-2 stem, batch 32",
+                {"train": {"batch_size": 32}, "model": {"encoder_stem_stride": 2}}, ("unbiased",)),
         Variant("s90-lr3e-3", "static 90 %, lr 3e-3", {"train": {"mask_schedule": 0.9, "lr": 3e-3}}, ("biased",)),
         Variant("s90-crop50", "static 90 %, crop scale 0.5-1",
                 {"train": {"mask_schedule": 0.9}, "augment": {"crop_scale": (0.5, 1.0)}}, ("biased",)),
@@ -257,7 +263,7 @@ def run_study(
         seeds: training seeds, each unit once per seed.
         every: probe every this many epochs (and at the last).
         variants: run only these variant names (default: all of the study).
-        units: run only these unit kinds of each variant (default: the variant's own).
+        units: train these unit kinds of every chosen variant instead of the variant's own.
         jobs: units trained at once, each in its own process with ``cpu_count // jobs`` torch threads.
     """
     table = study_variants(name)
@@ -272,8 +278,8 @@ def run_study(
     probe_epochs(cfg.train.epochs, every)  # checks every
     if units is not None and set(units) - set(UNIT_KINDS):
         raise ValueError(f"unknown unit kind(s) {sorted(set(units) - set(UNIT_KINDS))}; valid: {list(UNIT_KINDS)}")
-    wanted = [(table[v], seed, unit) for v in chosen for seed in seeds for unit in table[v].units]
-    units = [u for u in wanted if units is None or u[2] in units]
+    units = [(table[v], seed, unit) for v in chosen for seed in seeds
+             for unit in (table[v].units if units is None else units)]
     for variant, seed, unit in units:  # every unit's config is valid before anything trains
         unit_config(cfg, variant, seed, unit)
     out_dir = Path(out_dir)

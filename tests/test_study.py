@@ -90,6 +90,11 @@ def test_run_study_collects_every_unit_and_the_final_table(tiny, ci_benchmark, t
         run_study("nope", tiny, tmp_path, seeds=[41], every=1)
     with pytest.raises(ValueError, match="unknown unit kind"):
         run_study("tiny", tiny, tmp_path, seeds=[41], every=1, units=["sideways"])
+    # units= replaces each variant's own: b's unbiased unit is trained too
+    seen.clear()
+    run_study("tiny", tiny, tmp_path, seeds=[41], every=3, variants=["b"], units=["unbiased"],
+              on_unit_end=lambda v, s, u, rows: seen.append((v, s, u)))
+    assert seen == [("b", 41, "unbiased")]
 
 
 def test_study_figure_draws_masked_and_unmasked_curves(tmp_path):
