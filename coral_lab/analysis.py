@@ -241,11 +241,18 @@ def unit_probe_rows(
     time (a file of its own: the protocol's ``probe.csv`` keeps its layout).
 
     Returns:
-        (rows with columns task, features, balanced_accuracy, C, val_balanced_accuracy, roc_auc, ...;
+        (rows with columns seed, train_set, task, features, balanced_accuracy, C, val_balanced_accuracy,
+        roc_auc and column (the Table 1 column a row is scored in, ``coral_lab.protocol.score_columns``);
         ``"shipped <folder>"`` or ``"run <folder>"``).
     """
     from coral_lab import pretrained
     from coral_lab.io import atomic_write_text
+    from coral_lab.protocol import score_columns
+
+    def tidy(rows: pd.DataFrame) -> pd.DataFrame:
+        rows = rows[rows["features"].isin(wanted)].reset_index(drop=True)
+        rows = rows.assign(seed=seed, train_set=train_set)
+        return rows.assign(column=score_columns(rows, train_set))
 
     name = pretrained.unit_name(seed, kind)
     train_set, changes = pretrained.SHIPPED_UNITS[kind]
@@ -256,14 +263,14 @@ def unit_probe_rows(
         if pretrained.shipped_config(folder, name).experiment_dict() == ucfg.experiment_dict():
             rows = pretrained.shipped_probe_rows(folder, name)
             if wanted <= set(rows["features"]):
-                return rows[rows["features"].isin(wanted)].reset_index(drop=True), f"shipped {folder / name}"
+                return tidy(rows), f"shipped {folder / name}"
     run_dir = Path(runs_dir) / name
     probe_csv = run_dir / "probe_subspaces.csv"
     if probe_csv.is_file() and (run_dir / "config.json").is_file():
         if RunConfig.from_json(run_dir / "config.json").experiment_dict() == ucfg.experiment_dict():
             rows = pd.read_csv(probe_csv)
             if wanted <= set(rows["features"]):
-                return rows[rows["features"].isin(wanted)].reset_index(drop=True), f"run {run_dir}"
+                return tidy(rows), f"run {run_dir}"
     model, _, source = load_unit(cfg, runs_dir, seed, kind, retrain=True, device=device, benchmark=benchmark,
                                  progress=progress, shipped_root=shipped_root)
     if benchmark is None:
@@ -273,7 +280,7 @@ def unit_probe_rows(
     rows = probe_model(model, benchmark, tasks=TASKS, subspaces=list(subspaces), probe_cfg=ucfg.probe,
                        augment_cfg=ucfg.augment, seed=seed)
     atomic_write_text(probe_csv, rows.to_csv(index=False))
-    return rows, source
+    return tidy(rows), source
 
 
 def probe_map_from_rows(rows: pd.DataFrame, subspaces: Sequence[str] = ("shared", "unique1", "unique2", "Z"),

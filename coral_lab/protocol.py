@@ -26,7 +26,7 @@ from coral_lab.evaluate import SPREAD_NOTE, TABLE1_TASKS, probe_model, summarize
 from coral_lab.io import atomic_write_text
 from coral_lab.train import load_benchmark, load_model, pretrain
 
-__all__ = ["PAPER_SEEDS", "UNITS", "run_unit", "run_table1", "format_table1"]
+__all__ = ["PAPER_SEEDS", "UNITS", "run_unit", "score_columns", "run_table1", "format_table1"]
 
 PAPER_SEEDS = (41, 42, 43, 44, 45)
 # which Table 1 columns each pretraining is scored on
@@ -66,13 +66,24 @@ def run_unit(
     df.insert(0, "train_set", train_set)
     df.insert(0, "seed", seed)
     df.insert(0, "method", unit_cfg.method)
-    scored = set(UNITS[train_set])
-    df["column"] = [
-        _COLUMN_OF_TASK.get(t, "") if (f == "Z" and _COLUMN_OF_TASK.get(t) in scored) else ""
-        for t, f in zip(df["task"], df["features"])
-    ]
+    df["column"] = score_columns(df, train_set)
     atomic_write_text(probe_csv, df.to_csv(index=False))
     return df
+
+
+def score_columns(rows: pd.DataFrame, train_set: str) -> list[str]:
+    """The Table 1 column each probe row of a ``train_set`` unit is scored in ("" for the rest).
+
+    The unbiased unit's Z probes of shape and texture 1 are redundancy and uniqueness; the biased
+    unit's Z probe of synergy is synergy; every other row (other features, other tasks) is unscored.
+    """
+    if train_set not in UNITS:
+        raise ValueError(f"unknown train_set {train_set!r}; valid: {sorted(UNITS)}")
+    scored = set(UNITS[train_set])
+    return [
+        _COLUMN_OF_TASK.get(t, "") if (f == "Z" and _COLUMN_OF_TASK.get(t) in scored) else ""
+        for t, f in zip(rows["task"], rows["features"])
+    ]
 
 
 def _unit_worker(cfg: RunConfig, seed: int, train_set: str, out_dir: str, device: str, threads: int,

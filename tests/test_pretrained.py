@@ -128,3 +128,23 @@ def test_unit_probe_rows_from_shipped_rows_or_probed_and_kept(shipped, ci_config
     assert list(table.columns) == ["shared", "unique1", "unique2", "Z"]
     with pytest.raises(ValueError, match="lack"):
         analysis.probe_map_from_rows(rows[rows["features"] == "Z"])
+
+
+def test_the_repository_ships_checksummed_models_of_todays_presets():
+    # pretrained/<preset>/ must match what scripts/ship_models.py would train now, file for file
+    from coral_lab.config import PRESETS, get_preset
+
+    root = pretrained.shipped_dir("ci").parent
+    presets = sorted(p.name for p in root.iterdir() if p.is_dir())
+    assert "ci" in presets and set(presets) <= set(PRESETS)
+    for preset in presets:
+        folder = root / preset
+        manifest = pretrained.verify_shipped(folder)
+        assert sum(f["bytes"] for f in manifest["files"].values()) < 12 * 2**20  # the whole set stays small
+        assert set(pretrained.shipped_units(folder)) == {pretrained.unit_name(41, k) for k in pretrained.SHIPPED_UNITS}
+        for kind, (train_set, changes) in pretrained.SHIPPED_UNITS.items():
+            want = analysis.unit_config(get_preset(preset), 41, train_set).replace(**changes)
+            got = pretrained.shipped_config(folder, pretrained.unit_name(41, kind))
+            assert got.experiment_dict() == want.experiment_dict(), (
+                f"pretrained/{preset}/{pretrained.unit_name(41, kind)} was trained with another config than the "
+                f"{preset} preset's; re-run `python scripts/ship_models.py --preset {preset}`")
