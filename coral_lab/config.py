@@ -130,6 +130,9 @@ class TrainConfig:
     # "paper" (0.05 / 0.35 / 0.55 / 0.75 per quarter), a float (static ratio), or None (no masking)
     mask_schedule: str | float | None = "paper"
     train_set: str = "unbiased"  # "unbiased" (R + U model) or "biased" (synergy model)
+    # "constant" (paper and released code: no schedule) or "cosine" (linear warm-up over the first 5 % of
+    # the steps, then cosine decay to 0; coral_lab.train.lr_at)
+    lr_schedule: str = "constant"
     seed: int = 42
     amp: bool = True  # bf16 autocast on CUDA; ignored on the CPU
     num_threads: int | None = None  # torch CPU threads; None leaves torch's default
@@ -322,6 +325,8 @@ class RunConfig:
                self.train.batch_size)
         _check(self.train.lr > 0, "train.lr must be > 0", self.train.lr)
         _check(self.train.weight_decay >= 0, "train.weight_decay must be >= 0", self.train.weight_decay)
+        _check(self.train.lr_schedule in LR_SCHEDULES, f"train.lr_schedule must be one of {list(LR_SCHEDULES)}",
+               self.train.lr_schedule)
         _check(self.train.train_set in ("unbiased", "biased"), "train.train_set must be 'unbiased' or 'biased'",
                self.train.train_set)
         from coral_lab.device import COMPILE_MODES
@@ -396,6 +401,7 @@ def _section_from_dict(cls: type, d: Any, name: str) -> Any:
 
 
 INFMASKING_TOTALS: tuple[str, ...] = ("mean", "comm_plus_half")
+LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
 CLASS_WEIGHTS: tuple[str | None, ...] = (None, "balanced")
 
 

@@ -22,6 +22,7 @@ its ``forward(view1, view2, progress, generator)``, with ``progress = epoch / (e
 
 from __future__ import annotations
 
+import math
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ from coral_lab.masking import mask_ratio_at, split_modalities
 from coral_lab.methods import BaselineModel, build_model
 from coral_lab.models import CoralModel
 
-__all__ = ["PretrainResult", "load_benchmark", "build_optimizer", "pretrain", "load_model"]
+__all__ = ["PretrainResult", "load_benchmark", "build_optimizer", "lr_at", "pretrain", "load_model"]
 
 CHECKPOINT = "checkpoint.pt"
 CONFIG = "config.json"
@@ -92,6 +93,29 @@ def build_optimizer(model: torch.nn.Module, cfg: RunConfig, device: torch.device
         {"params": no_decay, "weight_decay": 0.0},
     ]
     return torch.optim.AdamW(groups, lr=cfg.train.lr, fused=device.type == "cuda")
+
+
+WARMUP_FRACTION = 0.05  # the cosine schedule's linear warm-up, as a fraction of all steps
+
+
+def lr_at(step: int, total_steps: int, base: float, schedule: str = "constant") -> float:
+    """The learning rate of 0-based optimiser ``step`` of ``total_steps``.
+
+    ``"constant"`` (the paper): ``base`` throughout. ``"cosine"``: linear warm-up from ``base / w`` to
+    ``base`` over the first ``w = ceil(0.05 total_steps)`` steps, then ``base * (1 + cos(pi t)) / 2`` with
+    t going from 0 to 1 over the remaining steps (the last step's rate is above 0).
+    """
+    if not 0 <= step < total_steps:
+        raise ValueError(f"step must be in [0, {total_steps}), got {step}")
+    if schedule == "constant":
+        return base
+    if schedule != "cosine":
+        raise ValueError(f"unknown lr schedule {schedule!r}; valid: 'constant', 'cosine'")
+    warmup = max(1, math.ceil(WARMUP_FRACTION * total_steps))
+    if step < warmup:
+        return base * (step + 1) / warmup
+    t = (step - warmup + 1) / (total_steps - warmup + 1)
+    return base * 0.5 * (1 + math.cos(math.pi * t))
 
 
 def load_model(
@@ -262,6 +286,10 @@ def pretrain(
                 with autocast:
                     loss, parts = train_model(view1, view2, progress_fraction, aug_gen)
                 model.check_inputs = False
+            if tc.lr_schedule != "constant":
+                lr = lr_at(epoch * steps_per_epoch + step, tc.epochs * steps_per_epoch, tc.lr, tc.lr_schedule)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -111,3 +111,35 @@ def test_ci_pretraining_on_cuda_with_bf16(ci_config, ci_benchmark, tmp_path):
     assert next(res.model.parameters()).is_cuda
     model, _, _ = load_model(tmp_path / "run", device="cpu")
     assert not next(model.parameters()).is_cuda
+
+
+def test_lr_schedules():
+    import math
+
+    from coral_lab.train import lr_at
+
+    assert [lr_at(s, 100, 0.1) for s in (0, 50, 99)] == [0.1, 0.1, 0.1]  # the paper: no schedule
+    warm = [lr_at(s, 100, 0.1, "cosine") for s in range(5)]  # warm-up: ceil(5 % of 100) = 5 steps
+    assert warm == pytest.approx([0.02, 0.04, 0.06, 0.08, 0.1])
+    assert lr_at(5, 100, 0.1, "cosine") == pytest.approx(0.05 * (1 + math.cos(math.pi / 96)))
+    tail = [lr_at(s, 100, 0.1, "cosine") for s in range(5, 100)]
+    assert all(a > b for a, b in zip(tail, tail[1:])) and 0 < tail[-1] < 1e-3
+    with pytest.raises(ValueError, match="unknown lr schedule"):
+        lr_at(0, 10, 0.1, "step")
+    with pytest.raises(ValueError, match="step must be"):
+        lr_at(10, 10, 0.1)
+
+
+def test_cosine_schedule_sets_the_optimiser_rate_and_resumes_exactly(ci_config, ci_benchmark, tmp_path):
+    from coral_lab.train import pretrain
+
+    cfg = ci_config.replace(train={"lr_schedule": "cosine", "epochs": 2, "num_threads": 1})
+    whole = pretrain(cfg, tmp_path / "a", benchmark=ci_benchmark, device="cpu", progress=False)
+    pretrain(cfg, tmp_path / "b", benchmark=ci_benchmark, device="cpu", progress=False, max_epochs_this_call=1)
+    resumed = pretrain(cfg, tmp_path / "b", benchmark=ci_benchmark, device="cpu", progress=False)
+    assert whole.history["loss"].tolist() == resumed.history["loss"].tolist()
+    constant = pretrain(ci_config.replace(train={"epochs": 2, "num_threads": 1}), None, benchmark=ci_benchmark,
+                        device="cpu", progress=False)
+    assert whole.history["loss"].iloc[0] != constant.history["loss"].iloc[0]
+    with pytest.raises(ValueError, match="lr_schedule"):
+        ci_config.replace(train={"lr_schedule": "step"}).validate()
