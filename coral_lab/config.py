@@ -205,7 +205,10 @@ def with_legacy_values(d: dict[str, Any]) -> dict[str, Any]:
 
 
 # (section, field) pairs that change how a run is executed but not what it computes
-RUNTIME_FIELDS: tuple[tuple[str, str], ...] = (("train", "num_threads"), ("train", "compile"), ("train", "channels_last"))
+RUNTIME_FIELDS: tuple[tuple[str, str], ...] = (
+    ("train", "num_threads"), ("train", "compile"), ("train", "channels_last"),
+    ("data", "cache_dir"),  # where the (checksummed) rendered images are kept, not what they are
+)
 
 
 def experiment_dict(config: dict[str, Any]) -> dict[str, Any]:

@@ -322,6 +322,47 @@ class LabSession:
             self._thread.start()
             return self._thread
 
+    def add_shipped_trials(self, kinds: tuple[str, ...] = ("biased", "biased-no-mask"), seed: int = 41,
+                           root: Any = None) -> pd.DataFrame:
+        """Add the shipped models of this preset (``coral_lab.pretrained``) as finished trials, no training.
+
+        Each shipped unit's settings (from its config) and its saved probe scores from Z become a row of
+        ``trials``, so the comparison chart opens on, e.g., the biased model with and without masking.
+        A unit whose config is not this session's preset with its own settings is refused.
+
+        Returns:
+            The rows added (``seconds`` is the shipped run's training time).
+        """
+        from coral_lab import pretrained
+
+        folder = pretrained.shipped_dir(self.cfg.preset, root)
+        added = []
+        for kind in kinds:
+            name = pretrained.unit_name(seed, kind)
+            cfg = pretrained.shipped_config(folder, name)
+            t = cfg.train
+            settings = settings_from_controls(
+                *(("none", 0.5) if t.mask_schedule is None else
+                  ("paper", 0.5) if t.mask_schedule == "paper" else ("static", float(t.mask_schedule))),
+                cfg.loss.lambda_s, cfg.loss.lambda_u, cfg.loss.lambda_o, cfg.loss.ortho_kind, t.epochs, t.train_set)
+            if self.config_for(settings).replace(train={"seed": t.seed}).pretrain_dict() != cfg.pretrain_dict():
+                raise ValueError(f"shipped unit {folder / name} was not trained with this session's preset and the "
+                                 "lab's settings; it cannot be shown as a trial")
+            rows = pretrained.shipped_probe_rows(folder, name)
+            z = rows[rows["features"] == "Z"]
+            acc = dict(zip(z["task"], z["balanced_accuracy"].astype(float)))
+            history = pd.read_csv(folder / name / "history.csv")
+            with self._lock:
+                row: dict[str, Any] = {"trial": len(self._rows) + 1, **dataclasses.asdict(settings)}
+                sched = settings.mask_schedule
+                row["mask_schedule"] = "none" if sched is None else (sched if isinstance(sched, str) else f"{sched:g}")
+                row.update({n: acc[task] for n, (task, _) in SCORES.items()})
+                row["final_loss"] = float(history["loss"].iloc[-1])
+                row["seconds"] = float(history["seconds"].sum())
+                self._rows.append(row)
+            added.append(row)
+        return pd.DataFrame(added, columns=list(_TRIAL_COLUMNS))
+
     @property
     def trials(self) -> pd.DataFrame:
         """Every finished trial, one row each (a copy): trial, the settings, R, U1, U2, S, final_loss, seconds."""

@@ -171,3 +171,19 @@ def test_trial_with_umap(ci_config, ci_benchmark):
     fresh.run_trial(settings_from_controls(**GOOD))
     assert len(fresh.last_umap) == 2 * 30 * 3 and {"x", "y"} <= set(fresh.last_umap.columns)
     assert len(fresh.umap_figure("shape").data) > 0
+
+
+def test_shipped_models_open_the_lab_as_trials(ci_config, ci_benchmark):
+    from coral_lab import pretrained
+
+    s = LabSession(ci_config.replace(train={"epochs": 1}), "cpu", benchmark=ci_benchmark, umap_pairs=0)
+    added = s.add_shipped_trials()
+    assert list(added["masking"]) == [s.default_settings().masking, "none"] and len(s.trials) == 2
+    folder = pretrained.shipped_dir("ci")
+    rows = pretrained.shipped_probe_rows(folder, "seed41-biased-no-mask")
+    want = rows[(rows["features"] == "Z") & (rows["task"] == "synergy")]["balanced_accuracy"].iloc[0]
+    assert s.trials["S"].iloc[1] == pytest.approx(want)
+    assert list(s.trials["train_set"]) == ["biased", "biased"] and list(s.trials["trial"]) == [1, 2]
+    other = LabSession(ci_config.replace(train={"lr": 5e-4}), "cpu", benchmark=ci_benchmark, umap_pairs=0)
+    with pytest.raises(ValueError, match="not trained with this session's preset"):
+        other.add_shipped_trials()
