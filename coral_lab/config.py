@@ -139,9 +139,10 @@ class TrainConfig:
     # torch.compile mode for the model's parts (coral_lab.device.compile_parts): None (eager), "default",
     # "reduce-overhead" (CUDA graphs) or "max-autotune-no-cudagraphs"; how to run, not what to compute
     compile: str | None = None
-    # conv inputs and weights in channels_last memory format (measured faster on CUDA and on this project's
-    # CPU, see benchmarks/cpu_speed.py); how to run, not what to compute
-    channels_last: bool = True
+    # conv inputs and weights in channels_last memory format: None = on CUDA only (on this project's AVX2 CPU
+    # it was 1 % faster for the 4 x 4-token quick model and 5 % slower for the 2 x 2-token one,
+    # benchmarks/ab_channels_last.py); how to run, not what to compute
+    channels_last: bool | None = None
 
 
 @dataclass
@@ -336,8 +337,8 @@ class RunConfig:
 
         _check(self.train.compile is None or self.train.compile in COMPILE_MODES,
                f"train.compile must be None (eager) or one of {list(COMPILE_MODES)}", self.train.compile)
-        _check(isinstance(self.train.channels_last, bool), "train.channels_last must be true or false",
-               self.train.channels_last)
+        _check(self.train.channels_last is None or isinstance(self.train.channels_last, bool),
+               "train.channels_last must be None (CUDA only), true or false", self.train.channels_last)
         _check(self.train.num_threads is None or (isinstance(self.train.num_threads, int) and self.train.num_threads >= 1),
                "train.num_threads must be None or a positive int", self.train.num_threads)
         _check(0 < self.probe.val_fraction < 1, "probe.val_fraction must be in (0, 1)", self.probe.val_fraction)

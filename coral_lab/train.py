@@ -188,7 +188,8 @@ def pretrain(
     torch.manual_seed(tc.seed)  # model initialisation, identical on every rank
     model = build_model(cfg).to(dev)
     is_coral = cfg.method == "coral"
-    if tc.channels_last:
+    channels_last = dev.type == "cuda" if tc.channels_last is None else tc.channels_last
+    if channels_last:
         model = model.to(memory_format=torch.channels_last)
     compile_parts(model, tc.compile)  # after loading below the compiled parts see the loaded weights
     optimizer = build_optimizer(model, cfg, dev)
@@ -258,7 +259,7 @@ def pretrain(
             else:  # CLIP: the un-augmented pair, (2B, 3, S, S); both "views" are the same images
                 x = to_model_input(images[torch.cat([i1, i2])], cfg.augment)
                 x = torch.cat([x, x])
-            if tc.channels_last:
+            if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             v = x.split(local_batch)
             view1, view2 = [v[0], v[1]], [v[2], v[3]]

@@ -86,3 +86,19 @@ def test_reproduce_a_baseline_end_to_end(ci_cache, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["reproduce", "--method", "simclr", "--preset", "ci"])
     assert "invalid choice: 'simclr'" in capsys.readouterr().err
+
+
+def test_jobs_auto_is_one_process_per_core_on_a_cpu(monkeypatch):
+    import argparse
+    import os
+
+    from coral_lab.cli import _jobs_value, resolve_jobs
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert resolve_jobs("auto", "cpu", 2) == 2 and resolve_jobs("auto", "cpu", 10) == 2
+    assert resolve_jobs("auto", "cpu", 1) == 1 and resolve_jobs(3, "cpu", 2) == 3
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert resolve_jobs("auto", "cpu", 4) == 1
+    assert _jobs_value("auto") == "auto" and _jobs_value("2") == 2
+    with pytest.raises(argparse.ArgumentTypeError, match="positive int or 'auto'"):
+        _jobs_value("many")

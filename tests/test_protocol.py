@@ -7,10 +7,10 @@ from coral_lab.protocol import run_table1, run_unit
 
 
 def test_parallel_units_match_in_process_units_and_resume(ci_config, tmp_path):
-    # channels_last off: oneDNN's channels_last conv kernels can sum in another (equally valid) order in a
-    # process whose earlier work (here the tests before this one) changed its state; two fresh processes
-    # agree bit for bit with it on (test_fresh_processes_train_bit_for_bit_alike)
-    cfg = ci_config.replace(train={"epochs": 1, "num_threads": 1, "channels_last": False})
+    # channels_last off (the CPU default): oneDNN's channels_last conv kernels can sum in another (equally
+    # valid) order in a process whose earlier work (the tests before this one) changed its state; two fresh
+    # processes agree bit for bit with it on too (test_fresh_processes_train_bit_for_bit_alike)
+    cfg = ci_config.replace(train={"epochs": 1, "num_threads": 1})
     par_rows, par_table = run_table1(cfg, tmp_path / "par", seeds=[41], device="cpu", progress=False, jobs=2)
     assert set(zip(par_rows["seed"], par_rows["train_set"])) == {(41, "unbiased"), (41, "biased")}
     assert set(par_table["column"]) == {"redundancy", "uniqueness", "synergy"}
@@ -43,6 +43,7 @@ def test_fresh_processes_train_bit_for_bit_alike(tmp_path):
     for name in ("a", "b"):
         subprocess.run([sys.executable, "-m", "coral_lab.cli", "pretrain", "--preset", "ci", "--device", "cpu",
                         "--no-progress", "--epochs", "1", "--set", "train.num_threads=1",
+                        "--set", "train.channels_last=true",
                         "--cache-dir", str(tmp_path / "data"), "--out", str(tmp_path / name)],
                        check=True, capture_output=True)
         losses.append(pd.read_csv(tmp_path / name / "history.csv")["loss"].tolist())
