@@ -64,6 +64,7 @@ __all__ = [
     "preset_note",
     "history_figure",
     "subspace_probe_map",
+    "one_modality_probe",
     "probe_map_heatmap",
     "embedding_frame",
     "joint_embedding_matrix",
@@ -422,6 +423,76 @@ def subspace_probe_map(
     table.index = pd.Index([TASK_LABELS[t] for t in tasks], name="task")
     table.columns = pd.Index(subspaces, name="features")
     return table
+
+
+@torch.no_grad()
+def _shared_with_one_modality(model: torch.nn.Module, split, pairs: PairSet, keep: int, augment_cfg,
+                              batch_size: int = 256) -> np.ndarray:
+    """Z^SR of every pair with every token of the other modality set to zero (as a fully masked modality)."""
+    from coral_lab.augment import to_model_input
+
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    images = torch.from_numpy(split.images)
+    out = []
+    try:
+        for start in range(0, len(pairs), batch_size):
+            sl = slice(start, start + batch_size)
+            xs = [to_model_input(images[torch.from_numpy(idx[sl])].to(device), augment_cfg)
+                  for idx in (pairs.idx1, pairs.idx2)]
+            tokens = [enc(x) for enc, x in zip(model.shared_encoders, xs)]
+            tokens = [t if i == keep else torch.zeros_like(t) for i, t in enumerate(tokens)]
+            out.append(model.fusion(tokens).float().cpu().numpy())
+    finally:
+        model.train(was_training)
+    return np.concatenate(out)
+
+
+def one_modality_probe(
+    model: torch.nn.Module,
+    bench: TrifeatureBenchmark,
+    *,
+    probe_cfg: ProbeConfig | None = None,
+    augment_cfg: AugmentConfig | None = None,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """What the shared pathway makes of ONE modality: the mechanism behind synergy, measured.
+
+    Z^SR is computed with every token of the other modality zeroed (what a fully masked modality
+    looks like to the fusion transformer). Linear probes (``coral_lab.evaluate.linear_probe``, balanced
+    accuracy %, chance 10) then read, on the probe-test pairs:
+
+    - ``texture 1 | image 1 only``: does the shared pathway encode texture 1 at all? Synergy needs it;
+    - ``color 2 | image 2 only``: and color 2;
+    - ``transfer``: a probe fitted on (image 2 only -> color 2), applied to (image 1 only) and scored
+      against pi(texture 1). High only if the shared pathway maps texture t where it maps color pi(t):
+      the cross-modal correspondence that asymmetric masking has to teach a model trained on biased pairs.
+
+    Returns:
+        One row per measure: measure, balanced_accuracy.
+    """
+    from coral_lab.evaluate import linear_probe
+
+    if not hasattr(model, "shared_encoders") or not hasattr(model, "fusion"):
+        raise TypeError("one_modality_probe needs a COrAL model (shared_encoders and a fusion transformer)")
+    d = bench.data
+    feats = {(name, keep): _shared_with_one_modality(model, split, pairs, keep, augment_cfg)
+             for name, split, pairs in (("train", d.train, bench.probe_train), ("test", d.test, bench.probe_test))
+             for keep in (0, 1)}
+    tex1 = {n: s.texture[p.idx1] for n, s, p in (("train", d.train, bench.probe_train), ("test", d.test, bench.probe_test))}
+    col2 = {n: s.color[p.idx2] for n, s, p in (("train", d.train, bench.probe_train), ("test", d.test, bench.probe_test))}
+    rows = [
+        ("texture 1 | image 1 only", linear_probe(feats["train", 0], tex1["train"], feats["test", 0], tex1["test"],
+                                                   probe_cfg, seed=seed).balanced_accuracy),
+        ("color 2 | image 2 only", linear_probe(feats["train", 1], col2["train"], feats["test", 1], col2["test"],
+                                                 probe_cfg, seed=seed).balanced_accuracy),
+        # fitted on image 2's colors, scored on image 1's textures mapped through pi
+        ("transfer: color-2 probe on image 1 -> pi(texture 1)",
+         linear_probe(feats["train", 1], col2["train"], feats["test", 0], bench.mapping[tex1["test"]],
+                      probe_cfg, seed=seed).balanced_accuracy),
+    ]
+    return pd.DataFrame({"measure": [r[0] for r in rows], "balanced_accuracy": [100 * r[1] for r in rows]})
 
 
 def probe_map_heatmap(table: pd.DataFrame, title: str):

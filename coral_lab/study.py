@@ -7,7 +7,9 @@ learning curve (score against epochs, pairs and training seconds), not an end po
 - ``unbiased``: the unbiased pairs, probed on redundancy (``share``) and uniqueness (``unique1``,
   ``unique2``) -> R, U;
 - ``unbiased-no-ortho``: the same with lambda_o = 0 -> U without the orthogonality loss;
-- ``biased``: the biased pairs, the variant's masking, probed on synergy -> S;
+- ``biased``: the biased pairs, the variant's masking, probed on synergy -> S, and on what its shared
+  pathway makes of one modality alone (``coral_lab.analysis.one_modality_probe``: texture 1, color 2,
+  and the texture -> color transfer that synergy needs);
 - ``biased-no-mask``: the same with no masking -> S without masking (the paper's Table 3 contrast).
 
 Every probe is the configured linear probe (``coral_lab.evaluate.linear_probe``: the published,
@@ -31,6 +33,7 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
+from coral_lab.analysis import one_modality_probe
 from coral_lab.config import RunConfig
 from coral_lab.evaluate import extract_features, feature_sets, linear_probe
 from coral_lab.data import pair_labels
@@ -68,6 +71,7 @@ UNIT_TASKS = {
 }
 CURVE_COLUMNS = ["variant", "unit", "seed", "epoch", "pairs_seen", "train_seconds", "probe_seconds", "task",
                  "features", "balanced_accuracy", "val_balanced_accuracy", "roc_auc", "C"]
+ONE_MODALITY = "shared, one modality"  # the features of coral_lab.analysis.one_modality_probe's rows
 CURVE = "curve.csv"
 CURVES = "curves.csv"
 
@@ -224,6 +228,11 @@ def run_curve_unit(
             r = linear_probe(tr[feats], y_tr[task], te[feats], y_te[task], ucfg.probe, seed=seed)
             new.append({"task": task, "features": feats, "balanced_accuracy": 100 * r.balanced_accuracy,
                         "val_balanced_accuracy": 100 * r.val_balanced_accuracy, "roc_auc": 100 * r.roc_auc, "C": r.C})
+        if ucfg.train.train_set == "biased":  # the mechanism: does Z^SR map texture t where color pi(t) lands?
+            for r in one_modality_probe(res.model, bench, probe_cfg=ucfg.probe, augment_cfg=ucfg.augment,
+                                        seed=seed).itertuples():
+                new.append({"task": r.measure, "features": ONE_MODALITY, "balanced_accuracy": r.balanced_accuracy,
+                            "val_balanced_accuracy": float("nan"), "roc_auc": float("nan"), "C": float("nan")})
         seconds = time.perf_counter() - t0
         block = pd.DataFrame(new)
         block.insert(0, "probe_seconds", seconds)

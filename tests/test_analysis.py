@@ -360,3 +360,30 @@ def test_neighbour_agreement_against_brute_force():
         A.neighbour_agreement(df, by=("subspace",))
     with pytest.raises(ValueError, match="neighbours need more"):
         A.neighbour_agreement(df, by=("shape",), k=n)
+
+
+def test_one_modality_probe_reads_each_modality_and_the_transfer(ci_config, ci_benchmark):
+    import torch
+
+    from coral_lab.analysis import one_modality_probe
+    from coral_lab.models import CoralModel
+
+    torch.manual_seed(0)
+    model = CoralModel(ci_config.model)
+    table = one_modality_probe(model, ci_benchmark, probe_cfg=ci_config.probe)
+    assert list(table["measure"]) == ["texture 1 | image 1 only", "color 2 | image 2 only",
+                                      "transfer: color-2 probe on image 1 -> pi(texture 1)"]
+    assert table["balanced_accuracy"].between(0, 100).all()
+    # the function zeroes the other modality: with image 2 only, the fusion output cannot depend on image 1,
+    # with image 1 only it does
+    from coral_lab.analysis import _shared_with_one_modality
+
+    a = _shared_with_one_modality(model, ci_benchmark.data.test, ci_benchmark.probe_test, 1, None)
+    swapped = type(ci_benchmark.probe_test)(ci_benchmark.probe_test.idx1[::-1].copy(), ci_benchmark.probe_test.idx2)
+    b = _shared_with_one_modality(model, ci_benchmark.data.test, swapped, 1, None)
+    assert np.allclose(a, b, atol=1e-5)
+    c = _shared_with_one_modality(model, ci_benchmark.data.test, ci_benchmark.probe_test, 0, None)
+    d = _shared_with_one_modality(model, ci_benchmark.data.test, swapped, 0, None)
+    assert not np.allclose(c, d, atol=1e-3)
+    with pytest.raises(TypeError, match="COrAL model"):
+        one_modality_probe(torch.nn.Linear(2, 2), ci_benchmark)

@@ -43,11 +43,14 @@ def test_a_unit_is_probed_at_its_checkpoints_and_resumes_without_repeating(tiny,
     # stop after epoch 2 by making the first call's config think it has only 2 epochs to probe at
     rows = run_curve_unit(tiny, v, 41, "biased", tmp_path, every=2, benchmark=ci_benchmark)
     assert sorted(rows["epoch"].unique()) == [2, 3]
-    assert set(zip(rows["task"], rows["features"])) == {("synergy", "Z"), ("synergy", "shared")}
+    assert set(zip(rows["task"], rows["features"])) == {("synergy", "Z"), ("synergy", "shared")} | {
+        (m, study.ONE_MODALITY) for m in ("texture 1 | image 1 only", "color 2 | image 2 only",
+                                          "transfer: color-2 probe on image 1 -> pi(texture 1)")}
     assert list(rows.columns) == study.CURVE_COLUMNS
     assert (rows.groupby("epoch")["train_seconds"].first().diff().dropna() > 0).all()
     assert rows["pairs_seen"].max() == 3 * 64
-    assert rows["balanced_accuracy"].between(0, 100).all() and rows["roc_auc"].between(0, 100).all()
+    z = rows[rows["features"] != study.ONE_MODALITY]
+    assert rows["balanced_accuracy"].between(0, 100).all() and z["roc_auc"].between(0, 100).all()
     # run again: nothing is trained or probed twice
     again = run_curve_unit(tiny, v, 41, "biased", tmp_path, every=2, benchmark=ci_benchmark)
     pd.testing.assert_frame_equal(again, rows)
