@@ -360,15 +360,14 @@ def cmd_study(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
 
     def record(curves) -> None:
-        if args.results is None:
-            return
-        results = Path(args.results)
-        atomic_write_text(results / "curves.csv", curves.to_csv(index=False))
-        write_sidecar(results / "curves.provenance.json",
-                      provenance(preset=cfg.preset, seeds=args.seeds, device=where,
-                                 extra={"study": args.name, "variants": chosen, "probe_every": args.probe_every,
-                                        "wall_minutes": round((time.perf_counter() - t0) / 60, 2),
-                                        "config": cfg.to_dict()}))
+        # the study folder always holds its curves and their provenance; --results gets a copy of both
+        info = provenance(preset=cfg.preset, seeds=args.seeds, device=where,
+                          extra={"study": args.name, "variants": chosen, "units": args.units,
+                                 "probe_every": args.probe_every,
+                                 "wall_minutes": round((time.perf_counter() - t0) / 60, 2), "config": cfg.to_dict()})
+        for folder in [out] + ([Path(args.results)] if args.results else []):
+            atomic_write_text(folder / "curves.csv", curves.to_csv(index=False))
+            write_sidecar(folder / "curves.provenance.json", info)
 
     def unit_done(variant: str, seed: int, unit: str, rows) -> None:
         last = rows[rows["epoch"] == rows["epoch"].max()]

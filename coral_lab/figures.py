@@ -75,7 +75,7 @@ __all__ = [
 
 COLUMNS = ("redundancy", "uniqueness", "synergy")  # Table 1 / Table 3 columns R, U, S
 CHANCE = {"redundancy": 10.0, "uniqueness": 10.0, "synergy": 50.0}  # balanced accuracy %, chance level
-CPU_PRESETS = ("ci", "quick")  # presets sized for a CPU (coral_lab.config)
+CPU_PRESETS = ("ci", "quick", "long")  # presets sized for a CPU (coral_lab.config)
 
 # Paper Table 3 (COrAL on Trifeature, 100 epochs, mean +- std over 5 seeds), keyed by the variant
 # names of coral_lab.ablations' masking study.

@@ -93,61 +93,63 @@ class Variant:
             raise ValueError(f"a variant name must be a plain folder name, got {self.name!r}")
 
 
+# the quick preset as it was when the screen ran (4 x 4 tokens, the paper's schedule), on today's quick preset
+SCREEN_BASE: dict[str, dict[str, Any]] = {"model": {"encoder_stem_stride": 1}, "train": {"mask_schedule": "paper"}}
+
+
+def _on(base: dict[str, dict[str, Any]], changes: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``changes`` on top of ``base``, section by section."""
+    out = {k: dict(v) for k, v in base.items()}
+    for section, values in changes.items():
+        out.setdefault(section, {}).update(values)
+    return out
+
+
 def _screen() -> list[Variant]:
-    """One factor at a time against the quick preset, on what can matter at small scale."""
-    no_color = {"augment": {"hue": 0.0, "grayscale_p": 0.0}}
+    """One factor at a time against the quick preset as it was before the study (``SCREEN_BASE``: 4 x 4
+    tokens, the paper's schedule), on what can matter at small scale; one seed, 10 epochs.
+
+    Run it as it ran: ``coral-lab study --name screen --preset quick --set
+    "probe.C_grid=(0.001,0.01,0.1,1.0,10.0)"`` (the probe grid of that time).
+    """
+    stem2 = {"model": {"encoder_stem_stride": 2}}  # 32 px -> 2 x 2 tokens per modality
+    s90 = {"train": {"mask_schedule": 0.9}}
+    variants = [
+        ("base", "the quick preset before the study (4 x 4 tokens, paper schedule)", {},
+         ("unbiased", "unbiased-no-ortho", "biased", "biased-no-mask")),
+        ("static90", "static 90 % masking", s90, ("biased",)),
+        ("s90-lr3e-3", "static 90 %, lr 3e-3", _on(s90, {"train": {"lr": 3e-3}}), ("biased",)),
+        ("px64-stem2", "64 px, stride-2 stem (4 x 4 tokens)", {"data": {"image_size": 64}, **stem2}, ("biased",)),
+        ("s90-px64-stem2", "static 90 %, 64 px, stride-2 stem", _on(s90, {"data": {"image_size": 64}, **stem2}),
+         ("biased",)),
+        ("px32-stem2", "stride-2 stem (2 x 2 tokens)", stem2, ("unbiased", "biased", "biased-no-mask")),
+        ("s90-px32-stem2", "static 90 %, 2 x 2 tokens", _on(s90, stem2), ("biased", "unbiased")),
+        ("s95-px32-stem2", "static 95 %, 2 x 2 tokens", _on({"train": {"mask_schedule": 0.95}}, stem2), ("biased",)),
+        ("s90-px32-stem2-d128", "static 90 %, 2 x 2 tokens, D = 128",
+         _on(s90, {"model": {"encoder_stem_stride": 2, "embed_dim": 128, "proj_hidden": 256, "proj_dim": 128}}),
+         ("biased",)),
+        ("s90-px32-stem2-cos", "static 90 %, 2 x 2 tokens, cosine lr",
+         _on(s90, {"train": {"lr_schedule": "cosine"}, **stem2}), ("biased",)),
+        ("px32-stem2-cos", "2 x 2 tokens, cosine lr", _on({"train": {"lr_schedule": "cosine"}}, stem2), ("unbiased",)),
+        ("s90-px32-stem2-b32", "static 90 %, 2 x 2 tokens, batch 32", _on(s90, {"train": {"batch_size": 32}, **stem2}),
+         ("biased",)),
+        ("px32-stem2-b32", "2 x 2 tokens, batch 32", _on({"train": {"batch_size": 32}}, stem2), ("unbiased",)),
+    ]
+    return [Variant(name, label, _on(SCREEN_BASE, changes), units) for name, label, changes, units in variants]
+
+
+def _confirm() -> list[Variant]:
+    """A preset as it is, over seeds: R, U (lambda_o = 1 and 0), S with the preset's masking, without
+    masking, and with the paper's increasing schedule."""
     return [
-        Variant("base", "quick preset", {}, ("unbiased", "unbiased-no-ortho", "biased", "biased-no-mask")),
-        Variant("static75", "static 75 % masking", {"train": {"mask_schedule": 0.75}}, ("biased",)),
-        Variant("static90", "static 90 % masking", {"train": {"mask_schedule": 0.9}}, ("biased",)),
-        Variant("static95", "static 95 % masking", {"train": {"mask_schedule": 0.95}}, ("biased",)),
-        Variant("s90-px64-stem2", "static 90 %, 64 px, stride-2 stem",
-                {"train": {"mask_schedule": 0.9}, "data": {"image_size": 64}, "model": {"encoder_stem_stride": 2}},
-                ("biased",)),
-        Variant("px32-stem2", "32 px, stride-2 stem (2 x 2 tokens)", {"model": {"encoder_stem_stride": 2}},
-                ("unbiased", "biased", "biased-no-mask")),
-        Variant("s90-px32-stem2", "static 90 %, 32 px, stride-2 stem (2 x 2 tokens)",
-                {"train": {"mask_schedule": 0.9}, "model": {"encoder_stem_stride": 2}}, ("biased",)),
-        Variant("s90-lr3e-4", "static 90 %, lr 3e-4", {"train": {"mask_schedule": 0.9, "lr": 3e-4}}, ("biased",)),
-        Variant("s95-px32-stem2", "static 95 %, 32 px, stride-2 stem (2 x 2 tokens)",
-                {"train": {"mask_schedule": 0.95}, "model": {"encoder_stem_stride": 2}}, ("biased",)),
-        Variant("s90-px32-stem2-b32", "static 90 %, 32 px, stride-2 stem, batch 32",
-                {"train": {"mask_schedule": 0.9, "batch_size": 32}, "model": {"encoder_stem_stride": 2}}, ("biased",)),
-        Variant("s90-px32-stem2-cos", "static 90 %, 32 px, stride-2 stem, cosine lr",
-                {"train": {"mask_schedule": 0.9, "lr_schedule": "cosine"}, "model": {"encoder_stem_stride": 2}},
-                ("biased",)),
-        Variant("s90-px32-stem2-cos2e-3", "static 90 %, 32 px, stride-2 stem, cosine lr peak 2e-3",
-                {"train": {"mask_schedule": 0.9, "lr_schedule": "cosine", "lr": 2e-3}, "model": {"encoder_stem_stride": 2}},
-                ("biased",)),
-        Variant("s90-px32-stem2-d128", "static 90 %, 32 px, stride-2 stem, D = 128",
-                {"train": {"mask_schedule": 0.9}, "model": {"encoder_stem_stride": 2, "embed_dim": 128,
-                                                            "proj_hidden": 256, "proj_dim": 128}}, ("biased",)),
-        Variant("s90-px32-stem2-w24", "static 90 %, 32 px, stride-2 stem, encoder width 24",
-                {"train": {"mask_schedule": 0.9}, "model": {"encoder_stem_stride": 2, "encoder_width": 24}},
-                ("biased", "unbiased")),
-        Variant("px32-stem2-cos", "32 px, stride-2 stem, cosine lr",
-                {"train": {"lr_schedule": "cosine"}, "model": {"encoder_stem_stride": 2}}, ("unbiased",)),
-        Variant("cos", "cosine lr", {"train": {"lr_schedule": "cosine"}}, ("unbiased",)),
-        Variant("px32-stem2-b32", "32 px, stride-2 stem, batch 32",
-                {"train": {"batch_size": 32}, "model": {"encoder_stem_stride": 2}}, ("unbiased",)),
-        Variant("s90-lr3e-3", "static 90 %, lr 3e-3", {"train": {"mask_schedule": 0.9, "lr": 3e-3}}, ("biased",)),
-        Variant("s90-crop50", "static 90 %, crop scale 0.5-1",
-                {"train": {"mask_schedule": 0.9}, "augment": {"crop_scale": (0.5, 1.0)}}, ("biased",)),
-        Variant("no-hue-gray", "no hue jitter, no grayscale", no_color),
-        Variant("lr3e-3", "lr 3e-3", {"train": {"lr": 3e-3}}),
-        Variant("crop50", "crop scale 0.5-1", {"augment": {"crop_scale": (0.5, 1.0)}}),
-        Variant("px64-stem2", "64 px, stride-2 stem", {"data": {"image_size": 64}, "model": {"encoder_stem_stride": 2}}),
-        Variant("px48", "48 px", {"data": {"image_size": 48}}),
-        Variant("width24", "encoder width 24", {"model": {"encoder_width": 24}}),
-        Variant("d128", "D = 128", {"model": {"embed_dim": 128, "proj_hidden": 256, "proj_dim": 128}}),
-        Variant("batch128", "batch 128", {"train": {"batch_size": 128}}),
-        Variant("legacy-init", "coral_lab's first init, GELU, scaled pooling",
-                {"model": {"init": "independent", "fusion_activation": "gelu", "attention_pool": "scaled"}}),
+        Variant("preset", "the preset as it is", {}, ("unbiased", "unbiased-no-ortho", "biased", "biased-no-mask")),
+        Variant("paper-schedule", "the paper's increasing schedule 5 -> 35 -> 55 -> 75 %",
+                {"train": {"mask_schedule": "paper"}}, ("biased",)),
     ]
 
 
 # study name -> its variants (a function, so every call builds fresh ones)
-STUDIES: dict[str, Callable[[], list[Variant]]] = {"screen": _screen}
+STUDIES: dict[str, Callable[[], list[Variant]]] = {"screen": _screen, "confirm": _confirm}
 
 
 def study_variants(name: str) -> dict[str, Variant]:

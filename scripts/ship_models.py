@@ -2,12 +2,17 @@
 
     python scripts/ship_models.py --preset quick --seed 41 --jobs 2
     python scripts/ship_models.py --preset ci --seed 41            # the tiny models CI's notebooks load
+    python scripts/ship_models.py --preset quick --from-study runs/confirm-quick   # the confirm study's units
 
 The four units (``coral_lab.pretrained.SHIPPED_UNITS``) are trained as the Table 1 protocol trains a
 unit (``coral_lab.protocol.run_unit``, every task probed from Z and from each subspace), each in its
 own run folder under ``--runs`` (resumable: run the command again after an interruption), then their
 weights, configs, histories and probe rows are copied into ``pretrained/<preset>/`` with the SHA-256
 of every file and the provenance of the training in ``MANIFEST.json``.
+
+``--from-study DIR`` ships the units a ``coral-lab study --name confirm`` run already trained
+(``DIR/preset/seed<S>-<kind>``, the same configs): each is probed as ``run_unit`` probes (every task,
+from Z and each subspace; ``probe.csv``) and exported, with the study's provenance.
 """
 
 from __future__ import annotations
@@ -41,6 +46,33 @@ def _train(args: tuple) -> str:
     return str(out / f"seed{seed}-{train_set}")
 
 
+def _probe_study_unit(preset: str, seed: int, kind: str, folder: Path) -> str:
+    """Probe a finished confirm-study unit as run_unit does and write its probe.csv (run_unit's layout)."""
+    import torch
+
+    from coral_lab.analysis import unit_config
+    from coral_lab.evaluate import probe_model
+    from coral_lab.io import atomic_write_text
+    from coral_lab.protocol import score_columns
+    from coral_lab.train import load_model
+
+    torch.set_num_threads(1)
+    train_set, changes = pretrained.SHIPPED_UNITS[kind]
+    want = unit_config(get_preset(preset), seed, train_set).replace(**changes)
+    model, cfg, _ = load_model(folder)
+    if cfg.pretrain_dict() != want.pretrain_dict():
+        raise SystemExit(f"error: {folder} was not trained with the {preset} preset's {kind} unit config")
+    bench = load_benchmark(want, progress=False)
+    df = probe_model(model, bench, subspaces=SUBSPACES, probe_cfg=want.probe, augment_cfg=want.augment, seed=seed)
+    df.insert(0, "train_set", train_set)
+    df.insert(0, "seed", seed)
+    df.insert(0, "method", cfg.method)
+    df["column"] = score_columns(df, train_set)
+    want.to_json(folder / "config.json")
+    atomic_write_text(folder / "probe.csv", df.to_csv(index=False))
+    return str(folder)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", default="quick")
@@ -48,6 +80,8 @@ def main() -> None:
     p.add_argument("--jobs", type=int, default=2, help="units trained at once (one process each)")
     p.add_argument("--runs", default=None, help="run folders (default: runs/ship-<preset>)")
     p.add_argument("--units", nargs="+", default=list(pretrained.SHIPPED_UNITS), choices=list(pretrained.SHIPPED_UNITS))
+    p.add_argument("--from-study", default=None, help="a confirm study's folder whose 'preset' units to ship")
+    p.add_argument("--dest", default=None, help="where to write (default: pretrained/<preset> of this checkout)")
     args = p.parse_args()
     mark_start()
     runs = Path(args.runs or f"runs/ship-{args.preset}")
@@ -55,15 +89,27 @@ def main() -> None:
     load_benchmark(get_preset(args.preset), progress=False)  # render the cache once, before the workers
     threads = worker_threads(device, args.jobs) or 0
     t0 = time.perf_counter()
-    work = [(args.preset, args.seed, kind, str(runs), threads) for kind in args.units]
     with ProcessPoolExecutor(max_workers=args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        folders = list(pool.map(_train, work))
+        if args.from_study:
+            study = Path(args.from_study) / "preset"
+            folders = list(pool.map(_probe_study_unit, *zip(*[(args.preset, args.seed, kind,
+                                                                 study / f"seed{args.seed}-{kind}") for kind in args.units])))
+        else:
+            work = [(args.preset, args.seed, kind, str(runs), threads) for kind in args.units]
+            folders = list(pool.map(_train, work))
     minutes = (time.perf_counter() - t0) / 60
     names = {pretrained.unit_name(args.seed, kind): folder for kind, folder in zip(args.units, folders)}
+    command = f"python scripts/ship_models.py --preset {args.preset} --seed {args.seed} --jobs {args.jobs}"
+    extra = {"units": list(names), "wall_minutes": round(minutes, 2)}
+    if args.from_study:
+        import json
+
+        command += f" --from-study {args.from_study}"
+        sidecar = Path(args.from_study) / "curves.provenance.json"
+        extra["trained_by"] = json.loads(sidecar.read_text()) if sidecar.is_file() else f"the study in {args.from_study}"
     info = provenance(preset=args.preset, seeds=[args.seed], device=describe_device(device, threads or None, args.jobs),
-                      command=f"python scripts/ship_models.py --preset {args.preset} --seed {args.seed} --jobs {args.jobs}",
-                      extra={"units": list(names), "wall_minutes": round(minutes, 2)})
-    manifest = pretrained.export_units(names, pretrained.shipped_dir(args.preset), info)
+                      command=command, extra=extra)
+    manifest = pretrained.export_units(names, Path(args.dest) if args.dest else pretrained.shipped_dir(args.preset), info)
     total = sum(f.stat().st_size for f in manifest.parent.rglob("*") if f.is_file())
     print(f"shipped {len(names)} units in {manifest.parent} ({total / 2**20:.1f} MiB), trained in {minutes:.1f} min")
 
