@@ -98,6 +98,16 @@ def _subspace_label(name: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+def shown_path(path: str | Path, root: str | Path) -> Path:
+    """``path`` relative to ``root`` when it lies inside it, else the absolute path (for printing).
+
+    A shipped model lives in the checkout that holds the imported package, which need not be the
+    folder a notebook runs in (a copy of the notebooks, an installed package).
+    """
+    path, root = Path(path).resolve(), Path(root).resolve()
+    return path.relative_to(root) if path.is_relative_to(root) else path
+
+
 def repo_root(start: str | Path | None = None) -> Path:
     """The coral_lab checkout that holds ``start`` (default: the working directory).
 

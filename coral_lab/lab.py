@@ -40,6 +40,8 @@ from coral_lab.config import RunConfig
 from coral_lab.data import TASKS, TrifeatureBenchmark
 
 __all__ = [
+    "TRIAL_EPOCHS",
+    "trial_config",
     "MASKING_MODES",
     "ORTHO_KINDS",
     "TRAIN_SETS",
@@ -50,6 +52,11 @@ __all__ = [
     "LabWidgets",
     "build_lab_widgets",
 ]
+
+# epochs of one trial per preset: the quick preset's 8 epochs of the biased pairs take about 4 minutes on
+# this project's 2-core CPU (one process, 2 threads, 2 x 2-token model; the probe and UMAP add under a
+# minute); ci: seconds; the 4 x 4-token long preset and the paper preset train longer per epoch
+TRIAL_EPOCHS = {"ci": 2, "quick": 8, "long": 3, "paper": 10}
 
 MASKING_MODES = ("none", "static", "paper")
 ORTHO_KINDS = ("hinge", "squared")
@@ -93,6 +100,14 @@ class TrialSettings:
         mask = {"none": "no masking", "static": f"static {self.mask_ratio:.0%}", "paper": "paper masking"}[self.masking]
         return (f"{mask}, ls={self.lambda_s:g} lu={self.lambda_u:g} lo={self.lambda_o:g}, {self.ortho_kind}, "
                 f"{self.epochs} ep, {self.train_set}")
+
+
+def trial_config(base: RunConfig) -> RunConfig:
+    """The lab's trial config for a preset: its model and data, ``TRIAL_EPOCHS`` epochs, on the biased pairs
+    (the pair set on which masking moves synergy; the unbiased pairs are one click away)."""
+    if base.preset not in TRIAL_EPOCHS:
+        raise ValueError(f"no lab trial length for preset {base.preset!r}; known: {sorted(TRIAL_EPOCHS)}")
+    return base.replace(train={"epochs": TRIAL_EPOCHS[base.preset], "train_set": "biased"})
 
 
 def _real(value: Any, name: str) -> float:

@@ -36,17 +36,25 @@ ALLOWED_CONSOLE_ERRORS: dict[str, str] = {}
 # What ipywidgets shows instead of a widget that did not render.
 WIDGET_FAILURES = ("Loading widget...", "Error displaying widget")
 
-# JavaScript: the state of a Run All: "error" (a cell raised), "done" (every code cell has an
-# execution count and the kernel is idle) or "" (still running).
+# JavaScript: the state of a Run All: "done" (every code cell has an execution count and the kernel
+# is idle), "stopped" (the kernel is idle, no cell is queued, and some cell never ran: a cell raised,
+# and JupyterLab dropped the rest of the queue) or "" (still running). JupyterLab renders a raised
+# error with the stderr mime type, so the state is read from the prompts, not from an error class.
+# window.__coralRunSeen is reset before Run All and set once a cell is seen queued or running.
 _RUN_STATE_JS = r"""() => {
-  if (document.querySelector('.jp-Notebook .jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]'))
-    return "error";
   const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputArea-prompt')]
     .map(e => e.textContent.trim());
+  const queued = prompts.some(t => t === "[*]:");
+  if (queued) window.__coralRunSeen = true;
   const status = document.querySelector("[title^='Change kernel']");
   const idle = status !== null && /\|\s*Idle$/.test(status.textContent.trim());
-  return prompts.length > 0 && prompts.every(t => /^\[\d+\]:$/.test(t)) && idle ? "done" : "";
+  if (!idle || queued) return "";
+  if (prompts.length > 0 && prompts.every(t => /^\[\d+\]:$/.test(t))) return "done";
+  return window.__coralRunSeen ? "stopped" : "";
 }"""
+# JavaScript: the text of the outputs that hold a Python traceback (the last one first).
+_TRACEBACKS_JS = r"""() => [...document.querySelectorAll('.jp-Notebook .jp-OutputArea-output')]
+  .map(e => e.innerText).filter(t => /Traceback|Error\b/.test(t)).reverse()"""
 
 
 class LabFailure(AssertionError):
@@ -137,14 +145,16 @@ class LabPage:
                                                                               timeout=OPEN_TIMEOUT)
 
     def run_all(self, name: str) -> None:
-        """Run > Run All Cells, wait until every cell has run and the kernel is idle; fail on an error."""
+        """Run > Run All Cells, wait until every cell has run and the kernel is idle; fail when a cell raised."""
         with self.step(f"run all cells of {name}"):
             self.page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+            self.page.evaluate("() => { window.__coralRunSeen = false; }")
             self.page.locator("[data-command='runmenu:run-all']").click()
             state = self.page.wait_for_function(_RUN_STATE_JS, timeout=RUN_ALL_TIMEOUT).json_value()
-            if state == "error":
-                tb = self.page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]')
-                raise AssertionError(f"a cell raised an error:\n{tb.first.inner_text()[-3000:]}")
+            if state == "stopped":
+                tracebacks = self.page.evaluate(_TRACEBACKS_JS)
+                shown = tracebacks[0][-3000:] if tracebacks else "(no traceback shown on the page)"
+                raise AssertionError(f"Run All stopped before the last cell (a cell raised):\n{shown}")
 
     def check_widgets_rendered(self, name: str) -> None:
         """No 'Loading widget...' or 'Error displaying widget' left in the notebook."""
