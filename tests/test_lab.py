@@ -187,3 +187,23 @@ def test_shipped_models_open_the_lab_as_trials(ci_config, ci_benchmark):
     other = LabSession(ci_config.replace(train={"lr": 5e-4}), "cpu", benchmark=ci_benchmark, umap_pairs=0)
     with pytest.raises(ValueError, match="not trained with this session's preset"):
         other.add_shipped_trials()
+
+
+@pytest.mark.parametrize("preset", sorted(lab.TRIAL_EPOCHS))
+def test_trial_config_trains_the_biased_pairs_for_the_presets_trial_length(preset):
+    from coral_lab.config import get_preset
+
+    base = get_preset(preset)
+    cfg = lab.trial_config(base)
+    assert cfg.train.train_set == "biased" and cfg.train.epochs == lab.TRIAL_EPOCHS[preset]
+    # only those two fields change: the trial is the preset's model, data, masking and probe
+    assert cfg.replace(train={"epochs": base.train.epochs, "train_set": base.train.train_set}) == base
+
+
+def test_trial_config_refuses_a_preset_without_a_trial_length():
+    from coral_lab.config import PRESETS, get_preset
+
+    assert set(lab.TRIAL_EPOCHS) == set(PRESETS)  # every preset opens the lab
+
+    with pytest.raises(ValueError, match="no lab trial length"):
+        lab.trial_config(get_preset("ci").replace(preset="mine"))
