@@ -61,6 +61,8 @@ __all__ = [
     "load_unit",
     "unit_probe_rows",
     "probe_map_from_rows",
+    "FINDINGS",
+    "findings_table",
     "preset_note",
     "history_figure",
     "subspace_probe_map",
@@ -307,6 +309,44 @@ def probe_map_from_rows(rows: pd.DataFrame, subspaces: Sequence[str] = ("shared"
     table.index = pd.Index([TASK_LABELS[t] for t in tasks], name="task")
     table.columns = pd.Index(list(subspaces), name="features")
     return table
+
+
+# The paper's two findings a pair of units can show (Table 3 and Table 1 / section 5.6.3), as
+# (finding, unit kind, task, features, what the row is). Unit kinds are those of
+# ``coral_lab.pretrained.SHIPPED_UNITS``; each finding compares a unit with the one that lacks the cause.
+FINDINGS: tuple[tuple[str, str, str, str, str], ...] = (
+    ("masking buys synergy", "biased", "synergy", "Z", "synergy from Z, with the preset's masking"),
+    ("masking buys synergy", "biased-no-mask", "synergy", "Z", "synergy from Z, no masking"),
+    ("the unique pathways keep texture", "unbiased", "unique1", "unique1", "texture 1 from Z_1^U, lambda_o = 1"),
+    ("the unique pathways keep texture", "unbiased-no-ortho", "unique1", "unique1", "texture 1 from Z_1^U, lambda_o = 0"),
+    ("the unique pathways keep texture", "unbiased", "unique1", "shared", "texture 1 from Z^SR, lambda_o = 1"),
+    ("the unique pathways keep texture", "unbiased-no-ortho", "unique1", "shared", "texture 1 from Z^SR, lambda_o = 0"),
+    ("the unique pathways keep texture", "unbiased", "unique1", "Z", "texture 1 from Z (Table 1's U), lambda_o = 1"),
+    ("the unique pathways keep texture", "unbiased-no-ortho", "unique1", "Z", "texture 1 from Z (Table 1's U), lambda_o = 0"),
+)
+
+
+def findings_table(rows_by_kind: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """The ``FINDINGS`` rows from the probe rows of each unit kind (``unit_probe_rows``' first value).
+
+    Returns one row per finding line: finding, unit, what, balanced accuracy %, ROC-AUC % (a
+    threshold-free diagnostic the paper does not report) and chance %. A kind missing from
+    ``rows_by_kind``, or a (task, features) its rows lack, raises ``ValueError`` naming it.
+    """
+    out = []
+    for finding, kind, task, features, what in FINDINGS:
+        if kind not in rows_by_kind:
+            raise ValueError(f"findings_table needs the probe rows of the {kind!r} unit; got {sorted(rows_by_kind)}")
+        rows = rows_by_kind[kind]
+        sel = rows[(rows["task"] == task) & (rows["features"] == features)]
+        if len(sel) != 1:
+            raise ValueError(f"the {kind!r} unit's probe rows have {len(sel)} rows for task {task!r} from "
+                             f"{features!r} (need 1); probe that feature set first")
+        auc = sel["roc_auc"].iloc[0] if "roc_auc" in sel else float("nan")
+        out.append({"finding": finding, "unit": kind, "what": what,
+                    "balanced_accuracy": float(sel["balanced_accuracy"].iloc[0]), "roc_auc": float(auc),
+                    "chance": CHANCE[TASK_LABELS[task]]})
+    return pd.DataFrame(out)
 
 
 def _resolve(device: str | torch.device) -> torch.device:

@@ -387,3 +387,41 @@ def test_one_modality_probe_reads_each_modality_and_the_transfer(ci_config, ci_b
     assert not np.allclose(c, d, atol=1e-3)
     with pytest.raises(TypeError, match="COrAL model"):
         one_modality_probe(torch.nn.Linear(2, 2), ci_benchmark)
+
+
+def _probe_rows(scores: dict[tuple[str, str], tuple[float, float]]) -> "pd.DataFrame":
+    import pandas as pd
+
+    return pd.DataFrame([{"task": t, "features": f, "balanced_accuracy": b, "roc_auc": a}
+                         for (t, f), (b, a) in scores.items()])
+
+
+def test_findings_table_reads_each_finding_from_its_unit():
+    from coral_lab import analysis
+
+    rows = {
+        "biased": _probe_rows({("synergy", "Z"): (61.0, 80.0)}),
+        "biased-no-mask": _probe_rows({("synergy", "Z"): (50.0, 51.0)}),
+        "unbiased": _probe_rows({("unique1", "unique1"): (40.0, 85.0), ("unique1", "shared"): (12.0, 60.0),
+                                 ("unique1", "Z"): (45.0, 88.0)}),
+        "unbiased-no-ortho": _probe_rows({("unique1", "unique1"): (30.0, 80.0), ("unique1", "shared"): (20.0, 70.0),
+                                          ("unique1", "Z"): (42.0, 86.0)}),
+    }
+    table = analysis.findings_table(rows)
+    assert len(table) == len(analysis.FINDINGS)
+    got = {(r.unit, r.what.split(",")[0]): (r.balanced_accuracy, r.roc_auc, r.chance) for r in table.itertuples()}
+    assert got[("biased", "synergy from Z")] == (61.0, 80.0, 50.0)
+    assert got[("biased-no-mask", "synergy from Z")] == (50.0, 51.0, 50.0)
+    assert got[("unbiased-no-ortho", "texture 1 from Z^SR")] == (20.0, 70.0, 10.0)
+    assert got[("unbiased", "texture 1 from Z (Table 1's U)")] == (45.0, 88.0, 10.0)
+
+
+def test_findings_table_names_what_is_missing():
+    from coral_lab import analysis
+
+    with pytest.raises(ValueError, match="'biased-no-mask' unit"):
+        analysis.findings_table({"biased": _probe_rows({("synergy", "Z"): (61.0, 80.0)})})
+    rows = {k: _probe_rows({("synergy", "Z"): (50.0, 50.0)}) for k in ("biased", "biased-no-mask", "unbiased",
+                                                                       "unbiased-no-ortho")}
+    with pytest.raises(ValueError, match="task 'unique1' from 'unique1'"):
+        analysis.findings_table(rows)
