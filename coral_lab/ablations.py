@@ -24,6 +24,7 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
+from coral_lab import runs
 from coral_lab.config import RunConfig
 from coral_lab.evaluate import SPREAD_NOTE, seed_std
 from coral_lab.io import atomic_write_text
@@ -43,10 +44,11 @@ __all__ = [
 ]
 
 STUDIES = ("masking", "weights")
-# the tidy result file's columns, in order
+# the tidy result file's columns, in order; config_hash (``coral_lab.runs.config_hash`` of the variant's
+# whole experiment config) decides whether saved rows are reused
 RESULT_COLUMNS = (
     "study", "variant", "label", "seed", "column", "balanced_accuracy",
-    "mask_schedule", "lambda_s", "lambda_u", "lambda_o", "ortho_kind", "epochs", "preset",
+    "mask_schedule", "lambda_s", "lambda_u", "lambda_o", "ortho_kind", "epochs", "preset", "config_hash",
 )
 
 
@@ -192,6 +194,7 @@ def run_ablation(
             "ortho_kind": vcfg.loss.ortho_kind,
             "epochs": vcfg.train.epochs,
             "preset": vcfg.preset,
+            "config_hash": runs.config_hash(vcfg),
         }, columns=list(RESULT_COLUMNS))
         frames.append(tidy)
         result = pd.concat(frames, ignore_index=True)
@@ -226,9 +229,9 @@ def load_or_run_ablation(
 ) -> pd.DataFrame:
     """The study's results from ``out_dir`` if they are complete, else ``run_ablation`` (which resumes).
 
-    Complete means: ``ablation_<study>.csv`` holds every requested (variant, seed) with this config's
-    preset, epochs and settings (lambda values and mask schedule of each variant). Nothing is trained
-    then, so a notebook can show committed results without the run folders.
+    Complete means: ``ablation_<study>.csv`` holds every requested (variant, seed) with the config hash
+    of exactly that variant's config (``complete_results``). Nothing is trained then, so a notebook
+    can show committed results without the run folders.
 
     Returns:
         The tidy rows of the requested variants and seeds (``RESULT_COLUMNS``).
@@ -251,8 +254,9 @@ def complete_results(
 ) -> pd.DataFrame | None:
     """The saved rows of ``out_dir`` if they cover every requested (variant, seed) with ``cfg``'s settings.
 
-    Complete means: ``ablation_<study>.csv`` exists and holds every requested (variant, seed) with
-    this config's preset, epochs and settings (lambda values and mask schedule of each variant).
+    Complete means: ``ablation_<study>.csv`` exists and holds every requested (variant, seed), each
+    row with the ``config_hash`` of exactly its variant's config (``coral_lab.runs.config_hash``:
+    every field of the experiment, learning rate, batch size, pairs and D included).
 
     Returns:
         The tidy rows of the requested variants and seeds (``RESULT_COLUMNS``), or None when the file
@@ -266,23 +270,12 @@ def complete_results(
         return None
     saved = pd.read_csv(csv_path)
     if not set(RESULT_COLUMNS) <= set(saved.columns):
-        return None
+        return None  # written before rows carried their config's hash: cannot be matched, so not reused
     wanted = saved[saved["variant"].isin(names) & saved["seed"].isin(seeds)]
-    expected = {n: _settings_key(variant_config(cfg, available[n])) for n in names}
+    expected = {n: runs.config_hash(variant_config(cfg, available[n])) for n in names}
     complete = {(v, int(s)) for v, s in zip(wanted["variant"], wanted["seed"])} == {(n, s) for n in names for s in seeds}
-    matches = all(_row_key(r) == expected[r.variant] for r in wanted.itertuples())
+    matches = all(str(h) == expected[v] for v, h in zip(wanted["variant"], wanted["config_hash"]))
     return wanted.reset_index(drop=True) if complete and matches else None
-
-
-def _settings_key(cfg: RunConfig) -> tuple:
-    """What a result row records about its variant's config (compared by ``load_or_run_ablation``)."""
-    return (cfg.preset, cfg.train.epochs, _schedule_text(cfg.train.mask_schedule), float(cfg.loss.lambda_s),
-            float(cfg.loss.lambda_u), float(cfg.loss.lambda_o), cfg.loss.ortho_kind)
-
-
-def _row_key(row: Any) -> tuple:
-    return (row.preset, int(row.epochs), str(row.mask_schedule), float(row.lambda_s), float(row.lambda_u),
-            float(row.lambda_o), row.ortho_kind)
 
 
 def summarize_ablation(results: pd.DataFrame) -> pd.DataFrame:

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from coral_lab import runs
 from coral_lab.config import AugmentConfig, ProbeConfig, RunConfig
 from coral_lab.data import (
     COLOR_NAMES,
@@ -77,6 +78,7 @@ __all__ = [
     "umap_static_figure",
 ]
 
+SUBSPACE_PROBE = "probe_subspaces.csv"  # a notebook unit's probe rows of every subspace (``unit_probe_rows``)
 # probe task -> readable row label of the probe map, and chance level (balanced accuracy %) per label
 TASK_LABELS = {"share": "shape", "unique1": "texture 1", "unique2": "texture 2", "synergy": "synergy"}
 CHANCE = {TASK_LABELS[t]: 100.0 / N_CLASSES[t] for t in TASKS}
@@ -259,7 +261,6 @@ def unit_probe_rows(
         ``"shipped <folder>"`` or ``"run <folder>"``).
     """
     from coral_lab import pretrained
-    from coral_lab.io import atomic_write_text
     from coral_lab.protocol import score_columns
 
     def tidy(rows: pd.DataFrame) -> pd.DataFrame:
@@ -278,12 +279,9 @@ def unit_probe_rows(
             if wanted <= set(rows["features"]):
                 return tidy(rows), f"shipped {folder / name}"
     run_dir = Path(runs_dir) / name
-    probe_csv = run_dir / "probe_subspaces.csv"
-    if probe_csv.is_file() and (run_dir / "config.json").is_file():
-        if RunConfig.from_json(run_dir / "config.json").experiment_dict() == ucfg.experiment_dict():
-            rows = pd.read_csv(probe_csv)
-            if wanted <= set(rows["features"]):
-                return tidy(rows), f"run {run_dir}"
+    rows = runs.read_table(run_dir, SUBSPACE_PROBE, ucfg)  # None unless probed for this training and config
+    if rows is not None and wanted <= set(rows["features"]):
+        return tidy(rows), f"run {run_dir}"
     model, _, source = load_unit(cfg, runs_dir, seed, kind, retrain=True, device=device, benchmark=benchmark,
                                  progress=progress, shipped_root=shipped_root)
     if benchmark is None:
@@ -292,7 +290,7 @@ def unit_probe_rows(
         benchmark = load_benchmark(ucfg, progress=progress)
     rows = probe_model(model, benchmark, tasks=TASKS, subspaces=list(subspaces), probe_cfg=ucfg.probe,
                        augment_cfg=ucfg.augment, seed=seed)
-    atomic_write_text(probe_csv, rows.to_csv(index=False))
+    runs.write_table(run_dir, SUBSPACE_PROBE, rows, ucfg)
     return tidy(rows), source
 
 

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from coral_lab import runs
 from coral_lab.config import METHOD_NAMES, PRESETS, RunConfig, get_preset
 
 __all__ = ["main", "build_parser"]
@@ -134,6 +135,8 @@ def _method(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="coral-lab", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error (by default: one line that says what to do)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("data", help="render the Trifeature images into the cache")
@@ -258,7 +261,9 @@ def cmd_probe(args: argparse.Namespace) -> int:
     bench = load_benchmark(cfg)
     df = probe_model(model, bench, subspaces=args.features, probe_cfg=cfg.probe, augment_cfg=cfg.augment,
                      seed=cfg.train.seed)
-    atomic_write_text(Path(args.run) / "probe.csv", df.to_csv(index=False))
+    with runs.RunLock(args.run):
+        path = runs.write_table(args.run, runs.PROBE_COMMAND, df, cfg)
+    print(f"probe rows written to {path}")
     print(df.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
     return 0
 
@@ -402,6 +407,31 @@ def _device(name: str) -> str:
     return str(resolve_device(name))
 
 
+def error_line(e: BaseException, *expected: type) -> str:
+    """The one line the CLI prints for an exception: its message, with what to do where it lacks one."""
+    from coral_lab.runs import RunBusyError
+
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    if isinstance(e, KeyboardInterrupt):
+        return ("interrupted; the finished epochs and units are saved: run the same command again to resume "
+                "where it stopped")
+    if isinstance(e, (ValueError, FileNotFoundError, RunBusyError, *expected)):
+        return text  # coral_lab's own messages already say what to do
+    if isinstance(e, FloatingPointError):
+        return f"{text} (the training diverged; try a lower --lr)"
+    if isinstance(e, ModuleNotFoundError):
+        return (f"{text}; install the optional packages with `bash scripts/install.sh notebooks` "
+                "(plotting, UMAP, notebooks)")
+    if isinstance(e, PermissionError):
+        return f"{text}; choose a folder you can write, or fix its permissions"
+    if isinstance(e, OSError):
+        return f"{text} (a file could not be read or written: check the path and the free disk space)"
+    if isinstance(e, (RuntimeError, TypeError, KeyError)) and ("state_dict" in text or "size mismatch" in text):
+        return (f"the saved weights do not fit the model of this config ({text}); the folder was written by "
+                "another config or version: retrain it in a new folder")
+    return f"{type(e).__name__}: {text} (run again with --debug for the traceback)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -413,10 +443,11 @@ def main(argv: list[str] | None = None) -> int:
     mark_start()  # sidecars name the commit this command started from
     try:
         code = args.func(args)
-    except (ValueError, FileNotFoundError, CheckpointError, CacheError) as e:
-        # bad input and missing / corrupted files stop with the message, not a traceback
-        print(f"error: {e}", file=sys.stderr)
-        code = 2
+    except BaseException as e:  # every failure: one line that says what to do (--debug: the traceback)
+        if args.debug or isinstance(e, SystemExit):
+            raise
+        print(f"error: {error_line(e, CheckpointError, CacheError)}", file=sys.stderr)
+        code = 130 if isinstance(e, KeyboardInterrupt) else 2
     if distributed.dist_info().enabled:
         # under torchrun: leave without C++ static destructors, at which torch's gloo backend can
         # abort ("terminate called without an active exception") after all work is saved

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from coral_lab.io import atomic_write_text
+
 __all__ = [
     "DataConfig",
     "AugmentConfig",
@@ -277,11 +279,7 @@ class RunConfig:
 
     def to_json(self, path: str | os.PathLike) -> None:
         """Write the config as JSON, atomically (temporary file + rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        os.replace(tmp, path)
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
     @classmethod
     def from_json(cls, path: str | os.PathLike) -> "RunConfig":

@@ -13,8 +13,33 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
+from torch.torch_version import TorchVersion
 
-__all__ = ["atomic_write", "atomic_write_text", "atomic_torch_save", "load_checkpoint", "CheckpointError"]
+__all__ = ["atomic_write", "atomic_write_text", "atomic_torch_save", "load_checkpoint", "remove_stale_temporaries",
+           "CheckpointError"]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files ``atomic_write`` leaves when its process is killed mid-write.
+
+    Call it only while holding the folder's lock (``coral_lab.runs.RunLock``): then no live writer
+    owns a temporary file there. Returns the paths removed.
+    """
+    removed = []
+    for tmp in Path(folder).glob(".*.tmp"):
+        if tmp.is_file():
+            tmp.unlink()
+            removed.append(tmp)
+    return removed
 
 
 class CheckpointError(RuntimeError):
@@ -31,6 +56,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
         write(tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a result file gets the usual mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -52,12 +78,20 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint written by ``coral_lab.train``; a missing or corrupted file raises CheckpointError."""
+    """Load a checkpoint written by ``coral_lab.train``; a missing or corrupted file raises CheckpointError.
+
+    Loaded with ``torch.load(weights_only=True)``: a checkpoint holds tensors, dicts, lists, strings
+    and numbers, and a file that asks to build anything else (a crafted pickle that would run code)
+    is refused as unreadable.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} not found; run `coral-lab pretrain` to create it")
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=False)
+        # weights_only: tensors, containers and numbers only, never code (a crafted pickle cannot run);
+        # TorchVersion is allowed because checkpoints of earlier versions stored torch.__version__ as it is
+        with torch.serialization.safe_globals([TorchVersion]):
+            ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # torch raises several types for truncated / garbage files
         raise CheckpointError(
             f"checkpoint {path} could not be read ({type(e).__name__}: {e}); it is corrupted or incomplete. "

@@ -19,6 +19,7 @@ from typing import Callable, Sequence
 
 import pandas as pd
 
+from coral_lab import runs
 from coral_lab.config import RunConfig
 from coral_lab.device import worker_threads
 from coral_lab.data import TASKS
@@ -49,25 +50,22 @@ def run_unit(
     if train_set not in UNITS:
         raise ValueError(f"unknown train_set {train_set!r}; valid: {sorted(UNITS)}")
     unit_cfg = cfg.replace(train={"seed": seed, "train_set": train_set})
-    unit_dir = Path(out_dir) / f"seed{seed}-{train_set}"
-    probe_csv = unit_dir / "probe.csv"
-    if probe_csv.exists() and (unit_dir / "config.json").exists():
-        if RunConfig.from_json(unit_dir / "config.json").experiment_dict() == unit_cfg.experiment_dict():
-            saved = pd.read_csv(probe_csv)
-            saved["column"] = saved["column"].fillna("")  # "" (not scored) reads back as NaN
-            if "method" not in saved.columns:  # written before methods were named (COrAL)
-                saved.insert(0, "method", unit_cfg.method)
-            return saved
+    unit_dir = runs.unit_dir(out_dir, seed, train_set)
+    saved = runs.read_table(unit_dir, runs.PROBE, unit_cfg)  # None unless probed for this training and config
+    if saved is not None:
+        saved["column"] = saved["column"].fillna("")  # "" (not scored) reads back as NaN
+        return saved
     bench = benchmark if benchmark is not None else load_benchmark(unit_cfg, progress=progress)
-    pretrain(unit_cfg, unit_dir, benchmark=bench, device=device, progress=progress)
-    model, _, _ = load_model(unit_dir, device=device if device != "auto" else _auto())
-    df = probe_model(model, bench, tasks=TASKS, subspaces=subspaces, probe_cfg=unit_cfg.probe,
-                     augment_cfg=unit_cfg.augment, seed=seed)
-    df.insert(0, "train_set", train_set)
-    df.insert(0, "seed", seed)
-    df.insert(0, "method", unit_cfg.method)
-    df["column"] = score_columns(df, train_set)
-    atomic_write_text(probe_csv, df.to_csv(index=False))
+    with runs.RunLock(runs.claim(unit_dir)):  # from pretraining to the written probe rows, one writer
+        pretrain(unit_cfg, unit_dir, benchmark=bench, device=device, progress=progress)
+        model, _, _ = load_model(unit_dir, device=device if device != "auto" else _auto())
+        df = probe_model(model, bench, tasks=TASKS, subspaces=subspaces, probe_cfg=unit_cfg.probe,
+                         augment_cfg=unit_cfg.augment, seed=seed)
+        df.insert(0, "train_set", train_set)
+        df.insert(0, "seed", seed)
+        df.insert(0, "method", unit_cfg.method)
+        df["column"] = score_columns(df, train_set)
+        runs.write_table(unit_dir, runs.PROBE, df, unit_cfg)
     return df
 
 

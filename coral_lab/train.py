@@ -23,7 +23,9 @@ its ``forward(view1, view2, progress, generator)``, with ``progress = epoch / (e
 from __future__ import annotations
 
 import math
+import os
 import time
+import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +41,7 @@ from coral_lab.augment import augment_batch
 from coral_lab.config import RunConfig
 from coral_lab.data import TrifeatureBenchmark, load_or_render, make_benchmark
 from coral_lab.device import compile_parts, resolve_device
+from coral_lab import runs
 from coral_lab.io import CheckpointError, atomic_torch_save, atomic_write_text, load_checkpoint
 from coral_lab.losses import coral_loss, loss_part_names
 from coral_lab.augment import to_model_input
@@ -48,9 +51,7 @@ from coral_lab.models import CoralModel
 
 __all__ = ["PretrainResult", "load_benchmark", "build_optimizer", "lr_at", "pretrain", "load_model"]
 
-CHECKPOINT = "checkpoint.pt"
-CONFIG = "config.json"
-HISTORY = "history.csv"
+CHECKPOINT, CONFIG, HISTORY = runs.CHECKPOINT, runs.CONFIG, runs.HISTORY
 
 
 @dataclass
@@ -160,8 +161,22 @@ def pretrain(
 
     Returns:
         The trained model (eval mode), the per-epoch history and the run folder.
+
+    ``run_dir`` must be new, empty or a coral_lab run folder (``coral_lab.runs.claim``), and is locked
+    against a second writer while this runs (``coral_lab.runs.RunLock``).
     """
     cfg.validate()
+    if run_dir is None or int(os.environ.get("RANK", "0")) != 0:
+        return _pretrain(cfg, run_dir, benchmark=benchmark, device=device, progress=progress, resume=resume,
+                         on_epoch_end=on_epoch_end, max_epochs_this_call=max_epochs_this_call)
+    folder = runs.claim(run_dir)
+    with runs.RunLock(folder):
+        return _pretrain(cfg, folder, benchmark=benchmark, device=device, progress=progress, resume=resume,
+                         on_epoch_end=on_epoch_end, max_epochs_this_call=max_epochs_this_call)
+
+
+def _pretrain(cfg, run_dir, *, benchmark, device, progress, resume, on_epoch_end, max_epochs_this_call):
+    """``pretrain`` once its folder is claimed and locked (the main process) or not its to write."""
     dev = resolve_device(device)
     info = distributed.init_from_env(dev.type)
     if info.enabled and dev.type == "cuda":
@@ -217,7 +232,11 @@ def pretrain(
         aug_gen.set_state(aug_states[info.rank].to(aug_gen.get_state().device))
         history = list(ckpt["history"])
         start_epoch = int(ckpt["epoch"])
+        run_id = ckpt.get("run_id") or runs.run_id(run_dir) or uuid.uuid4().hex  # older checkpoints had none
+    else:
+        run_id = uuid.uuid4().hex  # a fresh training: outputs of an earlier one in this folder are stale
     if run_dir is not None and info.is_main:
+        runs.new_run_id(run_dir, run_id)
         cfg.to_json(run_dir / CONFIG)
 
     train_model: torch.nn.Module = model
@@ -319,7 +338,7 @@ def pretrain(
                     f"{row['pairs_per_s']:.0f} pairs/s"
                 )
             if run_dir is not None:
-                _save(run_dir, model, optimizer, cfg, epoch + 1, history, order_gen, aug_gen)
+                _save(run_dir, model, optimizer, cfg, epoch + 1, history, order_gen, aug_gen, run_id)
             if on_epoch_end is not None:
                 on_epoch_end(row)
         elif run_dir is not None:
@@ -350,7 +369,7 @@ def _gather_aug_state(aug_gen: torch.Generator) -> list[torch.Tensor]:
     return states  # type: ignore[return-value]
 
 
-def _save(run_dir, model, optimizer, cfg, epoch, history, order_gen, aug_gen) -> None:
+def _save(run_dir, model, optimizer, cfg, epoch, history, order_gen, aug_gen, run_id) -> None:
     states = _gather_aug_state(aug_gen)
     ckpt = {
         "model": model.state_dict(),
@@ -359,7 +378,8 @@ def _save(run_dir, model, optimizer, cfg, epoch, history, order_gen, aug_gen) ->
         "epoch": epoch,
         "history": history,
         "rng": {"order": order_gen.get_state(), "aug": [s.cpu() for s in states]},
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),
+        "run_id": run_id,
     }
     atomic_torch_save(ckpt, run_dir / CHECKPOINT)
     atomic_write_text(run_dir / HISTORY, pd.DataFrame(history).to_csv(index=False))

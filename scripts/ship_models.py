@@ -52,7 +52,7 @@ def _probe_study_unit(preset: str, seed: int, kind: str, folder: Path) -> str:
 
     from coral_lab.analysis import unit_config
     from coral_lab.evaluate import probe_model
-    from coral_lab.io import atomic_write_text
+    from coral_lab import runs
     from coral_lab.protocol import score_columns
     from coral_lab.train import load_model
 
@@ -69,7 +69,7 @@ def _probe_study_unit(preset: str, seed: int, kind: str, folder: Path) -> str:
     df.insert(0, "method", cfg.method)
     df["column"] = score_columns(df, train_set)
     want.to_json(folder / "config.json")
-    atomic_write_text(folder / "probe.csv", df.to_csv(index=False))
+    runs.write_table(folder, runs.PROBE, df, want)
     return str(folder)
 
 
