@@ -19,6 +19,8 @@ import dataclasses
 import json
 import math
 import os
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from typing import Any
 from coral_lab.io import atomic_write_text
 
 __all__ = [
+    "check_types",
     "DataConfig",
     "AugmentConfig",
     "ModelConfig",
@@ -293,7 +296,12 @@ class RunConfig:
         return cls.from_dict(d)
 
     def validate(self) -> "RunConfig":
-        """Check value ranges; raise ValueError naming the field and the valid range."""
+        """Check every field's type (``check_types``) and value range; raise ValueError naming the field."""
+        _check(isinstance(self.preset, str) and isinstance(self.method, str), "preset and method must be strings",
+               (self.preset, self.method))
+        check_types(self)
+        _check(self.model.n_heads >= 1, "model.n_heads must be >= 1", self.model.n_heads)
+        _check(self.train.seed >= 0, "train.seed must be >= 0 (a numpy and torch seed)", self.train.seed)
         _check(self.method in METHOD_NAMES, f"method must be one of {list(METHOD_NAMES)}", self.method)
         b = self.baseline
         _check(b.clip_logit_scale_max >= b.clip_logit_scale_init,
@@ -426,6 +434,68 @@ def check_probe(probe: ProbeConfig) -> None:
            "probe.C_grid must be a non-empty tuple of positive numbers", probe.C_grid)
     _check(isinstance(probe.max_iter, int) and not isinstance(probe.max_iter, bool) and probe.max_iter >= 1,
            "probe.max_iter must be a positive int", probe.max_iter)
+
+
+def _type_text(hint: Any) -> str:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_text(a) for a in args)
+    if hint is type(None):
+        return "None"
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a tuple of {_type_text(args[0])}"
+        return f"a tuple of {len(args)} ({', '.join(_type_text(a) for a in args)})"
+    if hint is float:
+        return "a finite number"
+    return {int: "an int", bool: "true or false", str: "a string", dict: "a mapping"}.get(origin or hint, str(hint))
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, a) for a in args)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if hint is str:
+        return isinstance(value, str)
+    if origin is tuple:
+        if not isinstance(value, tuple):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_matches(v, args[0]) for v in value)
+        return len(value) == len(args) and all(_matches(v, a) for v, a in zip(value, args))
+    if origin is dict or hint is dict:
+        return isinstance(value, dict)
+    return True  # a type this check does not know: left to the range checks
+
+
+def check_types(obj: Any, where: str = "") -> None:
+    """Every field of a config dataclass (and of its nested sections) has its annotated type.
+
+    Raises ``ValueError`` naming the field, the type it needs and the value it got, e.g.
+    ``train.epochs must be an int, got 'abc'``. Fields named ``*_p`` are probabilities: also in [0, 1].
+    """
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        value, name = getattr(obj, f.name), f"{where}{f.name}"
+        if dataclasses.is_dataclass(value):
+            check_types(value, name + ".")
+            continue
+        hint = hints[f.name]
+        if not _matches(value, hint):
+            raise ValueError(f"{name} must be {_type_text(hint)}, got {value!r}; fix it with --set {name}=<value> "
+                             "or in the config file")
+        if f.name.endswith("_p") and not 0 <= value <= 1:
+            raise ValueError(f"{name} is a probability and must be in [0, 1], got {value!r}")
 
 
 def _check(ok: bool, message: str, value: Any) -> None:

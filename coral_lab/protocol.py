@@ -152,6 +152,10 @@ def run_table1(
         raise ValueError("give at least one seed")
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive int, got {jobs!r}")
+    for seed in seeds:  # every unit's config is checked before anything trains (a bad seed fails now)
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValueError(f"seeds must be ints, got {seed!r}")
+        cfg.replace(train={"seed": seed}).validate()
     bench = load_benchmark(cfg, progress=progress)  # renders the image cache once, before any worker starts
     units = [(seed, train_set) for seed in seeds for train_set in UNITS]
     frames = []

@@ -1,5 +1,7 @@
 import json
 
+import re
+
 import pytest
 
 from coral_lab.config import PRESETS, RunConfig, get_preset, preset_from_env
@@ -130,3 +132,63 @@ def test_pretrain_identity_leaves_out_the_probe_section():
     b = a.replace(probe={"C_grid": (0.5,), "class_weight": "balanced"})
     assert a.pretrain_dict() == b.pretrain_dict() and a.experiment_dict() != b.experiment_dict()
     assert a.pretrain_dict() != a.replace(train={"lr": 0.5}).pretrain_dict()
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"train": {"epochs": "abc"}}, "train.epochs"),
+    ({"loss": {"temperature": "abc"}}, "loss.temperature"),
+    ({"train": {"batch_size": 32.0}}, "train.batch_size"),
+    ({"train": {"seed": 1.5}}, "train.seed"),
+    ({"train": {"seed": -5}}, "train.seed"),
+    ({"model": {"n_heads": 0}}, "model.n_heads"),
+    ({"data": {"cache_dir": 5}}, "data.cache_dir"),
+    ({"train": {"amp": "maybe"}}, "train.amp"),
+    ({"train": {"lr": float("nan")}}, "train.lr"),
+    ({"augment": {"crop_scale": (0.2, "x")}}, "augment.crop_scale"),
+    ({"augment": {"flip_p": 5.0}}, "augment.flip_p"),
+    ({"probe": {"C_grid": ()}}, "probe.C_grid"),
+    ({"probe": {"max_iter": -1}}, "probe.max_iter"),
+])
+def test_every_field_is_type_and_range_checked_when_the_config_is_validated(change, field):
+    from coral_lab.config import get_preset
+
+    with pytest.raises(ValueError, match=re.escape(field)):
+        get_preset("ci").replace(**change).validate()
+
+
+def test_feature_configs_are_type_and_range_checked_too():
+    from coral_lab.multibench.config import feature_config
+
+    with pytest.raises(ValueError, match=r"augment\.drop_p is a probability"):
+        feature_config("digits", "ci").replace(augment={"drop_p": 5.0}).validate()
+    with pytest.raises(ValueError, match=r"train\.epochs must be an int"):
+        feature_config("digits", "ci").replace(train={"epochs": "abc"}).validate()
+
+
+def test_every_preset_passes_the_type_checks():
+    from coral_lab.config import PRESETS, get_preset
+    from coral_lab.multibench.config import feature_config
+
+    for name in PRESETS:
+        get_preset(name).validate()
+    for dataset in ("mosi", "digits"):
+        for name in ("ci", "quick", "paper"):
+            feature_config(dataset, name).validate()
+
+
+def test_cli_bad_set_value_and_bad_seed_stop_before_any_training(tmp_path, capsys):
+    from coral_lab.cli import main
+
+    def message(argv):
+        try:
+            code = main(argv)
+        except SystemExit as e:  # argparse-style exit with the message
+            return str(e.code)
+        assert code == 2
+        return capsys.readouterr().err
+
+    out = tmp_path / "r"
+    common = ["--preset", "ci", "--device", "cpu", "--no-progress", "--out", str(out)]
+    assert "train.epochs must be an int" in message(["pretrain", *common, "--set", "train.epochs=abc"])
+    assert "train.seed must be >= 0" in message(["reproduce", *common, "--seeds", "-5"])
+    assert not out.exists()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from coral_lab.config import (
+    check_types,
     BaselineConfig,
     LossConfig,
     ProbeConfig,
@@ -184,9 +185,12 @@ class FeatureRunConfig:
     def validate(self) -> "FeatureRunConfig":
         from coral_lab.masking import mask_ratio_at
 
+        check_types(self)
         m, t, f, b = self.model, self.train, self.finetune, self.baseline
         enc = m.encoder
         checks = [
+            (m.n_heads >= 1 and enc.heads >= 1, "model.n_heads and model.encoder.heads must be >= 1",
+             (m.n_heads, enc.heads)),
             (m.embed_dim % 2 == 0 and m.embed_dim % m.n_heads == 0,
              "model.embed_dim must be even and divisible by model.n_heads", (m.embed_dim, m.n_heads)),
             (enc.width % enc.heads == 0, "model.encoder.width must be divisible by model.encoder.heads",
