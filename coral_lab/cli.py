@@ -411,7 +411,7 @@ def error_line(e: BaseException, *expected: type) -> str:
     """The one line the CLI prints for an exception: its message, with what to do where it lacks one."""
     from coral_lab.runs import RunBusyError
 
-    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    text = " ".join(str(e).split()) if str(e).strip() else type(e).__name__  # one line, however long
     if isinstance(e, KeyboardInterrupt):
         return ("interrupted; the finished epochs and units are saved: run the same command again to resume "
                 "where it stopped")

@@ -92,9 +92,11 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         # TorchVersion is allowed because checkpoints of earlier versions stored torch.__version__ as it is
         with torch.serialization.safe_globals([TorchVersion]):
             ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # torch raises several types for truncated / garbage files
+    except Exception as e:  # torch raises several types for truncated / garbage / code-carrying files
+        first = (str(e).strip().splitlines() or [""])[0][:200]
         raise CheckpointError(
-            f"checkpoint {path} could not be read ({type(e).__name__}: {e}); it is corrupted or incomplete. "
+            f"checkpoint {path} could not be read ({type(e).__name__}: {first}); it is corrupted, incomplete or "
+            "not a plain coral_lab checkpoint. "
             "Delete it and re-run `coral-lab pretrain` (an interrupted run resumes from its last good checkpoint)."
         ) from None
     required = {"model", "config", "epoch"}

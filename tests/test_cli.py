@@ -53,7 +53,7 @@ def test_quickstart_then_probe_end_to_end(ci_cache, tmp_path, capsys):
                  "--out", str(out), "--no-progress"]) == 0
     run = out / "seed41-unbiased"
     assert main(["probe", "--run", str(run), "--device", "cpu", "--features", "Z", "shared"]) == 0
-    probe = pd.read_csv(run / "probe.csv")
+    probe = pd.read_csv(run / "probe_cli.csv")  # its own file: the unit's protocol probe.csv stays
     assert set(probe["features"]) == {"Z", "shared"}
 
 
