@@ -221,7 +221,8 @@ def _pretrain(cfg, run_dir, *, benchmark, device, progress, resume, on_epoch_end
         if RunConfig.from_dict(ckpt["config"]).pretrain_dict() != cfg.pretrain_dict():
             raise CheckpointError(
                 f"{ckpt_path} was written by a run with a different configuration; "
-                "use a new --out folder, or --no-resume to start this one over"
+                "use a new --out folder (with `coral-lab pretrain`, --no-resume starts this one over; its old "
+                "scores are then never read as current)"
             )
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
