@@ -7,6 +7,7 @@ file where a complete one was, and nothing already written is lost.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -73,8 +74,34 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write(path, write)
 
 
+CHECKSUM_SUFFIX = ".sha256"
+
+
+def checksum_path(path: str | os.PathLike) -> Path:
+    """Where ``atomic_torch_save`` keeps the SHA-256 of ``path``: ``<path>.sha256``."""
+    path = Path(path)
+    return path.with_name(path.name + CHECKSUM_SUFFIX)
+
+
+def _sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
-    return atomic_write(path, lambda tmp: torch.save(obj, tmp))
+    """``torch.save`` atomically, with the file's SHA-256 in ``<path>.sha256`` (checked by ``load_checkpoint``)."""
+    digest: list[str] = []
+
+    def write(tmp: str) -> None:
+        torch.save(obj, tmp)
+        digest.append(_sha256(tmp))
+
+    out = atomic_write(path, write)
+    atomic_write_text(checksum_path(out), digest[0] + "\n")
+    return out
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -87,6 +114,12 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} not found; run `coral-lab pretrain` to create it")
+    sums = checksum_path(path)
+    if sums.is_file() and sums.read_text().strip() != _sha256(path):
+        raise CheckpointError(
+            f"checkpoint {path} does not match its checksum in {sums.name}: the file was changed or corrupted after "
+            f"it was written. Retrain (delete both files), or delete {sums.name} to load it as it is"
+        )
     try:
         # weights_only: tensors, containers and numbers only, never code (a crafted pickle cannot run);
         # TorchVersion is allowed because checkpoints of earlier versions stored torch.__version__ as it is

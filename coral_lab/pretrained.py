@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 
 from coral_lab.config import RunConfig
-from coral_lab.io import atomic_torch_save, atomic_write_text, load_checkpoint
+from coral_lab.io import atomic_write, atomic_write_text, load_checkpoint
 
 __all__ = [
     "SHIPPED_UNITS",
@@ -99,7 +99,7 @@ def export_units(runs: Mapping[str, str | Path], dest: str | Path, info: Mapping
         if not (run / "probe.csv").is_file():
             raise ShippedModelError(f"{run} has no probe.csv; probe it before shipping it")
         unit = dest / name
-        atomic_torch_save(ckpt["model"], unit / "model.pt")
+        atomic_write(unit / "model.pt", lambda tmp, state=ckpt["model"]: torch.save(state, tmp))  # the manifest has its sum
         atomic_write_text(unit / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
         atomic_write_text(unit / "history.csv", pd.DataFrame(ckpt["history"]).to_csv(index=False))
         atomic_write_text(unit / "probe.csv", (run / "probe.csv").read_text())

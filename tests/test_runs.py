@@ -289,3 +289,19 @@ def test_cli_interrupt_exits_130_with_a_resume_hint(monkeypatch, capsys):
     monkeypatch.setattr(cli, "cmd_data", interrupted)
     assert cli.main(["data", "--preset", "ci"]) == 130
     assert "resume" in capsys.readouterr().err
+
+
+def test_a_flipped_bit_in_a_checkpoint_is_caught_by_its_checksum(tmp_path):
+    from coral_lab.io import atomic_torch_save, checksum_path
+
+    path = tmp_path / "checkpoint.pt"
+    atomic_torch_save({"model": {"w": torch.arange(1000, dtype=torch.float32)}, "config": {}, "epoch": 1}, path)
+    assert load_checkpoint(path)["epoch"] == 1
+    assert checksum_path(path).is_file()
+    data = bytearray(path.read_bytes())
+    import struct
+
+    data[data.find(struct.pack("<f", 500.0))] ^= 1  # torch.load alone would load this silently
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="does not match its checksum"):
+        load_checkpoint(path)
