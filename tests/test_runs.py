@@ -305,3 +305,23 @@ def test_a_flipped_bit_in_a_checkpoint_is_caught_by_its_checksum(tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(CheckpointError, match="does not match its checksum"):
         load_checkpoint(path)
+
+
+def test_feature_runs_are_claimed_locked_and_their_scores_tied_to_the_training(tmp_path):
+    from coral_lab.multibench.config import feature_config
+    from coral_lab.multibench.datasets import load_digits_halves
+    from coral_lab.multibench.pretrain import pretrain_features
+    from coral_lab.multibench.protocol import run_feature_unit
+
+    cfg = feature_config("digits", "ci")
+    data = load_digits_halves()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    with pytest.raises(runs.RunFolderError):
+        pretrain_features(cfg, data, tmp_path / "mine")
+    first = run_feature_unit(cfg, data, 41, tmp_path / "out")
+    unit = tmp_path / "out" / "seed41"
+    assert runs.read_table(unit, runs.PROBE, cfg.replace(train={"seed": 41})) is not None
+    pretrain_features(cfg.replace(train={"seed": 41}), data, unit, resume=False)  # retrained: old scores stale
+    assert runs.read_table(unit, runs.PROBE, cfg.replace(train={"seed": 41})) is None
+    assert len(run_feature_unit(cfg, data, 41, tmp_path / "out")) == len(first)

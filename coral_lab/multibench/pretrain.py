@@ -20,6 +20,7 @@ history, generator states), written atomically after every epoch; an interrupted
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from coral_lab import runs
 from coral_lab.config import experiment_dict
 from coral_lab.io import CheckpointError, atomic_torch_save, atomic_write_text, load_checkpoint
 from coral_lab.losses import coral_loss
@@ -113,8 +115,22 @@ def pretrain_features(
     resume: bool = True,
     max_epochs_this_call: int | None = None,
 ) -> FeaturePretrainResult:
-    """Pretrain ``cfg.train.method`` on ``data.train``; returns the model (eval mode) and the per-epoch history."""
+    """Pretrain ``cfg.train.method`` on ``data.train``; returns the model (eval mode) and the per-epoch history.
+
+    ``run_dir`` must be new, empty or a coral_lab run folder, and is locked while this runs
+    (``coral_lab.runs``); a fresh training gets a new run id, so older outputs there are stale.
+    """
     cfg.validate()
+    if run_dir is None:
+        return _pretrain_features(cfg, data, None, device=device, progress=progress, resume=resume,
+                                  max_epochs_this_call=max_epochs_this_call)
+    folder = runs.claim(run_dir)
+    with runs.RunLock(folder):
+        return _pretrain_features(cfg, data, folder, device=device, progress=progress, resume=resume,
+                                  max_epochs_this_call=max_epochs_this_call)
+
+
+def _pretrain_features(cfg, data, run_dir, *, device, progress, resume, max_epochs_this_call):
     tc = cfg.train
     dev = torch.device(device)
     if tc.num_threads:
@@ -145,7 +161,11 @@ def pretrain_features(
         aug_gen.set_state(ckpt["rng"]["aug"])
         torch.set_rng_state(ckpt["rng"]["torch"])  # dropout in the Transformer encoders draws from it
         history, start = list(ckpt["history"]), int(ckpt["epoch"])
+        run_id = ckpt.get("run_id") or runs.run_id(run_dir) or uuid.uuid4().hex
+    else:
+        run_id = uuid.uuid4().hex  # a fresh training
     if run_dir is not None:
+        runs.new_run_id(run_dir, run_id)
         cfg.to_json(run_dir / CONFIG)
 
     end = tc.epochs if max_epochs_this_call is None else min(tc.epochs, start + max_epochs_this_call)
@@ -185,7 +205,7 @@ def pretrain_features(
                                "epoch": epoch + 1, "history": history,
                                "rng": {"order": order_gen.get_state(), "aug": aug_gen.get_state(),
                                        "torch": torch.get_rng_state()},
-                               "torch_version": torch.__version__}, run_dir / CHECKPOINT)
+                               "torch_version": str(torch.__version__), "run_id": run_id}, run_dir / CHECKPOINT)
             atomic_write_text(run_dir / HISTORY, pd.DataFrame(history).to_csv(index=False))
     if hasattr(model, "check_inputs"):
         model.check_inputs = True

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from coral_lab import runs
 from coral_lab.evaluate import SPREAD_NOTE, seed_std
 from coral_lab.io import atomic_write_text
 from coral_lab.methods import DISPLAY_NAMES
@@ -38,6 +39,7 @@ PAPER_TABLE2 = {
 }
 # section 5.6.5: SupCon fine-tuning on MOSI
 PAPER_FINETUNE = {"mosi": (75.3, 0.73)}
+FINETUNE_PROBE = "finetune.csv"  # a seed's probe rows after fine-tuning (beside the pretrained ones in probe.csv)
 
 
 def run_feature_unit(
@@ -55,18 +57,19 @@ def run_feature_unit(
         raise ValueError(f"fine-tuning is COrAL-only; train.method is {cfg.train.method!r}: run without fine-tuning")
     unit_cfg = cfg.replace(train={"seed": seed})
     unit_dir = Path(out_dir) / f"seed{seed}"
-    probe_csv, ft_csv = unit_dir / "probe.csv", unit_dir / "finetune.csv"
-    same = (unit_dir / "config.json").exists() and FeatureRunConfig.from_json(unit_dir / "config.json").experiment_dict() == unit_cfg.experiment_dict()
-    if same and probe_csv.exists() and (not with_finetune or ft_csv.exists()):
-        frames = [pd.read_csv(probe_csv)] + ([pd.read_csv(ft_csv)] if with_finetune else [])
-        return pd.concat(frames, ignore_index=True)
+    # saved rows count only when written for this folder's current training and this config (coral_lab.runs)
+    saved = [runs.read_table(unit_dir, runs.PROBE, unit_cfg)]
+    if with_finetune:
+        saved.append(runs.read_table(unit_dir, FINETUNE_PROBE, unit_cfg))
+    if all(frame is not None for frame in saved):
+        return pd.concat(saved, ignore_index=True)
     pretrain_features(unit_cfg, data, unit_dir, device=device, progress=progress)
     model, _ = load_feature_model(unit_dir, data, device)
     # Z, then every subspace the method's model returns (COrAL: shared, unique1, ..., unique_n)
     df = probe_feature_model(model, data, subspaces=None, probe_cfg=unit_cfg.probe)
     df.insert(0, "stage", "pretrained")
     df.insert(0, "seed", seed)
-    atomic_write_text(probe_csv, df.to_csv(index=False))
+    runs.write_table(unit_dir, runs.PROBE, df, unit_cfg)
     frames = [df]
     if with_finetune:
         res = finetune(model, data, unit_cfg, unit_dir, progress=progress)
@@ -74,7 +77,7 @@ def run_feature_unit(
         ft.insert(0, "stage", "finetuned")
         ft.insert(0, "seed", seed)
         ft["best_epoch"] = res.best_epoch
-        atomic_write_text(ft_csv, ft.to_csv(index=False))
+        runs.write_table(unit_dir, FINETUNE_PROBE, ft, unit_cfg)
         frames.append(ft)
     return pd.concat(frames, ignore_index=True)
 
