@@ -148,7 +148,7 @@ def unit_config(cfg: RunConfig, seed: int, train_set: str) -> RunConfig:
 
 def unit_run_dir(runs_dir: str | Path, seed: int, train_set: str) -> Path:
     """``<runs_dir>/seed<seed>-<train_set>``: the folder ``coral_lab.protocol.run_unit`` uses for a unit."""
-    return Path(runs_dir) / f"seed{int(seed)}-{train_set}"
+    return runs.unit_dir(runs_dir, seed, train_set)
 
 
 def load_or_pretrain(

@@ -24,6 +24,7 @@ from typing import Sequence
 
 import pandas as pd
 
+from coral_lab import runs
 from coral_lab.analysis import TASK_LABELS
 from coral_lab.config import RunConfig, get_preset
 from coral_lab.evaluate import summarize
@@ -60,7 +61,7 @@ def _unit_configs_match(folder: Path, cfg: RunConfig, seeds: Sequence[int]) -> b
 
     for seed in seeds:
         for train_set in UNITS:
-            path = folder / f"seed{seed}-{train_set}" / "config.json"
+            path = runs.unit_dir(folder, seed, train_set) / runs.CONFIG
             if not path.is_file() or RunConfig.from_json(path).experiment_dict() != unit_config(cfg, seed, train_set).experiment_dict():
                 return False
     return True

@@ -33,6 +33,7 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
+from coral_lab import runs
 from coral_lab.analysis import one_modality_probe
 from coral_lab.config import RunConfig
 from coral_lab.evaluate import extract_features, feature_sets, linear_probe
@@ -201,7 +202,7 @@ def run_curve_unit(
     again); the checkpoint makes the training resume exactly.
     """
     ucfg = unit_config(cfg, variant, seed, unit)
-    unit_dir = Path(out_dir) / variant.name / f"seed{seed}-{unit}"
+    unit_dir = runs.unit_dir(Path(out_dir) / variant.name, seed, unit)
     curve_path = unit_dir / CURVE
     rows = _read_curve(curve_path)
     marks = probe_epochs(ucfg.train.epochs, every)
