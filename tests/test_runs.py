@@ -325,3 +325,17 @@ def test_feature_runs_are_claimed_locked_and_their_scores_tied_to_the_training(t
     pretrain_features(cfg.replace(train={"seed": 41}), data, unit, resume=False)  # retrained: old scores stale
     assert runs.read_table(unit, runs.PROBE, cfg.replace(train={"seed": 41})) is None
     assert len(run_feature_unit(cfg, data, 41, tmp_path / "out")) == len(first)
+
+
+def test_a_cache_write_sweeps_the_temporaries_of_a_killed_writer_but_not_a_live_ones(tmp_path):
+    from coral_lab.data.cache import sweep_stale_temporaries
+
+    cache = tmp_path / "trifeature-32px"
+    old, young = tmp_path / ".trifeature-32px.tmp-dead", tmp_path / ".trifeature-32px.tmp-live"
+    for folder in (old, young):
+        folder.mkdir()
+        (folder / "train_images.npy").write_bytes(b"x" * 10)
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    assert sweep_stale_temporaries(cache) == [old]
+    assert not old.exists() and young.is_dir()

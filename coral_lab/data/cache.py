@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 import uuid
 import warnings
 from dataclasses import dataclass
@@ -341,6 +342,26 @@ def _write_file(path: Path, write) -> dict:
     return {"sha256": _sha256_file(path), "bytes": path.stat().st_size}
 
 
+STALE_SECONDS = 3600.0  # a cache write takes seconds to minutes; older temporaries belong to a killed writer
+
+
+def sweep_stale_temporaries(folder: Path, max_age_s: float = STALE_SECONDS) -> list[Path]:
+    """Delete the ``.<cache>.tmp-*`` / ``.<cache>.old-*`` siblings a killed writer left, once they are
+    older than ``max_age_s`` (a live writer's folder is younger). Returns what was removed."""
+    removed = []
+    now = time.time()
+    for pattern in (f".{folder.name}.tmp-*", f".{folder.name}.old-*"):
+        for path in folder.parent.glob(pattern):
+            try:
+                old = now - path.stat().st_mtime > max_age_s
+            except OSError:
+                continue
+            if old:
+                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
+
+
 def _write_atomic(folder: Path, data: TrifeatureData, expected: dict) -> None:
     """Write the cache into a temporary sibling folder, fsync it, then move it into place.
 
@@ -349,6 +370,8 @@ def _write_atomic(folder: Path, data: TrifeatureData, expected: dict) -> None:
     the meantime, its copy is kept and ours is dropped.
     """
     parent = folder.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale_temporaries(folder)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=parent))
     try:
         files = {
