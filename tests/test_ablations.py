@@ -198,13 +198,11 @@ def test_complete_results_is_none_unless_every_variant_and_seed_matches(tmp_path
                                       variants=["none"]) is None  # saved with other settings
 
 
-@pytest.mark.parametrize("change", [{"train": {"lr": 3e-3}}, {"train": {"batch_size": 16}},
-                                    {"data": {"n_train_pairs": 512}}, {"model": {"embed_dim": 64}}])
-def test_saved_rows_of_another_lr_batch_pairs_or_width_are_not_reused(tmp_path, monkeypatch, change):
-    # issue: the reuse check compared only preset, epochs, masking, lambdas and ortho_kind
+def _fake_protocol(monkeypatch) -> list[str]:
+    """Replace run_table1 by one that scores 42 for every unit and records the variant folders it ran."""
     import coral_lab.protocol
 
-    calls = []
+    calls: list[str] = []
 
     def fake_run_table1(cfg, out_dir, *, seeds, device, progress, jobs=1):
         calls.append(out_dir.name)
@@ -213,6 +211,14 @@ def test_saved_rows_of_another_lr_batch_pairs_or_width_are_not_reused(tmp_path, 
         return pd.DataFrame(rows), None
 
     monkeypatch.setattr(coral_lab.protocol, "run_table1", fake_run_table1)
+    return calls
+
+
+@pytest.mark.parametrize("change", [{"train": {"lr": 3e-3}}, {"train": {"batch_size": 16}},
+                                    {"data": {"n_train_pairs": 512}}, {"model": {"embed_dim": 64}}])
+def test_saved_rows_of_another_lr_batch_pairs_or_width_are_not_reused(tmp_path, monkeypatch, change):
+    # issue: the reuse check compared only preset, epochs, masking, lambdas and ortho_kind
+    _fake_protocol(monkeypatch)
     cfg = get_preset("ci")
     kw = dict(seeds=[41], device="cpu", variants=["none"], progress=False)
     ablations.load_or_run_ablation("masking", cfg, tmp_path, **kw)
@@ -224,14 +230,7 @@ def test_saved_rows_of_another_lr_batch_pairs_or_width_are_not_reused(tmp_path, 
 
 
 def test_results_written_before_rows_carried_their_config_hash_are_not_reused(tmp_path, monkeypatch):
-    import coral_lab.protocol
-
-    def fake_run_table1(cfg, out_dir, *, seeds, device, progress, jobs=1):
-        rows = [{"seed": s, "train_set": "unbiased", "task": "t", "features": "Z", "balanced_accuracy": 42.0,
-                 "column": c} for s in seeds for c in ("redundancy", "uniqueness", "synergy")]
-        return pd.DataFrame(rows), None
-
-    monkeypatch.setattr(coral_lab.protocol, "run_table1", fake_run_table1)
+    _fake_protocol(monkeypatch)
     cfg = get_preset("ci")
     ablations.run_ablation("masking", cfg, tmp_path, seeds=[41], device="cpu", variants=["none"], progress=False)
     path = ablations.results_path(tmp_path, "masking")
