@@ -26,7 +26,8 @@ import pandas as pd
 
 from coral_lab import runs
 from coral_lab.config import RunConfig
-from coral_lab.evaluate import SPREAD_NOTE, seed_std
+from coral_lab.evaluate import seed_std
+from coral_lab.paper import SPREAD_NOTE
 from coral_lab.io import atomic_write_text
 
 __all__ = [

@@ -48,6 +48,7 @@ from coral_lab.data import (
     pair_labels,
 )
 from coral_lab.evaluate import extract_features, probe_model
+from coral_lab.paper import chance_percent
 
 __all__ = [
     "TASK_LABELS",
@@ -81,7 +82,7 @@ __all__ = [
 SUBSPACE_PROBE = "probe_subspaces.csv"  # a notebook unit's probe rows of every subspace (``unit_probe_rows``)
 # probe task -> readable row label of the probe map, and chance level (balanced accuracy %) per label
 TASK_LABELS = {"share": "shape", "unique1": "texture 1", "unique2": "texture 2", "synergy": "synergy"}
-CHANCE = {TASK_LABELS[t]: 100.0 / N_CLASSES[t] for t in TASKS}
+CHANCE = {TASK_LABELS[t]: chance_percent(N_CLASSES[t]) for t in TASKS}
 SUBSPACES = ("shared", "unique1", "unique2")  # the bimodal model's Z^SR, Z_1^U, Z_2^U
 # embedding_frame's label columns (integer indices into SHAPES / TEXTURES / COLOR_NAMES; synergy 0 / 1)
 LABEL_COLUMNS = ("shape", "texture1", "texture2", "color1", "color2", "synergy")

@@ -276,11 +276,11 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     if getattr(args, "data_path", None) or getattr(args, "finetune", False):
         raise SystemExit("error: --data-path and --finetune apply to feature data sets (--dataset mosi, ..., digits)")
     from coral_lab.device import describe_device, resolve_device
-    from coral_lab.protocol import PAPER_SEEDS, format_table1, run_table1
+    from coral_lab.paper import DISPLAY_NAMES, PAPER_SEEDS
+    from coral_lab.protocol import format_table1, run_table1
     from coral_lab.provenance import provenance, write_sidecar
 
     cfg = config_from_args(args)
-    from coral_lab.methods import DISPLAY_NAMES
 
     seeds = args.seeds or (list(PAPER_SEEDS) if args.command == "reproduce" else [41])
     tag = "" if cfg.method == "coral" else f"{cfg.method}-"
@@ -317,7 +317,7 @@ _ABLATION_FIELDS = {"masking": ("mask_schedule",), "weights": ("lambda_s", "lamb
 def cmd_ablate(args: argparse.Namespace) -> int:
     from coral_lab.ablations import format_ablation, results_path, run_ablation, study_variants, summarize_ablation
     from coral_lab.device import describe_device, resolve_device
-    from coral_lab.protocol import PAPER_SEEDS
+    from coral_lab.paper import PAPER_SEEDS
 
     varied = _ABLATION_FIELDS[args.study]
     for flag in varied:

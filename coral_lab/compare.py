@@ -28,13 +28,12 @@ from coral_lab import runs
 from coral_lab.analysis import TASK_LABELS
 from coral_lab.config import RunConfig, get_preset
 from coral_lab.evaluate import summarize
-from coral_lab.methods import DISPLAY_NAMES, METHODS, with_method
+from coral_lab.methods import METHODS, with_method
+from coral_lab.paper import CHANCE, DISPLAY_NAMES, TABLE1_COLUMNS as COLUMNS
 
 __all__ = ["CPU_BUDGET", "comparison_config", "load_or_run", "comparison_table", "wide_table", "probe_map_from_rows", "paper_pattern",
            "write_comparison"]
 
-COLUMNS = ("redundancy", "uniqueness", "synergy")
-CHANCE = {"redundancy": 10.0, "uniqueness": 10.0, "synergy": 50.0}
 # which pretraining each probe task is read from in the probe map (as Table 1 scores them)
 _TASK_UNIT = {"share": "unbiased", "unique1": "unbiased", "unique2": "unbiased", "synergy": "biased"}
 

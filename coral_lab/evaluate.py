@@ -39,9 +39,9 @@ from sklearn.preprocessing import StandardScaler
 from coral_lab.augment import to_model_input
 from coral_lab.config import AugmentConfig, ProbeConfig
 from coral_lab.data import TASKS, PairSet, TrifeatureBenchmark, TrifeatureSplit, pair_labels
+from coral_lab.paper import CHANCE, PAPER_TABLE1, SEED_STD_DDOF
 
 __all__ = [
-    "PAPER_TABLE1",
     "TABLE1_TASKS",
     "ProbeResult",
     "extract_features",
@@ -50,26 +50,11 @@ __all__ = [
     "probe_model",
     "roc_auc",
     "seed_std",
-    "SEED_STD_DDOF",
-    "SPREAD_NOTE",
     "summarize",
 ]
 
-# Table 1 column -> probe task, and the paper's COrAL row (mean, std) for comparison.
+# Table 1 column -> probe task
 TABLE1_TASKS = {"redundancy": "share", "uniqueness": "unique1", "synergy": "synergy"}
-PAPER_TABLE1 = {
-    "CLIP": {"redundancy": (100.0, None), "uniqueness": (11.6, None), "synergy": (50.0, None)},
-    "FactorCL": {"redundancy": (99.8, None), "uniqueness": (62.5, None), "synergy": (46.5, None)},
-    "CoMM": {"redundancy": (99.9, None), "uniqueness": (87.8, None), "synergy": (71.9, None)},
-    "InfMasking": {"redundancy": (99.9, 0.09), "uniqueness": (90.6, 2.31), "synergy": (77.0, 4.22)},
-    "COrAL": {"redundancy": (99.7, 0.08), "uniqueness": (96.4, 1.08), "synergy": (74.4, 2.92)},
-}
-
-
-# The spread over seeds is the population std, np.std(ddof=0), as the published scripts compute it
-# (main_trifeature.py), so that our +- and the paper's are the same statistic; NaN for a single seed.
-SEED_STD_DDOF = 0
-SPREAD_NOTE = "+- is the std over seeds, np.std (ddof 0), as the paper's"
 
 
 def seed_std(values) -> float:
@@ -263,7 +248,7 @@ def summarize(results: pd.DataFrame, method: str = "COrAL") -> pd.DataFrame:
                 "n_seeds": len(vals),
                 "paper_mean": paper_mean,
                 "paper_std": paper_std,
-                "chance": 50.0 if col == "synergy" else 10.0,
+                "chance": CHANCE[col],
             }
         )
     return pd.DataFrame(rows)

@@ -19,7 +19,7 @@ A figure made from a CPU preset (``ci`` / ``quick``) says so in its title.
 ``results_dir`` or one folder below it and draws its figure; a result file that is missing is
 reported (with the command that writes it), one that is malformed stops with an error naming it.
 
-Paper values: Table 1 in ``coral_lab.evaluate.PAPER_TABLE1``, Table 3 in ``PAPER_TABLE3`` below
+Paper values: Tables 1 and 3 from ``coral_lab.paper`` (``PAPER_TABLE1``, ``PAPER_TABLE3``)
 (from ``shared/design/reference-results.md``). The paper's Figure 4 is measured on MultiBench and
 has no Trifeature numbers, so the sensitivity figure shows ours only and says so.
 """
@@ -44,7 +44,8 @@ except ImportError as e:  # pragma: no cover - depends on the environment
     ) from e
 
 from coral_lab.ablations import summarize_ablation
-from coral_lab.evaluate import PAPER_TABLE1, seed_std, summarize
+from coral_lab.evaluate import seed_std, summarize
+from coral_lab.paper import CHANCE, DISPLAY_NAMES, PAPER_TABLE1, PAPER_TABLE3, TABLE1_COLUMNS as COLUMNS
 from coral_lab.io import atomic_write_text
 from coral_lab.plotting import SIDECAR_KEYS, save_figure
 
@@ -73,19 +74,7 @@ __all__ = [
     "make_all_figures",
 ]
 
-COLUMNS = ("redundancy", "uniqueness", "synergy")  # Table 1 / Table 3 columns R, U, S
-CHANCE = {"redundancy": 10.0, "uniqueness": 10.0, "synergy": 50.0}  # balanced accuracy %, chance level
 CPU_PRESETS = ("ci", "quick", "long")  # presets sized for a CPU (coral_lab.config)
-
-# Paper Table 3 (COrAL on Trifeature, 100 epochs, mean +- std over 5 seeds), keyed by the variant
-# names of coral_lab.ablations' masking study.
-PAPER_TABLE3: dict[str, dict[str, tuple[float, float]]] = {
-    "increasing": {"redundancy": (99.7, 0.08), "uniqueness": (96.4, 1.08), "synergy": (74.4, 2.92)},
-    "none": {"redundancy": (99.6, 0.22), "uniqueness": (93.9, 2.70), "synergy": (50.7, 0.38)},
-    "static-25": {"redundancy": (99.7, 0.14), "uniqueness": (96.6, 1.39), "synergy": (74.8, 1.25)},
-    "static-50": {"redundancy": (99.5, 0.08), "uniqueness": (97.4, 0.63), "synergy": (75.5, 1.09)},
-    "static-75": {"redundancy": (98.6, 0.74), "uniqueness": (96.3, 0.64), "synergy": (76.9, 1.99)},
-}
 
 _RESULT_SIDECAR_SUFFIX = ".provenance.json"
 
@@ -455,7 +444,6 @@ def baselines_figure(rows: pd.DataFrame, title: str = "Trifeature Table 1: every
     Returns:
         Figure with one axes; ``ax.patches`` are the bars, method-major, in the order of the rows.
     """
-    from coral_lab.methods import DISPLAY_NAMES
 
     scored = rows[rows["column"].fillna("").isin(COLUMNS)]
     if scored.empty:

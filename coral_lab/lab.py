@@ -37,7 +37,8 @@ import pandas as pd
 import torch
 
 from coral_lab.config import RunConfig
-from coral_lab.data import TASKS, TrifeatureBenchmark
+from coral_lab.data import N_CLASSES, TASKS, TrifeatureBenchmark
+from coral_lab.paper import CHANCE, chance_percent
 
 __all__ = [
     "TRIAL_EPOCHS",
@@ -62,7 +63,9 @@ MASKING_MODES = ("none", "static", "paper")
 ORTHO_KINDS = ("hinge", "squared")
 TRAIN_SETS = ("unbiased", "biased")
 # score column of the trials table -> (probe task, chance level in % balanced accuracy)
-SCORES = {"R": ("share", 10.0), "U1": ("unique1", 10.0), "U2": ("unique2", 10.0), "S": ("synergy", 50.0)}
+# trial score -> (probe task, chance level in balanced accuracy %)
+SCORES = {name: (task, chance_percent(N_CLASSES[task]))
+          for name, task in {"R": "share", "U1": "unique1", "U2": "unique2", "S": "synergy"}.items()}
 _SETTING_COLUMNS = ("masking", "mask_ratio", "lambda_s", "lambda_u", "lambda_o", "ortho_kind", "epochs", "train_set")
 _TRIAL_COLUMNS = ("trial", *_SETTING_COLUMNS, "mask_schedule", *SCORES, "final_loss", "seconds")
 
@@ -418,8 +421,10 @@ class LabSession:
         for name, color in (("R", "#4c72b0"), ("U1", "#dd8452"), ("S", "#55a868")):
             fig.add_bar(x=labels, y=table[name], name=f"{name} ({SCORES[name][0]})", marker_color=color,
                         customdata=hover, hovertemplate="%{customdata}<br>" + name + " = %{y:.1f} %<extra></extra>")
-        fig.add_hline(y=10, line_dash="dot", line_color="grey", annotation_text="chance R, U (10 %)")
-        fig.add_hline(y=50, line_dash="dot", line_color="green", annotation_text="chance S (50 %)")
+        fig.add_hline(y=CHANCE["redundancy"], line_dash="dot", line_color="grey",
+                      annotation_text=f"chance R, U ({CHANCE['redundancy']:.0f} %)")
+        fig.add_hline(y=CHANCE["synergy"], line_dash="dot", line_color="green",
+                      annotation_text=f"chance S ({CHANCE['synergy']:.0f} %)")
         fig.update_layout(barmode="group", title="every trial so far (hover a bar for its settings)",
                           xaxis_title="trial", yaxis={"range": [0, 105], "title": "balanced accuracy (%) from Z"},
                           height=400)

@@ -23,13 +23,13 @@ from coral_lab import runs
 from coral_lab.config import RunConfig
 from coral_lab.device import worker_threads
 from coral_lab.data import TASKS
-from coral_lab.evaluate import SPREAD_NOTE, TABLE1_TASKS, probe_model, summarize
+from coral_lab.evaluate import TABLE1_TASKS, probe_model, summarize
 from coral_lab.io import atomic_write_text
+from coral_lab.paper import DISPLAY_NAMES, PAPER_SEEDS, SPREAD_NOTE
 from coral_lab.train import load_benchmark, load_model, pretrain
 
-__all__ = ["PAPER_SEEDS", "UNITS", "run_unit", "score_columns", "run_table1", "format_table1"]
+__all__ = ["UNITS", "run_unit", "score_columns", "run_table1", "format_table1"]
 
-PAPER_SEEDS = (41, 42, 43, 44, 45)
 # which Table 1 columns each pretraining is scored on
 UNITS = {"unbiased": ("redundancy", "uniqueness"), "biased": ("synergy",)}
 _COLUMN_OF_TASK = {task: col for col, task in TABLE1_TASKS.items()}
@@ -169,7 +169,6 @@ def run_table1(
     else:
         frames = _run_units_in_processes(cfg, units, out_dir, device, min(jobs, len(units)), on_unit_end,
                                          subspaces)
-    from coral_lab.methods import DISPLAY_NAMES
 
     rows = pd.concat(frames, ignore_index=True)
     table = summarize(rows[rows["column"].fillna("") != ""], method=DISPLAY_NAMES[cfg.method])
@@ -182,7 +181,7 @@ def run_table1(
 def format_table1(table: pd.DataFrame, title: str = "", method: str = "COrAL") -> str:
     """The summary as aligned text: ours (mean +- std) beside the paper's row of ``method`` and chance.
 
-    ``method`` is the paper's name (a key of ``coral_lab.evaluate.PAPER_TABLE1``): COrAL, CLIP, CoMM,
+    ``method`` is the paper's name (a key of ``coral_lab.paper.PAPER_TABLE1``): COrAL, CLIP, CoMM,
     InfMasking or FactorCL.
     """
     def pm(m, s):

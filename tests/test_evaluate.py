@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 
 from coral_lab.config import ProbeConfig
+from coral_lab.paper import PAPER_TABLE1
 from coral_lab.evaluate import (
-    PAPER_TABLE1,
     extract_features,
     feature_sets,
     linear_probe,

@@ -21,11 +21,10 @@ from coral_lab.methods.clip import CLIPModel
 from coral_lab.methods.comm import CoMMModel
 from coral_lab.methods.factorcl import FactorCLModel
 from coral_lab.methods.infmasking import InfMaskingModel
+from coral_lab.paper import PUBLISHED_OPTIMISER
 
 __all__ = [
     "METHODS",
-    "DISPLAY_NAMES",
-    "PUBLISHED_OPTIMISER",
     "BaselineModel",
     "Representation",
     "build_model",
@@ -42,23 +41,6 @@ METHODS: dict[str, type[BaselineModel] | None] = {
     "factorcl": FactorCLModel,
 }
 assert tuple(METHODS) == METHOD_NAMES
-
-# the names the paper's Table 1 uses (keys of coral_lab.evaluate.PAPER_TABLE1)
-DISPLAY_NAMES = {"coral": "COrAL", "clip": "CLIP", "comm": "CoMM", "infmasking": "InfMasking", "factorcl": "FactorCL"}
-
-# (lr, weight decay) each method's Trifeature results were published with; with_method applies them at the
-# paper preset only. COrAL, InfMasking, FactorCL: as the COrAL paper (section 5.3) quotes them. CLIP and
-# CoMM: the values of CoMM's own Trifeature configuration (Duplums/CoMM configs/train_trifeatures.yaml),
-# whose runs Table 1's CLIP and CoMM rows come from, not the lr 1e-3 / wd 1e-2 section 5.3 quotes (those
-# are CoMM's MultiBench settings)
-PUBLISHED_OPTIMISER = {
-    "coral": (1e-4, 1e-3),
-    "clip": (3e-4, 1e-4),
-    "comm": (3e-4, 1e-4),
-    "infmasking": (3e-4, 1e-4),
-    "factorcl": (1e-4, 0.0),
-}
-
 
 def _check_name(name: object) -> str:
     if name not in METHODS:

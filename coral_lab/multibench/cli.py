@@ -59,7 +59,7 @@ def feature_config_from_args(args: argparse.Namespace) -> FeatureRunConfig:
 def reproduce_features(args: argparse.Namespace) -> int:
     from coral_lab.device import describe_device, resolve_device
     from coral_lab.io import atomic_write_text
-    from coral_lab.methods import DISPLAY_NAMES
+    from coral_lab.paper import DISPLAY_NAMES
     from coral_lab.multibench.datasets import load_dataset
     from coral_lab.multibench.protocol import format_table2, raw_feature_probe, run_table2
     from coral_lab.provenance import git_commit, provenance, write_sidecar

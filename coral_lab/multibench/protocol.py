@@ -13,32 +13,18 @@ from pathlib import Path
 import pandas as pd
 
 from coral_lab import runs
-from coral_lab.evaluate import SPREAD_NOTE, seed_std
+from coral_lab.evaluate import seed_std
+from coral_lab.paper import DISPLAY_NAMES, PAPER_FINETUNE, PAPER_TABLE2, SPREAD_NOTE
 from coral_lab.io import atomic_write_text
-from coral_lab.methods import DISPLAY_NAMES
 from coral_lab.multibench.config import FeatureRunConfig
 from coral_lab.multibench.datasets import FeatureDataset
 from coral_lab.multibench.finetune import finetune
 from coral_lab.multibench.pretrain import load_feature_model, pretrain_features
 from coral_lab.multibench.probe import probe_feature_model, probe_splits, raw_features
 
-__all__ = ["PAPER_TABLE2", "PAPER_FINETUNE", "run_feature_unit", "run_table2", "summarize_table2", "format_table2",
+__all__ = ["run_feature_unit", "run_table2", "summarize_table2", "format_table2",
            "raw_feature_probe", "compare_methods"]
 
-# Table 2 of the paper: linear-probe accuracy %, (mean, std) over seeds 41-45
-_COLUMNS = ("mimic", "mosei", "mosi", "humor", "sarcasm")
-PAPER_TABLE2 = {
-    model: dict(zip(_COLUMNS, cells))
-    for model, cells in {
-        "CLIP": ((66.0, 0.39), (64.2, 0.45), (50.6, 0.75), (57.4, 1.25), (65.5, 2.71)),
-        "FactorCL": ((65.1, 0.21), (71.7, 1.38), (52.5, 1.74), (59.8, 0.77), (54.2, 2.40)),
-        "CoMM": ((65.7, 0.42), (69.2, 0.48), (66.0, 1.67), (63.0, 1.08), (65.3, 2.21)),
-        "InfMasking": ((67.7, 0.37), (69.7, 0.23), (67.2, 1.00), (62.8, 1.22), (65.5, 0.62)),
-        "COrAL": ((67.4, 0.22), (70.4, 0.21), (67.9, 0.70), (63.5, 1.04), (64.4, 1.76)),
-    }.items()
-}
-# section 5.6.5: SupCon fine-tuning on MOSI
-PAPER_FINETUNE = {"mosi": (75.3, 0.73)}
 FINETUNE_PROBE = "finetune.csv"  # a seed's probe rows after fine-tuning (beside the pretrained ones in probe.csv)
 
 
