@@ -42,3 +42,7 @@ class Embeddings:
 
     def detach(self) -> "Embeddings":
         return Embeddings(self.shared.detach(), tuple(u.detach() for u in self.unique))
+
+    def float(self) -> "Embeddings":
+        """The same embeddings in fp32 (for the loss after a bf16 autocast forward; a no-op copy in fp32)."""
+        return Embeddings(self.shared.float(), tuple(u.float() for u in self.unique))

@@ -6,23 +6,23 @@ fixed). Per batch:
 
 1. gather the two images of each pair from the device-resident uint8 data set by index;
 2. augment every image twice (views X' and X''), each sample with its own random parameters;
-3. draw the modality halves (M1, M2) and run the dual-path model with asymmetric masking at the
-   ratio ``mask_ratio_at(epoch)`` (eq. 5-6);
-4. ``coral_loss`` (eq. 3, 4, 8) -> AdamW step.
+3. the method's ``training_loss(view1, view2, ctx)`` (``coral_lab.training``'s method contract); for
+   COrAL: draw the modality halves (M1, M2), run the dual-path model with asymmetric masking at the
+   ratio ``mask_ratio_at(epoch)`` (eq. 5-6), ``coral_loss`` (eq. 3, 4, 8);
+4. AdamW step.
 
 The run folder holds ``config.json``, ``history.csv`` (one row per epoch: every loss part, the mask
 ratio, time and throughput) and ``checkpoint.pt`` (model, optimiser, epoch, history and every random
 generator's state), all written atomically after each epoch, so an interrupted run resumes exactly
 where it stopped and finishes with the same weights as an uninterrupted one.
 
-``cfg.method`` selects the objective (``coral_lab.methods``): "coral" runs the steps above exactly;
-a baseline takes step 2's views (un-augmented for CLIP) and returns its own loss and named parts from
-its ``forward(view1, view2, progress, generator)``, with ``progress = epoch / (epochs - 1)``.
+``cfg.method`` selects the objective (``coral_lab.methods.METHODS``); the loop treats every method
+alike: it sums and logs the named parts ``training_loss`` returns (``model.loss_parts``), and passes
+the un-augmented pair as both views to a method with ``uses_augmentation = False`` (CLIP).
 """
 
 from __future__ import annotations
 
-import math
 import os
 import time
 import uuid
@@ -43,13 +43,12 @@ from coral_lab.data import TrifeatureBenchmark, load_or_render, make_benchmark
 from coral_lab.device import compile_parts, resolve_device
 from coral_lab import runs
 from coral_lab.io import CheckpointError, atomic_torch_save, atomic_write_text, load_checkpoint
-from coral_lab.losses import coral_loss, loss_part_names
 from coral_lab.augment import to_model_input
-from coral_lab.masking import mask_ratio_at, split_modalities
 from coral_lab.methods import BaselineModel, build_model
 from coral_lab.models import CoralModel
+from coral_lab.training import StepContext, TrainingStep, adamw, augmentation_seed, lr_at, progress_at
 
-__all__ = ["PretrainResult", "load_benchmark", "build_optimizer", "lr_at", "pretrain", "load_model"]
+__all__ = ["PretrainResult", "load_benchmark", "build_optimizer", "pretrain", "load_model"]
 
 CHECKPOINT, CONFIG, HISTORY = runs.CHECKPOINT, runs.CONFIG, runs.HISTORY
 
@@ -84,39 +83,8 @@ def load_benchmark(cfg: RunConfig, progress: bool = True) -> TrifeatureBenchmark
 
 
 def build_optimizer(model: torch.nn.Module, cfg: RunConfig, device: torch.device) -> torch.optim.AdamW:
-    """AdamW with no weight decay on biases and normalisation parameters (as the released code)."""
-    decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (decay if p.ndim >= 2 else no_decay).append(p)
-    groups = [
-        {"params": decay, "weight_decay": cfg.train.weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
-    return torch.optim.AdamW(groups, lr=cfg.train.lr, fused=device.type == "cuda")
-
-
-WARMUP_FRACTION = 0.05  # the cosine schedule's linear warm-up, as a fraction of all steps
-
-
-def lr_at(step: int, total_steps: int, base: float, schedule: str = "constant") -> float:
-    """The learning rate of 0-based optimiser ``step`` of ``total_steps``.
-
-    ``"constant"`` (the paper): ``base`` throughout. ``"cosine"``: linear warm-up from ``base / w`` to
-    ``base`` over the first ``w = ceil(0.05 total_steps)`` steps, then ``base * (1 + cos(pi t)) / 2`` with
-    t going from 0 to 1 over the remaining steps (the last step's rate is above 0).
-    """
-    if not 0 <= step < total_steps:
-        raise ValueError(f"step must be in [0, {total_steps}), got {step}")
-    if schedule == "constant":
-        return base
-    if schedule != "cosine":
-        raise ValueError(f"unknown lr schedule {schedule!r}; valid: 'constant', 'cosine'")
-    warmup = max(1, math.ceil(WARMUP_FRACTION * total_steps))
-    if step < warmup:
-        return base * (step + 1) / warmup
-    t = (step - warmup + 1) / (total_steps - warmup + 1)
-    return base * 0.5 * (1 + math.cos(math.pi * t))
+    """``coral_lab.training.adamw`` of ``cfg.train`` (fused on CUDA): no weight decay on 1-D parameters."""
+    return adamw(model.parameters(), cfg.train.lr, cfg.train.weight_decay, fused=device.type == "cuda")
 
 
 def load_model(
@@ -202,14 +170,13 @@ def _pretrain(cfg, run_dir, *, benchmark, device, progress, resume, on_epoch_end
 
     torch.manual_seed(tc.seed)  # model initialisation, identical on every rank
     model = build_model(cfg).to(dev)
-    is_coral = cfg.method == "coral"
     channels_last = dev.type == "cuda" if tc.channels_last is None else tc.channels_last
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     compile_parts(model, tc.compile)  # after loading below the compiled parts see the loaded weights
     optimizer = build_optimizer(model, cfg, dev)
     order_gen = torch.Generator().manual_seed(tc.seed)  # batch order and modality halves (CPU)
-    aug_gen = torch.Generator(dev).manual_seed(tc.seed * 1_000_003 + 7919 * (info.rank + 1))  # views, masks
+    aug_gen = torch.Generator(dev).manual_seed(augmentation_seed(tc.seed, info.rank))  # views, masks
 
     history: list[dict] = []
     start_epoch = 0
@@ -240,25 +207,25 @@ def _pretrain(cfg, run_dir, *, benchmark, device, progress, resume, on_epoch_end
         runs.new_run_id(run_dir, run_id)
         cfg.to_json(run_dir / CONFIG)
 
-    train_model: torch.nn.Module = model
+    train_model: torch.nn.Module = TrainingStep(model)  # forward = model.training_loss
     if info.enabled:
         train_model = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[dev.index] if dev.type == "cuda" else None
+            train_model, device_ids=[dev.index] if dev.type == "cuda" else None
         )
     model.check_inputs = False  # validated once below; the hot path avoids host syncs
-    part_names = loss_part_names(cfg.model.n_modalities) if is_coral else list(model.loss_parts)
-    bar_parts = ("loss", "shared", "unique", "orthogonal") if is_coral else tuple(model.progress_parts)
-    autocast = (
-        torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" and tc.amp else nullcontext()
-    )
+    part_names = list(model.loss_parts)
+    bar_parts = tuple(model.progress_parts)
+    use_amp = dev.type == "cuda" and tc.amp
+    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else nullcontext
     n_mod = cfg.model.n_modalities
     if n_mod != 2:
         raise ValueError(f"the Trifeature benchmark is bimodal; model.n_modalities must be 2, not {n_mod}")
 
     end_epoch = tc.epochs if max_epochs_this_call is None else min(tc.epochs, start_epoch + max_epochs_this_call)
     for epoch in range(start_epoch, end_epoch):
-        ratio = mask_ratio_at(epoch, tc.epochs, tc.mask_schedule) if is_coral else model.mask_ratio
-        progress_fraction = epoch / (tc.epochs - 1) if tc.epochs > 1 else 1.0
+        ratio = model.mask_ratio_at(epoch, tc.epochs, tc.mask_schedule)
+        ctx = StepContext(mask_ratio=ratio, progress=progress_at(epoch, tc.epochs), generator=aug_gen,
+                          order_generator=order_gen, autocast=autocast)
         train_model.train()
         perm = torch.randperm(n_pairs, generator=order_gen).to(dev)
         sums = torch.zeros(len(part_names) + 1, device=dev)
@@ -273,7 +240,7 @@ def _pretrain(cfg, run_dir, *, benchmark, device, progress, resume, on_epoch_end
             batch = perm[step * tc.batch_size : (step + 1) * tc.batch_size]
             batch = batch[info.rank * local_batch : (info.rank + 1) * local_batch]
             i1, i2 = idx1[batch], idx2[batch]
-            if is_coral or model.uses_augmentation:
+            if model.uses_augmentation:
                 # both modalities, both views in one augmentation call: (4B, H, W, 3) -> (4B, 3, S, S)
                 x = augment_batch(images[torch.cat([i1, i2, i1, i2])], cfg.augment, aug_gen)
             else:  # CLIP: the un-augmented pair, (2B, 3, S, S); both "views" are the same images
@@ -285,28 +252,8 @@ def _pretrain(cfg, run_dir, *, benchmark, device, progress, resume, on_epoch_end
             view1, view2 = [v[0], v[1]], [v[2], v[3]]
             if epoch == start_epoch and step == 0:
                 model.check_inputs = True
-            if is_coral:
-                halves = split_modalities(n_mod, order_gen)
-                with autocast:
-                    e1, e2 = train_model(view1, view2, halves, ratio, aug_gen)
-                model.check_inputs = False
-                e1 = distributed.gather_embeddings(_float(e1))
-                e2 = distributed.gather_embeddings(_float(e2))
-                loss, parts = coral_loss(
-                    e1,
-                    e2,
-                    lambda_s=cfg.loss.lambda_s,
-                    lambda_u=cfg.loss.lambda_u,
-                    lambda_o=cfg.loss.lambda_o,
-                    temperature=cfg.loss.temperature,
-                    ortho_kind=cfg.loss.ortho_kind,
-                    check_finite=False,
-                )
-            else:
-                # a baseline's negatives are the local batch (no cross-process gather)
-                with autocast:
-                    loss, parts = train_model(view1, view2, progress_fraction, aug_gen)
-                model.check_inputs = False
+            loss, parts = train_model(view1, view2, ctx)
+            model.check_inputs = False
             if tc.lr_schedule != "constant":
                 lr = lr_at(epoch * steps_per_epoch + step, tc.epochs * steps_per_epoch, tc.lr, tc.lr_schedule)
                 for group in optimizer.param_groups:
@@ -350,13 +297,6 @@ def _pretrain(cfg, run_dir, *, benchmark, device, progress, resume, on_epoch_end
     model.check_inputs = True
     model.eval()
     return PretrainResult(model=model, history=pd.DataFrame(history), run_dir=run_dir, config=cfg)
-
-
-def _float(e):
-    """Projected embeddings in fp32 for the loss (autocast may have produced bf16)."""
-    from coral_lab.embeddings import Embeddings
-
-    return Embeddings(e.shared.float(), tuple(u.float() for u in e.unique))
 
 
 def _gather_aug_state(aug_gen: torch.Generator) -> list[torch.Tensor]:

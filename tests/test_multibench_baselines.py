@@ -17,7 +17,7 @@ from coral_lab.methods.infmasking import InfMaskingModel
 from coral_lab.multibench import feature_config, load_dataset
 from coral_lab.multibench.baselines import FeatureCLIP, FeatureCoMM, FeatureFactorCL
 from coral_lab.multibench.finetune import finetune
-from coral_lab.multibench.pretrain import METHODS, get_method, load_feature_model, pretrain_features
+from coral_lab.multibench.pretrain import METHODS, build_feature_model, get_method, load_feature_model, pretrain_features
 from coral_lab.multibench.probe import probe_feature_model
 from coral_lab.multibench.protocol import compare_methods, run_feature_unit
 
@@ -52,7 +52,7 @@ def test_baseline_pretrains_checkpoints_and_probes_on_a_multibench_file(name, mo
     cls, subspaces, part = BASELINES[name]
     cfg = feature_config("mosi", "ci").replace(train={"method": name})
     torch.manual_seed(cfg.train.seed)
-    initial = get_method(name).build(cfg, data).state_dict()
+    initial = build_feature_model(cfg, data).state_dict()
     res = pretrain_features(cfg, data, tmp_path)
     assert isinstance(res.model, cls)  # the Trifeature class itself, not a copy of its code
     assert list(res.history["epoch"]) == [1, 2] and np.isfinite(res.history["loss"]).all()

@@ -116,7 +116,7 @@ def test_ci_pretraining_on_cuda_with_bf16(ci_config, ci_benchmark, tmp_path):
 def test_lr_schedules():
     import math
 
-    from coral_lab.train import lr_at
+    from coral_lab.training import lr_at
 
     assert [lr_at(s, 100, 0.1) for s in (0, 50, 99)] == [0.1, 0.1, 0.1]  # the paper: no schedule
     warm = [lr_at(s, 100, 0.1, "cosine") for s in range(5)]  # warm-up: ceil(5 % of 100) = 5 steps

@@ -1,13 +1,16 @@
 """The pretraining methods compared in the paper's Table 1, selectable by name (``RunConfig.method``).
 
-- ``coral``: COrAL itself (``coral_lab.models.CoralModel`` + ``coral_lab.losses.coral_loss``).
+- ``coral``: COrAL itself (``coral_lab.models.CoralModel``, whose ``training_loss`` applies
+  ``coral_lab.losses.coral_loss``).
 - ``clip``: cross-modal InfoNCE between two unimodal embeddings (``clip.CLIPModel``).
 - ``comm``: CoMM, InfoNCE between augmented fused views and one-modality views (``comm.CoMMModel``).
 - ``infmasking``: CoMM plus masked copies aligned with the unmasked view (``infmasking.InfMaskingModel``).
 - ``factorcl``: FactorCL, shared / unique heads with NCE lower and CLUB upper bounds (``factorcl.FactorCLModel``).
 
 Every method is built from the same encoders (``model.encoder``), token converters, fusion
-transformer and projection heads as COrAL. ``build_model(cfg)`` builds the method of ``cfg.method``;
+transformer and projection heads as COrAL, and every one, COrAL included, follows the one method
+contract of ``coral_lab.training`` (``training_loss(view1, view2, ctx) -> (total, parts)``), so the
+training loop does not know which it trains. ``build_model(cfg)`` builds the method of ``cfg.method``;
 ``subspaces(cfg)`` names its probe representations; ``with_method(cfg, name)`` selects a method.
 """
 
@@ -21,6 +24,7 @@ from coral_lab.methods.clip import CLIPModel
 from coral_lab.methods.comm import CoMMModel
 from coral_lab.methods.factorcl import FactorCLModel
 from coral_lab.methods.infmasking import InfMaskingModel
+from coral_lab.models import CoralModel
 from coral_lab.paper import PUBLISHED_OPTIMISER
 
 __all__ = [
@@ -32,9 +36,10 @@ __all__ = [
     "with_method",
 ]
 
-# name -> the baseline's model class; "coral" is built by build_model from coral_lab.models.CoralModel
-METHODS: dict[str, type[BaselineModel] | None] = {
-    "coral": None,
+# name -> the method's model class; every one follows the contract of coral_lab.training
+# (training_loss -> (total, parts), mask_ratio_at, loss_parts, subspaces, from_config)
+METHODS: dict[str, type[nn.Module]] = {
+    "coral": CoralModel,
     "clip": CLIPModel,
     "comm": CoMMModel,
     "infmasking": InfMaskingModel,
@@ -63,31 +68,24 @@ def with_method(cfg: RunConfig, name: str) -> RunConfig:
 
 
 def build_model(cfg: RunConfig) -> nn.Module:
-    """A freshly initialised model of ``cfg.method``: ``CoralModel(cfg.model)`` or the baseline's class."""
+    """A freshly initialised model of ``cfg.method``: ``METHODS[cfg.method].from_config(cfg)``."""
     if not isinstance(cfg, RunConfig):
         raise TypeError(f"build_model expects a coral_lab.config.RunConfig, got {type(cfg).__name__}")
-    cls = METHODS[_check_name(cfg.method)]
-    if cls is None:
-        from coral_lab.models import CoralModel
-
-        return CoralModel(cfg.model)
-    return cls(cfg)
+    return METHODS[_check_name(cfg.method)].from_config(cfg)
 
 
 def subspaces(cfg_or_model: RunConfig | nn.Module) -> tuple[str, ...]:
     """The names of the method's probe representations (``embed(x).parts()``), e.g. COrAL's
     ``("shared", "unique1", "unique2")``, CLIP's ``("modality1", "modality2")``, CoMM's ``("fused",)``."""
     if isinstance(cfg_or_model, RunConfig):
-        if _check_name(cfg_or_model.method) == "coral":
-            n = cfg_or_model.model.n_modalities
+        cls = METHODS[_check_name(cfg_or_model.method)]
+        n = cfg_or_model.model.n_modalities
+        if cls is CoralModel:
             return ("shared", *(f"unique{i + 1}" for i in range(n)))
-        cls = METHODS[cfg_or_model.method]
         if cls.subspaces:
             return tuple(cls.subspaces)
-        return tuple(f"modality{i + 1}" for i in range(cfg_or_model.model.n_modalities))
-    if isinstance(cfg_or_model, BaselineModel):
-        return tuple(cfg_or_model.subspaces)
-    n = getattr(cfg_or_model, "n_modalities", None)
-    if n is None:
+        return tuple(f"modality{i + 1}" for i in range(n))
+    names = getattr(cfg_or_model, "subspaces", None)
+    if names is None or not isinstance(cfg_or_model, nn.Module):
         raise TypeError(f"subspaces expects a RunConfig or a coral_lab model, got {type(cfg_or_model).__name__}")
-    return ("shared", *(f"unique{i + 1}" for i in range(n)))
+    return tuple(names)

@@ -10,6 +10,10 @@ A baseline is an ``nn.Module`` subclass of ``BaselineModel``:
   no projection heads) whose concatenation the linear probe reads; ``subspaces`` lists the names.
 - ``uses_augmentation``: False for CLIP (it is trained on the un-augmented pair; the loop then passes
   the same images as both views).
+- the rest of the method contract that COrAL's model shares (``coral_lab.training``):
+  ``training_loss(view1, view2, ctx)`` (this class: ``forward`` under ``ctx.autocast()`` with
+  ``ctx.progress`` and ``ctx.generator``), ``mask_ratio_at(epoch, epochs, schedule)`` (the baseline's
+  own fixed ``mask_ratio``) and ``from_config(cfg, *inputs)``.
 
 The encoders are COrAL's: ``TokenEncoder`` is the shared pathway's E_i (the configured CNN + latent
 converter, ``(B, C, H, W)`` -> ``(B, T_i, D)`` tokens), and ``VectorEncoder`` adds a one-modality
@@ -21,7 +25,6 @@ for feature data.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 
 import torch
@@ -29,9 +32,9 @@ from torch import Tensor, nn
 
 from coral_lab.config import RunConfig
 from coral_lab.models.checks import check_finite, check_view
-from coral_lab.models.encoders import build_encoder
+from coral_lab.models.encoders import TokenEncoder
 from coral_lab.models.fusion import FusionTransformer
-from coral_lab.models.tokens import LatentConverter
+from coral_lab.training import StepContext
 
 __all__ = ["Representation", "BaselineModel", "TokenEncoder", "VectorEncoder"]
 
@@ -63,17 +66,6 @@ class Representation:
 
     def detach(self) -> "Representation":
         return Representation({k: v.detach() for k, v in self._parts.items()})
-
-
-class TokenEncoder(nn.Sequential):
-    """E_i: the configured CNN and COrAL's latent converter, ``(B, C, H, W)`` -> tokens ``(B, T_i, D)``."""
-
-    def __init__(self, cfg) -> None:
-        encoder = build_encoder(cfg)
-        grid = encoder.feature_shape(cfg.image_size)  # raises, naming the minimum size, if too small
-        converter = LatentConverter(encoder.out_channels, cfg.embed_dim, grid)
-        super().__init__(OrderedDict(encoder=encoder, converter=converter))
-        self.n_tokens = converter.n_tokens
 
 
 class VectorEncoder(nn.Module):
@@ -161,6 +153,23 @@ class BaselineModel(nn.Module):
         return float(progress)
 
     # --------------------------------------------------------------------------------- interface
+
+    @classmethod
+    def from_config(cls, cfg, *inputs) -> "BaselineModel":
+        """The model of a run configuration (``inputs``: what a feature-data variant also needs)."""
+        return cls(cfg, *inputs)
+
+    def mask_ratio_at(self, epoch: int, epochs: int, schedule: object = None) -> float:
+        """The ratio logged for every epoch: the baseline's own ``mask_ratio`` (COrAL's schedule is ignored)."""
+        return self.mask_ratio
+
+    def training_loss(self, view1, view2, ctx: StepContext) -> tuple[Tensor, dict[str, Tensor]]:
+        """``forward(view1, view2, ctx.progress, ctx.generator)`` under ``ctx.autocast()``.
+
+        A baseline's negatives are its process's own batch (no gather across processes).
+        """
+        with ctx.autocast():
+            return self(view1, view2, ctx.progress, ctx.generator)
 
     def forward(self, view1, view2, progress: float = 0.0, generator: torch.Generator | None = None):
         raise NotImplementedError

@@ -9,7 +9,7 @@
 """
 
 from coral_lab.models.coral import CoralModel
-from coral_lab.models.encoders import ENCODERS, AlexNetFeatures, SmallCNN, build_encoder
+from coral_lab.models.encoders import ENCODERS, AlexNetFeatures, SmallCNN, TokenEncoder, build_encoder
 from coral_lab.models.fusion import FusionTransformer, MultiHeadSelfAttention, TransformerBlock
 from coral_lab.models.heads import ProjectionHead
 from coral_lab.models.tokens import LatentConverter, sincos_pos_embed_1d, sincos_pos_embed_2d
@@ -21,6 +21,7 @@ __all__ = [
     "AlexNetFeatures",
     "SmallCNN",
     "build_encoder",
+    "TokenEncoder",
     "FusionTransformer",
     "MultiHeadSelfAttention",
     "TransformerBlock",

@@ -9,7 +9,8 @@ For each modality i there are two pathways, each with its own encoder:
   never masked.
 
 Pretraining (``forward``) passes Z^SR and every Z_i^U through projection heads and returns one
-``Embeddings`` per view for the loss (eq. 3-4, 7-8). Inference (``embed``) returns the representations
+``Embeddings`` per view for the loss (eq. 3-4, 7-8); ``training_loss`` is the whole step of the method
+contract (``coral_lab.training``): modality halves, masked forward, ``coral_loss`` -> (total, parts). Inference (``embed``) returns the representations
 before the heads, with no masking; ``embed(x).concat()`` is Z = (Z^SR, Z_1^U, ..., Z_n^U), the probe
 feature.
 """
@@ -17,21 +18,22 @@ feature.
 from __future__ import annotations
 
 import numbers
-from collections import OrderedDict
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
-from coral_lab.config import ModelConfig
+from coral_lab import distributed
+from coral_lab.config import LossConfig, ModelConfig
 from coral_lab.embeddings import Embeddings
-from coral_lab.masking import apply_token_mask, token_keep_mask
+from coral_lab.losses import coral_loss, loss_part_names
+from coral_lab.masking import apply_token_mask, mask_ratio_at, split_modalities, token_keep_mask
 from coral_lab.models.checks import check_finite, check_view, same_device
-from coral_lab.models.encoders import build_encoder
+from coral_lab.models.encoders import TokenEncoder
 from coral_lab.models.fusion import FusionTransformer
 from coral_lab.models.heads import ProjectionHead
-from coral_lab.models.tokens import LatentConverter
 from coral_lab.models.unique import UniquePathway
+from coral_lab.training import StepContext
 
 __all__ = ["CoralModel", "tie_initial_weights"]
 
@@ -42,6 +44,14 @@ def _positive_int(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
     return value
+
+
+def _check_loss(loss: object) -> LossConfig:
+    if loss is None:
+        return LossConfig()
+    if not isinstance(loss, LossConfig):
+        raise TypeError(f"loss must be a coral_lab.config.LossConfig or None, got {type(loss).__name__}")
+    return loss
 
 
 def tie_initial_weights(model: nn.Module) -> None:
@@ -79,10 +89,50 @@ class CoralModel(nn.Module):
         n_tokens: ``T_i`` for each modality.
         check_inputs: when True (default) ``forward`` / ``embed`` check that inputs are finite (one
             host sync); set it to False on the training hot path. Shape checks always run.
+        loss_config: the ``LossConfig`` (lambda_s, lambda_u, lambda_o, temperature, ortho kind) that
+            ``training_loss`` applies; not part of the weights.
     """
 
-    def __init__(self, cfg: ModelConfig) -> None:
+    uses_augmentation = True  # the method contract (coral_lab.training): trained on augmented views
+    progress_parts = ("loss", "shared", "unique", "orthogonal")
+
+    @classmethod
+    def from_config(cls, cfg) -> "CoralModel":
+        """The model of a ``RunConfig``: ``CoralModel(cfg.model, loss=cfg.loss)``."""
+        return cls(cfg.model, loss=cfg.loss)
+
+    def __init__(self, cfg: ModelConfig, loss: LossConfig | None = None) -> None:
         super().__init__()
+        self.loss_config = _check_loss(loss)
+        n = self.check_config(cfg)
+        dim = cfg.embed_dim
+        self.cfg = cfg
+        self.n_modalities = n
+        self.embed_dim = dim
+        self.unique_dim = dim // 2
+        self.check_inputs = True
+
+        shared: list[nn.Module] = []
+        unique: list[nn.Module] = []
+        for i in range(n):
+            shared.append(self.token_encoder(i))
+            tokens = self.token_encoder(i)  # the unique pathway has its own encoder and converter
+            unique.append(UniquePathway(tokens.encoder, tokens.converter, dim, cfg.attention_pool))
+        self.shared_encoders = nn.ModuleList(shared)
+        self.fusion = FusionTransformer.from_config(cfg)
+        self.unique_paths = nn.ModuleList(unique)
+        self.shared_head = ProjectionHead(dim, cfg.proj_hidden, cfg.proj_dim)
+        self.unique_heads = nn.ModuleList(
+            ProjectionHead(self.unique_dim, cfg.proj_hidden, cfg.proj_dim) for _ in range(n)
+        )
+        self.n_tokens = tuple(int(enc.n_tokens) for enc in shared)
+        if cfg.init == "published":
+            tie_initial_weights(self)
+
+    # ------------------------------------------------------- what another kind of input overrides
+
+    def check_config(self, cfg: ModelConfig) -> int:
+        """Checks ``cfg`` (and the inputs) and returns the number of modalities n."""
         if not isinstance(cfg, ModelConfig):
             raise TypeError(f"CoralModel expects a coral_lab.config.ModelConfig, got {type(cfg).__name__}")
         n = _positive_int(cfg.n_modalities, "model.n_modalities")
@@ -95,34 +145,13 @@ class CoralModel(nn.Module):
             )
         _positive_int(cfg.image_size, "model.image_size")
         _positive_int(cfg.in_channels, "model.in_channels")
-        self.cfg = cfg
-        self.n_modalities = n
-        self.embed_dim = dim
-        self.unique_dim = dim // 2
-        self.check_inputs = True
+        return n
 
-        shared: list[nn.Module] = []
-        unique: list[nn.Module] = []
-        n_tokens: list[int] = []
-        for _ in range(n):
-            encoder = build_encoder(cfg)
-            grid = encoder.feature_shape(cfg.image_size)  # raises, naming the minimum size, if too small
-            converter = LatentConverter(encoder.out_channels, dim, grid)
-            shared.append(nn.Sequential(OrderedDict(encoder=encoder, converter=converter)))
-            n_tokens.append(converter.n_tokens)
-            u_encoder = build_encoder(cfg)  # the unique pathway has its own encoder
-            unique.append(UniquePathway(u_encoder, LatentConverter(u_encoder.out_channels, dim, grid), dim,
-                                        cfg.attention_pool))
-        self.shared_encoders = nn.ModuleList(shared)
-        self.fusion = FusionTransformer.from_config(cfg)
-        self.unique_paths = nn.ModuleList(unique)
-        self.shared_head = ProjectionHead(dim, cfg.proj_hidden, cfg.proj_dim)
-        self.unique_heads = nn.ModuleList(
-            ProjectionHead(self.unique_dim, cfg.proj_hidden, cfg.proj_dim) for _ in range(n)
-        )
-        self.n_tokens = tuple(n_tokens)
-        if cfg.init == "published":
-            tie_initial_weights(self)
+    def token_encoder(self, i: int) -> nn.Module:
+        """A fresh encoder + latent converter for modality i, ``nn.Sequential(encoder, converter)`` with
+        ``n_tokens``: ``(B, C, H, W)`` -> ``(B, T_i, D)`` (images: ``TokenEncoder``). Called twice per
+        modality, for E_i^SR and for F_i^U's encoder and converter."""
+        return TokenEncoder(self.cfg)
 
     # ----------------------------------------------------------------------------------- checks
 
@@ -281,6 +310,41 @@ class CoralModel(nn.Module):
         shared = self.fusion(tokens)  # (B, D)
         unique = tuple(path(xi) for path, xi in zip(self.unique_paths, v))  # n x (B, D/2)
         return Embeddings(shared, unique)
+
+    # ----------------------------------------------------------------------- the method contract
+
+    @property
+    def loss_parts(self) -> tuple[str, ...]:
+        """The named parts of ``training_loss`` (``coral_lab.losses.loss_part_names``), logged per epoch."""
+        return tuple(loss_part_names(self.n_modalities))
+
+    @property
+    def subspaces(self) -> tuple[str, ...]:
+        """The probe representations of ``embed(x).parts()``: ``("shared", "unique1", ..., "unique{n}")``."""
+        return ("shared", *(f"unique{i + 1}" for i in range(self.n_modalities)))
+
+    @staticmethod
+    def mask_ratio_at(epoch: int, epochs: int, schedule) -> float:
+        """This epoch's masking ratio under ``train.mask_schedule`` (``coral_lab.masking.mask_ratio_at``)."""
+        return mask_ratio_at(epoch, epochs, schedule)
+
+    def training_loss(self, view1: Sequence[Tensor], view2: Sequence[Tensor],
+                      ctx: StepContext) -> tuple[Tensor, dict[str, Tensor]]:
+        """One pretraining step's objective (paper eq. 3, 5-8): ``(total, parts)``.
+
+        Draws the modality halves (M1, M2) from ``ctx.order_generator``, runs the masked forward at
+        ``ctx.mask_ratio`` under ``ctx.autocast()`` (token masks from ``ctx.generator``), gathers both
+        views' projected embeddings across processes when distributed (the other ranks' samples are
+        negatives too) and applies ``coral_loss`` in fp32 with ``loss_config``.
+        """
+        halves = split_modalities(self.n_modalities, ctx.order_generator)
+        with ctx.autocast():
+            e1, e2 = self(view1, view2, halves, ctx.mask_ratio, ctx.generator)
+        e1 = distributed.gather_embeddings(e1.float())
+        e2 = distributed.gather_embeddings(e2.float())
+        lc = self.loss_config
+        return coral_loss(e1, e2, lambda_s=lc.lambda_s, lambda_u=lc.lambda_u, lambda_o=lc.lambda_o,
+                          temperature=lc.temperature, ortho_kind=lc.ortho_kind, check_finite=False)
 
     def pathway_parameter_counts(self) -> dict[str, int]:
         """Number of parameters in each part: shared encoders (E^SR), fusion (T), unique paths (F^U), heads."""

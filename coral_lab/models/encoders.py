@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import functools
 import math
+from collections import OrderedDict
 
 from torch import Tensor, nn
 
 from coral_lab.config import ModelConfig
+from coral_lab.models.tokens import LatentConverter
 
-__all__ = ["AlexNetFeatures", "SmallCNN", "ENCODERS", "build_encoder"]
+__all__ = ["AlexNetFeatures", "SmallCNN", "ENCODERS", "build_encoder", "TokenEncoder"]
 
 
 def _out_size(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -202,3 +204,17 @@ def build_encoder(cfg: ModelConfig) -> nn.Module:
         raise ValueError(f"unknown encoder {cfg.encoder!r}; valid encoders: {sorted(ENCODERS)}") from None
     return factory.from_config(cfg)
 
+
+class TokenEncoder(nn.Sequential):
+    """E_i: the configured CNN and COrAL's latent converter, ``(B, C, H, W)`` -> tokens ``(B, T_i, D)``.
+
+    ``encoder`` then ``converter`` (``LatentConverter``); ``n_tokens`` is T_i. The shared pathway's
+    E_i^SR, each unique pathway's encoder and converter, and every baseline's per-modality encoder.
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        encoder = build_encoder(cfg)
+        grid = encoder.feature_shape(cfg.image_size)  # raises, naming the minimum size, if too small
+        converter = LatentConverter(encoder.out_channels, cfg.embed_dim, grid)
+        super().__init__(OrderedDict(encoder=encoder, converter=converter))
+        self.n_tokens = converter.n_tokens

@@ -19,7 +19,6 @@ Probe features: CLIP ``modality<i>`` (B, D); CoMM / InfMasking ``fused`` (B, D);
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 
 from torch import Tensor, nn
@@ -31,19 +30,10 @@ from coral_lab.methods.infmasking import InfMaskingModel
 from coral_lab.models.checks import check_finite, check_view
 from coral_lab.multibench.config import FeatureRunConfig
 from coral_lab.multibench.datasets import FeatureDataset, ModalitySpec
-from coral_lab.multibench.encoders import TokenConverter, build_modality_encoder, n_tokens
+from coral_lab.multibench.encoders import FeatureTokenEncoder
 
-__all__ = ["FeatureTokenEncoder", "FeatureInputs", "FeatureCLIP", "FeatureCoMM", "FeatureInfMasking",
-           "FeatureFactorCL", "FEATURE_BASELINES", "build_feature_baseline", "baseline_loss"]
-
-
-class FeatureTokenEncoder(nn.Sequential):
-    """E_i on feature data: modality encoder + ``TokenConverter``, ``(B, *spec.shape)`` -> ``(B, T_i, D)``."""
-
-    def __init__(self, spec: ModalitySpec, cfg: FeatureRunConfig) -> None:
-        encoder = build_modality_encoder(spec, cfg.model.encoder)
-        super().__init__(OrderedDict(encoder=encoder, converter=TokenConverter(encoder.out_dim, cfg.model.embed_dim)))
-        self.n_tokens = n_tokens(spec, cfg.model.encoder)
+__all__ = ["FeatureInputs", "FeatureCLIP", "FeatureCoMM", "FeatureInfMasking",
+           "FeatureFactorCL", "FEATURE_BASELINES"]
 
 
 class FeatureInputs:
@@ -66,7 +56,7 @@ class FeatureInputs:
         return len(self.modalities)
 
     def token_encoder(self, i: int) -> nn.Module:
-        return FeatureTokenEncoder(self.modalities[i], self.cfg)
+        return FeatureTokenEncoder(self.modalities[i], self.cfg.model.encoder, self.cfg.model.embed_dim)
 
     def check_view(self, view: object, name: str) -> list[Tensor]:
         """n floating-point tensors ``(B, *spec_i.shape)`` of one batch size, on the model's device, finite
@@ -100,23 +90,3 @@ FEATURE_BASELINES: dict[str, type[FeatureInputs]] = {
     "infmasking": FeatureInfMasking,
     "factorcl": FeatureFactorCL,
 }
-
-
-def build_feature_baseline(name: str):
-    """``build(cfg, data)`` for ``multibench.pretrain.METHODS``: the baseline ``name`` for ``data``'s modalities."""
-    cls = FEATURE_BASELINES[name]
-
-    def build(cfg: FeatureRunConfig, data: FeatureDataset) -> nn.Module:
-        return cls(cfg, data.modalities)
-
-    build.__name__ = f"build_{name}"
-    return build
-
-
-def baseline_loss(model, view1, view2, ratio, gen, order_gen, cfg, progress: float = 0.0):
-    """``loss`` for ``METHODS``: the baseline's own objective ``model(view1, view2, progress, gen)``.
-
-    ``ratio`` (COrAL's masking schedule) and ``order_gen`` (COrAL's modality split) are not used;
-    ``progress`` (epoch / (epochs - 1)) ramps InfMasking's lambda_e; ``gen`` draws its token masks.
-    """
-    return model(view1, view2, progress, gen)

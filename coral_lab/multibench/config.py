@@ -16,16 +16,19 @@ from pathlib import Path
 from typing import Any
 
 from coral_lab.config import (
-    check_types,
+    METHOD_NAMES,
     BaselineConfig,
     LossConfig,
     ProbeConfig,
     check_architecture_choices,
     check_probe,
+    check_types,
     experiment_dict,
     with_legacy_values,
 )
 from coral_lab.io import atomic_write_text
+from coral_lab.masking import mask_ratio_at
+from coral_lab.multibench.datasets import DATASETS
 
 __all__ = [
     "EncoderConfig",
@@ -183,8 +186,6 @@ class FeatureRunConfig:
         return new
 
     def validate(self) -> "FeatureRunConfig":
-        from coral_lab.masking import mask_ratio_at
-
         check_types(self)
         m, t, f, b = self.model, self.train, self.finetune, self.baseline
         enc = m.encoder
@@ -213,9 +214,8 @@ class FeatureRunConfig:
                 raise ValueError(f"{message} (got {value!r})")
         check_architecture_choices(m)
         check_probe(self.probe)
-        from coral_lab.multibench.pretrain import get_method
-
-        get_method(t.method)  # an unknown name lists the valid ones
+        if t.method not in METHOD_NAMES:
+            raise ValueError(f"unknown method {t.method!r}; valid methods: {sorted(METHOD_NAMES)}")
         mask_ratio_at(0, t.epochs, t.mask_schedule)
         return self
 
@@ -293,8 +293,6 @@ FEATURE_PRESETS = {"ci": _ci, "quick": _quick, "paper": _paper}
 
 def feature_config(dataset: str, preset: str = "quick") -> FeatureRunConfig:
     """The named preset for one data set (``mosi``, ``mosei``, ``humor``, ``sarcasm``, ``mimic``, ``digits``)."""
-    from coral_lab.multibench.datasets import DATASETS
-
     if dataset not in DATASETS:
         raise ValueError(f"unknown data set {dataset!r}; valid: {sorted(DATASETS)}")
     if preset not in FEATURE_PRESETS:

@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import torch
 from torch import Tensor, nn
 
@@ -28,6 +30,7 @@ __all__ = [
     "TabularEncoder",
     "TokenConverter",
     "build_modality_encoder",
+    "FeatureTokenEncoder",
 ]
 
 
@@ -129,3 +132,14 @@ def build_modality_encoder(spec: ModalitySpec, cfg: EncoderConfig) -> nn.Module:
 def n_tokens(spec: ModalitySpec, cfg: EncoderConfig) -> int:
     """Tokens per sample that ``build_modality_encoder(spec, cfg)`` produces."""
     return cfg.tabular_hidden if spec.kind == "tabular" else spec.shape[0]
+
+
+class FeatureTokenEncoder(nn.Sequential):
+    """E_i on feature data: ``encoder`` (``build_modality_encoder``) then ``converter``
+    (``TokenConverter``), ``(B, *spec.shape)`` -> ``(B, T_i, D)``; ``n_tokens`` is T_i. COrAL's shared
+    pathway, each unique pathway and every baseline build their per-modality encoders with it."""
+
+    def __init__(self, spec: ModalitySpec, encoder_cfg: EncoderConfig, embed_dim: int) -> None:
+        encoder = build_modality_encoder(spec, encoder_cfg)
+        super().__init__(OrderedDict(encoder=encoder, converter=TokenConverter(encoder.out_dim, embed_dim)))
+        self.n_tokens = n_tokens(spec, encoder_cfg)

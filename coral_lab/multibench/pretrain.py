@@ -3,15 +3,13 @@
 One epoch is one pass over the train split in a seeded order, batches of ``train.batch_size`` (the last
 partial batch is dropped). Per batch: two augmented views of every modality
 (``coral_lab.multibench.augment``), then the method's loss, then an AdamW step (no weight decay on
-biases and normalisation parameters). The method is looked up in ``METHODS`` by ``train.method``:
-
-    METHODS = {"coral": Method(build=..., loss=...)}
-
-A method supplies ``build(cfg, data) -> nn.Module`` (a model with ``embed(xs)`` returning
-``Embeddings``, whose ``concat()`` the probe reads) and ``loss(model, view1, view2, ratio, gen, order_gen, cfg)
--> (total, parts)``; it is also passed ``progress=epoch / (epochs - 1)`` (InfMasking's lambda_e ramp).
-The baselines (CLIP, CoMM, InfMasking, FactorCL; ``coral_lab.multibench.baselines``) are entries
-here; a model with ``uses_augmentation = False`` (CLIP) gets the un-augmented batch as both views.
+biases and normalisation parameters). ``train.method`` picks the model class from ``METHODS``: COrAL
+(``FeatureCoralModel``) and the baselines (CLIP, CoMM, InfMasking, FactorCL;
+``coral_lab.multibench.baselines``), the feature-data variants of ``coral_lab.methods.METHODS``. Every
+one follows the method contract of ``coral_lab.training`` (``from_config(cfg, modalities)``,
+``training_loss(view1, view2, ctx) -> (total, parts)``, ``mask_ratio_at``, ``embed(xs)`` whose
+``concat()`` the probe reads); a model with ``uses_augmentation = False`` (CLIP) gets the
+un-augmented batch as both views.
 
 The run folder holds ``config.json``, ``history.csv`` and ``checkpoint.pt`` (model, optimiser, epoch,
 history, generator states), written atomically after every epoch; an interrupted run resumes.
@@ -31,61 +29,35 @@ import torch
 from torch import nn
 
 from coral_lab import runs
-from coral_lab.config import experiment_dict
+from coral_lab.config import METHOD_NAMES, experiment_dict
 from coral_lab.io import CheckpointError, atomic_torch_save, atomic_write_text, load_checkpoint
-from coral_lab.losses import coral_loss
-from coral_lab.masking import mask_ratio_at, split_modalities
 from coral_lab.multibench.augment import augment_modalities
-from coral_lab.multibench.baselines import FEATURE_BASELINES, baseline_loss, build_feature_baseline
+from coral_lab.multibench.baselines import FEATURE_BASELINES
 from coral_lab.multibench.config import FeatureRunConfig
 from coral_lab.multibench.datasets import FeatureDataset
 from coral_lab.multibench.model import FeatureCoralModel
+from coral_lab.training import StepContext, adamw, augmentation_seed, progress_at
 
-__all__ = ["Method", "METHODS", "get_method", "adamw", "FeaturePretrainResult", "pretrain_features", "load_feature_model"]
+__all__ = ["METHODS", "get_method", "build_feature_model", "FeaturePretrainResult", "pretrain_features", "load_feature_model"]
 
 CHECKPOINT, CONFIG, HISTORY = "checkpoint.pt", "config.json", "history.csv"
 
 
-@dataclass(frozen=True)
-class Method:
-    """A self-supervised method on feature data: how to build its model and compute its loss."""
-
-    build: Callable[[FeatureRunConfig, FeatureDataset], nn.Module]
-    loss: Callable[..., tuple[torch.Tensor, dict[str, torch.Tensor]]]
+# train.method -> the model class (the feature-data variant of coral_lab.methods.METHODS' entry)
+METHODS: dict[str, type[nn.Module]] = {"coral": FeatureCoralModel, **FEATURE_BASELINES}
+assert tuple(METHODS) == METHOD_NAMES
 
 
-def _coral_build(cfg: FeatureRunConfig, data: FeatureDataset) -> nn.Module:
-    return FeatureCoralModel(cfg.model, data.modalities)
-
-
-def _coral_loss(model, view1, view2, ratio, gen, order_gen, cfg: FeatureRunConfig, progress: float = 0.0):
-    halves = split_modalities(len(view1), order_gen)
-    e1, e2 = model(view1, view2, halves, ratio, gen)
-    lc = cfg.loss
-    return coral_loss(e1, e2, lc.lambda_s, lc.lambda_u, lc.lambda_o, lc.temperature, lc.ortho_kind, check_finite=False)
-
-
-METHODS: dict[str, Method] = {"coral": Method(build=_coral_build, loss=_coral_loss)}
-# the baselines: coral_lab.methods' classes with feature encoders (coral_lab.multibench.baselines)
-for _name in FEATURE_BASELINES:
-    METHODS[_name] = Method(build=build_feature_baseline(_name), loss=baseline_loss)
-
-
-def get_method(name: str) -> Method:
-    """The registered method ``name``; an unknown name raises, listing the valid ones."""
+def get_method(name: str) -> type[nn.Module]:
+    """The model class of method ``name``; an unknown name raises, listing the valid ones."""
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}; valid methods: {sorted(METHODS)}")
     return METHODS[name]
 
 
-def adamw(params, lr: float, weight_decay: float) -> torch.optim.AdamW:
-    """AdamW with no weight decay on biases and normalisation parameters (1-D tensors)."""
-    params = [p for p in params if p.requires_grad]
-    return torch.optim.AdamW(
-        [{"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
-         {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}],
-        lr=lr,
-    )
+def build_feature_model(cfg: FeatureRunConfig, data: FeatureDataset) -> nn.Module:
+    """A freshly initialised model of ``cfg.train.method`` for ``data``'s modalities."""
+    return get_method(cfg.train.method).from_config(cfg, data.modalities)
 
 
 @dataclass
@@ -100,7 +72,7 @@ def load_feature_model(run_dir: str | Path, data: FeatureDataset, device: str | 
     """The model of a run folder (eval mode) and its config."""
     ckpt = load_checkpoint(Path(run_dir) / CHECKPOINT)
     cfg = FeatureRunConfig.from_dict(ckpt["config"])
-    model = get_method(cfg.train.method).build(cfg, data)
+    model = build_feature_model(cfg, data)
     model.load_state_dict(ckpt["model"])
     return model.to(device).eval(), cfg
 
@@ -135,7 +107,6 @@ def _pretrain_features(cfg, data, run_dir, *, device, progress, resume, max_epoc
     dev = torch.device(device)
     if tc.num_threads:
         torch.set_num_threads(tc.num_threads)
-    method = get_method(tc.method)
     n = len(data.train)
     steps = n // tc.batch_size
     if steps < 1:
@@ -144,10 +115,10 @@ def _pretrain_features(cfg, data, run_dir, *, device, progress, resume, max_epoc
     xs = [torch.from_numpy(x).to(dev) for x in data.train.x]
 
     torch.manual_seed(tc.seed)
-    model = method.build(cfg, data).to(dev)
+    model = build_feature_model(cfg, data).to(dev)
     optimizer = adamw(model.parameters(), tc.lr, tc.weight_decay)
     order_gen = torch.Generator().manual_seed(tc.seed)
-    aug_gen = torch.Generator(dev).manual_seed(tc.seed * 1_000_003 + 7919)
+    aug_gen = torch.Generator(dev).manual_seed(augmentation_seed(tc.seed))
     history: list[dict] = []
     start = 0
     run_dir = Path(run_dir) if run_dir is not None else None
@@ -169,12 +140,12 @@ def _pretrain_features(cfg, data, run_dir, *, device, progress, resume, max_epoc
         cfg.to_json(run_dir / CONFIG)
 
     end = tc.epochs if max_epochs_this_call is None else min(tc.epochs, start + max_epochs_this_call)
-    if hasattr(model, "check_inputs"):
-        model.check_inputs = False
+    model.check_inputs = False
     for epoch in range(start, end):
         # COrAL's schedule; a baseline logs its own fixed ratio (InfMasking 0.7, the others 0)
-        ratio = mask_ratio_at(epoch, tc.epochs, tc.mask_schedule) if tc.method == "coral" else model.mask_ratio
-        progress_fraction = epoch / (tc.epochs - 1) if tc.epochs > 1 else 1.0
+        ratio = model.mask_ratio_at(epoch, tc.epochs, tc.mask_schedule)
+        ctx = StepContext(mask_ratio=ratio, progress=progress_at(epoch, tc.epochs), generator=aug_gen,
+                          order_generator=order_gen)
         model.train()
         perm = torch.randperm(n, generator=order_gen).to(dev)
         sums: dict[str, float] = {}
@@ -182,12 +153,12 @@ def _pretrain_features(cfg, data, run_dir, *, device, progress, resume, max_epoc
         for step in range(steps):
             idx = perm[step * tc.batch_size : (step + 1) * tc.batch_size]
             batch = [x[idx] for x in xs]
-            if getattr(model, "uses_augmentation", True):
+            if model.uses_augmentation:
                 v1 = augment_modalities(batch, data.modalities, cfg.augment, aug_gen)
                 v2 = augment_modalities(batch, data.modalities, cfg.augment, aug_gen)
             else:  # CLIP is trained on the pairs as they are
                 v1 = v2 = batch
-            loss, parts = method.loss(model, v1, v2, ratio, aug_gen, order_gen, cfg, progress=progress_fraction)
+            loss, parts = model.training_loss(v1, v2, ctx)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -207,7 +178,6 @@ def _pretrain_features(cfg, data, run_dir, *, device, progress, resume, max_epoc
                                        "torch": torch.get_rng_state()},
                                "torch_version": str(torch.__version__), "run_id": run_id}, run_dir / CHECKPOINT)
             atomic_write_text(run_dir / HISTORY, pd.DataFrame(history).to_csv(index=False))
-    if hasattr(model, "check_inputs"):
-        model.check_inputs = True
+    model.check_inputs = True
     model.eval()
     return FeaturePretrainResult(model, pd.DataFrame(history), run_dir, cfg)

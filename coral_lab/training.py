@@ -1,0 +1,123 @@
+"""What every pretraining loop shares, whatever the data: the method contract's step context, the
+optimiser, the learning-rate schedule and the seeds of the random generators.
+
+The method contract (every entry of ``coral_lab.methods.METHODS``, COrAL included, and their
+feature-data variants in ``coral_lab.multibench.baselines``) is:
+
+- ``training_loss(view1, view2, ctx) -> (total, {part name: 0-dim tensor})``: one step's objective for
+  two augmented views (lists of n modality tensors); ``ctx`` is a ``StepContext``;
+- ``mask_ratio_at(epoch, epochs, schedule) -> float``: the masking ratio logged for an epoch (COrAL's
+  schedule of ``train.mask_schedule``; a baseline's own fixed ratio);
+- ``loss_parts`` (the logged part names, ``history.csv``'s columns), ``progress_parts`` (the ones the
+  progress bar shows), ``subspaces`` (the probe representations of ``embed(x).parts()``),
+  ``uses_augmentation`` (False: the loop passes the un-augmented batch as both views) and
+  ``check_inputs`` (False on the hot path: no finite-check host syncs).
+
+A loop wraps the model in ``TrainingStep`` so that ``DistributedDataParallel`` sees the objective as
+its forward; it sums and logs the parts without knowing the method.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+__all__ = [
+    "StepContext",
+    "TrainingStep",
+    "adamw",
+    "WARMUP_FRACTION",
+    "lr_at",
+    "progress_at",
+    "augmentation_seed",
+]
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What a method's ``training_loss`` may draw on besides the two views.
+
+    Attributes:
+        mask_ratio: this epoch's masking ratio (``model.mask_ratio_at``).
+        progress: the fraction of training done, ``epoch / (epochs - 1)`` (1 for a one-epoch run);
+            InfMasking ramps its lambda_e with it.
+        generator: the augmentation generator, on the model's device (token masks draw from it).
+        order_generator: the CPU generator of the batch order (COrAL draws its modality halves from it).
+        autocast: a factory of the mixed-precision context the model's forward runs in.
+    """
+
+    mask_ratio: float
+    progress: float
+    generator: torch.Generator | None
+    order_generator: torch.Generator | None = None
+    autocast: Callable[[], AbstractContextManager] = field(default=nullcontext)
+
+
+class TrainingStep(nn.Module):
+    """``forward(view1, view2, ctx)`` = ``method.training_loss(view1, view2, ctx)``.
+
+    It holds no parameters of its own (``method``'s are its only ones), so wrapping it in
+    ``DistributedDataParallel`` synchronises exactly the method's gradients; checkpoints save
+    ``method.state_dict()``, not this module's.
+    """
+
+    def __init__(self, method: nn.Module) -> None:
+        super().__init__()
+        self.method = method
+
+    def forward(self, view1, view2, ctx: StepContext):
+        return self.method.training_loss(view1, view2, ctx)
+
+
+def adamw(params: Iterable[torch.nn.Parameter], lr: float, weight_decay: float, *,
+          fused: bool | None = None) -> torch.optim.AdamW:
+    """AdamW with no weight decay on biases and normalisation parameters (1-D tensors), as the
+    released code. Groups, in parameter order: the >= 2-D tensors (``weight_decay``), then the rest (0)."""
+    params = [p for p in params if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=lr, fused=fused)
+
+
+WARMUP_FRACTION = 0.05  # the cosine schedule's linear warm-up, as a fraction of all steps
+
+
+def lr_at(step: int, total_steps: int, base: float, schedule: str = "constant") -> float:
+    """The learning rate of 0-based optimiser ``step`` of ``total_steps``.
+
+    ``"constant"`` (the paper): ``base`` throughout. ``"cosine"``: linear warm-up from ``base / w`` to
+    ``base`` over the first ``w = ceil(0.05 total_steps)`` steps, then ``base * (1 + cos(pi t)) / 2`` with
+    t going from 0 to 1 over the remaining steps (the last step's rate is above 0).
+    """
+    if not 0 <= step < total_steps:
+        raise ValueError(f"step must be in [0, {total_steps}), got {step}")
+    if schedule == "constant":
+        return base
+    if schedule != "cosine":
+        raise ValueError(f"unknown lr schedule {schedule!r}; valid: 'constant', 'cosine'")
+    warmup = max(1, math.ceil(WARMUP_FRACTION * total_steps))
+    if step < warmup:
+        return base * (step + 1) / warmup
+    t = (step - warmup + 1) / (total_steps - warmup + 1)
+    return base * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def progress_at(epoch: int, epochs: int) -> float:
+    """The fraction of training done at the start of 0-based ``epoch``: ``epoch / (epochs - 1)``; 1 for one epoch."""
+    return epoch / (epochs - 1) if epochs > 1 else 1.0
+
+
+def augmentation_seed(seed: int, rank: int = 0) -> int:
+    """The seed of process ``rank``'s augmentation generator for training seed ``seed``.
+
+    Distinct per rank (each process augments its own share of the batch) and far from ``seed`` itself,
+    which seeds the model's initialisation and the batch order.
+    """
+    return seed * 1_000_003 + 7919 * (rank + 1)
