@@ -14,12 +14,17 @@ import json
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import torch
 
-from benchmarks.cpu_speed import _step_fn
-from coral_lab.config import get_preset
+from coral_lab.config import get_preset, parse_value
 from coral_lab.data import make_trifeature
+from coral_lab.io import atomic_write_text
+from coral_lab.provenance import provenance
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # its sibling cpu_speed.py
+from cpu_speed import step_fn  # noqa: E402
 
 
 def main() -> None:
@@ -30,18 +35,17 @@ def main() -> None:
     p.add_argument("--set", action="append", default=[])
     p.add_argument("--json", default=None)
     args = p.parse_args()
-    from coral_lab.cli import _parse_value
 
     changes: dict = {}
     for item in args.set:
         key, value = item.split("=", 1)
         section, field = key.split(".", 1)
-        changes.setdefault(section, {})[field] = _parse_value(value)
+        changes.setdefault(section, {})[field] = parse_value(value)
     cfg = get_preset("quick").replace(**changes).validate()
     torch.set_num_threads(args.threads)
     data = make_trifeature(image_size=cfg.data.image_size, seed=0, renders_train=1, renders_test=1)
     images = torch.from_numpy(data.train.images)
-    steps = {cl: _step_fn(cfg, images, cl, False) for cl in (False, True)}
+    steps = {cl: step_fn(cfg, images, cl, False) for cl in (False, True)}
     for step in steps.values():
         for _ in range(2):
             step()
@@ -57,8 +61,6 @@ def main() -> None:
     out["ratio"] = out["median_channels_last"] / out["median_fp32"]
     print(json.dumps(out, indent=1))
     if args.json:
-        from coral_lab.io import atomic_write_text
-        from coral_lab.provenance import provenance
 
         info = provenance(command=" ".join(["python", "benchmarks/ab_channels_last.py", *sys.argv[1:]]),
                           preset="quick", seeds=[0], device=f"cpu, {args.threads} torch thread(s)")

@@ -29,12 +29,12 @@ from contextlib import nullcontext
 import torch
 
 from coral_lab.augment import augment_batch
-from coral_lab.config import get_preset
+from coral_lab.config import get_preset, parse_value
 from coral_lab.data import make_trifeature
 from coral_lab.losses import coral_loss
 from coral_lab.masking import split_modalities
 from coral_lab.models import CoralModel
-from coral_lab.train import _float, build_optimizer
+from coral_lab.train import build_optimizer
 
 MASK_RATIO = 0.55
 
@@ -50,7 +50,7 @@ def matmul_gflops(threads: int, n: int = 2048, reps: int = 8) -> float:
     return 2 * n**3 * reps / (time.perf_counter() - t0) / 1e9
 
 
-def _step_fn(cfg, images, channels_last: bool, bf16: bool, seed: int = 0):
+def step_fn(cfg, images, channels_last: bool, bf16: bool, seed: int = 0):
     torch.manual_seed(seed)
     model = CoralModel(cfg.model)
     model.check_inputs = False
@@ -70,7 +70,7 @@ def _step_fn(cfg, images, channels_last: bool, bf16: bool, seed: int = 0):
         v = x.split(batch)
         with autocast:
             e1, e2 = model([v[0], v[1]], [v[2], v[3]], split_modalities(2, order), MASK_RATIO, gen)
-        loss, _ = coral_loss(_float(e1), _float(e2), check_finite=False)
+        loss, _ = coral_loss(e1.float(), e2.float(), check_finite=False)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -80,7 +80,7 @@ def _step_fn(cfg, images, channels_last: bool, bf16: bool, seed: int = 0):
 
 def step_rate(cfg, images, threads: int, steps: int, warmup: int, channels_last: bool, bf16: bool) -> dict:
     torch.set_num_threads(threads)
-    step = _step_fn(cfg, images, channels_last, bf16)
+    step = step_fn(cfg, images, channels_last, bf16)
     from torch.utils.flop_counter import FlopCounterMode
 
     with FlopCounterMode(display=False) as counter:
@@ -129,7 +129,7 @@ def _layout_worker(args):
     data = make_trifeature(image_size=cfg.data.image_size, seed=0, renders_train=1, renders_test=1)
     images = torch.from_numpy(data.train.images)
     torch.set_num_threads(threads)
-    step = _step_fn(cfg, images, channels_last, False)
+    step = step_fn(cfg, images, channels_last, False)
     for _ in range(warmup):
         step()
     while time.time() < start_at:  # every process starts timing together
@@ -158,13 +158,12 @@ def main() -> None:
     p.add_argument("--skip", nargs="*", default=[], choices=["bf16", "loop", "layout"])
     p.add_argument("--json", default=None)
     args = p.parse_args()
-    from coral_lab.cli import _parse_value
 
     changes: dict = {}
     for item in args.set:
         key, value = item.split("=", 1)
         section, field = key.split(".", 1)
-        changes.setdefault(section, {})[field] = _parse_value(value)
+        changes.setdefault(section, {})[field] = parse_value(value)
     cfg = get_preset(args.preset).replace(**changes).validate()
     cores = os.cpu_count() or 1
     data = make_trifeature(image_size=cfg.data.image_size, seed=0, renders_train=1, renders_test=1)

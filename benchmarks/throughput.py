@@ -36,7 +36,7 @@ from coral_lab.data import make_trifeature
 from coral_lab.device import COMPILE_MODES, compile_parts, describe_device, resolve_device
 from coral_lab.losses import coral_loss
 from coral_lab.models import CoralModel
-from coral_lab.train import _float, build_optimizer
+from coral_lab.train import build_optimizer
 
 PUBLISHED_PAIRS_PER_S = 157.0  # reference-results.md: published code, batch 64, one H100
 MASK_RATIO = 0.55
@@ -60,7 +60,7 @@ def _model(cfg, dev: torch.device, fast: bool, compile_mode: str | None = None):
 def _train_step(model, opt, views, gen, autocast) -> None:
     with autocast:
         e1, e2 = model([views[0], views[1]], [views[2], views[3]], ((0,), (1,)), MASK_RATIO, gen)
-    loss, _ = coral_loss(_float(e1), _float(e2), check_finite=False)
+    loss, _ = coral_loss(e1.float(), e2.float(), check_finite=False)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()

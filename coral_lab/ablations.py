@@ -24,11 +24,13 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
-from coral_lab import runs
+from coral_lab import protocol, runs
 from coral_lab.config import RunConfig
+from coral_lab.device import describe_device, resolve_device
 from coral_lab.evaluate import seed_std
-from coral_lab.paper import SPREAD_NOTE
 from coral_lab.io import atomic_write_text
+from coral_lab.paper import SPREAD_NOTE
+from coral_lab.provenance import provenance, write_sidecar
 
 __all__ = [
     "STUDIES",
@@ -158,10 +160,6 @@ def run_ablation(
         The tidy rows of every finished variant: columns ``RESULT_COLUMNS`` (balanced accuracy in %);
         the CSV and sidecar are rewritten after each variant, so an interruption keeps what is done.
     """
-    from coral_lab.device import describe_device, resolve_device
-    from coral_lab.protocol import run_table1
-    from coral_lab.provenance import provenance, write_sidecar
-
     available = study_variants(study, cfg)
     names = list(available) if variants is None else list(variants)
     unknown = [n for n in names if n not in available]
@@ -178,8 +176,9 @@ def run_ablation(
     frames: list[pd.DataFrame] = []
     for name in names:
         variant, vcfg = available[name], configs[name]
-        rows, _ = run_table1(vcfg, out_dir / "runs" / name, seeds=seeds, device=str(dev), progress=progress,
-                             jobs=jobs)
+        # looked up on the module at each call, so a test can stand in a fake protocol
+        rows, _ = protocol.run_table1(vcfg, out_dir / "runs" / name, seeds=seeds, device=str(dev),
+                                      progress=progress, jobs=jobs)
         scored = rows[rows["column"].fillna("") != ""]
         tidy = pd.DataFrame({
             "study": study,

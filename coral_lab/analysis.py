@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numbers
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.neighbors import NearestNeighbors
 
-from coral_lab import runs
-from coral_lab.config import AugmentConfig, ProbeConfig, RunConfig
+from coral_lab import pretrained, runs, train
+from coral_lab.augment import to_model_input
+from coral_lab.config import PRESETS, AugmentConfig, ProbeConfig, RunConfig
 from coral_lab.data import (
     COLOR_NAMES,
     COLORS,
@@ -47,8 +50,10 @@ from coral_lab.data import (
     derived_rng,
     pair_labels,
 )
-from coral_lab.evaluate import extract_features, probe_model
+from coral_lab.device import resolve_device
+from coral_lab.evaluate import extract_features, linear_probe, probe_model
 from coral_lab.paper import chance_percent
+from coral_lab.protocol import UNITS, score_columns
 
 __all__ = [
     "TASK_LABELS",
@@ -138,8 +143,6 @@ def unit_config(cfg: RunConfig, seed: int, train_set: str) -> RunConfig:
         seed: the training seed (the paper's are 41..45).
         train_set: ``"unbiased"`` (redundancy + uniqueness model) or ``"biased"`` (synergy model).
     """
-    from coral_lab.protocol import UNITS
-
     if train_set not in UNITS:
         raise ValueError(f"unknown train_set {train_set!r}; valid: {sorted(UNITS)}")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
@@ -178,17 +181,15 @@ def load_or_pretrain(
         (model in eval mode on ``device``, per-epoch history DataFrame: epoch, mask_ratio, loss, the
         loss parts of ``coral_lab.losses.loss_part_names``, seconds, pairs_per_s).
     """
-    from coral_lab.train import CHECKPOINT, load_model, pretrain
-
     if not isinstance(cfg, RunConfig):
         raise TypeError(f"cfg must be a coral_lab.config.RunConfig, got {type(cfg).__name__}")
     run_dir = Path(run_dir)
-    if (run_dir / CHECKPOINT).exists():
-        model, run_cfg, history = load_model(run_dir, device=device)
+    if (run_dir / train.CHECKPOINT).exists():
+        model, run_cfg, history = train.load_model(run_dir, device=device)
         if run_cfg.pretrain_dict() == cfg.pretrain_dict() and len(history) and int(history["epoch"].iloc[-1]) >= cfg.train.epochs:
             return model, history
         del model  # unfinished (resumed below) or another config (pretrain raises CheckpointError)
-    result = pretrain(cfg, run_dir, benchmark=benchmark, device=device, progress=progress)
+    result = train.pretrain(cfg, run_dir, benchmark=benchmark, device=device, progress=progress)
     return result.model, result.history
 
 
@@ -220,8 +221,6 @@ def load_unit(
         A shipped model is used only when its config equals the unit's (``RunConfig.pretrain_dict``), and
         only after its files pass the manifest's checksums.
     """
-    from coral_lab import pretrained
-
     name = pretrained.unit_name(seed, kind)
     train_set, changes = pretrained.SHIPPED_UNITS[kind]
     ucfg = unit_config(cfg, seed, train_set).replace(**changes)
@@ -261,9 +260,6 @@ def unit_probe_rows(
         roc_auc and column (the Table 1 column a row is scored in, ``coral_lab.protocol.score_columns``);
         ``"shipped <folder>"`` or ``"run <folder>"``).
     """
-    from coral_lab import pretrained
-    from coral_lab.protocol import score_columns
-
     def tidy(rows: pd.DataFrame) -> pd.DataFrame:
         rows = rows[rows["features"].isin(wanted)].reset_index(drop=True)
         rows = rows.assign(seed=seed, train_set=train_set)
@@ -286,9 +282,7 @@ def unit_probe_rows(
     model, _, source = load_unit(cfg, runs_dir, seed, kind, retrain=True, device=device, benchmark=benchmark,
                                  progress=progress, shipped_root=shipped_root)
     if benchmark is None:
-        from coral_lab.train import load_benchmark
-
-        benchmark = load_benchmark(ucfg, progress=progress)
+        benchmark = train.load_benchmark(ucfg, progress=progress)
     rows = probe_model(model, benchmark, tasks=TASKS, subspaces=list(subspaces), probe_cfg=ucfg.probe,
                        augment_cfg=ucfg.augment, seed=seed)
     runs.write_table(run_dir, SUBSPACE_PROBE, rows, ucfg)
@@ -349,15 +343,11 @@ def findings_table(rows_by_kind: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def _resolve(device: str | torch.device) -> torch.device:
-    from coral_lab.device import resolve_device
-
     return resolve_device(device)
 
 
 def preset_note(preset: str, device: str | torch.device) -> str:
     """A figure-title caveat naming the preset and device, e.g. "quick preset (CPU), not the paper's scale"."""
-    from coral_lab.config import PRESETS
-
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; valid presets: {sorted(PRESETS)}")
     kind = torch.device(device).type
@@ -478,8 +468,6 @@ def subspace_probe_map(
 def _shared_with_one_modality(model: torch.nn.Module, split, pairs: PairSet, keep: int, augment_cfg,
                               batch_size: int = 256) -> np.ndarray:
     """Z^SR of every pair with every token of the other modality set to zero (as a fully masked modality)."""
-    from coral_lab.augment import to_model_input
-
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -521,8 +509,6 @@ def one_modality_probe(
     Returns:
         One row per measure: measure, balanced_accuracy.
     """
-    from coral_lab.evaluate import linear_probe
-
     if not hasattr(model, "shared_encoders") or not hasattr(model, "fusion"):
         raise TypeError("one_modality_probe needs a COrAL model (shared_encoders and a fusion transformer)")
     d = bench.data
@@ -719,8 +705,6 @@ def umap_projection(
     x = joint_embedding_matrix(frame)  # (N, D_max)
     if len(x) <= n_neighbors:
         raise ValueError(f"UMAP needs more rows ({len(x)}) than n_neighbors ({n_neighbors}); embed more pairs")
-    import warnings
-
     import umap
 
     reducer = umap.UMAP(
@@ -750,8 +734,6 @@ def neighbour_agreement(
         A DataFrame, rows = ``by`` (index name "label"), columns = the subspaces in order of
         appearance, then ``chance``.
     """
-    from sklearn.neighbors import NearestNeighbors
-
     by = list(by)
     if not by:
         raise ValueError("by must name at least one label column")

@@ -8,28 +8,30 @@ run folder (config, history, checkpoint, result CSVs, provenance sidecar).
 from __future__ import annotations
 
 import argparse
-import ast
 import os
 import sys
 import time
 from pathlib import Path
 
-from coral_lab import runs
-from coral_lab.config import METHOD_NAMES, PRESETS, RunConfig, get_preset
+import torch
+
+from coral_lab import distributed, runs
+from coral_lab.ablations import format_ablation, results_path, run_ablation, summarize_ablation
+from coral_lab.ablations import study_variants as ablation_variants
+from coral_lab.config import METHOD_NAMES, PRESETS, RunConfig, get_preset, parse_value
+from coral_lab.data import CacheError, cache_path, load_or_render
+from coral_lab.device import describe_device, resolve_device
+from coral_lab.evaluate import probe_model
+from coral_lab.io import CheckpointError, atomic_write_text
+from coral_lab.methods import subspaces, with_method
+from coral_lab.multibench.cli import reproduce_features
+from coral_lab.paper import DISPLAY_NAMES, PAPER_SEEDS
+from coral_lab.protocol import format_table1, run_table1
+from coral_lab.provenance import mark_start, provenance, write_sidecar
+from coral_lab.study import collect_curves, final_scores, run_study, study_variants
+from coral_lab.train import load_benchmark, load_model, pretrain
 
 __all__ = ["main", "build_parser"]
-
-
-def _parse_value(text: str):
-    low = text.lower()
-    if low in ("none", "null"):
-        return None
-    if low in ("true", "false"):
-        return low == "true"
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -37,8 +39,6 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     cfg = get_preset(args.preset)
     method = getattr(args, "method", None)
     if method is not None:
-        from coral_lab.methods import with_method
-
         cfg = with_method(cfg, method)  # at the paper preset also the method's published lr / wd
     changes: dict[str, dict] = {}
     for item in getattr(args, "set", None) or []:
@@ -46,7 +46,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             raise SystemExit(f"error: --set expects section.field=value (e.g. loss.lambda_o=3), got {item!r}")
         key, value = item.split("=", 1)
         section, field = key.split(".", 1)
-        changes.setdefault(section, {})[field] = _parse_value(value)
+        changes.setdefault(section, {})[field] = parse_value(value)
     flag_map = {
         "epochs": ("train", "epochs"),
         "seed": ("train", "seed"),
@@ -65,7 +65,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         value = getattr(args, flag, None)
         if value is not None:
             if flag == "mask_schedule":
-                value = _parse_value(value) if value.lower() not in ("paper", "none") else (None if value.lower() == "none" else "paper")
+                value = parse_value(value) if value.lower() not in ("paper", "none") else (None if value.lower() == "none" else "paper")
             changes.setdefault(section, {})[field] = value
     try:
         cfg = cfg.replace(**changes)
@@ -116,10 +116,6 @@ def _jobs_value(text: str) -> int | str:
 
 def resolve_jobs(jobs: int | str, device, n_units: int) -> int:
     """``--jobs``: an int as given; ``"auto"``: on a CPU min(cores, units) one-thread processes, else 1."""
-    import os
-
-    import torch
-
     if jobs != "auto":
         return jobs
     if torch.device(device).type == "cpu" and (os.cpu_count() or 1) >= 2 and n_units >= 2:
@@ -226,8 +222,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from coral_lab.data import cache_path, load_or_render
-
     if args.out:
         args.cache_dir = args.out
     cfg = config_from_args(args)
@@ -243,8 +237,6 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
-    from coral_lab.train import pretrain
-
     cfg = config_from_args(args)
     res = pretrain(cfg, args.out, device=args.device, progress=not args.no_progress, resume=not args.no_resume)
     last = res.history.iloc[-1]
@@ -253,10 +245,6 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
-    from coral_lab.evaluate import probe_model
-    from coral_lab.io import atomic_write_text
-    from coral_lab.train import load_benchmark, load_model
-
     model, cfg, _ = load_model(args.run, device=_device(args.device))
     bench = load_benchmark(cfg)
     df = probe_model(model, bench, subspaces=args.features, probe_cfg=cfg.probe, augment_cfg=cfg.augment,
@@ -270,16 +258,9 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     if getattr(args, "dataset", "trifeature") != "trifeature":
-        from coral_lab.multibench.cli import reproduce_features
-
         return reproduce_features(args)
     if getattr(args, "data_path", None) or getattr(args, "finetune", False):
         raise SystemExit("error: --data-path and --finetune apply to feature data sets (--dataset mosi, ..., digits)")
-    from coral_lab.device import describe_device, resolve_device
-    from coral_lab.paper import DISPLAY_NAMES, PAPER_SEEDS
-    from coral_lab.protocol import format_table1, run_table1
-    from coral_lab.provenance import provenance, write_sidecar
-
     cfg = config_from_args(args)
 
     seeds = args.seeds or (list(PAPER_SEEDS) if args.command == "reproduce" else [41])
@@ -287,8 +268,6 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/{args.command}-{tag}{cfg.preset}")
     device = resolve_device(args.device)
     t0 = time.perf_counter()
-    from coral_lab.methods import subspaces
-
     # a baseline's probe.csv also records the probe of each of its subspaces (its probe map); COrAL's
     # runs probe Z only, as they always have, unless --probe-subspaces
     probe_all = cfg.method != "coral" or getattr(args, "probe_subspaces", False)
@@ -315,10 +294,6 @@ _ABLATION_FIELDS = {"masking": ("mask_schedule",), "weights": ("lambda_s", "lamb
 
 
 def cmd_ablate(args: argparse.Namespace) -> int:
-    from coral_lab.ablations import format_ablation, results_path, run_ablation, study_variants, summarize_ablation
-    from coral_lab.device import describe_device, resolve_device
-    from coral_lab.paper import PAPER_SEEDS
-
     varied = _ABLATION_FIELDS[args.study]
     for flag in varied:
         if getattr(args, flag, None) is not None:
@@ -330,7 +305,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     seeds = args.seeds or list(PAPER_SEEDS)
     out = Path(args.out or f"runs/ablate-{args.study}-{cfg.preset}")
     device = resolve_device(args.device)
-    names = args.variants or list(study_variants(args.study, cfg))
+    names = args.variants or list(ablation_variants(args.study, cfg))
     args.jobs = resolve_jobs(args.jobs, device, 2 * len(names) * len(seeds))
     print(f"{args.study} study, preset {cfg.preset}, seeds {seeds}: {len(names)} variants x {len(seeds)} seeds "
           f"x 2 pretrainings, in {out}/")
@@ -349,11 +324,6 @@ def cmd_ablate(args: argparse.Namespace) -> int:
 
 
 def cmd_study(args: argparse.Namespace) -> int:
-    from coral_lab.device import describe_device, resolve_device
-    from coral_lab.io import atomic_write_text
-    from coral_lab.provenance import provenance, write_sidecar
-    from coral_lab.study import final_scores, run_study, study_variants
-
     cfg = config_from_args(args)
     variants = study_variants(args.name)
     out = Path(args.out or f"runs/study-{args.name}-{cfg.preset}")
@@ -378,8 +348,6 @@ def cmd_study(args: argparse.Namespace) -> int:
         last = rows[rows["epoch"] == rows["epoch"].max()]
         scores = ", ".join(f"{r.task}/{r.features} {r.balanced_accuracy:.1f} (AUC {r.roc_auc:.1f})" for r in last.itertuples())
         print(f"  done: {variant} seed {seed} {unit}: epoch {int(last['epoch'].iloc[0])}: {scores}", flush=True)
-        from coral_lab.study import collect_curves
-
         record(collect_curves(out))
 
     print(f"study {args.name}, preset {cfg.preset}, seeds {args.seeds}: variants {chosen}, in {out}/")
@@ -393,6 +361,7 @@ def cmd_study(args: argparse.Namespace) -> int:
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
+    # lazy: coral_lab.figures needs matplotlib (the optional notebooks extra); no other command does
     from coral_lab.figures import make_all_figures
 
     made = make_all_figures(args.results, args.out)
@@ -402,20 +371,16 @@ def cmd_figures(args: argparse.Namespace) -> int:
 
 
 def _device(name: str) -> str:
-    from coral_lab.device import resolve_device
-
     return str(resolve_device(name))
 
 
 def error_line(e: BaseException, *expected: type) -> str:
     """The one line the CLI prints for an exception: its message, with what to do where it lacks one."""
-    from coral_lab.runs import RunBusyError
-
     text = " ".join(str(e).split()) if str(e).strip() else type(e).__name__  # one line, however long
     if isinstance(e, KeyboardInterrupt):
         return ("interrupted; the finished epochs and units are saved: run the same command again to resume "
                 "where it stopped")
-    if isinstance(e, (ValueError, FileNotFoundError, RunBusyError, *expected)):
+    if isinstance(e, (ValueError, FileNotFoundError, runs.RunBusyError, *expected)):
         return text  # coral_lab's own messages already say what to do
     if isinstance(e, FloatingPointError):
         return f"{text} (the training diverged; try a lower --lr)"
@@ -435,11 +400,6 @@ def error_line(e: BaseException, *expected: type) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from coral_lab import distributed
-    from coral_lab.data import CacheError
-    from coral_lab.io import CheckpointError
-    from coral_lab.provenance import mark_start
-
     mark_start()  # sidecars name the commit this command started from
     try:
         code = args.func(args)

@@ -19,17 +19,20 @@ the paper's Table 1, and read each method's probe map from its probe files.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
 
 from coral_lab import runs
-from coral_lab.analysis import TASK_LABELS
+from coral_lab.analysis import TASK_LABELS, unit_config
 from coral_lab.config import RunConfig, get_preset
 from coral_lab.evaluate import summarize
-from coral_lab.methods import METHODS, with_method
+from coral_lab.methods import METHODS, subspaces, with_method
 from coral_lab.paper import CHANCE, DISPLAY_NAMES, TABLE1_COLUMNS as COLUMNS
+from coral_lab.protocol import UNITS, run_table1
+from coral_lab.provenance import save_result
 
 __all__ = ["CPU_BUDGET", "comparison_config", "load_or_run", "comparison_table", "wide_table", "probe_map_from_rows", "paper_pattern",
            "write_comparison"]
@@ -55,9 +58,6 @@ def comparison_config(preset: str) -> RunConfig:
 
 
 def _unit_configs_match(folder: Path, cfg: RunConfig, seeds: Sequence[int]) -> bool:
-    from coral_lab.analysis import unit_config
-    from coral_lab.protocol import UNITS
-
     for seed in seeds:
         for train_set in UNITS:
             path = runs.unit_dir(folder, seed, train_set) / runs.CONFIG
@@ -88,9 +88,6 @@ def load_or_run(
         The rows of ``table1.csv``: method, seed, train_set, task, features, balanced_accuracy, C,
         val_balanced_accuracy, column.
     """
-    from coral_lab.methods import subspaces
-    from coral_lab.protocol import run_table1
-
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; valid methods: {list(METHODS)}")
     folder = Path(folder)
@@ -230,10 +227,6 @@ def write_comparison(folders: dict[str, str | Path], path: str | Path) -> tuple[
         (CSV path, sidecar path). The sidecar's command / commit / date list each method's own, and
         preset / seeds / device must agree across methods (else ValueError).
     """
-    import json
-
-    from coral_lab.figures import save_result
-
     if not folders:
         raise ValueError("give at least one method folder")
     frames, infos = [], {}

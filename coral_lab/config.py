@@ -14,6 +14,7 @@ checkpoint and result file.
 
 from __future__ import annotations
 
+import ast
 import copy
 import dataclasses
 import json
@@ -25,7 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from coral_lab.device import COMPILE_MODES
 from coral_lab.io import atomic_write_text
+from coral_lab.masking import mask_ratio_at
 
 __all__ = [
     "check_types",
@@ -41,6 +44,10 @@ __all__ = [
     "PRESETS",
     "get_preset",
     "preset_from_env",
+    "parse_value",
+    "ACTIVATIONS",
+    "INITS",
+    "ATTENTION_POOLS",
 ]
 
 
@@ -340,8 +347,6 @@ class RunConfig:
                self.train.lr_schedule)
         _check(self.train.train_set in ("unbiased", "biased"), "train.train_set must be 'unbiased' or 'biased'",
                self.train.train_set)
-        from coral_lab.device import COMPILE_MODES
-
         _check(self.train.compile is None or self.train.compile in COMPILE_MODES,
                f"train.compile must be None (eager) or one of {list(COMPILE_MODES)}", self.train.compile)
         _check(self.train.channels_last is None or isinstance(self.train.channels_last, bool),
@@ -351,8 +356,6 @@ class RunConfig:
         _check(0 < self.probe.val_fraction < 1, "probe.val_fraction must be in (0, 1)", self.probe.val_fraction)
         check_probe(self.probe)
         # the schedule is checked by masking.mask_ratio_at, which knows the valid forms
-        from coral_lab.masking import mask_ratio_at
-
         mask_ratio_at(0, self.train.epochs, self.train.mask_schedule)
         return self
 
@@ -413,14 +416,16 @@ def _section_from_dict(cls: type, d: Any, name: str) -> Any:
 
 INFMASKING_TOTALS: tuple[str, ...] = ("mean", "comm_plus_half")
 LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
+# the model section's named choices (the first of each is the published one); coral_lab.models uses them
+ACTIVATIONS: tuple[str, ...] = ("quick_gelu", "gelu")  # the fusion MLP's nonlinearity (models.fusion)
+# how the model's weights start (coral_lab.models.coral.tie_initial_weights for the pathways' copies)
+INITS: tuple[str, ...] = ("published", "independent")
+ATTENTION_POOLS: tuple[str, ...] = ("unscaled", "scaled")  # the unique pathways' pooling (models.unique)
 CLASS_WEIGHTS: tuple[str | None, ...] = (None, "balanced")
 
 
 def check_architecture_choices(model: Any) -> None:
     """The named choices of a model section (``init``, ``fusion_activation``, ``attention_pool``)."""
-    from coral_lab.models.fusion import ACTIVATIONS, INITS
-    from coral_lab.models.unique import ATTENTION_POOLS
-
     for name, valid in (("init", INITS), ("fusion_activation", ACTIVATIONS), ("attention_pool", ATTENTION_POOLS)):
         _check(getattr(model, name) in valid, f"model.{name} must be one of {list(valid)}", getattr(model, name))
 
@@ -557,3 +562,21 @@ def preset_from_env(default: str = "quick") -> str:
     if name not in PRESETS:
         raise ValueError(f"CORAL_LAB_PRESET={name!r} is not a preset; valid presets: {sorted(PRESETS)}")
     return name
+
+
+def parse_value(text: str) -> Any:
+    """The Python value of one command-line override (``--set section.field=VALUE``).
+
+    ``none`` / ``null`` give None and ``true`` / ``false`` a bool (any case); otherwise a Python
+    literal (``3``, ``0.5``, ``(0.05, 0.35)``, ``'a b'``) where ``ast.literal_eval`` reads one, else the
+    text itself, so ``--set train.lr_schedule=cosine`` needs no quotes.
+    """
+    low = text.lower()
+    if low in ("none", "null"):
+        return None
+    if low in ("true", "false"):
+        return low == "true"
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import random
 
 import numpy as np
@@ -44,8 +46,6 @@ def worker_threads(device: torch.device | str, jobs: int, threads: int | None = 
     if threads:
         return threads
     if torch.device(device).type == "cpu" and jobs > 1:
-        import os
-
         return max(1, (os.cpu_count() or 1) // jobs)
     return None
 
@@ -63,8 +63,6 @@ def describe_device(device: torch.device, threads: int | None = None, jobs: int 
     if device.type == "cuda":
         text = f"cuda: {torch.cuda.get_device_name(device)}"
     else:
-        import platform
-
         n = worker_threads(device, jobs, threads) or torch.get_num_threads()
         text = f"cpu: {platform.processor() or platform.machine()}, {n} torch thread{'' if n == 1 else 's'}"
     if jobs > 1:

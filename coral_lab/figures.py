@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -43,11 +44,12 @@ except ImportError as e:  # pragma: no cover - depends on the environment
         "coral_lab.figures needs matplotlib; install the notebooks extra: pip install -e '.[notebooks]'"
     ) from e
 
+from coral_lab import analysis
 from coral_lab.ablations import summarize_ablation
 from coral_lab.evaluate import seed_std, summarize
 from coral_lab.paper import CHANCE, DISPLAY_NAMES, PAPER_TABLE1, PAPER_TABLE3, TABLE1_COLUMNS as COLUMNS
-from coral_lab.io import atomic_write_text
-from coral_lab.plotting import SIDECAR_KEYS, save_figure
+from coral_lab.plotting import save_figure
+from coral_lab.provenance import check_sidecar_info, result_sidecar_path, save_result, start_commit
 
 __all__ = [
     "PAPER_TABLE3",
@@ -76,61 +78,10 @@ __all__ = [
 
 CPU_PRESETS = ("ci", "quick", "long")  # presets sized for a CPU (coral_lab.config)
 
-_RESULT_SIDECAR_SUFFIX = ".provenance.json"
-
 
 # ---------------------------------------------------------------------------------------------
-# result files
+# result files (written by coral_lab.provenance.save_result, which this module re-exports)
 # ---------------------------------------------------------------------------------------------
-
-
-def result_sidecar_path(result_path: str | Path) -> Path:
-    """The provenance sidecar of a result file: ``x/table1.csv`` -> ``x/table1.provenance.json``."""
-    p = Path(result_path)
-    return p.with_name(p.stem + _RESULT_SIDECAR_SUFFIX)
-
-
-def save_result(table: pd.DataFrame, path: str | Path, info: Mapping[str, Any]) -> tuple[Path, Path]:
-    """Write a result table as CSV and its provenance sidecar, atomically.
-
-    Args:
-        table: the tidy result (e.g. ``analysis.subspace_probe_map`` or UMAP coordinates).
-        path: a ``.csv`` file.
-        info: provenance naming every key of ``SIDECAR_KEYS`` (build it with
-            ``coral_lab.provenance.provenance``).
-
-    Returns:
-        (CSV path, sidecar path).
-    """
-    from coral_lab.provenance import write_sidecar
-
-    if not isinstance(table, pd.DataFrame):
-        raise TypeError(f"table must be a pandas DataFrame, got {type(table).__name__}")
-    path = Path(path)
-    if path.suffix != ".csv":
-        raise ValueError(f"result files are CSV; path must end in .csv, got {path.name!r}")
-    _check_info(info, f"provenance for {path.name}")
-    for col in table.columns:
-        if table[col].dtype == object and any(isinstance(v, (np.ndarray, list, tuple, dict)) for v in table[col]):
-            raise ValueError(
-                f"column {col!r} holds arrays, which a CSV cannot keep; drop it first "
-                f"(e.g. table.drop(columns=[{col!r}]))"
-            )
-    # a named index (e.g. the probe map's "task" rows) is kept as the first column
-    keep_index = any(name is not None for name in table.index.names)
-    atomic_write_text(path, table.to_csv(index=keep_index))
-    return path, write_sidecar(result_sidecar_path(path), dict(info))
-
-
-def _check_info(info: Any, what: str) -> None:
-    if not isinstance(info, Mapping):
-        raise ValueError(f"{what} must be a JSON object, got {type(info).__name__}")
-    missing = [k for k in SIDECAR_KEYS if k not in info]
-    if missing:
-        raise ValueError(
-            f"{what} lacks {missing}; it must name {list(SIDECAR_KEYS)} "
-            "(build it with coral_lab.provenance.provenance(preset=..., seeds=..., device=...))"
-        )
 
 
 def read_result(
@@ -166,7 +117,7 @@ def read_result(
         info = json.loads(sidecar.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"provenance sidecar {sidecar} is not valid JSON ({e}); re-create the result{hint}") from None
-    _check_info(info, f"provenance sidecar {sidecar}")
+    check_sidecar_info(info, f"provenance sidecar {sidecar}")
     try:
         table = pd.read_csv(path)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
@@ -221,11 +172,7 @@ def figure_provenance(result_info: Mapping[str, Any], result_path: str | Path, *
                       kind: str = "") -> dict[str, Any]:
     """A figure's sidecar: the result's provenance (command, preset, seeds, device, commit, date) and
     how the figure was drawn from it (``figure``: command, commit, date, source file and its hash)."""
-    import sys
-
-    from coral_lab.provenance import start_commit
-
-    _check_info(result_info, "result provenance")
+    check_sidecar_info(result_info, "result provenance")
     result_path = Path(result_path)
     out = dict(result_info)
     out["figure"] = {
@@ -403,8 +350,6 @@ def probe_map_figure(table: pd.DataFrame, title: str = "Linear-probe map: subspa
             synergy) and one column of balanced accuracies (%) per probed subspace, i.e.
             ``analysis.subspace_probe_map(...)`` saved with ``save_result`` (which keeps its index).
     """
-    from coral_lab import analysis
-
     if "task" not in table.columns or table.shape[1] < 2:
         raise ValueError(f"a probe map needs a 'task' column and one column per subspace, got {list(table.columns)}")
     wide = table.set_index("task")
@@ -425,8 +370,6 @@ def umap_figure(table: pd.DataFrame, title: str = "UMAP of the learned subspaces
         table: ``umap.csv``: ``analysis.umap_projection(analysis.embedding_frame(...))`` without its
             ``embedding`` column (columns x, y, subspace, split and the labels).
     """
-    from coral_lab import analysis
-
     return _as_matplotlib(analysis.umap_density_figure(table, title), "analysis.umap_density_figure")
 
 

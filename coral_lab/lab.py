@@ -26,6 +26,7 @@ the paper's values.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import numbers
 import threading
@@ -36,9 +37,13 @@ from typing import Any, Callable
 import pandas as pd
 import torch
 
+from coral_lab import analysis, pretrained
 from coral_lab.config import RunConfig
 from coral_lab.data import N_CLASSES, TASKS, TrifeatureBenchmark
+from coral_lab.device import resolve_device
+from coral_lab.evaluate import probe_model
 from coral_lab.paper import CHANCE, chance_percent
+from coral_lab.train import load_benchmark, pretrain
 
 __all__ = [
     "TRIAL_EPOCHS",
@@ -190,9 +195,6 @@ class LabSession:
         umap_pairs: int = 200,
         progress: bool = False,
     ) -> None:
-        from coral_lab.device import resolve_device
-        from coral_lab.train import load_benchmark
-
         if not isinstance(cfg, RunConfig):
             raise TypeError(f"cfg must be a coral_lab.config.RunConfig, got {type(cfg).__name__}")
         if isinstance(umap_pairs, bool) or not isinstance(umap_pairs, numbers.Integral) or umap_pairs < 0:
@@ -256,9 +258,6 @@ class LabSession:
             The new row: trial number, the settings, the mask schedule, R / U1 / U2 / S (balanced
             accuracy %, from Z), the final loss and the wall time in seconds.
         """
-        from coral_lab.evaluate import probe_model
-        from coral_lab.train import pretrain
-
         cfg = self.config_for(settings)
         t0 = time.perf_counter()
         result = pretrain(cfg, None, benchmark=self.bench, device=self.device, progress=self.progress,
@@ -282,8 +281,6 @@ class LabSession:
         return dict(row)
 
     def _umap(self, model: torch.nn.Module, cfg: RunConfig) -> pd.DataFrame:
-        from coral_lab import analysis
-
         n = min(self.umap_pairs, len(self.bench.probe_train), len(self.bench.probe_test))
         frame = analysis.embedding_frame(model, self.bench, n_pairs=n, seed=cfg.train.seed, augment_cfg=cfg.augment)
         return analysis.umap_projection(frame, seed=cfg.train.seed)
@@ -351,8 +348,6 @@ class LabSession:
         Returns:
             The rows added (``seconds`` is the shipped run's training time).
         """
-        from coral_lab import pretrained
-
         folder = pretrained.shipped_dir(self.cfg.preset, root)
         added = []
         for kind in kinds:
@@ -432,8 +427,6 @@ class LabSession:
 
     def umap_figure(self, color_by: str = "subspace"):
         """``coral_lab.analysis.umap_scatter`` of the last trial's UMAP."""
-        from coral_lab import analysis
-
         if self.last_umap is None:
             raise ValueError("no UMAP yet: run a trial with umap_pairs > 0")
         return analysis.umap_scatter(self.last_umap, color_by)
@@ -537,8 +530,6 @@ def _display_data(obj: Any) -> dict[str, Any]:
     if isinstance(obj, pd.DataFrame):
         return {"text/html": obj.to_html(), "text/plain": obj.to_string()}
     if hasattr(obj, "to_plotly_json"):
-        import json
-
         import plotly.io as pio
 
         data = dict(obj._repr_mimebundle_() or {})  # the user's plotly renderer, when one is set
@@ -566,8 +557,6 @@ def build_lab_widgets(session: LabSession, *, max_epochs: int | None = None) -> 
     """
     import ipywidgets as w
 
-    from coral_lab.analysis import COLOR_BY
-
     if not isinstance(session, LabSession):
         raise TypeError(f"session must be a LabSession, got {type(session).__name__}")
     d = session.default_settings()
@@ -588,7 +577,7 @@ def build_lab_widgets(session: LabSession, *, max_epochs: int | None = None) -> 
     button = w.Button(description="Train", button_style="primary", icon="play")
     progress = w.IntProgress(value=0, min=0, max=d.epochs, description="epochs", style=style)
     status = w.HTML(value="choose settings and press Train")
-    umap_color = w.Dropdown(options=list(COLOR_BY), value="subspace", description="UMAP colour", style=style,
+    umap_color = w.Dropdown(options=list(analysis.COLOR_BY), value="subspace", description="UMAP colour", style=style,
                             disabled=session.umap_pairs == 0)
     outs = {k: w.Output() for k in ("scores", "umap", "table", "comparison")}
 

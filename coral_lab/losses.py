@@ -31,6 +31,9 @@ __all__ = [
     "orthogonality_loss",
     "coral_loss",
     "loss_part_names",
+    "check_matrix",
+    "check_pair",
+    "check_temperature",
 ]
 
 ORTHO_KINDS: tuple[str, ...] = ("hinge", "squared")
@@ -45,7 +48,9 @@ _NORM_EPS = 1e-8
 # ---------------------------------------------------------------------------------------------
 
 
-def _check_matrix(x: object, name: str) -> Tensor:
+def check_matrix(x: object, name: str) -> Tensor:
+    """``x`` itself, once it is a floating-point tensor of shape (N, D); otherwise a TypeError or
+    ValueError that names ``name`` and says what was expected."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of shape (N, D), got {type(x).__name__}")
     if x.dim() != 2:
@@ -55,8 +60,11 @@ def _check_matrix(x: object, name: str) -> Tensor:
     return x
 
 
-def _check_pair(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
-    """a and b are compared row by row: same N, same D, same device."""
+def check_pair(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
+    """Check that a (N, D) and b (N, D) can be compared row by row: same N, same D, same device.
+
+    A ValueError names both tensors (``name_a``, ``name_b``) and the mismatch.
+    """
     if a.shape[0] != b.shape[0]:
         raise ValueError(
             f"batch sizes differ: {name_a} has N={a.shape[0]} rows, {name_b} has N={b.shape[0]}; "
@@ -82,7 +90,9 @@ def _check_all_finite(tensors: Sequence[Tensor], names: Sequence[str]) -> None:
         )
 
 
-def _check_temperature(temperature: object) -> float:
+def check_temperature(temperature: object) -> float:
+    """The InfoNCE temperature tau of eq. 4 as a float; a TypeError / ValueError unless it is a
+    positive, finite real number (bools are refused)."""
     if not isinstance(temperature, numbers.Real) or isinstance(temperature, bool):
         raise TypeError(f"temperature must be a positive real number, got {temperature!r}")
     temperature = float(temperature)
@@ -170,12 +180,12 @@ def info_nce(z1: Tensor, z2: Tensor, temperature: float = 0.1, *, check_finite: 
     Returns:
         scalar float32 tensor.
     """
-    z1 = _check_matrix(z1, "z1")
-    z2 = _check_matrix(z2, "z2")
-    _check_pair(z1, z2, "z1", "z2")
+    z1 = check_matrix(z1, "z1")
+    z2 = check_matrix(z2, "z2")
+    check_pair(z1, z2, "z1", "z2")
     if z1.shape[0] < 2:
         raise ValueError(f"InfoNCE needs N >= 2 samples (the other samples are the negatives), got N={z1.shape[0]}")
-    temperature = _check_temperature(temperature)
+    temperature = check_temperature(temperature)
     if check_finite:
         _check_all_finite([z1, z2], ["z1", "z2"])
     return _info_nce(z1, z2, temperature)
@@ -199,9 +209,9 @@ def orthogonality_loss(a: Tensor, b: Tensor, kind: str = "hinge", *, check_finit
     Returns:
         scalar float32 tensor in [0, 1].
     """
-    a = _check_matrix(a, "a")
-    b = _check_matrix(b, "b")
-    _check_pair(a, b, "a", "b")
+    a = check_matrix(a, "a")
+    b = check_matrix(b, "b")
+    check_pair(a, b, "a", "b")
     if a.shape[0] < 1:
         raise ValueError("orthogonality_loss needs at least one row, got N=0")
     kind = _check_kind(kind)
@@ -242,16 +252,16 @@ def _check_views(view1: object, view2: object) -> int:
     if n < 1:
         raise ValueError("the views have no unique embeddings (Z_i^U); COrAL needs one per modality")
     for name, view in (("view1", view1), ("view2", view2)):
-        _check_matrix(view.shared, f"{name}.shared")
+        check_matrix(view.shared, f"{name}.shared")
         for i, u in enumerate(view.unique, start=1):
-            _check_matrix(u, f"{name}.unique[{i - 1}] (Z_{i}^U)")
+            check_matrix(u, f"{name}.unique[{i - 1}] (Z_{i}^U)")
     s1 = view1.shared
     # the same samples everywhere, and the dims that eq. 4 and 8 compare must agree
-    _check_pair(s1, view2.shared, "view1.shared", "view2.shared")
+    check_pair(s1, view2.shared, "view1.shared", "view2.shared")
     for i in range(n):
         tag = f"unique[{i}] (Z_{i + 1}^U)"
-        _check_pair(view1.unique[i], view2.unique[i], f"view1.{tag}", f"view2.{tag}")
-        _check_pair(view1.unique[i], s1, f"view1.{tag}", "view1.shared")
+        check_pair(view1.unique[i], view2.unique[i], f"view1.{tag}", f"view2.{tag}")
+        check_pair(view1.unique[i], s1, f"view1.{tag}", "view1.shared")
     if s1.shape[0] < 2:
         raise ValueError(f"InfoNCE needs N >= 2 samples (the other samples are the negatives), got N={s1.shape[0]}")
     return n
@@ -298,7 +308,7 @@ def coral_loss(
     lambda_s = _check_weight(lambda_s, "lambda_s")
     lambda_u = _check_weight(lambda_u, "lambda_u")
     lambda_o = _check_weight(lambda_o, "lambda_o")
-    temperature = _check_temperature(temperature)
+    temperature = check_temperature(temperature)
     kind = _check_kind(ortho_kind)
     if check_finite:
         tensors = [view1.shared, *view1.unique, view2.shared, *view2.unique]

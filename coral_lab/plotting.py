@@ -38,6 +38,9 @@ except ImportError as e:  # pragma: no cover - depends on the environment
         "coral_lab.plotting needs matplotlib; install the notebooks extra: pip install -e '.[notebooks]'"
     ) from e
 
+from coral_lab.io import atomic_write
+from coral_lab.provenance import SIDECAR_KEYS, write_sidecar
+
 __all__ = [
     "KEPT_COLOR",
     "MASKED_COLOR",
@@ -54,7 +57,6 @@ __all__ = [
 
 KEPT_COLOR = "#d9e6f2"  # a kept token (light blue-grey)
 MASKED_COLOR = "#2b2b2b"  # a masked token (near black): M_m multiplied it by zero
-SIDECAR_KEYS = ("command", "preset", "seeds", "device", "commit", "date")  # what a figure's sidecar must name
 
 
 # ---------------------------------------------------------------------------------------------
@@ -528,9 +530,6 @@ def save_figure(fig: Figure, path: str | Path, info: Mapping[str, Any], *, dpi: 
     Returns:
         (image path, sidecar path).
     """
-    from coral_lab.io import atomic_write
-    from coral_lab.provenance import write_sidecar
-
     if not isinstance(fig, Figure):
         raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
     missing = [k for k in SIDECAR_KEYS if k not in info]

@@ -26,6 +26,7 @@ import torch
 
 from coral_lab.config import RunConfig
 from coral_lab.io import atomic_write, atomic_write_text, load_checkpoint
+from coral_lab.methods import build_model
 
 __all__ = [
     "SHIPPED_UNITS",
@@ -168,8 +169,6 @@ def load_shipped(folder: str | Path, name: str, device: str | torch.device = "cp
     Returns:
         (model, RunConfig, history DataFrame).
     """
-    from coral_lab.methods import build_model
-
     verify_shipped(folder, [name])
     unit = Path(folder) / name
     cfg = RunConfig.from_json(unit / "config.json")

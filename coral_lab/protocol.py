@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import pandas as pd
+import torch
 
 from coral_lab import runs
 from coral_lab.config import RunConfig
@@ -87,8 +88,6 @@ def score_columns(rows: pd.DataFrame, train_set: str) -> list[str]:
 def _unit_worker(cfg: RunConfig, seed: int, train_set: str, out_dir: str, device: str, threads: int,
                  subspaces: Sequence[str]) -> pd.DataFrame:
     """One unit in a worker process (no progress bars: several would interleave)."""
-    import torch
-
     if threads:
         torch.set_num_threads(threads)
     return run_unit(cfg, seed, train_set, out_dir, device=device, progress=False, subspaces=subspaces)
@@ -122,8 +121,6 @@ def _run_units_in_processes(cfg, units, out_dir, device, jobs, on_unit_end, subs
 
 
 def _auto() -> str:
-    import torch
-
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 

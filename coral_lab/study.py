@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import pandas as pd
+import torch
 
 from coral_lab import runs
 from coral_lab.analysis import one_modality_probe
@@ -253,8 +254,6 @@ def run_curve_unit(
 
 
 def _unit_worker(cfg, variant, seed, unit, out_dir, every, device, threads) -> pd.DataFrame:
-    import torch
-
     if threads:
         torch.set_num_threads(threads)
     return run_curve_unit(cfg, variant, seed, unit, out_dir, every=every, device=device)

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from coral_lab import __version__
 from coral_lab.data import trifeature
 
 __all__ = [
@@ -380,8 +381,6 @@ def _write_atomic(folder: Path, data: TrifeatureData, expected: dict) -> None:
         }
         labels = {f"{split}_{a}": getattr(getattr(data, split), a) for split in ("train", "test") for a in _ATTRIBUTES}
         files[_LABEL_FILE] = _write_file(tmp / _LABEL_FILE, lambda f: np.savez(f, **labels))
-        from coral_lab import __version__
-
         manifest = dict(expected)
         manifest.update(
             {

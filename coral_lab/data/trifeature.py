@@ -39,6 +39,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from tqdm.auto import tqdm
 
 __all__ = [
     "SHAPES",
@@ -602,8 +603,6 @@ def render_from_params(
     out = np.empty((n, s, s, 3), dtype=np.uint8)
     starts = range(0, n, int(chunk_size))
     if progress:
-        from tqdm.auto import tqdm
-
         starts = tqdm(starts, desc=f"rendering Trifeature {s}px", unit="chunk")
     for lo in starts:
         hi = min(n, lo + int(chunk_size))

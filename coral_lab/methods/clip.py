@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from coral_lab.config import RunConfig
-from coral_lab.losses import _check_matrix, _check_pair
+from coral_lab.losses import check_matrix, check_pair
 from coral_lab.methods.base import BaselineModel, Representation, VectorEncoder
 from coral_lab.models.heads import ProjectionHead
 
@@ -43,9 +43,9 @@ def clip_loss(z1: Tensor, z2: Tensor, logit_scale: Tensor | float) -> Tensor:
     Returns:
         1/2 [CE(L, diag) + CE(L^T, diag)] with L = logit_scale * cos(z1_k, z2_l), a float32 scalar.
     """
-    z1 = _check_matrix(z1, "z1")
-    z2 = _check_matrix(z2, "z2")
-    _check_pair(z1, z2, "z1", "z2")
+    z1 = check_matrix(z1, "z1")
+    z2 = check_matrix(z2, "z2")
+    check_pair(z1, z2, "z1", "z2")
     if z1.shape[0] < 2:
         raise ValueError(f"clip_loss needs N >= 2 samples (the other samples are the negatives), got {z1.shape[0]}")
     with torch.autocast(device_type=z1.device.type, enabled=False):

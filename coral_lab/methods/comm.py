@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from coral_lab.config import RunConfig
-from coral_lab.losses import _check_matrix, _check_pair, info_nce
+from coral_lab.losses import check_matrix, check_pair, info_nce
 from coral_lab.methods.base import BaselineModel, Representation
 from coral_lab.models.fusion import FusionTransformer
 from coral_lab.models.heads import ProjectionHead
@@ -50,12 +50,12 @@ def comm_loss(
         (L_CoMM, {"full": L_full, "only1": L_1, ..., "only<n>": L_n}).
     """
     for name, z in (("full1", full1), ("full2", full2)):
-        _check_matrix(z, name)
+        check_matrix(z, name)
     if len(single1) != len(single2) or len(single1) < 1:
         raise ValueError(f"single1 and single2 need one (N, P) tensor per modality each, got {len(single1)} and {len(single2)}")
     for i, (a, b) in enumerate(zip(single1, single2)):
-        _check_pair(_check_matrix(a, f"single1[{i}]"), full2, f"single1[{i}]", "full2")
-        _check_pair(_check_matrix(b, f"single2[{i}]"), full1, f"single2[{i}]", "full1")
+        check_pair(check_matrix(a, f"single1[{i}]"), full2, f"single1[{i}]", "full2")
+        check_pair(check_matrix(b, f"single2[{i}]"), full1, f"single2[{i}]", "full1")
     parts = {"full": info_nce(full1, full2, temperature, check_finite=False)}
     for i, (a, b) in enumerate(zip(single1, single2)):
         parts[f"only{i + 1}"] = 0.5 * (

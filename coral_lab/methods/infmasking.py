@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from coral_lab.config import INFMASKING_TOTALS, RunConfig
-from coral_lab.losses import _check_temperature
+from coral_lab.losses import check_temperature
 from coral_lab.masking import exact_keep_mask
 from coral_lab.methods.comm import CoMMModel
 
@@ -86,7 +86,7 @@ def infmasking_loss(q: Tensor, k: Tensor, lam: float, temperature: float = 0.1) 
         raise ValueError(f"q {tuple(q.shape)} and k {tuple(k.shape)} must be (B, P) and (B, T, P) with B >= 2, T >= 2")
     if not (isinstance(lam, (int, float)) and lam >= 0 and math.isfinite(lam)):
         raise ValueError(f"lam (lambda_e) must be a finite number >= 0, got {lam!r}")
-    tau = _check_temperature(temperature)
+    tau = check_temperature(temperature)
     with torch.autocast(device_type=q.device.type, enabled=False):
         q = F.normalize(q.float(), dim=-1, eps=1e-8)  # (B, P)
         k = F.normalize(k.float(), dim=-1, eps=1e-8)  # (B, T, P)

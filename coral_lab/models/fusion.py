@@ -25,11 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from coral_lab.config import ACTIVATIONS, INITS
+
 __all__ = ["ACTIVATIONS", "INITS", "QuickGELU", "MultiHeadSelfAttention", "TransformerBlock", "FusionTransformer"]
 
-ACTIVATIONS: tuple[str, ...] = ("quick_gelu", "gelu")  # the fusion MLP's nonlinearity; first = published
-# how the model's weights start (coral_lab.models.coral.tie_initial_weights for the pathways' copies)
-INITS: tuple[str, ...] = ("published", "independent")
 
 
 class QuickGELU(nn.Module):

@@ -18,12 +18,12 @@ import math
 import torch
 from torch import Tensor, nn
 
+from coral_lab.config import ATTENTION_POOLS
 from coral_lab.models.tokens import LatentConverter
 
 __all__ = ["ATTENTION_POOLS", "AttentionPool", "UniquePathway"]
 
 # "unscaled": the published pooling (x . q, q ~ N(0, 1)); "scaled": x . q / sqrt(dim), q ~ N(0, 0.02^2)
-ATTENTION_POOLS: tuple[str, ...] = ("unscaled", "scaled")
 
 
 class AttentionPool(nn.Module):

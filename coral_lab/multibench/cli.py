@@ -8,7 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
+from coral_lab.config import parse_value
+from coral_lab.device import describe_device, resolve_device
+from coral_lab.io import atomic_write_text
 from coral_lab.multibench.config import FeatureRunConfig, feature_config
+from coral_lab.multibench.datasets import load_dataset
+from coral_lab.multibench.protocol import format_table2, raw_feature_probe, run_table2
+from coral_lab.paper import DISPLAY_NAMES
+from coral_lab.provenance import git_commit, provenance, write_sidecar
 
 __all__ = ["FEATURE_DATASETS", "feature_config_from_args", "reproduce_features"]
 
@@ -19,8 +26,6 @@ _RAW_PROBE_MAX_WIDTH = 4096
 
 
 def feature_config_from_args(args: argparse.Namespace) -> FeatureRunConfig:
-    from coral_lab.cli import _parse_value
-
     for flag in _TRIFEATURE_ONLY:
         if getattr(args, flag, None) is not None:
             raise SystemExit(f"error: --{flag.replace('_', '-')} applies to Trifeature only, not --dataset {args.dataset}")
@@ -33,7 +38,7 @@ def feature_config_from_args(args: argparse.Namespace) -> FeatureRunConfig:
             changes.setdefault(section, {})[field] = getattr(args, flag)
     if getattr(args, "mask_schedule", None) is not None:
         v = args.mask_schedule
-        changes.setdefault("train", {})["mask_schedule"] = "paper" if v.lower() == "paper" else None if v.lower() == "none" else _parse_value(v)
+        changes.setdefault("train", {})["mask_schedule"] = "paper" if v.lower() == "paper" else None if v.lower() == "none" else parse_value(v)
     for item in getattr(args, "set", None) or []:
         if "=" not in item or "." not in item.split("=", 1)[0]:
             raise SystemExit(f"error: --set expects section.field=value (e.g. finetune.mask_ratio=0.3), got {item!r}")
@@ -42,7 +47,7 @@ def feature_config_from_args(args: argparse.Namespace) -> FeatureRunConfig:
         d = changes.setdefault(parts[0], {})
         for p in parts[1:-1]:
             d = d.setdefault(p, {})
-        d[parts[-1]] = _parse_value(value)
+        d[parts[-1]] = parse_value(value)
     if getattr(args, "data_path", None):
         cfg.data_path = args.data_path
     if getattr(args, "method", None) is not None:  # the Trifeature flag, mapped to the same field as --set train.method=
@@ -57,13 +62,6 @@ def feature_config_from_args(args: argparse.Namespace) -> FeatureRunConfig:
 
 
 def reproduce_features(args: argparse.Namespace) -> int:
-    from coral_lab.device import describe_device, resolve_device
-    from coral_lab.io import atomic_write_text
-    from coral_lab.paper import DISPLAY_NAMES
-    from coral_lab.multibench.datasets import load_dataset
-    from coral_lab.multibench.protocol import format_table2, raw_feature_probe, run_table2
-    from coral_lab.provenance import git_commit, provenance, write_sidecar
-
     commit = git_commit()  # the code that runs; the tree may change while a long run goes on
     cfg = feature_config_from_args(args)
     data = load_dataset(cfg.dataset, cfg.data_path, cfg.split_seed)  # stops with DataFileError when missing

@@ -23,10 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
 
 __all__ = [
     "ENV_VAR",
     "DATASETS",
+    "VISION_DIM",
     "DataFileError",
     "ModalitySpec",
     "DatasetSpec",
@@ -82,8 +85,9 @@ DATASETS: dict[str, DatasetSpec] = {
     ),
     "digits": DatasetSpec("digits", "digits (2 views)", None, "bundled with scikit-learn (sklearn.datasets.load_digits)", 10),
 }
-# vision feature size per affect data set (text is always 300-d GloVe)
-_VISION_DIM = {"mosi": 20, "mosei": 35, "humor": 371, "sarcasm": 371}
+# The vision feature size (per time step) of each affect data set in MultiBench's pickles; text is
+# always 300-d GloVe. multibench.synthetic builds its stand-in files with the same sizes.
+VISION_DIM = {"mosi": 20, "mosei": 35, "humor": 371, "sarcasm": 371}
 _TEXT_DIM = 300
 
 
@@ -198,8 +202,8 @@ def load_affect(dataset: str, path: str | os.PathLike | None = None) -> FeatureD
         ``FeatureDataset`` with modalities vision ``(T, dv)`` and text ``(T, 300)``, binary labels.
     """
     spec = _spec(dataset)
-    if dataset not in _VISION_DIM:
-        raise ValueError(f"{dataset!r} is not an affect data set; valid: {sorted(_VISION_DIM)}")
+    if dataset not in VISION_DIM:
+        raise ValueError(f"{dataset!r} is not an affect data set; valid: {sorted(VISION_DIM)}")
     file = resolve_data_file(dataset, path)
     raw = _read_pickle(file, spec)
     if not isinstance(raw, dict):
@@ -207,7 +211,7 @@ def load_affect(dataset: str, path: str | os.PathLike | None = None) -> FeatureD
     missing = [s for s in SPLITS if s not in raw]
     if missing:
         raise _fail(file, spec, f"split(s) {missing} missing (found keys {sorted(map(str, raw))})")
-    dv = _VISION_DIM[dataset]
+    dv = VISION_DIM[dataset]
     splits = {}
     seq_len = None
     for name in SPLITS:
@@ -333,9 +337,6 @@ def load_digits_halves(split_seed: int = 0) -> FeatureDataset:
     pixels scaled to [0, 1]. The digit (10 classes) needs both halves: this is a real data set cut into
     two views, not a natively multimodal one. Split: stratified 60 / 20 / 20 % seeded by ``split_seed``.
     """
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
     d = load_digits()
     images = (d.images / 16.0).astype(np.float32)  # (1797, 8, 8)
     y = d.target.astype(np.int64)

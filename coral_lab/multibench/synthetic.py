@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from coral_lab.io import atomic_write
-from coral_lab.multibench.datasets import _VISION_DIM, DATASETS
+from coral_lab.multibench.datasets import DATASETS, VISION_DIM
 
 __all__ = ["synthetic_affect", "synthetic_mimic", "write_synthetic"]
 
@@ -25,7 +25,7 @@ def synthetic_affect(dataset: str, n: int = 48, seq_len: int = 50, seed: int = 0
     carried by the mean of the text and vision features.
     """
     rng = np.random.default_rng(seed)
-    dv = _VISION_DIM[dataset]
+    dv = VISION_DIM[dataset]
     out = {}
     for split in ("train", "valid", "test"):
         sign = rng.choice([-1.0, 1.0], size=n)

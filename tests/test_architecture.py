@@ -1,0 +1,138 @@
+"""The package's import structure: no import circles, no private names across modules, imports at the top
+of each module except the optional heavy libraries named in LAZY_OK, and scripts / benchmarks that import."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "coral_lab"
+
+# libraries a function may import lazily: the notebook / browser extras, not installed by the core
+# package (plotting, UMAP, widgets, the browser harness), and dit (the PID measures: a core dependency,
+# but 1.5 s to import and only coral_lab.pid needs it; a broken install gets a one-line instruction)
+LAZY_OK = ("matplotlib", "seaborn", "plotly", "umap", "ipywidgets", "IPython", "playwright", "nbformat", "nbclient",
+           "dit")
+# coral_lab modules a function may import lazily, and why
+LAZY_MODULES = {
+    "coral_lab.figures": "imports matplotlib at the top; the coral-lab CLI must start without the notebooks extra",
+}
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        out[name] = path
+    return out
+
+
+MODULES = _modules()
+
+
+def _imports(module: str, node: ast.AST) -> list[tuple[str, str | None]]:
+    """(imported module, imported name or None) of one import statement, relative imports resolved."""
+    if isinstance(node, ast.Import):
+        return [(a.name, None) for a in node.names]
+    base = node.module or ""
+    if node.level:
+        pkg = module.split(".") if MODULES[module].name == "__init__.py" else module.split(".")[:-1]
+        pkg = pkg[: len(pkg) - node.level + 1]
+        base = ".".join(pkg + ([node.module] if node.module else []))
+    return [(f"{base}.{a.name}", None) if f"{base}.{a.name}" in MODULES else (base, a.name) for a in node.names]
+
+
+def _import_nodes(tree: ast.Module):
+    """(node, inside a function?) for every import statement of a module."""
+    inner = set()
+    for fn in ast.walk(tree):
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            inner.update(id(n) for n in ast.walk(fn) if isinstance(n, (ast.Import, ast.ImportFrom)))
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node, id(node) in inner
+
+
+def _graph() -> dict[str, set[str]]:
+    """module -> the coral_lab modules it imports anywhere (top level or in a function)."""
+    graph = {}
+    for name, path in MODULES.items():
+        deps = set()
+        for node, _ in _import_nodes(ast.parse(path.read_text())):
+            deps.update(m for m, _ in _imports(name, node) if m in MODULES and m != name)
+        graph[name] = deps
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_circles_even_through_function_level_imports():
+    assert _cycles(_graph()) == []
+
+
+def test_no_private_names_imported_across_modules():
+    offenders = []
+    for name, path in MODULES.items():
+        for node, _ in _import_nodes(ast.parse(path.read_text())):
+            for module, attr in _imports(name, node):
+                if module.startswith("coral_lab") and attr and attr.startswith("_") and not attr.startswith("__"):
+                    offenders.append(f"{name}: {module}.{attr}")
+    assert offenders == []
+
+
+def test_function_level_imports_are_only_the_optional_heavy_libraries():
+    offenders = []
+    for name, path in MODULES.items():
+        for node, inner in _import_nodes(ast.parse(path.read_text())):
+            if inner:
+                for module, _ in _imports(name, node):
+                    if module.split(".")[0] not in LAZY_OK and module not in LAZY_MODULES:
+                        offenders.append(f"{name}:{node.lineno} {module}")
+    assert offenders == []
+
+
+@pytest.mark.parametrize("script", sorted(p.relative_to(ROOT).as_posix() for d in ("scripts", "benchmarks")
+                                          for p in (ROOT / d).glob("*.py")))
+def test_every_script_and_benchmark_starts(script):
+    # --help parses the arguments after the imports: a renamed or removed package name fails here
+    r = subprocess.run([sys.executable, script, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
