@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -44,6 +44,8 @@ from coral_lab.paper import CHANCE, PAPER_TABLE1, SEED_STD_DDOF
 __all__ = [
     "TABLE1_TASKS",
     "ProbeResult",
+    "choose_C",
+    "fit_probe",
     "extract_features",
     "feature_sets",
     "linear_probe",
@@ -159,25 +161,37 @@ def linear_probe(
     x_fit, x_val, y_fit, y_val = train_test_split(
         x_train, y_train, test_size=cfg.val_fraction, random_state=seed, stratify=strat
     )
-
-    def fit(x, y, c):
-        clf = make_pipeline(
-            StandardScaler(),
-            LogisticRegression(C=c, max_iter=cfg.max_iter, class_weight=cfg.class_weight),
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            return clf.fit(x, y)
-
-    scores = {c: balanced_accuracy_score(y_val, fit(x_fit, y_fit, c).predict(x_val)) for c in cfg.C_grid}
-    best_c = max(cfg.C_grid, key=lambda c: (scores[c], -c))  # ties -> stronger regularisation
-    clf = fit(x_train, y_train, best_c)
+    best_c, val_score, _ = choose_C(x_fit, y_fit, x_val, y_val, cfg, balanced_accuracy_score)
+    clf = fit_probe(x_train, y_train, best_c, cfg.max_iter, cfg.class_weight)  # refit on every probe-train row
     return ProbeResult(
         float(balanced_accuracy_score(y_test, clf.predict(x_test))),
         float(best_c),
-        float(scores[best_c]),
+        float(val_score),
         roc_auc(y_test, clf.predict_proba(x_test), clf.classes_),
     )
+
+
+def fit_probe(x: np.ndarray, y: np.ndarray, C: float, max_iter: int = 1000, class_weight: str | None = None):
+    """The probe: a fitted ``StandardScaler + LogisticRegression(C)`` pipeline (unweighted by default,
+    as the published probe; convergence warnings silenced, ``max_iter`` bounds the fit)."""
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter, class_weight=class_weight))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return clf.fit(x, y)
+
+
+def choose_C(x_fit: np.ndarray, y_fit: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, cfg: ProbeConfig,
+             score: Callable[[np.ndarray, np.ndarray], float]):
+    """The C of ``cfg.C_grid`` whose probe fitted on ``x_fit`` scores best on the validation rows.
+
+    Ties go to the smaller C (stronger regularisation). Returns ``(C, its validation score, its fitted
+    probe)``; ``score(y_true, y_pred)`` is the validation metric (balanced accuracy on Trifeature,
+    accuracy on MultiBench).
+    """
+    fits = {c: fit_probe(x_fit, y_fit, c, cfg.max_iter, cfg.class_weight) for c in cfg.C_grid}
+    scores = {c: score(y_val, f.predict(x_val)) for c, f in fits.items()}
+    best = max(cfg.C_grid, key=lambda c: (scores[c], -c))
+    return best, scores[best], fits[best]
 
 
 def probe_model(

@@ -206,3 +206,32 @@ def test_probe_config_rejects_unknown_class_weight_and_bad_grid():
                                 ("C_grid", (0.0, 1.0), "C_grid"), ("max_iter", -1, "max_iter")):
         with pytest.raises(ValueError, match=match):
             get_preset("ci").replace(probe={field: value}).validate()
+
+
+def test_choose_C_scores_each_C_on_the_validation_rows_and_breaks_ties_towards_regularisation():
+    from coral_lab.evaluate import choose_C, fit_probe
+
+    rng = np.random.default_rng(0)
+    x, y = _blobs(300, 3, 5, rng)
+    cfg = ProbeConfig(C_grid=(0.01, 1.0, 100.0), max_iter=200)
+    best, score, clf = choose_C(x[:200], y[:200], x[200:], y[200:], cfg, lambda t, p: 0.5)  # every C ties
+    assert best == 0.01 and score == 0.5
+    np.testing.assert_array_equal(clf.predict(x), fit_probe(x[:200], y[:200], 0.01, 200).predict(x))
+    calls = []
+    best, _, _ = choose_C(x[:200], y[:200], x[200:], y[200:], cfg, lambda t, p: calls.append(1) or len(calls))
+    assert best == 100.0 and len(calls) == 3  # the last C scored highest here
+
+
+def test_the_feature_data_probe_is_the_trifeature_probe_with_the_given_validation_split():
+    from coral_lab.evaluate import fit_probe
+    from coral_lab.multibench.probe import probe_splits
+    from sklearn.metrics import accuracy_score
+
+    rng = np.random.default_rng(1)
+    x, y = _blobs(300, 2, 4, rng, sep=1.0)
+    xs = {"train": x[:150], "valid": x[150:225], "test": x[225:]}
+    ys = {"train": y[:150], "valid": y[150:225], "test": y[225:]}
+    cfg = ProbeConfig(C_grid=(0.001, 1.0), max_iter=200)
+    r = probe_splits(xs, ys, cfg)
+    clf = fit_probe(xs["train"], ys["train"], r["C"], 200)  # fitted on train alone, no refit
+    assert r["accuracy"] == pytest.approx(100 * accuracy_score(ys["test"], clf.predict(xs["test"])))

@@ -21,16 +21,16 @@ import pandas as pd
 import torch
 from sklearn.metrics import accuracy_score
 
-from coral_lab.evaluate import feature_sets
+from coral_lab.evaluate import feature_sets, fit_probe
 from coral_lab.io import atomic_torch_save, atomic_write_text
 from coral_lab.masking import split_modalities
 from coral_lab.multibench.augment import augment_modalities
 from coral_lab.multibench.config import FeatureRunConfig
 from coral_lab.multibench.datasets import FeatureDataset
 from coral_lab.multibench.model import FeatureCoralModel
-from coral_lab.multibench.pretrain import adamw
-from coral_lab.multibench.probe import extract_embeddings, fit_probe
+from coral_lab.multibench.probe import extract_embeddings
 from coral_lab.multibench.supcon import supcon_coral_loss
+from coral_lab.training import adamw, augmentation_seed
 
 __all__ = ["FinetuneResult", "finetune", "validation_accuracy"]
 
@@ -86,7 +86,7 @@ def finetune(
     labels = torch.from_numpy(data.train.y).to(dev)
     seed = cfg.train.seed + 1
     order_gen = torch.Generator().manual_seed(seed)
-    aug_gen = torch.Generator(dev).manual_seed(seed * 1_000_003 + 7919)
+    aug_gen = torch.Generator(dev).manual_seed(augmentation_seed(seed))
 
     best_acc = validation_accuracy(model, data, seed=seed)  # epoch 0: the pretrained model
     best_epoch, best_state, waited = 0, copy.deepcopy(model.state_dict()), 0

@@ -1,31 +1,26 @@
 """Linear probes on frozen features of a feature-data model (the Table 2 protocol's evaluation).
 
 Features are the inference representations (no augmentation, no masking, before the heads):
-Z = (Z^SR, Z_1^U, ..., Z_n^U), eq. 2. The probe is the same standardised logistic regression as
-``coral_lab.evaluate.linear_probe``, but these data sets come with their own validation split, so C is
-chosen on it (accuracy), the probe is fitted on the train split only, and the test split is used once.
+Z = (Z^SR, Z_1^U, ..., Z_n^U), eq. 2. The probe is ``coral_lab.evaluate``'s (``fit_probe``, C from ``choose_C``),
+but these data sets come with their own validation split, so C is chosen on it (accuracy), the probe is
+fitted on the train split only, and the test split is used once.
 Table 2 reports accuracy; balanced accuracy is reported beside it.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from coral_lab.config import ProbeConfig
-from coral_lab.evaluate import feature_sets
+from coral_lab.evaluate import choose_C, feature_sets, fit_probe
 from coral_lab.multibench.datasets import FeatureDataset, FeatureSplit
 
-__all__ = ["extract_embeddings", "fit_probe", "probe_splits", "probe_feature_model", "raw_features"]
+__all__ = ["extract_embeddings", "probe_splits", "probe_feature_model", "raw_features"]
 
 
 @torch.no_grad()
@@ -50,14 +45,6 @@ def raw_features(split: FeatureSplit) -> np.ndarray:
     return np.concatenate([x.reshape(len(x), -1) for x in split.x], axis=1)
 
 
-def fit_probe(x_train: np.ndarray, y_train: np.ndarray, C: float, max_iter: int = 1000, class_weight=None):
-    """A fitted ``StandardScaler + LogisticRegression`` pipeline."""
-    clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter, class_weight=class_weight))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return clf.fit(x_train, y_train)
-
-
 def probe_splits(
     x: dict[str, np.ndarray], y: dict[str, np.ndarray], cfg: ProbeConfig | None = None
 ) -> dict[str, float]:
@@ -75,14 +62,13 @@ def probe_splits(
             raise ValueError(f"{k} features contain NaN or inf; the model diverged (check the pretraining history)")
     if len(np.unique(y["train"])) < 2:
         raise ValueError("the train labels have a single class; a probe needs at least two")
-    fits = {c: fit_probe(x["train"], y["train"], c, cfg.max_iter, cfg.class_weight) for c in cfg.C_grid}
-    val = {c: accuracy_score(y["valid"], f.predict(x["valid"])) for c, f in fits.items()}
-    best = max(cfg.C_grid, key=lambda c: (val[c], -c))  # ties -> stronger regularisation
-    pred = fits[best].predict(x["test"])
+    # the data set's own validation split chooses C; the probe fitted on train alone is scored
+    best, val, clf = choose_C(x["train"], y["train"], x["valid"], y["valid"], cfg, accuracy_score)
+    pred = clf.predict(x["test"])
     return {
         "accuracy": 100 * accuracy_score(y["test"], pred),
         "balanced_accuracy": 100 * balanced_accuracy_score(y["test"], pred),
-        "val_accuracy": 100 * val[best],
+        "val_accuracy": 100 * val,
         "C": float(best),
     }
 
