@@ -27,6 +27,7 @@ import torch
 from coral_lab.config import RunConfig
 from coral_lab.io import atomic_write, atomic_write_text, load_checkpoint
 from coral_lab.methods import build_model
+from coral_lab.runs import CHECKPOINT, unit_dir
 
 __all__ = [
     "SHIPPED_UNITS",
@@ -66,7 +67,7 @@ def unit_name(seed: int, kind: str) -> str:
     """The folder name of a shipped unit: ``seed41-biased-no-mask``."""
     if kind not in SHIPPED_UNITS:
         raise ValueError(f"unknown shipped unit {kind!r}; valid: {list(SHIPPED_UNITS)}")
-    return f"seed{int(seed)}-{kind}"
+    return unit_dir(".", seed, kind).name
 
 
 def _sha256(path: Path) -> str:
@@ -93,7 +94,7 @@ def export_units(runs: Mapping[str, str | Path], dest: str | Path, info: Mapping
     files: dict[str, dict[str, Any]] = {}
     for name, run in runs.items():
         run = Path(run)
-        ckpt = load_checkpoint(run / "checkpoint.pt")
+        ckpt = load_checkpoint(run / CHECKPOINT)
         cfg = RunConfig.from_dict(ckpt["config"])
         if int(ckpt["epoch"]) < cfg.train.epochs:
             raise ShippedModelError(f"{run} stopped at epoch {ckpt['epoch']} of {cfg.train.epochs}; finish it first")

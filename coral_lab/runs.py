@@ -80,9 +80,18 @@ class RunBusyError(RuntimeError):
     """Another live process is writing the same run folder."""
 
 
-def unit_dir(out_dir: str | Path, seed: int, train_set: str) -> Path:
-    """The folder of one (seed, pair set) unit of the Table 1 protocol: ``<out>/seed<S>-<train_set>``."""
-    return Path(out_dir) / f"seed{int(seed)}-{train_set}"
+UNIT_GLOB = "seed*-*"  # matches every unit_dir(out, seed, kind) name under an output folder
+
+
+def unit_dir(out_dir: str | Path, seed: int, train_set: str | None = None) -> Path:
+    """The folder of one unit under an output folder: ``<out>/seed<S>-<kind>``.
+
+    ``kind`` is the Table 1 protocol's pair set (``unbiased``, ``biased``) or a study's / the shipped
+    models' unit kind (``biased-no-mask``, ...); None gives ``<out>/seed<S>`` (the feature-data
+    protocol, which trains one unit per seed).
+    """
+    name = f"seed{int(seed)}" if train_set is None else f"seed{int(seed)}-{train_set}"
+    return Path(out_dir) / name
 
 
 def config_hash(config: Mapping[str, Any] | Any) -> str:

@@ -262,7 +262,7 @@ def _unit_worker(cfg, variant, seed, unit, out_dir, every, device, threads) -> p
 def collect_curves(out_dir: str | Path) -> pd.DataFrame:
     """Every unit's curve rows under a study folder, in one tidy frame (``CURVE_COLUMNS``)."""
     out_dir = Path(out_dir)
-    frames = [pd.read_csv(p) for p in sorted(out_dir.glob(f"*/seed*-*/{CURVE}"))]
+    frames = [pd.read_csv(p) for p in sorted(out_dir.glob(f"*/{runs.UNIT_GLOB}/{CURVE}"))]
     if not frames:
         return pd.DataFrame(columns=CURVE_COLUMNS)
     return pd.concat(frames, ignore_index=True)[CURVE_COLUMNS]

@@ -23,39 +23,35 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from coral_lab import pretrained
+import torch
+
+from coral_lab import pretrained, runs
+from coral_lab.analysis import unit_config
+from coral_lab.evaluate import probe_model
 from coral_lab.config import get_preset
 from coral_lab.device import describe_device, resolve_device, worker_threads
-from coral_lab.protocol import run_unit
+from coral_lab.protocol import run_unit, score_columns
 from coral_lab.provenance import mark_start, provenance
-from coral_lab.train import load_benchmark
+from coral_lab.train import load_benchmark, load_model
 
 SUBSPACES = ("Z", "shared", "unique1", "unique2")
 
 
 def _train(args: tuple) -> str:
-    preset, seed, kind, runs, threads = args
+    preset, seed, kind, runs_root, threads = args
     import torch
 
     if threads:
         torch.set_num_threads(threads)
     train_set, changes = pretrained.SHIPPED_UNITS[kind]
     cfg = get_preset(preset).replace(**changes)
-    out = Path(runs) / kind
+    out = Path(runs_root) / kind
     run_unit(cfg, seed, train_set, out, device="cpu" if threads else "auto", progress=False, subspaces=SUBSPACES)
-    return str(out / f"seed{seed}-{train_set}")
+    return str(runs.unit_dir(out, seed, train_set))
 
 
 def _probe_study_unit(preset: str, seed: int, kind: str, folder: Path) -> str:
     """Probe a finished confirm-study unit as run_unit does and write its probe.csv (run_unit's layout)."""
-    import torch
-
-    from coral_lab.analysis import unit_config
-    from coral_lab.evaluate import probe_model
-    from coral_lab import runs
-    from coral_lab.protocol import score_columns
-    from coral_lab.train import load_model
-
     torch.set_num_threads(1)
     train_set, changes = pretrained.SHIPPED_UNITS[kind]
     want = unit_config(get_preset(preset), seed, train_set).replace(**changes)
@@ -84,7 +80,7 @@ def main() -> None:
     p.add_argument("--dest", default=None, help="where to write (default: pretrained/<preset> of this checkout)")
     args = p.parse_args()
     mark_start()
-    runs = Path(args.runs or f"runs/ship-{args.preset}")
+    runs_root = Path(args.runs or f"runs/ship-{args.preset}")
     device = resolve_device("auto")
     load_benchmark(get_preset(args.preset), progress=False)  # render the cache once, before the workers
     threads = worker_threads(device, args.jobs) or 0
@@ -93,9 +89,9 @@ def main() -> None:
         if args.from_study:
             study = Path(args.from_study) / "preset"
             folders = list(pool.map(_probe_study_unit, *zip(*[(args.preset, args.seed, kind,
-                                                                 study / f"seed{args.seed}-{kind}") for kind in args.units])))
+                                                                 runs.unit_dir(study, args.seed, kind)) for kind in args.units])))
         else:
-            work = [(args.preset, args.seed, kind, str(runs), threads) for kind in args.units]
+            work = [(args.preset, args.seed, kind, str(runs_root), threads) for kind in args.units]
             folders = list(pool.map(_train, work))
     minutes = (time.perf_counter() - t0) / 60
     names = {pretrained.unit_name(args.seed, kind): folder for kind, folder in zip(args.units, folders)}

@@ -130,6 +130,15 @@ def test_function_level_imports_are_only_the_optional_heavy_libraries():
     assert offenders == []
 
 
+def test_pyflakes_rules_pass_everywhere():
+    # ruff's F rules (pyflakes): undefined names, unused imports, redefined names; the kind of error a
+    # moved or renamed name leaves behind
+    r = subprocess.run([sys.executable, "-m", "ruff", "check", "--select", "F", "--no-cache", "--output-format",
+                        "concise", "coral_lab", "scripts", "benchmarks", "tests"], cwd=ROOT, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+
+
 @pytest.mark.parametrize("script", sorted(p.relative_to(ROOT).as_posix() for d in ("scripts", "benchmarks")
                                           for p in (ROOT / d).glob("*.py")))
 def test_every_script_and_benchmark_starts(script):

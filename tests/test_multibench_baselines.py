@@ -17,7 +17,7 @@ from coral_lab.methods.infmasking import InfMaskingModel
 from coral_lab.multibench import feature_config, load_dataset
 from coral_lab.multibench.baselines import FeatureCLIP, FeatureCoMM, FeatureFactorCL
 from coral_lab.multibench.finetune import finetune
-from coral_lab.multibench.pretrain import METHODS, build_feature_model, get_method, load_feature_model, pretrain_features
+from coral_lab.multibench.pretrain import METHODS, build_feature_model, load_feature_model, pretrain_features
 from coral_lab.multibench.probe import probe_feature_model
 from coral_lab.multibench.protocol import compare_methods, run_feature_unit
 

@@ -29,7 +29,7 @@ from coral_lab.methods.factorcl import FactorCLModel
 from coral_lab.methods.infmasking import InfMaskingModel
 from coral_lab.models.checks import check_finite, check_view
 from coral_lab.multibench.config import FeatureRunConfig
-from coral_lab.multibench.datasets import FeatureDataset, ModalitySpec
+from coral_lab.multibench.datasets import ModalitySpec
 from coral_lab.multibench.encoders import FeatureTokenEncoder
 
 __all__ = ["FeatureInputs", "FeatureCLIP", "FeatureCoMM", "FeatureInfMasking",

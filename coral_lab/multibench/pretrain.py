@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +39,7 @@ from coral_lab.training import StepContext, adamw, augmentation_seed, progress_a
 
 __all__ = ["METHODS", "get_method", "build_feature_model", "FeaturePretrainResult", "pretrain_features", "load_feature_model"]
 
-CHECKPOINT, CONFIG, HISTORY = "checkpoint.pt", "config.json", "history.csv"
+CHECKPOINT, CONFIG, HISTORY = runs.CHECKPOINT, runs.CONFIG, runs.HISTORY
 
 
 # train.method -> the model class (the feature-data variant of coral_lab.methods.METHODS' entry)

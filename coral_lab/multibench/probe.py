@@ -17,7 +17,7 @@ import torch
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
 from coral_lab.config import ProbeConfig
-from coral_lab.evaluate import choose_C, feature_sets, fit_probe
+from coral_lab.evaluate import choose_C, feature_sets
 from coral_lab.multibench.datasets import FeatureDataset, FeatureSplit
 
 __all__ = ["extract_embeddings", "probe_splits", "probe_feature_model", "raw_features"]

@@ -42,7 +42,7 @@ def run_feature_unit(
     if with_finetune and cfg.train.method != "coral":
         raise ValueError(f"fine-tuning is COrAL-only; train.method is {cfg.train.method!r}: run without fine-tuning")
     unit_cfg = cfg.replace(train={"seed": seed})
-    unit_dir = Path(out_dir) / f"seed{seed}"
+    unit_dir = runs.unit_dir(out_dir, seed)
     # saved rows count only when written for this folder's current training and this config (coral_lab.runs)
     saved = [runs.read_table(unit_dir, runs.PROBE, unit_cfg)]
     if with_finetune:
