@@ -18,7 +18,7 @@ import torch
 from coral_lab import distributed, runs
 from coral_lab.ablations import format_ablation, results_path, run_ablation, summarize_ablation
 from coral_lab.ablations import study_variants as ablation_variants
-from coral_lab.config import METHOD_NAMES, PRESETS, RunConfig, get_preset, parse_value
+from coral_lab.config import CLI_FLAGS, METHOD_NAMES, PRESETS, RunConfig, get_preset, overrides_from_args
 from coral_lab.data import CacheError, cache_path, load_or_render
 from coral_lab.device import describe_device, resolve_device
 from coral_lab.evaluate import probe_model
@@ -40,33 +40,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     method = getattr(args, "method", None)
     if method is not None:
         cfg = with_method(cfg, method)  # at the paper preset also the method's published lr / wd
-    changes: dict[str, dict] = {}
-    for item in getattr(args, "set", None) or []:
-        if "=" not in item or "." not in item.split("=", 1)[0]:
-            raise SystemExit(f"error: --set expects section.field=value (e.g. loss.lambda_o=3), got {item!r}")
-        key, value = item.split("=", 1)
-        section, field = key.split(".", 1)
-        changes.setdefault(section, {})[field] = parse_value(value)
-    flag_map = {
-        "epochs": ("train", "epochs"),
-        "seed": ("train", "seed"),
-        "train_set": ("train", "train_set"),
-        "batch_size": ("train", "batch_size"),
-        "lr": ("train", "lr"),
-        "mask_schedule": ("train", "mask_schedule"),
-        "lambda_s": ("loss", "lambda_s"),
-        "lambda_u": ("loss", "lambda_u"),
-        "lambda_o": ("loss", "lambda_o"),
-        "ortho_kind": ("loss", "ortho_kind"),
-        "cache_dir": ("data", "cache_dir"),
-        "image_size": ("data", "image_size"),
-    }
-    for flag, (section, field) in flag_map.items():
-        value = getattr(args, flag, None)
-        if value is not None:
-            if flag == "mask_schedule":
-                value = parse_value(value) if value.lower() not in ("paper", "none") else (None if value.lower() == "none" else "paper")
-            changes.setdefault(section, {})[field] = value
+    changes = overrides_from_args(args, CLI_FLAGS)
     try:
         cfg = cfg.replace(**changes)
         return cfg.validate()

@@ -24,6 +24,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from coral_lab.device import COMPILE_MODES
@@ -45,6 +46,9 @@ __all__ = [
     "get_preset",
     "preset_from_env",
     "parse_value",
+    "parse_mask_schedule",
+    "overrides_from_args",
+    "CLI_FLAGS",
     "ACTIVATIONS",
     "INITS",
     "ATTENTION_POOLS",
@@ -580,3 +584,57 @@ def parse_value(text: str) -> Any:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
         return text
+
+
+# the coral-lab command's flags -> the config field each sets (a flag wins over --set for the same field)
+CLI_FLAGS = {
+    "epochs": ("train", "epochs"),
+    "seed": ("train", "seed"),
+    "train_set": ("train", "train_set"),
+    "batch_size": ("train", "batch_size"),
+    "lr": ("train", "lr"),
+    "mask_schedule": ("train", "mask_schedule"),
+    "lambda_s": ("loss", "lambda_s"),
+    "lambda_u": ("loss", "lambda_u"),
+    "lambda_o": ("loss", "lambda_o"),
+    "ortho_kind": ("loss", "ortho_kind"),
+    "cache_dir": ("data", "cache_dir"),
+    "image_size": ("data", "image_size"),
+}
+
+
+def parse_mask_schedule(text: str) -> Any:
+    """``--mask-schedule``: ``paper`` (the 5/35/55/75 % schedule), ``none`` (None: no masking) or a ratio / tuple."""
+    low = text.lower()
+    if low == "paper":
+        return "paper"
+    if low == "none":
+        return None
+    return parse_value(text)
+
+
+def overrides_from_args(args: Any, flags: Mapping[str, tuple[str, str]], *, nested: bool = False,
+                        example: str = "loss.lambda_o=3") -> dict[str, dict]:
+    """The config changes of a command line, for ``RunConfig.replace`` / ``FeatureRunConfig.replace``.
+
+    First every ``--set section.field=VALUE`` item (``args.set``; values through ``parse_value``;
+    ``nested``: ``section.sub.field=VALUE`` reaches a nested section), then every flag of ``flags``
+    (attribute name -> (section, field)) that is not None, so an explicit flag wins over ``--set`` for the
+    same field. ``mask_schedule`` goes through ``parse_mask_schedule``. A malformed item raises
+    ``SystemExit`` with one line naming the expected form (``example``).
+    """
+    changes: dict[str, dict] = {}
+    for item in getattr(args, "set", None) or []:
+        if "=" not in item or "." not in item.split("=", 1)[0]:
+            raise SystemExit(f"error: --set expects section.field=value (e.g. {example}), got {item!r}")
+        key, value = item.split("=", 1)
+        parts = key.split(".") if nested else key.split(".", 1)
+        target = changes.setdefault(parts[0], {})
+        for part in parts[1:-1]:
+            target = target.setdefault(part, {})
+        target[parts[-1]] = parse_value(value)
+    for flag, (section, name) in flags.items():
+        value = getattr(args, flag, None)
+        if value is not None:
+            changes.setdefault(section, {})[name] = parse_mask_schedule(value) if flag == "mask_schedule" else value
+    return changes

@@ -192,3 +192,21 @@ def test_cli_bad_set_value_and_bad_seed_stop_before_any_training(tmp_path, capsy
     assert "train.epochs must be an int" in message(["pretrain", *common, "--set", "train.epochs=abc"])
     assert "train.seed must be >= 0" in message(["reproduce", *common, "--seeds", "-5"])
     assert not out.exists()
+
+
+def test_one_override_builder_serves_both_command_lines():
+    import argparse
+
+    from coral_lab.config import CLI_FLAGS, overrides_from_args, parse_mask_schedule
+
+    args = argparse.Namespace(set=["train.epochs=5", "model.encoder.width=8", "train.lr=1e-3"], epochs=3,
+                              mask_schedule="none", lr=None)
+    flat = overrides_from_args(args, CLI_FLAGS)
+    assert flat["train"] == {"epochs": 3, "lr": 1e-3, "mask_schedule": None}  # the flag wins over --set
+    assert flat["model"] == {"encoder.width": 8}  # one level: RunConfig.replace rejects the unknown field
+    nested = overrides_from_args(args, {"epochs": ("train", "epochs")}, nested=True)
+    assert nested["model"] == {"encoder": {"width": 8}}
+    assert [parse_mask_schedule(t) for t in ("paper", "PAPER", "none", "0.5", "(0.1, 0.9)")] == \
+        ["paper", "paper", None, 0.5, (0.1, 0.9)]
+    with pytest.raises(SystemExit, match="section.field=value"):
+        overrides_from_args(argparse.Namespace(set=["epochs=3"]), CLI_FLAGS)

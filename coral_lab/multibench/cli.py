@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from coral_lab.config import parse_value
+from coral_lab.config import CLI_FLAGS, overrides_from_args
 from coral_lab.device import describe_device, resolve_device
 from coral_lab.io import atomic_write_text
 from coral_lab.multibench.config import FeatureRunConfig, feature_config
@@ -25,33 +25,20 @@ _TRIFEATURE_ONLY = ("cache_dir", "image_size", "train_set")
 _RAW_PROBE_MAX_WIDTH = 4096
 
 
+# the coral-lab flags that mean the same on feature data (config.CLI_FLAGS less the
+# Trifeature-only ones), and --method, which sets train.method here
+FEATURE_FLAGS = {flag: field for flag, field in CLI_FLAGS.items()
+                 if flag not in (*_TRIFEATURE_ONLY, "seed")} | {"method": ("train", "method")}
+
+
 def feature_config_from_args(args: argparse.Namespace) -> FeatureRunConfig:
     for flag in _TRIFEATURE_ONLY:
         if getattr(args, flag, None) is not None:
             raise SystemExit(f"error: --{flag.replace('_', '-')} applies to Trifeature only, not --dataset {args.dataset}")
     cfg = feature_config(args.dataset, args.preset)
-    changes: dict[str, dict] = {}
-    for flag, (section, field) in {"epochs": ("train", "epochs"), "batch_size": ("train", "batch_size"),
-                                   "lr": ("train", "lr"), "lambda_s": ("loss", "lambda_s"), "lambda_u": ("loss", "lambda_u"),
-                                   "lambda_o": ("loss", "lambda_o"), "ortho_kind": ("loss", "ortho_kind")}.items():
-        if getattr(args, flag, None) is not None:
-            changes.setdefault(section, {})[field] = getattr(args, flag)
-    if getattr(args, "mask_schedule", None) is not None:
-        v = args.mask_schedule
-        changes.setdefault("train", {})["mask_schedule"] = "paper" if v.lower() == "paper" else None if v.lower() == "none" else parse_value(v)
-    for item in getattr(args, "set", None) or []:
-        if "=" not in item or "." not in item.split("=", 1)[0]:
-            raise SystemExit(f"error: --set expects section.field=value (e.g. finetune.mask_ratio=0.3), got {item!r}")
-        key, value = item.split("=", 1)
-        parts = key.split(".")
-        d = changes.setdefault(parts[0], {})
-        for p in parts[1:-1]:
-            d = d.setdefault(p, {})
-        d[parts[-1]] = parse_value(value)
+    changes = overrides_from_args(args, FEATURE_FLAGS, nested=True, example="finetune.mask_ratio=0.3")
     if getattr(args, "data_path", None):
         cfg.data_path = args.data_path
-    if getattr(args, "method", None) is not None:  # the Trifeature flag, mapped to the same field as --set train.method=
-        changes.setdefault("train", {}).setdefault("method", args.method)
     method = changes.get("train", {}).get("method", cfg.train.method)
     if getattr(args, "finetune", False) and method != "coral":
         raise SystemExit(f"error: --finetune (SupCon, paper 5.6.5) is COrAL-only; drop it for --method {method}")
