@@ -107,7 +107,8 @@ def test_two_trials_with_different_settings_both_stay(ci_config, ci_benchmark):
     assert list(table["trial"]) == [1, 2]
     assert list(table["lambda_u"]) == [1.0, 2.0] and list(table["masking"]) == ["paper", "none"]
     fig = fresh.comparison_figure()
-    assert [list(bar.y) for bar in fig.data] == [list(table[c]) for c in ("R", "U1", "S")]
+    assert [list(bar.y) for bar in fig.data] == [list(table[c]) for c in ("R", "U1", "S", lab.S_AUC)]
+    assert all(0.0 <= v <= 100.0 for v in table[lab.S_AUC])
     assert list(fig.data[0].x) == ["#1", "#2"]
     first = fresh.scores_figure(1)
     assert list(first.data[0].y) == pytest.approx([table.iloc[0][n] for n in lab.SCORES])
@@ -183,6 +184,8 @@ def test_shipped_models_open_the_lab_as_trials(ci_config, ci_benchmark):
     rows = pretrained.shipped_probe_rows(folder, "seed41-biased-no-mask")
     want = rows[(rows["features"] == "Z") & (rows["task"] == "synergy")]["balanced_accuracy"].iloc[0]
     assert s.trials["S"].iloc[1] == pytest.approx(want)
+    want_auc = rows[(rows["features"] == "Z") & (rows["task"] == "synergy")]["roc_auc"].iloc[0]
+    assert s.trials[lab.S_AUC].iloc[1] == pytest.approx(want_auc)
     assert list(s.trials["train_set"]) == ["biased", "biased"] and list(s.trials["trial"]) == [1, 2]
     other = LabSession(ci_config.replace(train={"lr": 5e-4}), "cpu", benchmark=ci_benchmark, umap_pairs=0)
     with pytest.raises(ValueError, match="not trained with this session's preset"):
