@@ -24,17 +24,13 @@ the un-augmented pair as both views to a method with ``uses_augmentation = False
 from __future__ import annotations
 
 import os
-import time
-import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from coral_lab import distributed
 from coral_lab.augment import augment_batch
@@ -42,11 +38,12 @@ from coral_lab.config import RunConfig
 from coral_lab.data import TrifeatureBenchmark, load_or_render, make_benchmark
 from coral_lab.device import compile_parts, resolve_device
 from coral_lab import runs
-from coral_lab.io import CheckpointError, atomic_torch_save, atomic_write_text, load_checkpoint
+from coral_lab.io import load_checkpoint
 from coral_lab.augment import to_model_input
 from coral_lab.methods import BaselineModel, build_model
 from coral_lab.models import CoralModel
-from coral_lab.training import StepContext, TrainingStep, adamw, augmentation_seed, lr_at, progress_at
+from coral_lab.loop import fit
+from coral_lab.training import TrainingStep, adamw, augmentation_seed
 
 __all__ = ["PretrainResult", "load_benchmark", "build_optimizer", "pretrain", "load_model"]
 
@@ -178,120 +175,24 @@ def _pretrain(cfg, run_dir, *, benchmark, device, progress, resume, on_epoch_end
     order_gen = torch.Generator().manual_seed(tc.seed)  # batch order and modality halves (CPU)
     aug_gen = torch.Generator(dev).manual_seed(augmentation_seed(tc.seed, info.rank))  # views, masks
 
-    history: list[dict] = []
-    start_epoch = 0
-    ckpt_path = run_dir / CHECKPOINT if run_dir is not None else None
-    if resume and ckpt_path is not None and ckpt_path.exists():
-        ckpt = load_checkpoint(ckpt_path)
-        # compared through RunConfig so that a checkpoint written before a config field existed (it
-        # then has that field's default) still resumes
-        if RunConfig.from_dict(ckpt["config"]).pretrain_dict() != cfg.pretrain_dict():
-            raise CheckpointError(
-                f"{ckpt_path} was written by a run with a different configuration; "
-                "use a new --out folder (with `coral-lab pretrain`, --no-resume starts this one over; its old "
-                "scores are then never read as current)"
-            )
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        order_gen.set_state(ckpt["rng"]["order"])
-        aug_states = ckpt["rng"]["aug"]
-        if len(aug_states) != info.world_size:
-            raise CheckpointError(f"{ckpt_path} was written with {len(aug_states)} processes, not {info.world_size}")
-        aug_gen.set_state(aug_states[info.rank].to(aug_gen.get_state().device))
-        history = list(ckpt["history"])
-        start_epoch = int(ckpt["epoch"])
-        run_id = ckpt.get("run_id") or runs.run_id(run_dir) or uuid.uuid4().hex  # older checkpoints had none
-    else:
-        run_id = uuid.uuid4().hex  # a fresh training: outputs of an earlier one in this folder are stale
-    if run_dir is not None and info.is_main:
-        runs.new_run_id(run_dir, run_id)
-        cfg.to_json(run_dir / CONFIG)
-
+    n_mod = cfg.model.n_modalities
+    if n_mod != 2:
+        raise ValueError(f"the Trifeature benchmark is bimodal; model.n_modalities must be 2, not {n_mod}")
     train_model: torch.nn.Module = TrainingStep(model)  # forward = model.training_loss
     if info.enabled:
         train_model = torch.nn.parallel.DistributedDataParallel(
             train_model, device_ids=[dev.index] if dev.type == "cuda" else None
         )
-    model.check_inputs = False  # validated once below; the hot path avoids host syncs
-    part_names = list(model.loss_parts)
-    bar_parts = tuple(model.progress_parts)
     use_amp = dev.type == "cuda" and tc.amp
-    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else nullcontext
-    n_mod = cfg.model.n_modalities
-    if n_mod != 2:
-        raise ValueError(f"the Trifeature benchmark is bimodal; model.n_modalities must be 2, not {n_mod}")
-
-    end_epoch = tc.epochs if max_epochs_this_call is None else min(tc.epochs, start_epoch + max_epochs_this_call)
-    for epoch in range(start_epoch, end_epoch):
-        ratio = model.mask_ratio_at(epoch, tc.epochs, tc.mask_schedule)
-        ctx = StepContext(mask_ratio=ratio, progress=progress_at(epoch, tc.epochs), generator=aug_gen,
-                          order_generator=order_gen, autocast=autocast)
-        train_model.train()
-        perm = torch.randperm(n_pairs, generator=order_gen).to(dev)
-        sums = torch.zeros(len(part_names) + 1, device=dev)
-        t0 = time.perf_counter()
-        bar = tqdm(
-            range(steps_per_epoch),
-            desc=f"epoch {epoch + 1}/{tc.epochs}",
-            disable=not (progress and info.is_main),
-            leave=False,
-        )
-        for step in bar:
-            batch = perm[step * tc.batch_size : (step + 1) * tc.batch_size]
-            batch = batch[info.rank * local_batch : (info.rank + 1) * local_batch]
-            i1, i2 = idx1[batch], idx2[batch]
-            if model.uses_augmentation:
-                # both modalities, both views in one augmentation call: (4B, H, W, 3) -> (4B, 3, S, S)
-                x = augment_batch(images[torch.cat([i1, i2, i1, i2])], cfg.augment, aug_gen)
-            else:  # CLIP: the un-augmented pair, (2B, 3, S, S); both "views" are the same images
-                x = to_model_input(images[torch.cat([i1, i2])], cfg.augment)
-                x = torch.cat([x, x])
-            if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            v = x.split(local_batch)
-            view1, view2 = [v[0], v[1]], [v[2], v[3]]
-            if epoch == start_epoch and step == 0:
-                model.check_inputs = True
-            loss, parts = train_model(view1, view2, ctx)
-            model.check_inputs = False
-            if tc.lr_schedule != "constant":
-                lr = lr_at(epoch * steps_per_epoch + step, tc.epochs * steps_per_epoch, tc.lr, tc.lr_schedule)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            sums += torch.stack([loss.detach()] + [parts[k].detach() for k in part_names]).float()
-            if progress and info.is_main and (step % 20 == 0 or step == steps_per_epoch - 1):
-                mean = dict(zip(["loss", *part_names], (sums / (step + 1)).tolist()))
-                bar.set_postfix({k: f"{mean[k]:.3f}" for k in bar_parts} | {"mask": f"{ratio:.2f}"})
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        seconds = time.perf_counter() - t0
-        means = (sums / steps_per_epoch).tolist()
-        if not np.isfinite(means[0]):
-            raise FloatingPointError(
-                f"the loss became {means[0]} in epoch {epoch + 1}; lower train.lr or check the inputs "
-                "(the last good checkpoint is kept)"
-            )
-        row = {"epoch": epoch + 1, "mask_ratio": ratio, "loss": means[0]}
-        row.update(dict(zip(part_names, means[1:])))
-        row.update({"seconds": seconds, "pairs_per_s": steps_per_epoch * tc.batch_size / seconds})
-        history.append(row)
-        if info.is_main:
-            if progress:
-                shown = "  ".join(f"{k} {row[k]:.4f}" for k in bar_parts)
-                tqdm.write(
-                    f"epoch {epoch + 1}/{tc.epochs}  {cfg.method}  {shown}  mask {ratio:.2f}  "
-                    f"{row['pairs_per_s']:.0f} pairs/s"
-                )
-            if run_dir is not None:
-                _save(run_dir, model, optimizer, cfg, epoch + 1, history, order_gen, aug_gen, run_id)
-            if on_epoch_end is not None:
-                on_epoch_end(row)
-        elif run_dir is not None:
-            _gather_aug_state(aug_gen)  # matches the main rank's collective in _save
-
+    source = TrifeatureSource(images, idx1, idx2, cfg.augment, local_batch, info.rank, channels_last)
+    history = fit(
+        model, source, cfg, run_dir, optimizer=optimizer, order_gen=order_gen, aug_gen=aug_gen,
+        resume_key=_pretrain_key, device=dev, train_model=train_model,
+        autocast=(lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else nullcontext,
+        resume=resume, progress=progress, on_epoch_end=on_epoch_end, max_epochs_this_call=max_epochs_this_call,
+        resume_hint="use a new --out folder (with `coral-lab pretrain`, --no-resume starts this one over; its old "
+                    "scores are then never read as current)",
+    )
     # BatchNorm statistics are per rank; every rank keeps the main rank's (the saved) model
     distributed.broadcast_buffers(model)
     model.check_inputs = True
@@ -299,28 +200,35 @@ def _pretrain(cfg, run_dir, *, benchmark, device, progress, resume, on_epoch_end
     return PretrainResult(model=model, history=pd.DataFrame(history), run_dir=run_dir, config=cfg)
 
 
-def _gather_aug_state(aug_gen: torch.Generator) -> list[torch.Tensor]:
-    """Every rank's augmentation-generator state (a collective when distributed)."""
-    state = aug_gen.get_state()
-    info = distributed.dist_info()
-    if not info.enabled:
-        return [state]
-    states = [None] * info.world_size
-    torch.distributed.all_gather_object(states, state)
-    return states  # type: ignore[return-value]
+def _pretrain_key(config: dict) -> dict:
+    """What must match for a checkpoint to resume: the config as ``RunConfig`` reads it (a field added
+    later takes its default), less the probe section and the run-time fields (``pretrain_dict``)."""
+    return RunConfig.from_dict(config).pretrain_dict()
 
 
-def _save(run_dir, model, optimizer, cfg, epoch, history, order_gen, aug_gen, run_id) -> None:
-    states = _gather_aug_state(aug_gen)
-    ckpt = {
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "config": cfg.to_dict(),
-        "epoch": epoch,
-        "history": history,
-        "rng": {"order": order_gen.get_state(), "aug": [s.cpu() for s in states]},
-        "torch_version": str(torch.__version__),
-        "run_id": run_id,
-    }
-    atomic_torch_save(ckpt, run_dir / CHECKPOINT)
-    atomic_write_text(run_dir / HISTORY, pd.DataFrame(history).to_csv(index=False))
+class TrifeatureSource:
+    """Trifeature pairs as ``coral_lab.loop.PretrainSource``: uint8 images on the training device.
+
+    ``views(batch)``: this rank's share of the global batch of pair indices; both modalities and both
+    views in one augmentation call, ``(4B, H, W, 3)`` -> ``(4B, 3, S, S)`` split into
+    ``[x_1', x_2'], [x_1'', x_2'']``; un-augmented (CLIP), the pair itself is both views.
+    """
+
+    def __init__(self, images, idx1, idx2, augment_cfg, local_batch: int, rank: int, channels_last: bool) -> None:
+        self.images, self.idx1, self.idx2 = images, idx1, idx2
+        self.augment_cfg = augment_cfg
+        self.local_batch, self.rank, self.channels_last = local_batch, rank, channels_last
+        self.n_samples = len(idx1)
+
+    def views(self, batch, augment: bool, generator):
+        batch = batch[self.rank * self.local_batch : (self.rank + 1) * self.local_batch]
+        i1, i2 = self.idx1[batch], self.idx2[batch]
+        if augment:
+            x = augment_batch(self.images[torch.cat([i1, i2, i1, i2])], self.augment_cfg, generator)
+        else:  # the un-augmented pair, (2B, 3, S, S); both "views" are the same images
+            x = to_model_input(self.images[torch.cat([i1, i2])], self.augment_cfg)
+            x = torch.cat([x, x])
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        v = x.split(self.local_batch)
+        return [v[0], v[1]], [v[2], v[3]]

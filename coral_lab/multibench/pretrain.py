@@ -17,25 +17,23 @@ history, generator states), written atomically after every epoch; an interrupted
 
 from __future__ import annotations
 
-import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
 from coral_lab import runs
 from coral_lab.config import METHOD_NAMES, experiment_dict
-from coral_lab.io import CheckpointError, atomic_torch_save, atomic_write_text, load_checkpoint
+from coral_lab.io import load_checkpoint
 from coral_lab.multibench.augment import augment_modalities
 from coral_lab.multibench.baselines import FEATURE_BASELINES
 from coral_lab.multibench.config import FeatureRunConfig
 from coral_lab.multibench.datasets import FeatureDataset
 from coral_lab.multibench.model import FeatureCoralModel
-from coral_lab.training import StepContext, adamw, augmentation_seed, progress_at
+from coral_lab.loop import fit
+from coral_lab.training import adamw, augmentation_seed
 
 __all__ = ["METHODS", "get_method", "build_feature_model", "FeaturePretrainResult", "pretrain_features", "load_feature_model"]
 
@@ -57,6 +55,27 @@ def get_method(name: str) -> type[nn.Module]:
 def build_feature_model(cfg: FeatureRunConfig, data: FeatureDataset) -> nn.Module:
     """A freshly initialised model of ``cfg.train.method`` for ``data``'s modalities."""
     return get_method(cfg.train.method).from_config(cfg, data.modalities)
+
+
+class FeatureSource:
+    """Feature tensors as ``coral_lab.loop.PretrainSource``: the train split's n modalities on the device.
+
+    ``views(batch)``: the rows ``batch`` of every modality, augmented twice
+    (``coral_lab.multibench.augment``: view 1 then view 2, from one generator); un-augmented (CLIP),
+    the rows themselves are both views.
+    """
+
+    def __init__(self, xs: list[torch.Tensor], modalities, augment_cfg) -> None:
+        self.xs, self.modalities, self.augment_cfg = xs, tuple(modalities), augment_cfg
+        self.n_samples = len(xs[0])
+
+    def views(self, batch, augment: bool, generator):
+        rows = [x[batch] for x in self.xs]
+        if not augment:
+            return rows, rows
+        v1 = augment_modalities(rows, self.modalities, self.augment_cfg, generator)
+        v2 = augment_modalities(rows, self.modalities, self.augment_cfg, generator)
+        return v1, v2
 
 
 @dataclass
@@ -118,65 +137,10 @@ def _pretrain_features(cfg, data, run_dir, *, device, progress, resume, max_epoc
     optimizer = adamw(model.parameters(), tc.lr, tc.weight_decay)
     order_gen = torch.Generator().manual_seed(tc.seed)
     aug_gen = torch.Generator(dev).manual_seed(augmentation_seed(tc.seed))
-    history: list[dict] = []
-    start = 0
     run_dir = Path(run_dir) if run_dir is not None else None
-    if run_dir is not None and resume and (run_dir / CHECKPOINT).exists():
-        ckpt = load_checkpoint(run_dir / CHECKPOINT)
-        if experiment_dict(ckpt["config"]) != cfg.experiment_dict():
-            raise CheckpointError(f"{run_dir / CHECKPOINT} was written with a different configuration; use a new folder")
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        order_gen.set_state(ckpt["rng"]["order"])
-        aug_gen.set_state(ckpt["rng"]["aug"])
-        torch.set_rng_state(ckpt["rng"]["torch"])  # dropout in the Transformer encoders draws from it
-        history, start = list(ckpt["history"]), int(ckpt["epoch"])
-        run_id = ckpt.get("run_id") or runs.run_id(run_dir) or uuid.uuid4().hex
-    else:
-        run_id = uuid.uuid4().hex  # a fresh training
-    if run_dir is not None:
-        runs.new_run_id(run_dir, run_id)
-        cfg.to_json(run_dir / CONFIG)
-
-    end = tc.epochs if max_epochs_this_call is None else min(tc.epochs, start + max_epochs_this_call)
-    model.check_inputs = False
-    for epoch in range(start, end):
-        # COrAL's schedule; a baseline logs its own fixed ratio (InfMasking 0.7, the others 0)
-        ratio = model.mask_ratio_at(epoch, tc.epochs, tc.mask_schedule)
-        ctx = StepContext(mask_ratio=ratio, progress=progress_at(epoch, tc.epochs), generator=aug_gen,
-                          order_generator=order_gen)
-        model.train()
-        perm = torch.randperm(n, generator=order_gen).to(dev)
-        sums: dict[str, float] = {}
-        t0 = time.perf_counter()
-        for step in range(steps):
-            idx = perm[step * tc.batch_size : (step + 1) * tc.batch_size]
-            batch = [x[idx] for x in xs]
-            if model.uses_augmentation:
-                v1 = augment_modalities(batch, data.modalities, cfg.augment, aug_gen)
-                v2 = augment_modalities(batch, data.modalities, cfg.augment, aug_gen)
-            else:  # CLIP is trained on the pairs as they are
-                v1 = v2 = batch
-            loss, parts = model.training_loss(v1, v2, ctx)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            for k, v in {"loss": loss, **parts}.items():
-                sums[k] = sums.get(k, 0.0) + float(v.detach())
-        row = {"epoch": epoch + 1, "mask_ratio": ratio, **{k: v / steps for k, v in sums.items()}}
-        row["seconds"] = time.perf_counter() - t0
-        if not np.isfinite(row["loss"]):
-            raise FloatingPointError(f"the loss became {row['loss']} in epoch {epoch + 1}; lower train.lr or check the data")
-        history.append(row)
-        if progress:
-            print(f"epoch {epoch + 1}/{tc.epochs}  loss {row['loss']:.4f}  mask {ratio:.2f}  {row['seconds']:.1f} s", flush=True)
-        if run_dir is not None:
-            atomic_torch_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "config": cfg.to_dict(),
-                               "epoch": epoch + 1, "history": history,
-                               "rng": {"order": order_gen.get_state(), "aug": aug_gen.get_state(),
-                                       "torch": torch.get_rng_state()},
-                               "torch_version": str(torch.__version__), "run_id": run_id}, run_dir / CHECKPOINT)
-            atomic_write_text(run_dir / HISTORY, pd.DataFrame(history).to_csv(index=False))
+    history = fit(model, FeatureSource(xs, data.modalities, cfg.augment), cfg, run_dir, optimizer=optimizer,
+                  order_gen=order_gen, aug_gen=aug_gen, resume_key=experiment_dict, device=dev, resume=resume,
+                  progress=progress, max_epochs_this_call=max_epochs_this_call, resume_hint="use a new folder")
     model.check_inputs = True
     model.eval()
     return FeaturePretrainResult(model, pd.DataFrame(history), run_dir, cfg)
