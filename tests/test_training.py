@@ -108,3 +108,20 @@ def test_seeds_and_progress():
     assert augmentation_seed(41) == 41 * 1_000_003 + 7919  # the value every committed run used
     assert [progress_at(e, 5) for e in range(5)] == [0.0, 0.25, 0.5, 0.75, 1.0]
     assert progress_at(0, 1) == 1.0
+
+
+def test_a_feature_checkpoint_in_the_earlier_format_still_resumes_exactly(tmp_path):
+    from coral_lab.io import atomic_torch_save, load_checkpoint
+    from coral_lab.multibench.pretrain import pretrain_features
+
+    data = load_dataset("digits")
+    cfg = feature_config("digits", "ci").replace(train={"epochs": 2})
+    full = pretrain_features(cfg, data, tmp_path / "full")
+    pretrain_features(cfg, data, tmp_path / "split", max_epochs_this_call=1)
+    ckpt = load_checkpoint(tmp_path / "split" / "checkpoint.pt")
+    ckpt["rng"]["aug"] = ckpt["rng"]["aug"][0]  # the feature loop's own format before the one loop: one state
+    atomic_torch_save(ckpt, tmp_path / "split" / "checkpoint.pt")
+    rest = pretrain_features(cfg, data, tmp_path / "split")
+    a, b = full.model.state_dict(), rest.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert list(rest.history["epoch"]) == [1, 2]
