@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import numpy as np
 import pandas as pd
 
 from coral_lab import protocol, runs
@@ -50,7 +51,7 @@ STUDIES = ("masking", "weights")
 # the tidy result file's columns, in order; config_hash (``coral_lab.runs.config_hash`` of the variant's
 # whole experiment config) decides whether saved rows are reused
 RESULT_COLUMNS = (
-    "study", "variant", "label", "seed", "column", "balanced_accuracy",
+    "study", "variant", "label", "seed", "column", "balanced_accuracy", "roc_auc",
     "mask_schedule", "lambda_s", "lambda_u", "lambda_o", "ortho_kind", "epochs", "preset", "config_hash",
 )
 
@@ -187,6 +188,9 @@ def run_ablation(
             "seed": scored["seed"].astype(int).to_numpy(),
             "column": scored["column"].to_numpy(),
             "balanced_accuracy": scored["balanced_accuracy"].astype(float).to_numpy(),
+            # the threshold-free reading beside it (synergy: where masking shows at the CPU presets)
+            "roc_auc": (scored["roc_auc"].astype(float).to_numpy() if "roc_auc" in scored
+                        else np.full(len(scored), np.nan)),
             "mask_schedule": _schedule_text(vcfg.train.mask_schedule),
             "lambda_s": vcfg.loss.lambda_s,
             "lambda_u": vcfg.loss.lambda_u,
@@ -285,7 +289,8 @@ def summarize_ablation(results: pd.DataFrame) -> pd.DataFrame:
         results: tidy rows with at least variant, label, column, seed, balanced_accuracy.
 
     Returns:
-        Columns variant, label, column, mean, std (NaN for one seed), n_seeds.
+        Columns variant, label, column, mean, std (NaN for one seed), n_seeds, auc_mean (the mean test
+        ROC-AUC %; NaN where the rows carry none).
     """
     need = {"variant", "label", "column", "seed", "balanced_accuracy"}
     missing = need - set(results.columns)
@@ -299,6 +304,9 @@ def summarize_ablation(results: pd.DataFrame) -> pd.DataFrame:
         std=("balanced_accuracy", seed_std),
         n_seeds=("seed", "nunique"),
     ).reset_index()
+    auc = results["roc_auc"] if "roc_auc" in results else pd.Series(float("nan"), index=results.index)
+    out["auc_mean"] = auc.groupby([results["variant"], results["column"]]).mean().reindex(
+        list(zip(out["variant"], out["column"]))).to_numpy()
     columns = ("redundancy", "uniqueness", "synergy")
     out["_v"] = out["variant"].map(order.index)
     out["_c"] = out["column"].map(lambda c: columns.index(c) if c in columns else len(columns))
@@ -309,19 +317,23 @@ def format_ablation(summary: pd.DataFrame, title: str = "") -> str:
     """The summary as aligned text: one row per variant, mean +- std per Table 1 column."""
     wide_mean = summary.pivot(index="variant", columns="column", values="mean")
     wide_std = summary.pivot(index="variant", columns="column", values="std")
+    wide_auc = (summary.pivot(index="variant", columns="column", values="auc_mean") if "auc_mean" in summary
+                else pd.DataFrame(index=wide_mean.index))
     labels = dict(zip(summary["variant"], summary["label"]))
     n = dict(zip(summary["variant"], summary["n_seeds"]))
     columns = [c for c in ("redundancy", "uniqueness", "synergy") if c in wide_mean.columns]
     width = max(len(s) for s in labels.values())
     lines = [title] if title else []
-    lines.append(f"{'':{width}s} " + " ".join(f"{c:>16s}" for c in columns) + "  seeds")
+    lines.append(f"{'':{width}s} " + " ".join(f"{c:>16s}" for c in [*columns, "synergy AUC"]) + "  seeds")
     for variant in dict.fromkeys(summary["variant"]):
         cells = []
         for c in columns:
             m, s = wide_mean.loc[variant, c], wide_std.loc[variant, c]
             cells.append("-" if pd.isna(m) else f"{m:5.1f}" + ("" if pd.isna(s) else f" +- {s:4.2f}"))
+        auc = wide_auc.loc[variant, "synergy"] if "synergy" in wide_auc.columns else float("nan")
+        cells.append("-" if pd.isna(auc) else f"{auc:5.1f}")
         lines.append(f"{labels[variant]:{width}s} " + " ".join(f"{c:>16s}" for c in cells) + f"  {n[variant]}")
-    lines.append("balanced accuracy %, linear probe on frozen Z; each variant is the Table 1 protocol "
+    lines.append("balanced accuracy % (synergy AUC: the synergy probe's test ROC-AUC %), linear probe on frozen Z; each variant is the Table 1 protocol "
                  "(unbiased pretraining -> redundancy, uniqueness; biased pretraining -> synergy); "
                  + SPREAD_NOTE + ".")
     return "\n".join(lines)

@@ -236,3 +236,22 @@ def test_results_written_before_rows_carried_their_config_hash_are_not_reused(tm
     path = ablations.results_path(tmp_path, "masking")
     pd.read_csv(path).drop(columns=["config_hash"]).to_csv(path, index=False)
     assert ablations.complete_results("masking", cfg, tmp_path, seeds=[41], variants=["none"]) is None
+
+
+def test_the_synergy_roc_auc_is_carried_into_the_summary_and_the_text(tmp_path, monkeypatch):
+    import coral_lab.protocol
+
+    def fake_run_table1(cfg, out_dir, *, seeds, device, progress, jobs=1):
+        auc = 80.0 if cfg.train.mask_schedule is not None else 52.0
+        rows = [{"seed": s, "train_set": "unbiased", "task": "t", "features": "Z", "balanced_accuracy": 50.0,
+                 "roc_auc": auc + s - 41, "column": c} for s in seeds for c in ("redundancy", "uniqueness", "synergy")]
+        return pd.DataFrame(rows), None
+
+    monkeypatch.setattr(coral_lab.protocol, "run_table1", fake_run_table1)
+    res = ablations.run_ablation("masking", get_preset("ci"), tmp_path, seeds=[41, 42], device="cpu",
+                                 variants=["none", "static-50"], progress=False)
+    summary = ablations.summarize_ablation(res)
+    syn = summary[summary["column"] == "synergy"].set_index("variant")["auc_mean"]
+    assert syn.to_dict() == {"none": 52.5, "static-50": 80.5}
+    text = ablations.format_ablation(summary)
+    assert "synergy AUC" in text and "80.5" in text and "52.5" in text
