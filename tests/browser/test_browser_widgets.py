@@ -138,7 +138,7 @@ def test_interactive_lab_train_button_adds_a_trial(lab):
         assert float(row["mask_ratio"]) == new_ratio, row
         assert float(row["lambda_o"]) == new_lambda_o, row
         assert (float(row["lambda_s"]), float(row["lambda_u"])) == (lambda_s, lambda_u), row
-        scores = {k: float(row[k]) for k in ("R", "U1", "U2", "S")}
+        scores = {k: float(row[k]) for k in ("R", "U1", "U2", "S", "S AUC")}
         assert all(0.0 <= v <= 100.0 for v in scores.values()), scores
         lab.screenshot("lab_after_train_table", out)
 
@@ -149,7 +149,7 @@ def test_interactive_lab_train_button_adds_a_trial(lab):
         bars = comparison_bars(cell)
         assert [t["name"] for t in bars] == [t["name"] for t in bars_before], bars
         for trace in bars:
-            score = trace["name"].split()[0]  # "R (share)" -> "R"
+            score = trace["name"].split(" (")[0]  # "R (share)" -> "R", "S AUC (synergy ROC-AUC)" -> "S AUC"
             assert trace["x"] == [f"#{k}" for k in range(1, n + 2)], trace["x"]
             assert abs(trace["y"][-1] - scores[score]) <= 0.01, (score, trace["y"][-1], scores)
             assert f"static {new_ratio:.0%}" in trace["customdata"][-1], trace["customdata"][-1]
