@@ -40,6 +40,7 @@ __all__ = [
     "TrainConfig",
     "ProbeConfig",
     "BaselineConfig",
+    "ConfigTree",
     "RunConfig",
     "METHOD_NAMES",
     "PRESETS",
@@ -238,8 +239,127 @@ def experiment_dict(config: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+class ConfigTree:
+    """What every run config shares: typed sections (nested dataclasses) under a few top-level fields.
+
+    ``RunConfig`` (Trifeature) and ``coral_lab.multibench.config.FeatureRunConfig`` (feature data) are
+    both a ``ConfigTree``: the same JSON round trip, the same ``replace`` with one clear line for an
+    unknown section or field, the same reading of older files (``LEGACY_VALUES``). A subclass may check a
+    top-level value (``_check_top_level``) and keep derived fields in step after a change (``_after_replace``).
+    """
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    def experiment_dict(self) -> dict[str, Any]:
+        """``to_dict`` without the fields that only say how to run (``RUNTIME_FIELDS``, e.g. CPU threads).
+
+        Two configs with the same experiment dict describe the same experiment: a checkpoint written
+        with 2 threads resumes with 1, and a finished run is reused.
+        """
+        return experiment_dict(self.to_dict())
+
+    @classmethod
+    def section_names(cls) -> list[str]:
+        """The fields of this config that are sections (dataclasses), in declaration order."""
+        default = cls()
+        return [f.name for f in dataclasses.fields(cls) if dataclasses.is_dataclass(getattr(default, f.name))]
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Any:
+        """From a dict as ``to_dict`` writes it; a section missing a field added later takes the value
+        runs had before it (``LEGACY_VALUES``), any other missing field its default."""
+        if not isinstance(d, dict):
+            raise ValueError(f"a config must be a mapping of sections, got {type(d).__name__}")
+        d = with_legacy_values(d)
+        valid = [f.name for f in dataclasses.fields(cls)]
+        unknown = set(d) - set(valid)
+        if unknown:
+            raise ValueError(f"unknown config section(s) {sorted(unknown)}; valid: {sorted(valid)}")
+        obj = cls()
+        for name, value in d.items():
+            current = getattr(obj, name)
+            if dataclasses.is_dataclass(current):
+                value = _section_from_dict(type(current), value, name)
+            setattr(obj, name, value)
+        return obj
+
+    def to_json(self, path: str | os.PathLike) -> None:
+        """Write the config as JSON, atomically (temporary file + rename)."""
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike) -> Any:
+        path = Path(path)
+        try:
+            d = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise FileNotFoundError(f"config file {path} not found") from None
+        except json.JSONDecodeError as e:
+            raise ValueError(f"config file {path} is not valid JSON ({e}); delete it or re-run") from None
+        return cls.from_dict(d)
+
+    def replace(self, **sections: Any) -> Any:
+        """A copy with some fields changed: ``cfg.replace(train={"epochs": 5}, loss={"lambda_o": 3})``.
+
+        A section takes a dict of its fields (nested sections a nested dict:
+        ``model={"encoder": {"layers": 2}}``); a top-level field a plain value (``cfg.replace(preset="ci")``).
+        A list given for a tuple field becomes a tuple, as in JSON.
+        """
+        new = copy.deepcopy(self)
+        for name, values in sections.items():
+            if not hasattr(new, name):
+                raise ValueError(f"unknown config section {name!r}; valid: {self.section_names()}")
+            current = getattr(new, name)
+            if dataclasses.is_dataclass(current) and isinstance(values, dict):
+                _update(current, values, name)
+            else:
+                new._check_top_level(name, values)
+                setattr(new, name, values)
+        new._after_replace()
+        return new
+
+    def _check_top_level(self, name: str, value: Any) -> None:
+        """Raise ValueError for a top-level value that cannot be (``replace``); by default any is taken."""
+
+    def _after_replace(self) -> None:
+        """Bring derived fields in step after ``replace``; by default nothing."""
+
+
+def _update(obj: Any, values: dict[str, Any], where: str) -> None:
+    for k, v in values.items():
+        if not hasattr(obj, k):
+            valid = [f.name for f in dataclasses.fields(obj)]
+            raise ValueError(f"unknown field {where}.{k}; valid fields: {valid}")
+        current = getattr(obj, k)
+        if dataclasses.is_dataclass(current) and isinstance(v, dict):
+            _update(current, v, f"{where}.{k}")
+        else:
+            setattr(obj, k, tuple(v) if isinstance(current, tuple) and isinstance(v, list) else v)
+
+
+def _section_from_dict(cls: type, d: Any, where: str) -> Any:
+    if not isinstance(d, dict):
+        raise ValueError(f"config section {where!r} must be a mapping, got {type(d).__name__}")
+    valid = [f.name for f in dataclasses.fields(cls)]
+    unknown = set(d) - set(valid)
+    if unknown:
+        raise ValueError(f"unknown field(s) {sorted(unknown)} in config section {where!r}; valid: {sorted(valid)}")
+    obj = cls()
+    for k, v in d.items():
+        current = getattr(obj, k)
+        if dataclasses.is_dataclass(current):
+            v = _section_from_dict(type(current), v, f"{where}.{k}")
+        elif isinstance(current, tuple) and isinstance(v, list):
+            v = tuple(v)  # JSON has no tuples
+        setattr(obj, k, v)
+    return obj
+
+
 @dataclass
-class RunConfig:
+class RunConfig(ConfigTree):
+    """The Trifeature run: data, augmentation, model, loss, training, probe and the baselines' settings."""
+
     preset: str = "paper"
     method: str = "coral"  # one of METHOD_NAMES; "coral" is the paper's model
     data: DataConfig = field(default_factory=DataConfig)
@@ -250,17 +370,6 @@ class RunConfig:
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def experiment_dict(self) -> dict[str, Any]:
-        """``to_dict`` without the fields that only say how to run (``RUNTIME_FIELDS``, e.g. CPU threads).
-
-        Two configs with the same experiment dict describe the same experiment: a checkpoint written
-        with 2 threads resumes with 1, and a finished run is reused.
-        """
-        return experiment_dict(self.to_dict())
-
     def pretrain_dict(self) -> dict[str, Any]:
         """``experiment_dict`` without the ``probe`` section: what decides the trained weights.
 
@@ -269,42 +378,6 @@ class RunConfig:
         out = self.experiment_dict()
         out.pop("probe", None)
         return out
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
-        """From a dict as ``to_dict`` writes it; a section missing a field added later takes the value
-        runs had before it (``LEGACY_VALUES``), any other missing field its default."""
-        if not isinstance(d, dict):
-            raise ValueError(f"a config must be a mapping of sections, got {type(d).__name__}")
-        d = with_legacy_values(d)
-        kwargs: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            if f.name not in d:
-                continue
-            value = d[f.name]
-            sub = _SECTIONS.get(f.name)
-            if sub is not None:
-                value = _section_from_dict(sub, value, f.name)
-            kwargs[f.name] = value
-        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown config section(s) {sorted(unknown)}; valid: {sorted(_SECTIONS)}")
-        return cls(**kwargs)
-
-    def to_json(self, path: str | os.PathLike) -> None:
-        """Write the config as JSON, atomically (temporary file + rename)."""
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
-
-    @classmethod
-    def from_json(cls, path: str | os.PathLike) -> "RunConfig":
-        path = Path(path)
-        try:
-            d = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise FileNotFoundError(f"config file {path} not found") from None
-        except json.JSONDecodeError as e:
-            raise ValueError(f"config file {path} is not valid JSON ({e}); delete it or re-run") from None
-        return cls.from_dict(d)
 
     def validate(self) -> "RunConfig":
         """Check every field's type (``check_types``) and value range; raise ValueError naming the field."""
@@ -363,59 +436,12 @@ class RunConfig:
         mask_ratio_at(0, self.train.epochs, self.train.mask_schedule)
         return self
 
-    def replace(self, **sections: dict[str, Any]) -> "RunConfig":
-        """A copy with some fields changed: ``cfg.replace(train={"epochs": 5}, loss={"lambda_o": 3})``.
+    def _check_top_level(self, name: str, value: Any) -> None:
+        if name == "method" and value not in METHOD_NAMES:
+            raise ValueError(f"unknown method {value!r}; valid methods: {list(METHOD_NAMES)}")
 
-        The top-level fields take a plain value: ``cfg.replace(method="clip")``, ``cfg.replace(preset="ci")``.
-        """
-        new = copy.deepcopy(self)
-        for section, values in sections.items():
-            if section == "preset":
-                new.preset = values  # type: ignore[assignment]
-                continue
-            if section == "method":
-                if values not in METHOD_NAMES:
-                    raise ValueError(f"unknown method {values!r}; valid methods: {list(METHOD_NAMES)}")
-                new.method = values  # type: ignore[assignment]
-                continue
-            if section not in _SECTIONS:
-                raise ValueError(f"unknown config section {section!r}; valid: {sorted(_SECTIONS)}")
-            obj = getattr(new, section)
-            for k, v in values.items():
-                if not hasattr(obj, k):
-                    valid = [f.name for f in dataclasses.fields(obj)]
-                    raise ValueError(f"unknown field {section}.{k}; valid fields: {valid}")
-                setattr(obj, k, v)
-        # keep the model's image size in step with the data's
-        new.model.image_size = new.data.image_size
-        return new
-
-
-_SECTIONS = {
-    "data": DataConfig,
-    "augment": AugmentConfig,
-    "model": ModelConfig,
-    "loss": LossConfig,
-    "train": TrainConfig,
-    "probe": ProbeConfig,
-    "baseline": BaselineConfig,
-}
-
-
-def _section_from_dict(cls: type, d: Any, name: str) -> Any:
-    if not isinstance(d, dict):
-        raise ValueError(f"config section {name!r} must be a mapping, got {type(d).__name__}")
-    valid = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(d) - set(valid)
-    if unknown:
-        raise ValueError(f"unknown field(s) {sorted(unknown)} in config section {name!r}; valid: {sorted(valid)}")
-    kwargs = {}
-    for k, v in d.items():
-        default = getattr(cls(), k)
-        if isinstance(default, tuple) and isinstance(v, list):
-            v = tuple(v)  # JSON has no tuples
-        kwargs[k] = v
-    return cls(**kwargs)
+    def _after_replace(self) -> None:
+        self.model.image_size = self.data.image_size  # the model's image size follows the data's
 
 
 INFMASKING_TOTALS: tuple[str, ...] = ("mean", "comm_plus_half")

@@ -42,6 +42,34 @@ def test_replace_rejects_unknown_fields_and_sections():
     assert cfg.loss.lambda_o == 1  # the original is untouched
 
 
+def test_both_run_configs_share_one_config_tree():
+    """Trifeature and feature data read, change and reject fields with the same machinery."""
+    from coral_lab.config import ConfigTree
+    from coral_lab.multibench.config import FeatureRunConfig, feature_config
+
+    trifeature, digits = get_preset("ci"), feature_config("digits", "ci")
+    assert isinstance(trifeature, ConfigTree) and isinstance(digits, ConfigTree)
+    assert RunConfig.section_names() == ["data", "augment", "model", "loss", "train", "probe", "baseline"]
+    assert "finetune" in FeatureRunConfig.section_names() and "dataset" not in FeatureRunConfig.section_names()
+    for cfg in (trifeature, digits):
+        with pytest.raises(ValueError, match=r"^unknown config section 'optim'; valid: \[.*'loss'"):
+            cfg.replace(optim={"lr": 1})
+        with pytest.raises(ValueError, match=r"^unknown config section\(s\) \['optim'\]"):
+            type(cfg).from_dict({**cfg.to_dict(), "optim": {}})
+        with pytest.raises(ValueError, match=r"unknown field\(s\) \['lambda_x'\] in config section 'loss'"):
+            type(cfg).from_dict({**cfg.to_dict(), "loss": {"lambda_x": 1}})
+        changed = cfg.replace(probe={"C_grid": [0.5, 2.0]})  # a list for a tuple field becomes a tuple, as in JSON
+        assert changed.probe.C_grid == (0.5, 2.0) and cfg.probe.C_grid != (0.5, 2.0)
+        assert type(cfg).from_dict(changed.to_dict()) == changed
+    nested = digits.replace(model={"encoder": {"layers": 3}})
+    assert nested.model.encoder.layers == 3 and nested.model.encoder.width == digits.model.encoder.width
+    with pytest.raises(ValueError, match=r"unknown field\(s\) \['depth'\] in config section 'model.encoder'"):
+        FeatureRunConfig.from_dict({**digits.to_dict(), "model": {"encoder": {"depth": 2}}})
+    with pytest.raises(ValueError, match="unknown method 'simclr'"):
+        trifeature.replace(method="simclr")
+    assert trifeature.replace(data={"image_size": 48}).model.image_size == 48  # the model follows the data
+
+
 @pytest.mark.parametrize(
     "changes, match",
     [

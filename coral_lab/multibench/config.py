@@ -8,25 +8,18 @@ The Trifeature ``RunConfig`` is not touched; the loss and probe sections are reu
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from coral_lab.config import (
     METHOD_NAMES,
     BaselineConfig,
+    ConfigTree,
     LossConfig,
     ProbeConfig,
     check_architecture_choices,
     check_probe,
     check_types,
-    experiment_dict,
-    with_legacy_values,
 )
-from coral_lab.io import atomic_write_text
 from coral_lab.masking import mask_ratio_at
 from coral_lab.multibench.datasets import DATASETS
 
@@ -132,7 +125,10 @@ class FinetuneConfig:
 
 
 @dataclass
-class FeatureRunConfig:
+class FeatureRunConfig(ConfigTree):
+    """A feature-data run (a ``ConfigTree`` as the Trifeature ``RunConfig``): the data set, model, augmentation,
+    loss, pretraining, probe, fine-tuning and the baselines' settings."""
+
     preset: str = "paper"
     dataset: str = "mosi"
     data_path: str | None = None  # file or folder; None: the environment variable, see datasets.py
@@ -145,45 +141,6 @@ class FeatureRunConfig:
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     # the baselines' own settings (train.method = clip / comm / infmasking / factorcl), as on Trifeature
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def experiment_dict(self) -> dict[str, Any]:
-        """``to_dict`` without the run-only fields (CPU threads); see ``coral_lab.config.experiment_dict``."""
-        return experiment_dict(self.to_dict())
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "FeatureRunConfig":
-        """From a dict as ``to_dict`` writes it; fields added later take the values older runs used
-        (``coral_lab.config.LEGACY_VALUES``) where a saved section lacks them."""
-        if not isinstance(d, dict):
-            raise ValueError(f"a config must be a mapping of sections, got {type(d).__name__}")
-        return _from_dict(cls, with_legacy_values(d), "config")
-
-    def to_json(self, path: str | Path) -> None:
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
-
-    @classmethod
-    def from_json(cls, path: str | Path) -> "FeatureRunConfig":
-        try:
-            return cls.from_dict(json.loads(Path(path).read_text()))
-        except FileNotFoundError:
-            raise FileNotFoundError(f"config file {path} not found") from None
-        except json.JSONDecodeError as e:
-            raise ValueError(f"config file {path} is not valid JSON ({e}); delete it or re-run") from None
-
-    def replace(self, **sections: Any) -> "FeatureRunConfig":
-        """A copy with fields changed: ``cfg.replace(train={"epochs": 5}, model={"encoder": {"layers": 2}})``."""
-        new = copy.deepcopy(self)
-        for name, values in sections.items():
-            if not hasattr(new, name):
-                raise ValueError(f"unknown config section {name!r}; valid: {[f.name for f in dataclasses.fields(new)]}")
-            if not isinstance(values, dict):
-                setattr(new, name, values)
-                continue
-            _update(getattr(new, name), values, name)
-        return new
 
     def validate(self) -> "FeatureRunConfig":
         check_types(self)
@@ -218,34 +175,6 @@ class FeatureRunConfig:
             raise ValueError(f"unknown method {t.method!r}; valid methods: {sorted(METHOD_NAMES)}")
         mask_ratio_at(0, t.epochs, t.mask_schedule)
         return self
-
-
-def _update(obj: Any, values: dict[str, Any], where: str) -> None:
-    for k, v in values.items():
-        if not hasattr(obj, k):
-            valid = [f.name for f in dataclasses.fields(obj)]
-            raise ValueError(f"unknown field {where}.{k}; valid fields: {valid}")
-        if dataclasses.is_dataclass(getattr(obj, k)) and isinstance(v, dict):
-            _update(getattr(obj, k), v, f"{where}.{k}")
-        else:
-            default = getattr(obj, k)
-            setattr(obj, k, tuple(v) if isinstance(default, tuple) and isinstance(v, list) else v)
-
-
-def _from_dict(cls: type, d: Any, where: str) -> Any:
-    if not isinstance(d, dict):
-        raise ValueError(f"config section {where!r} must be a mapping, got {type(d).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(d) - set(fields)
-    if unknown:
-        raise ValueError(f"unknown field(s) {sorted(unknown)} in {where!r}; valid: {sorted(fields)}")
-    obj = cls()
-    _update(obj, {k: v for k, v in d.items() if not dataclasses.is_dataclass(getattr(obj, k))}, where)
-    for k, v in d.items():
-        sub = getattr(obj, k)
-        if dataclasses.is_dataclass(sub):
-            setattr(obj, k, _from_dict(type(sub), v, f"{where}.{k}"))
-    return obj
 
 
 # --------------------------------------------------------------------------------------------- presets
