@@ -26,7 +26,8 @@ from typing import Sequence
 import pandas as pd
 
 from coral_lab import runs
-from coral_lab.analysis import TASK_LABELS, unit_config
+from coral_lab.analysis import TASK_LABELS
+from coral_lab.units import unit_config
 from coral_lab.config import RunConfig, get_preset
 from coral_lab.evaluate import summarize
 from coral_lab.methods import METHODS, subspaces, with_method
@@ -156,7 +157,7 @@ def probe_map_from_rows(rows: pd.DataFrame, method: str | None = None) -> pd.Dat
 
     Returns:
         Rows labelled as ``coral_lab.analysis.TASK_LABELS`` (shape, texture 1, texture 2, synergy),
-        columns the method's subspaces then ``Z``, ready for ``analysis.probe_map_heatmap``.
+        columns the method's subspaces then ``Z``, ready for ``views.probe_map_heatmap``.
     """
     need = {"train_set", "task", "features", "balanced_accuracy"}
     if not need <= set(rows.columns):

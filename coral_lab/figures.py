@@ -44,7 +44,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
         "coral_lab.figures needs matplotlib; install the notebooks extra: pip install -e '.[notebooks]'"
     ) from e
 
-from coral_lab import analysis
+from coral_lab import views
 from coral_lab.ablations import summarize_ablation
 from coral_lab.evaluate import seed_std, summarize
 from coral_lab.paper import CHANCE, DISPLAY_NAMES, PAPER_TABLE1, PAPER_TABLE3, TABLE1_COLUMNS as COLUMNS
@@ -343,7 +343,7 @@ PROBE_MAP_COLUMNS = ("task",)
 
 
 def probe_map_figure(table: pd.DataFrame, title: str = "Linear-probe map: subspace x task") -> Figure:
-    """The probe-map heat map (``coral_lab.analysis.probe_map_heatmap``) of a saved probe map.
+    """The probe-map heat map (``coral_lab.views.probe_map_heatmap``) of a saved probe map.
 
     Args:
         table: ``probe_map.csv`` as read back: a ``task`` column (shape, texture 1, texture 2,
@@ -357,20 +357,20 @@ def probe_map_figure(table: pd.DataFrame, title: str = "Linear-probe map: subspa
     if bad:
         raise ValueError(f"probe-map column(s) {bad} must hold balanced accuracies (numbers)")
     wide.columns.name = "features"
-    return _as_matplotlib(analysis.probe_map_heatmap(wide, title), "analysis.probe_map_heatmap")
+    return _as_matplotlib(views.probe_map_heatmap(wide, title), "views.probe_map_heatmap")
 
 
 UMAP_COLUMNS = ("x", "y", "subspace", "split")
 
 
 def umap_figure(table: pd.DataFrame, title: str = "UMAP of the learned subspaces") -> Figure:
-    """The UMAP density figure (``coral_lab.analysis.umap_density_figure``) of saved UMAP coordinates.
+    """The UMAP density figure (``coral_lab.views.umap_density_figure``) of saved UMAP coordinates.
 
     Args:
         table: ``umap.csv``: ``analysis.umap_projection(analysis.embedding_frame(...))`` without its
             ``embedding`` column (columns x, y, subspace, split and the labels).
     """
-    return _as_matplotlib(analysis.umap_density_figure(table, title), "analysis.umap_density_figure")
+    return _as_matplotlib(views.umap_density_figure(table, title), "views.umap_density_figure")
 
 
 BASELINES_COLUMNS = ("method", "seed", "column", "balanced_accuracy")

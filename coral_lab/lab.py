@@ -37,7 +37,7 @@ from typing import Any, Callable
 import pandas as pd
 import torch
 
-from coral_lab import analysis, pretrained
+from coral_lab import analysis, pretrained, views
 from coral_lab.config import RunConfig
 from coral_lab.data import N_CLASSES, TASKS, TrifeatureBenchmark
 from coral_lab.device import resolve_device
@@ -437,10 +437,10 @@ class LabSession:
         return fig
 
     def umap_figure(self, color_by: str = "subspace"):
-        """``coral_lab.analysis.umap_scatter`` of the last trial's UMAP."""
+        """``coral_lab.views.umap_scatter`` of the last trial's UMAP."""
         if self.last_umap is None:
             raise ValueError("no UMAP yet: run a trial with umap_pairs > 0")
-        return analysis.umap_scatter(self.last_umap, color_by)
+        return views.umap_scatter(self.last_umap, color_by)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from coral_lab import pretrained, runs
-from coral_lab.analysis import unit_config
+from coral_lab.units import unit_config
 from coral_lab.evaluate import probe_model
 from coral_lab.config import get_preset
 from coral_lab.device import describe_device, resolve_device, worker_threads

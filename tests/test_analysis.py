@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from coral_lab import analysis as A
+from coral_lab import units, views
 from coral_lab.data import COLOR_NAMES, COLORS, SHAPES, TASKS, pair_labels
 from coral_lab.evaluate import extract_features, probe_model
 from coral_lab.io import CheckpointError
@@ -52,33 +53,33 @@ def test_repo_root_found_from_nested_folder_and_missing_raises(tmp_path):
     (root / "pyproject.toml").write_text("")
     nested = root / "notebooks" / "deep"
     nested.mkdir(parents=True)
-    assert A.repo_root(nested) == root.resolve()
-    assert A.repo_root(root) == root.resolve()
+    assert units.repo_root(nested) == root.resolve()
+    assert units.repo_root(root) == root.resolve()
     lonely = tmp_path / "elsewhere"
     lonely.mkdir()
     with pytest.raises(FileNotFoundError, match="checkout"):
-        A.repo_root(lonely)
+        units.repo_root(lonely)
 
 
 def test_unit_config_and_run_dir_follow_the_protocol(ci_config, tmp_path):
-    u = A.unit_config(ci_config, 41, "biased")
+    u = units.unit_config(ci_config, 41, "biased")
     assert (u.train.seed, u.train.train_set) == (41, "biased")
     assert u.to_dict() == ci_config.replace(train={"seed": 41, "train_set": "biased"}).to_dict()
     assert ci_config.train.train_set == "unbiased"  # the input is not modified
-    assert A.unit_run_dir(tmp_path, 41, "biased") == tmp_path / "seed41-biased"
+    assert units.unit_run_dir(tmp_path, 41, "biased") == tmp_path / "seed41-biased"
     with pytest.raises(ValueError, match="train_set"):
-        A.unit_config(ci_config, 41, "skewed")
+        units.unit_config(ci_config, 41, "skewed")
     with pytest.raises(ValueError, match="seed"):
-        A.unit_config(ci_config, -1, "unbiased")
+        units.unit_config(ci_config, -1, "unbiased")
 
 
 def test_load_or_pretrain_resumes_then_loads_without_training(ci_config, ci_benchmark, tmp_path, monkeypatch):
     import coral_lab.train as train_mod
 
-    cfg = A.unit_config(ci_config, 7, "unbiased")
+    cfg = units.unit_config(ci_config, 7, "unbiased")
     run = tmp_path / "run"
     train_mod.pretrain(cfg, run, benchmark=ci_benchmark, device="cpu", progress=False, max_epochs_this_call=1)
-    model, history = A.load_or_pretrain(cfg, run, device="cpu", benchmark=ci_benchmark, progress=False)
+    model, history = units.load_or_pretrain(cfg, run, device="cpu", benchmark=ci_benchmark, progress=False)
     assert list(history["epoch"]) == list(range(1, cfg.train.epochs + 1))  # resumed to the end
     assert not model.training
 
@@ -86,16 +87,16 @@ def test_load_or_pretrain_resumes_then_loads_without_training(ci_config, ci_benc
         raise AssertionError("a finished run must be loaded, not trained")
 
     monkeypatch.setattr(train_mod, "pretrain", no_training)
-    again, history2 = A.load_or_pretrain(cfg, run, device="cpu", progress=False)
+    again, history2 = units.load_or_pretrain(cfg, run, device="cpu", progress=False)
     pd.testing.assert_frame_equal(history, history2)
     for (k, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items()):
         assert torch.equal(a, b), k
     monkeypatch.undo()
     other = cfg.replace(loss={"lambda_o": 3.0})
     with pytest.raises(CheckpointError, match="different configuration"):
-        A.load_or_pretrain(other, run, device="cpu", benchmark=ci_benchmark, progress=False)
+        units.load_or_pretrain(other, run, device="cpu", benchmark=ci_benchmark, progress=False)
     with pytest.raises(TypeError, match="RunConfig"):
-        A.load_or_pretrain(cfg.to_dict(), run, device="cpu")
+        units.load_or_pretrain(cfg.to_dict(), run, device="cpu")
 
 
 def test_history_figure_plots_every_part_per_run():
@@ -103,16 +104,16 @@ def test_history_figure_plots_every_part_per_run():
              "ortho_unique1_unique2", "orthogonal"]
     h = pd.DataFrame({"epoch": [1, 2, 3], "mask_ratio": [0.05, 0.35, 0.55], "loss": [3.0, 2.0, 1.0],
                       **{n: [0.1 * (i + 1)] * 3 for i, n in enumerate(names)}, "seconds": [1.0] * 3})
-    fig = A.history_figure({"unbiased": h, "biased": h}, "t")
+    fig = views.history_figure({"unbiased": h, "biased": h}, "t")
     per_run = 1 + 4 + 4 + 1  # loss; InfoNCE parts; orthogonality parts; mask ratio (not seconds)
     assert len(fig.data) == 2 * per_run
     shown = {tr.name: list(tr.y) for tr in fig.data}
     assert shown["biased: ortho_unique1_unique2"] == pytest.approx([0.7] * 3)
     assert shown["unbiased: mask_ratio"] == [0.05, 0.35, 0.55]
     with pytest.raises(ValueError, match="mask_ratio"):
-        A.history_figure(h.drop(columns="mask_ratio"))
+        views.history_figure(h.drop(columns="mask_ratio"))
     with pytest.raises(TypeError):
-        A.history_figure({})
+        views.history_figure({})
 
 
 def test_history_figure_draws_a_baseline_beside_coral():
@@ -121,7 +122,7 @@ def test_history_figure_draws_a_baseline_beside_coral():
                           "orthogonal": [0.1, 0.05], "seconds": [1.0, 1.0], "pairs_per_s": [9.0, 9.0]})
     clip = pd.DataFrame({"epoch": [1, 2], "mask_ratio": [0.0, 0.0], "loss": [4.0, 3.5], "clip": [4.0, 3.5],
                          "logit_scale": [2.66, 2.7], "seconds": [1.0, 1.0], "pairs_per_s": [9.0, 9.0]})
-    fig = A.history_figure({"coral": coral, "clip": clip})
+    fig = views.history_figure({"coral": coral, "clip": clip})
     shown = {tr.name: list(tr.y) for tr in fig.data}
     assert set(shown) == {"coral: loss", "coral: shared", "coral: orthogonal", "coral: mask_ratio",
                           "clip: loss", "clip: clip", "clip: logit_scale", "clip: mask_ratio"}
@@ -162,7 +163,7 @@ def test_probe_map_rejects_bad_names(model, ci_benchmark):
 
 
 def test_probe_map_heatmap_annotates_values_and_chance(probe_map):
-    fig = A.probe_map_heatmap(probe_map, "untrained")
+    fig = views.probe_map_heatmap(probe_map, "untrained")
     assert len(fig.axes) == 2  # the map and its colour bar
     ax = fig.axes[0]
     texts = [t.get_text() for t in ax.texts]
@@ -173,9 +174,9 @@ def test_probe_map_heatmap_annotates_values_and_chance(probe_map):
     assert "untrained" in ax.get_title()
     bad = probe_map.rename(index={"shape": "form"})
     with pytest.raises(ValueError, match="row label"):
-        A.probe_map_heatmap(bad, "x")
+        views.probe_map_heatmap(bad, "x")
     with pytest.raises(ValueError, match=r"\[0, 100\]"):
-        A.probe_map_heatmap(probe_map / 0.5, "x")
+        views.probe_map_heatmap(probe_map / 0.5, "x")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -272,25 +273,25 @@ def test_umap_projection_accepts_feature_dict_and_checks_arguments(projected):
 def test_umap_scatter_colours_and_validation(projected):
     df = projected[0]
     for color_by in A.COLOR_BY:
-        fig = A.umap_scatter(df, color_by)
+        fig = views.umap_scatter(df, color_by)
         assert sum(len(t.x) for t in fig.data) == len(df)
         assert fig.layout.xaxis.title.text == "UMAP 1"
-    fig = A.umap_scatter(df, "color2")
+    fig = views.umap_scatter(df, "color2")
     rgb = {n: "rgb({:.0f},{:.0f},{:.0f})".format(*(255 * np.asarray(c))) for n, c in zip(COLOR_NAMES, COLORS)}
     for t in fig.data:
         colour_name = t.legendgroup.split(",")[0]
         assert colour_name in COLOR_NAMES and t.marker.color == rgb[colour_name]
-    names = {t.legendgroup.split(",")[0] for t in A.umap_scatter(df, "shape").data}
+    names = {t.legendgroup.split(",")[0] for t in views.umap_scatter(df, "shape").data}
     assert names <= set(SHAPES) and len(names) > 1
     with pytest.raises(ValueError, match="color_by"):
-        A.umap_scatter(df, "colour")
+        views.umap_scatter(df, "colour")
     with pytest.raises(ValueError, match="lacks"):
-        A.umap_scatter(df.drop(columns="x"))
+        views.umap_scatter(df.drop(columns="x"))
 
 
 def test_umap_density_figure_axes_and_legend(projected):
     df = projected[0]
-    fig = A.umap_density_figure(df, "ci preset (CPU)")
+    fig = views.umap_density_figure(df, "ci preset (CPU)")
     assert len(fig.axes) == 1
     ax = fig.axes[0]
     assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("UMAP 1", "UMAP 2", "ci preset (CPU)")
@@ -298,9 +299,9 @@ def test_umap_density_figure_axes_and_legend(projected):
     assert legend == [f"{s} {split}" for s in ("Z^SR", "Z_1^U", "Z_2^U") for split in ("train", "test")]
     assert len(ax.collections) >= 6  # at least one contour set per subspace x split
     with pytest.raises(ValueError, match="split"):
-        A.umap_density_figure(df.drop(columns="split"), "x")
+        views.umap_density_figure(df.drop(columns="split"), "x")
     with pytest.raises(ValueError, match="at least 3"):
-        A.umap_density_figure(df[(df["split"] == "train") | (df.index < 2)], "x")
+        views.umap_density_figure(df[(df["split"] == "train") | (df.index < 2)], "x")
 
 
 def test_tasks_cover_every_probe_task():
@@ -309,22 +310,22 @@ def test_tasks_cover_every_probe_task():
 
 def test_umap_static_figure_panels(projected):
     df = projected[0]
-    fig = A.umap_static_figure(df, "quick preset (CPU)", color_by=("subspace", "shape", "color2"))
+    fig = views.umap_static_figure(df, "quick preset (CPU)", color_by=("subspace", "shape", "color2"))
     visible = [ax for ax in fig.axes if ax.get_visible()]
     assert len(visible) == 3
     assert [ax.get_title() for ax in visible] == ["coloured by subspace", "coloured by shape", "coloured by color2"]
     assert all(ax.get_xlabel() == "UMAP 1" for ax in visible)
     assert sum(len(c.get_offsets()) for c in visible[0].collections) == len(df)
     with pytest.raises(ValueError, match="color_by"):
-        A.umap_static_figure(df, "x", color_by=("hue",))
+        views.umap_static_figure(df, "x", color_by=("hue",))
 
 
 def test_preset_note_names_preset_and_device():
-    assert A.preset_note("quick", "cpu") == "quick preset (CPU), not the paper's scale"
-    assert A.preset_note("paper", torch.device("cpu")).startswith("paper preset (CPU)")
-    assert "ci preset" in A.preset_note("ci", "cpu")
+    assert units.preset_note("quick", "cpu") == "quick preset (CPU), not the paper's scale"
+    assert units.preset_note("paper", torch.device("cpu")).startswith("paper preset (CPU)")
+    assert "ci preset" in units.preset_note("ci", "cpu")
     with pytest.raises(ValueError, match="preset"):
-        A.preset_note("huge", "cpu")
+        units.preset_note("huge", "cpu")
 
 
 def test_neighbour_agreement_against_brute_force():

@@ -130,6 +130,23 @@ def test_function_level_imports_are_only_the_optional_heavy_libraries():
     assert offenders == []
 
 
+# computing apart from drawing: these modules train, probe or project and never import a plotting library
+COMPUTE_ONLY = ("coral_lab.units", "coral_lab.analysis", "coral_lab.evaluate", "coral_lab.protocol",
+                "coral_lab.study", "coral_lab.ablations", "coral_lab.compare")
+PLOTTING = ("matplotlib", "seaborn", "plotly")
+
+
+def test_computing_modules_import_no_plotting_library():
+    offenders = []
+    for name in COMPUTE_ONLY:
+        for node, _ in _import_nodes(ast.parse(MODULES[name].read_text())):
+            for module, _ in _imports(name, node):
+                if module.split(".")[0] in PLOTTING or module in ("coral_lab.views", "coral_lab.figures",
+                                                                   "coral_lab.plotting"):
+                    offenders.append(f"{name}:{node.lineno} {module}")
+    assert offenders == []
+
+
 def test_pyflakes_rules_pass_everywhere():
     # ruff's F rules (pyflakes): undefined names, unused imports, redefined names; the kind of error a
     # moved or renamed name leaves behind

@@ -78,7 +78,7 @@ def test_paper_pattern_checks_each_claim():
 
 
 def test_load_or_run_reads_saved_results_of_the_same_config_only(ci_config, tmp_path):
-    from coral_lab.analysis import unit_config
+    from coral_lab.units import unit_config
     from coral_lab.methods import with_method
 
     folder = tmp_path / "clip"

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from coral_lab import analysis, pretrained
+from coral_lab import analysis, pretrained, units
 from coral_lab.protocol import run_unit
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -93,33 +93,33 @@ def test_export_refuses_an_unfinished_or_unprobed_run(ci_config, ci_benchmark, t
 
 def test_load_unit_prefers_the_shipped_model_only_for_its_own_config(shipped, ci_config, ci_benchmark, tmp_path):
     root, folder, _ = shipped
-    model, history, source = analysis.load_unit(ci_config, tmp_path / "runs", 41, "unbiased", device="cpu",
+    model, history, source = units.load_unit(ci_config, tmp_path / "runs", 41, "unbiased", device="cpu",
                                                 benchmark=ci_benchmark, progress=False, shipped_root=root)
     assert source.startswith("shipped") and not (tmp_path / "runs").exists()
     # retrain=True, another config, or a unit that is not shipped: trained in runs/
     for kwargs, cfg, kind in (({"retrain": True}, ci_config, "unbiased"),
                               ({}, ci_config.replace(train={"lr": 5e-4}), "unbiased"),
                               ({}, ci_config, "biased-no-mask")):
-        _, _, source = analysis.load_unit(cfg, tmp_path / f"runs-{len(kwargs)}-{cfg.train.lr}", 41, kind,
+        _, _, source = units.load_unit(cfg, tmp_path / f"runs-{len(kwargs)}-{cfg.train.lr}", 41, kind,
                                           device="cpu", benchmark=ci_benchmark, progress=False, shipped_root=root,
                                           **kwargs)
         assert source.startswith("run"), (kwargs, kind)
     with pytest.raises(ValueError, match="unknown shipped unit"):
-        analysis.load_unit(ci_config, tmp_path, 41, "sideways", shipped_root=root)
+        units.load_unit(ci_config, tmp_path, 41, "sideways", shipped_root=root)
 
 
 def test_unit_probe_rows_from_shipped_rows_or_probed_and_kept(shipped, ci_config, ci_benchmark, tmp_path):
     root, folder, _ = shipped
-    rows, source = analysis.unit_probe_rows(ci_config, tmp_path / "runs", 41, "unbiased", subspaces=("Z",),
+    rows, source = units.unit_probe_rows(ci_config, tmp_path / "runs", 41, "unbiased", subspaces=("Z",),
                                             device="cpu", benchmark=ci_benchmark, progress=False, shipped_root=root)
     assert source.startswith("shipped") and set(rows["features"]) == {"Z"}
     # the shipped unit was probed on Z only: asking for the subspaces probes it here, once
-    rows, source = analysis.unit_probe_rows(ci_config, tmp_path / "runs", 41, "unbiased", device="cpu",
+    rows, source = units.unit_probe_rows(ci_config, tmp_path / "runs", 41, "unbiased", device="cpu",
                                             benchmark=ci_benchmark, progress=False, shipped_root=root)
     assert source.startswith("run") and set(rows["features"]) == {"Z", "shared", "unique1", "unique2"}
     kept = tmp_path / "runs" / "seed41-unbiased" / "probe_subspaces.csv"
     stamp = kept.stat().st_mtime_ns
-    again, _ = analysis.unit_probe_rows(ci_config, tmp_path / "runs", 41, "unbiased", device="cpu",
+    again, _ = units.unit_probe_rows(ci_config, tmp_path / "runs", 41, "unbiased", device="cpu",
                                         benchmark=ci_benchmark, progress=False, shipped_root=root)
     assert kept.stat().st_mtime_ns == stamp
     pd.testing.assert_frame_equal(again, rows)
@@ -143,7 +143,7 @@ def test_the_repository_ships_checksummed_models_of_todays_presets():
         assert sum(f["bytes"] for f in manifest["files"].values()) < 12 * 2**20  # the whole set stays small
         assert set(pretrained.shipped_units(folder)) == {pretrained.unit_name(41, k) for k in pretrained.SHIPPED_UNITS}
         for kind, (train_set, changes) in pretrained.SHIPPED_UNITS.items():
-            want = analysis.unit_config(get_preset(preset), 41, train_set).replace(**changes)
+            want = units.unit_config(get_preset(preset), 41, train_set).replace(**changes)
             got = pretrained.shipped_config(folder, pretrained.unit_name(41, kind))
             assert got.experiment_dict() == want.experiment_dict(), (
                 f"pretrained/{preset}/{pretrained.unit_name(41, kind)} was trained with another config than the "

@@ -9,7 +9,7 @@ through ``/api/sessions``. Nothing here knows about the browser.
 Layout of the temporary folder (``root``)::
 
     root/
-      pyproject.toml, coral_lab -> <checkout>/coral_lab   (so analysis.repo_root() finds root)
+      pyproject.toml, coral_lab -> <checkout>/coral_lab   (so units.repo_root() finds root)
       notebooks/*.ipynb                                    (copies: outputs land here, not in the checkout)
       jupyter/{config,runtime,workspaces,settings,ipython} (the server's per-user folders)
       server.log                                           (the server's stdout and stderr)
