@@ -29,6 +29,16 @@ def test_masking_study_is_paper_table3():
     assert ratios["increasing"] == pytest.approx(expected)
 
 
+def test_masking_study_adds_the_presets_own_static_ratio():
+    quick = ablations.study_variants("masking", get_preset("quick"))
+    assert list(quick)[-1] == "static-90" and "quick preset" in quick["static-90"].label
+    assert ablations.variant_config(get_preset("quick"), quick["static-90"]).train.mask_schedule == 0.9
+    # a preset already on a Table 3 ratio, or on the schedule, gets no extra variant
+    for cfg in (get_preset("paper"), get_preset("ci").replace(train={"mask_schedule": 0.5})):
+        assert list(ablations.study_variants("masking", cfg)) == ["increasing", "none", "static-25", "static-50",
+                                                                   "static-75"]
+
+
 def test_weights_study_changes_one_lambda_at_a_time_around_the_base():
     cfg = get_preset("ci").replace(loss={"lambda_s": 2.0, "lambda_u": 1.0, "lambda_o": 1.0})
     variants = ablations.study_variants("weights", cfg)
