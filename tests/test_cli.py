@@ -57,6 +57,24 @@ def test_quickstart_then_probe_end_to_end(ci_cache, tmp_path, capsys):
     assert set(probe["features"]) == {"Z", "shared"}
 
 
+def test_quickstart_writes_the_units_notebooks_05_to_07_load(ci_cache, tmp_path, monkeypatch, capsys):
+    """A student who ran the README's quickstart is not made to train again by notebook 05."""
+    from coral_lab import units
+    from coral_lab.config import get_preset
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["quickstart", "--preset", "ci", "--device", "cpu", "--cache-dir", str(ci_cache), "--no-progress"]) == 0
+    runs_dir = tmp_path / "runs" / "ci"  # notebooks 05-07: RUNS = ROOT / "runs" / PRESET
+    assert "results in runs/ci/" in capsys.readouterr().out
+    checkpoint = runs_dir / "seed41-unbiased" / "checkpoint.pt"
+    stamp = checkpoint.stat().st_mtime_ns
+    for kind in ("unbiased", "biased"):
+        _, history, source = units.load_unit(get_preset("ci"), runs_dir, 41, kind, retrain=True, device="cpu",
+                                             progress=False)
+        assert source == f"run {runs_dir / f'seed41-{kind}'}" and len(history) == get_preset("ci").train.epochs
+    assert checkpoint.stat().st_mtime_ns == stamp  # loaded, not trained again
+
+
 def test_probe_of_a_missing_or_corrupted_run_is_an_error(tmp_path, capsys):
     assert main(["probe", "--run", str(tmp_path / "none")]) == 2
     assert "not found" in capsys.readouterr().err
