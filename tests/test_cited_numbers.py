@@ -1,0 +1,172 @@
+"""The numbers the notebooks and the README quote from committed results still match those results.
+
+Each citation is a sentence pattern (``{}`` where a number stands; whitespace and line breaks are
+free) in one file, and for each number the value it quotes, recomputed here from the committed file
+it comes from. A quoted number must equal the recomputed one at the precision it is written with
+(``=``), or, where the text says "more than" / "at least", be a bound the recomputed value keeps
+(``>``). A sentence that is reworded, or a result file that is re-run, fails the test until the text
+and the numbers agree again, so no notebook keeps describing a run that is not the one committed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIRM = ROOT / "results" / "study-confirm-quick" / "curves.csv"
+QUICK_EPOCHS = 10  # the quick preset's training length: the confirm study's final probe
+
+
+@cache
+def shipped_probe(kind: str) -> pd.DataFrame:
+    return pd.read_csv(ROOT / "pretrained" / "quick" / f"seed41-{kind}" / "probe.csv")
+
+
+def shipped(kind: str, task: str, features: str, column: str = "balanced_accuracy") -> Callable[[], float]:
+    """A shipped quick unit's probe score (``pretrained/quick/seed41-<kind>/probe.csv``)."""
+    def value() -> float:
+        rows = shipped_probe(kind)
+        sel = rows[(rows["task"] == task) & (rows["features"] == features)]
+        assert len(sel) == 1, (kind, task, features)
+        return float(sel[column].iloc[0])
+    return value
+
+
+@cache
+def confirm_final() -> pd.DataFrame:
+    curves = pd.read_csv(CONFIRM)
+    return curves[curves["epoch"] == QUICK_EPOCHS]
+
+
+def confirm(unit: str, task: str, features: str = "Z", column: str = "balanced_accuracy",
+            stat: str | int = "mean") -> Callable[[], float]:
+    """The confirm study's final score of a unit: mean or np.std (ddof 0) over seeds, or one seed's."""
+    def value() -> float:
+        rows = confirm_final()
+        sel = rows[(rows["unit"] == unit) & (rows["task"] == task) & (rows["features"] == features)]
+        assert sorted(sel["seed"]) == [41, 42, 43], (unit, task, features, list(sel["seed"]))
+        values = sel.set_index("seed")[column]
+        if isinstance(stat, int):
+            return float(values[stat])
+        return float(values.mean() if stat == "mean" else np.std(values.to_numpy(), ddof=0))
+    return value
+
+
+def difference(a: Callable[[], float], b: Callable[[], float]) -> Callable[[], float]:
+    return lambda: a() - b()
+
+
+@cache
+def quickstart_row(task: str) -> float:
+    rows = pd.read_csv(ROOT / "results" / "quickstart-quick" / "table1.csv")
+    train_set = "biased" if task == "synergy" else "unbiased"
+    sel = rows[(rows["task"] == task) & (rows["features"] == "Z") & (rows["train_set"] == train_set)]
+    assert len(sel) == 1
+    return float(sel["balanced_accuracy"].iloc[0])
+
+
+@dataclass(frozen=True)
+class Citation:
+    path: str  # relative to the checkout; a notebook's markdown cells are searched
+    pattern: str  # the sentence, "{}" for each number
+    values: tuple[tuple[str, Callable[[], float]], ...]  # ("=" or ">", the recomputed value) per "{}"
+
+
+def _row(label: str, unit: str, task: str) -> Citation:
+    """One row of the README's confirm-study table."""
+    bas = tuple(("=", confirm(unit, task, stat=s)) for s in (41, 42, 43))
+    return Citation(
+        "README.md", f"| {label} | {unit} | {{}} +- {{}} | {{}} +- {{}} | {{}}, {{}}, {{}} |",
+        (("=", confirm(unit, task)), ("=", confirm(unit, task, stat="std")),
+         ("=", confirm(unit, task, column="roc_auc")), ("=", confirm(unit, task, column="roc_auc", stat="std")),
+         *bas))
+
+
+ONE = "shared, one modality"
+CITATIONS = (
+    Citation("notebooks/06_linear_probes.ipynb",
+             "masking lifted synergy's ROC-AUC from {} to {}, but its balanced accuracy only from {} to {}",
+             (("=", shipped("biased-no-mask", "synergy", "Z", "roc_auc")), ("=", shipped("biased", "synergy", "Z", "roc_auc")),
+              ("=", shipped("biased-no-mask", "synergy", "Z")), ("=", shipped("biased", "synergy", "Z")))),
+    Citation("notebooks/06_linear_probes.ipynb",
+             r"Texture 1 sat in $Z_1^U$ ({}) and at chance in $Z_2^U$, and $\lambda_o = 0$ left it there ({})",
+             (("=", shipped("unbiased", "unique1", "unique1")), ("=", shipped("unbiased-no-ortho", "unique1", "unique1")))),
+    Citation("notebooks/08_interactive_lab.ipynb",
+             "in the quick preset's confirm study (10 epochs, README section Measured), masking moved the AUC by "
+             "more than {} points",
+             ((">", difference(confirm("biased", "synergy", column="roc_auc"),
+                               confirm("biased-no-mask", "synergy", column="roc_auc"))),)),
+    _row("R", "unbiased", "share"),
+    _row("U", "unbiased", "unique1"),
+    _row("U (lambda_o = 0)", "unbiased-no-ortho", "unique1"),
+    _row("S", "biased", "synergy"),
+    _row("S (no masking)", "biased-no-mask", "synergy"),
+    Citation("README.md", "| texture 1, from image 1 only | {} | {} |",
+             (("=", confirm("biased", "texture 1 | image 1 only", ONE)),
+              ("=", confirm("biased-no-mask", "texture 1 | image 1 only", ONE)))),
+    Citation("README.md", "| color 2, from image 2 only | {} | {} |",
+             (("=", confirm("biased", "color 2 | image 2 only", ONE)),
+              ("=", confirm("biased-no-mask", "color 2 | image 2 only", ONE)))),
+    Citation("README.md", "| transfer: color-2 probe on image 1 -> pi(texture 1) | {} | {} |",
+             (("=", confirm("biased", "transfer: color-2 probe on image 1 -> pi(texture 1)", ONE)),
+              ("=", confirm("biased-no-mask", "transfer: color-2 probe on image 1 -> pi(texture 1)", ONE)))),
+    Citation("README.md", "| synergy from Z^SR (both images) | {} | {} |",
+             (("=", confirm("biased", "synergy", "shared")), ("=", confirm("biased-no-mask", "synergy", "shared")))),
+    Citation("README.md", "R {} / U {} / S {} (seed 41, `results/quickstart-quick/`)",
+             (("=", lambda: quickstart_row("share")), ("=", lambda: quickstart_row("unique1")),
+              ("=", lambda: quickstart_row("synergy")))),
+)
+
+_NUMBER = r"(-?\d+(?:\.\d+)?)"
+
+
+def text_of(path: str) -> str:
+    """A file's prose with runs of whitespace collapsed: a notebook's markdown cells, or the file itself."""
+    file = ROOT / path
+    if file.suffix == ".ipynb":
+        cells = json.loads(file.read_text())["cells"]
+        text = "\n\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    else:
+        text = file.read_text()
+    return re.sub(r"\s+", " ", text)
+
+
+def quoted_numbers(text: str, pattern: str) -> list[str]:
+    parts = [re.escape(re.sub(r"\s+", " ", p)).replace(r"\ ", r"\s+") for p in pattern.split("{}")]
+    found = re.findall(_NUMBER.join(parts), text)
+    assert len(found) == 1, f"expected the sentence once, found it {len(found)} times: {pattern!r}"
+    return list(found[0]) if isinstance(found[0], tuple) else [found[0]]
+
+
+def agrees(quoted: str, how: str, value: float) -> bool:
+    if how == ">":
+        return value > float(quoted)
+    decimals = len(quoted.split(".")[1]) if "." in quoted else 0
+    return abs(float(quoted) - value) <= 0.5 * 10.0 ** -decimals + 1e-9
+
+
+@pytest.mark.parametrize("citation", CITATIONS, ids=lambda c: f"{c.path}: {c.pattern[:50]}")
+def test_quoted_numbers_match_the_committed_results(citation):
+    numbers = quoted_numbers(text_of(citation.path), citation.pattern)
+    assert len(numbers) == len(citation.values)
+    recomputed = [(q, how, round(fn(), 3)) for q, (how, fn) in zip(numbers, citation.values)]
+    wrong = [(q, how, v) for q, how, v in recomputed if not agrees(q, how, v)]
+    assert wrong == [], f"{citation.path} quotes {numbers} where the results give {recomputed}: {citation.pattern!r}"
+
+
+def test_a_drifted_number_is_caught():
+    text = "masking lifted synergy's ROC-AUC from 57.5 to 79.4"
+    assert quoted_numbers(text, "ROC-AUC from {} to {}") == ["57.5", "79.4"]
+    assert agrees("79.4", "=", 79.43) and not agrees("79.4", "=", 79.46) and not agrees("79", "=", 79.6)
+    assert agrees("20", ">", 26.3) and not agrees("30", ">", 26.3)
+    with pytest.raises(AssertionError, match="found it 0 times"):
+        quoted_numbers(text, "ROC-AUC rose from {} to {}")
