@@ -189,9 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also copy curves.csv and its provenance sidecar here after every finished unit")
     p.set_defaults(func=cmd_study)
 
-    p = sub.add_parser("figures", help="redraw every figure from saved result files (no training)")
+    p = sub.add_parser("figures", help="redraw every figure from saved result files (no training), and the "
+                                        "lecture figures")
     p.add_argument("--results", default="results", help="folder with result files and their provenance sidecars")
     p.add_argument("--out", default="figures", help="folder for the figures and their sidecars")
+    p.add_argument("--no-lecture", action="store_true",
+                   help="skip the slide-ready lecture figures (<out>/lecture/: architecture, token masks, "
+                        "orthogonality penalties, schedule; PNG and SVG)")
     p.set_defaults(func=cmd_figures)
     return parser
 
@@ -340,7 +344,11 @@ def cmd_study(args: argparse.Namespace) -> int:
 def cmd_figures(args: argparse.Namespace) -> int:
     # lazy: coral_lab.figures needs matplotlib (the optional notebooks extra); no other command does
     from coral_lab.figures import make_all_figures
+    from coral_lab.lecture import make_lecture_figures
 
+    if not args.no_lecture:  # drawn from the library alone, so they come first and need no result file
+        for row in make_lecture_figures(Path(args.out) / "lecture").drop_duplicates("figure").itertuples():
+            print(f"{'written':8s} {row.figure:28s} {Path(row.path).with_suffix('')}.png, .svg  ({row.what})")
     made = make_all_figures(args.results, args.out)
     for row in made.itertuples():
         print(f"{row.status:8s} {row.figure:28s} {row.path}  ({row.detail})")

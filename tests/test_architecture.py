@@ -19,6 +19,7 @@ LAZY_OK = ("matplotlib", "seaborn", "plotly", "umap", "ipywidgets", "IPython", "
 # coral_lab modules a function may import lazily, and why
 LAZY_MODULES = {
     "coral_lab.figures": "imports matplotlib at the top; the coral-lab CLI must start without the notebooks extra",
+    "coral_lab.lecture": "imports matplotlib at the top, as coral_lab.figures",
 }
 
 
