@@ -48,6 +48,7 @@ __all__ = [
     "unique_distribution",
     "xor_distribution",
     "and_distribution",
+    "or_distribution",
     "two_bit_copy_distribution",
     "EXAMPLES",
     "MIXTURE_MECHANISMS",
@@ -211,6 +212,11 @@ def xor_distribution() -> np.ndarray:
 def and_distribution() -> np.ndarray:
     """Y = X1 and X2, independent fair bits: total H(Y) = 0.811 bit, R = 0.311, S = 0.5. ``(2, 2, 2)``."""
     return _from_function((2, 2, 2), lambda x1, x2: x1 & x2, np.full((2, 2), 0.25))
+
+
+def or_distribution() -> np.ndarray:
+    """Y = X1 or X2, independent fair bits (the exercise of notebook 01: AND with every bit flipped). ``(2, 2, 2)``."""
+    return _from_function((2, 2, 2), lambda x1, x2: x1 | x2, np.full((2, 2), 0.25))
 
 
 def two_bit_copy_distribution() -> np.ndarray:

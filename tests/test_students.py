@@ -15,11 +15,11 @@ SHEET = (ROOT / "STUDENTS.md").read_text()
 
 
 def test_every_notebook_the_sheet_names_exists_and_the_path_covers_05_to_09():
-    named = set(re.findall(r"notebooks/(\d\d_[a-z_]+\.ipynb)", SHEET))
+    named = set(re.findall(r"notebooks/((?:student/)?\d\d_[a-z_]+\.ipynb)", SHEET))
     assert named, "the sheet names no notebook"
     missing = [n for n in sorted(named) if not (ROOT / "notebooks" / n).is_file()]
     assert missing == []
-    numbers = {n[:2] for n in named}
+    numbers = {Path(n).name[:2] for n in named}
     assert {"01", "02", "03", "04", "05", "06", "07", "08", "09"} <= numbers
 
 
