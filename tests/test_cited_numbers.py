@@ -66,6 +66,16 @@ def difference(a: Callable[[], float], b: Callable[[], float]) -> Callable[[], f
 
 
 @cache
+def table1_row(folder: str, task: str, column: str = "balanced_accuracy") -> float:
+    """A committed Table 1 run's score of ``task`` from Z (``results/table1-<folder>/table1.csv``), seed 41."""
+    rows = pd.read_csv(ROOT / "results" / f"table1-{folder}" / "table1.csv")
+    train_set = "biased" if task == "synergy" else "unbiased"
+    sel = rows[(rows["task"] == task) & (rows["features"] == "Z") & (rows["train_set"] == train_set)]
+    assert len(sel) == 1
+    return float(sel[column].iloc[0])
+
+
+@cache
 def quickstart_row(task: str) -> float:
     rows = pd.read_csv(ROOT / "results" / "quickstart-quick" / "table1.csv")
     train_set = "biased" if task == "synergy" else "unbiased"
@@ -162,6 +172,9 @@ CITATIONS = (
               ("=", ablation("static-75", "synergy", "auc_mean")), ("=", ablation("static-90", "synergy", "auc_mean")),
               ("=", ablation("static-75", "synergy")), ("=", ablation("static-90", "synergy")),
               ("=", ablation("increasing", "synergy", "auc_mean")))),
+    Citation("README.md", "R {} / U {} / S {} (synergy ROC-AUC {}), `results/table1-long/`",
+             (("=", lambda: table1_row("long", "share")), ("=", lambda: table1_row("long", "unique1")),
+              ("=", lambda: table1_row("long", "synergy")), ("=", lambda: table1_row("long", "synergy", "roc_auc")))),
     Citation("README.md", "R {} / U {} / S {} (seed 41, `results/quickstart-quick/`)",
              (("=", lambda: quickstart_row("share")), ("=", lambda: quickstart_row("unique1")),
               ("=", lambda: quickstart_row("synergy")))),
