@@ -1,4 +1,4 @@
-"""Time the interactive lab's default trial and measure the masking contrast it shows (notebook 08).
+"""Time the interactive lab's default trial and measure the masking contrast it shows (notebook 09).
 
     python benchmarks/lab_trial.py --preset quick --out results/lab-trial-quick
 

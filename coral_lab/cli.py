@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
         _method(p)
         p.add_argument("--out", default=None,
                        help="output folder (default: reproduce runs/reproduce-<preset>, quickstart runs/<preset> "
-                            "(the folder notebooks 05-07 train into and read); runs/<command>-<method>-<preset> "
+                            "(the folder notebooks 05, 06 and 08 train into and read); runs/<command>-<method>-<preset> "
                             "for a baseline)")
         p.add_argument("--seeds", type=int, nargs="+", default=None,
                        help="seeds (default: 41..45 for reproduce, 41 for quickstart)")
@@ -244,7 +244,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
     seeds = args.seeds or (list(PAPER_SEEDS) if args.command == "reproduce" else [41])
     tag = "" if cfg.method == "coral" else f"{cfg.method}-"
-    # quickstart's COrAL units go where notebooks 05-07 look for a student's own runs (runs/<preset>/)
+    # quickstart's COrAL units go where notebooks 05, 06 and 08 look for a student's own runs (runs/<preset>/)
     default = f"runs/{cfg.preset}" if args.command == "quickstart" and not tag else f"runs/{args.command}-{tag}{cfg.preset}"
     out = Path(args.out or default)
     device = resolve_device(args.device)

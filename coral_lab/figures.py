@@ -508,7 +508,7 @@ FIGURES: dict[str, FigureSpec] = {
         "baselines_table1.csv", BASELINES_COLUMNS, ("seed", "balanced_accuracy"), baselines_figure,
         "Trifeature Table 1: every method, ours vs paper", "baselines_table1",
         "coral_lab.figures.save_result(<scored rows of compare.load_or_run for each method>, "
-        "'<results>/baselines_table1.csv', info) (notebook 11)"),
+        "'<results>/baselines_table1.csv', info) (notebook 07)"),
     "study": FigureSpec(
         "curves.csv", STUDY_COLUMNS, ("seed", "epoch", "train_seconds", "balanced_accuracy"), study_figure,
         "Learning curves against training time (coral_lab.study)", "study_curves",

@@ -136,7 +136,7 @@ CITATIONS = (
     Citation("notebooks/06_linear_probes.ipynb",
              r"Texture 1 sat in $Z_1^U$ ({}) and at chance in $Z_2^U$, and $\lambda_o = 0$ left it there ({})",
              (("=", shipped("unbiased", "unique1", "unique1")), ("=", shipped("unbiased-no-ortho", "unique1", "unique1")))),
-    Citation("notebooks/08_interactive_lab.ipynb",
+    Citation("notebooks/09_interactive_lab.ipynb",
              "in the quick preset's confirm study (10 epochs, README section Measured), masking moved the AUC by "
              "more than {} points",
              ((">", difference(confirm("biased", "synergy", column="roc_auc"),
@@ -163,7 +163,7 @@ CITATIONS = (
     _ablation_row("static 50 %", "static-50"),
     _ablation_row("static 75 %", "static-75"),
     _ablation_row("static 90 % (quick preset)", "static-90"),
-    Citation("notebooks/09_ablations.ipynb",
+    Citation("notebooks/10_ablations.ipynb",
              "ROC-AUC rises with the ratio, from {} without masking through {} at static 50 % and {} at 75 % to {} "
              "at the quick preset's own static 90 %, while its balanced accuracy, the paper's measure, leaves "
              "chance only at 75 % and 90 % ({} and {}). The paper's schedule, at 75 % only in the last quarter, "

@@ -64,7 +64,7 @@ def test_quickstart_writes_the_units_notebooks_05_to_07_load(ci_cache, tmp_path,
 
     monkeypatch.chdir(tmp_path)
     assert main(["quickstart", "--preset", "ci", "--device", "cpu", "--cache-dir", str(ci_cache), "--no-progress"]) == 0
-    runs_dir = tmp_path / "runs" / "ci"  # notebooks 05-07: RUNS = ROOT / "runs" / PRESET
+    runs_dir = tmp_path / "runs" / "ci"  # notebooks 05, 06 and 08: RUNS = ROOT / "runs" / PRESET
     assert "results in runs/ci/" in capsys.readouterr().out
     checkpoint = runs_dir / "seed41-unbiased" / "checkpoint.pt"
     stamp = checkpoint.stat().st_mtime_ns

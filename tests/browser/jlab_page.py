@@ -24,7 +24,7 @@ from playwright.sync_api import Locator, Page, expect
 # Timeouts in milliseconds, sized for a 2-core machine that is busy with other work.
 OPEN_TIMEOUT = 120_000  # the notebook is shown and its kernel idle
 # every cell of one ci-preset notebook has run: nbval needs < 2 min per notebook on an idle 2-core
-# machine; notebook 09 took more than 7 min here with the machine's load at 10
+# machine; notebook 10 took more than 7 min here with the machine's load at 10
 RUN_ALL_TIMEOUT = 900_000
 UPDATE_TIMEOUT = 120_000  # a widget callback has redrawn its output
 TRIAL_TIMEOUT = 300_000  # one ci-preset trial of the interactive lab (seconds when idle)

@@ -2,10 +2,10 @@
 
 The checks are what a student would see: no cell error, no "Loading widget..." or "Error
 displaying widget" left after Run All, and no error in the browser console (except the documented
-``jlab_page.ALLOWED_CONSOLE_ERRORS``). Notebooks 01 and 08 get the same checks in
+``jlab_page.ALLOWED_CONSOLE_ERRORS``). Notebooks 01 and 09 get the same checks in
 ``test_browser_widgets.py``, which then also moves their widgets.
 
-Notebooks 09 and 10 show no widgets and train many ci models (the ablations, a Table 1 run): their
+Notebooks 10 and 12 show no widgets and train many ci models (the ablations, a Table 1 run): their
 Run All in the browser took more than 7 min each on this 2-core machine under load, so it is marked
 ``slow`` (``--run-slow``); by default they are opened in JupyterLab with a live kernel and checked for
 front-end errors, and nbval executes every cell of them in the same suite.
@@ -19,8 +19,8 @@ import pytest
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOKS = sorted(p.name for p in NOTEBOOK_DIR.glob("*.ipynb"))
-WITH_WIDGET_TESTS = {"01_pid_concepts.ipynb", "08_interactive_lab.ipynb"}  # opened and run by test_browser_widgets
-HEAVY_WITHOUT_WIDGETS = {"09_ablations.ipynb", "10_paper_figures.ipynb"}
+WITH_WIDGET_TESTS = {"01_pid_concepts.ipynb", "09_interactive_lab.ipynb"}  # opened and run by test_browser_widgets
+HEAVY_WITHOUT_WIDGETS = {"10_ablations.ipynb", "12_paper_figures.ipynb"}
 
 
 def test_notebook_lists_name_existing_notebooks():

@@ -1,6 +1,6 @@
 """The notebooks' widgets driven like a student would: keyboard on the sliders, clicks on the buttons.
 
-- Notebook 08 (interactive lab): after Run All, switch the masking to a static ratio, move the ratio
+- Notebook 09 (interactive lab): after Run All, switch the masking to a static ratio, move the ratio
   and lambda_o sliders, press Train, and check that the trials table gains a row with exactly the
   settings the sliders show, and that the comparison chart gains that trial's bars with the table's
   scores.
@@ -86,7 +86,7 @@ def comparison_bars(scope) -> list[dict]:
 
 
 def test_interactive_lab_train_button_adds_a_trial(lab):
-    nb = "08_interactive_lab.ipynb"
+    nb = "09_interactive_lab.ipynb"
     lab.open_and_run(nb, workspace="interactive-lab")
     cell = lab.code_cell("widgets_tree = build_lab_widgets(session)")
     out = cell.locator(".jp-Cell-outputArea")
