@@ -8,8 +8,12 @@ import random
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
-__all__ = ["resolve_device", "seed_everything", "describe_device", "worker_threads", "compile_parts", "COMPILE_MODES"]
+__all__ = [
+    "resolve_device", "seed_everything", "describe_device", "worker_threads", "set_cpu_threads", "compile_parts",
+    "COMPILE_MODES",
+]
 
 # torch.compile modes ``TrainConfig.compile`` accepts ("max-autotune" is left out on purpose: on the lent
 # GPUs it spent over 9 minutes autotuning); None runs eagerly
@@ -48,6 +52,22 @@ def worker_threads(device: torch.device | str, jobs: int, threads: int | None = 
     if torch.device(device).type == "cpu" and jobs > 1:
         return max(1, (os.cpu_count() or 1) // jobs)
     return None
+
+
+def set_cpu_threads(threads: int) -> None:
+    """Use ``threads`` CPU threads in this process: torch's, and those of the OpenMP and BLAS pools that
+    scikit-learn's probe and NumPy use (threadpoolctl).
+
+    Limiting torch alone is not enough when several processes share the cores (``--jobs``): the probe's
+    logistic regression then runs one OpenMP / OpenBLAS thread per core in every process, and threads
+    that wait for a busy core spin. Measured on the 2-core machine with a second process training beside
+    it (``benchmarks/probe_threads.py``): one probe fit took 11.9 s with the libraries' default pools and
+    1.4 s limited to one thread.
+    """
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a positive int, got {threads!r}")
+    torch.set_num_threads(threads)
+    threadpool_limits(limits=threads)  # stays in force for the process (no with-block)
 
 
 def describe_device(device: torch.device, threads: int | None = None, jobs: int = 1) -> str:

@@ -22,7 +22,7 @@ import torch
 
 from coral_lab import runs
 from coral_lab.config import RunConfig
-from coral_lab.device import worker_threads
+from coral_lab.device import set_cpu_threads, worker_threads
 from coral_lab.data import TASKS
 from coral_lab.evaluate import TABLE1_TASKS, probe_model, summarize
 from coral_lab.io import atomic_write_text
@@ -89,7 +89,7 @@ def _unit_worker(cfg: RunConfig, seed: int, train_set: str, out_dir: str, device
                  subspaces: Sequence[str]) -> pd.DataFrame:
     """One unit in a worker process (no progress bars: several would interleave)."""
     if threads:
-        torch.set_num_threads(threads)
+        set_cpu_threads(threads)
     return run_unit(cfg, seed, train_set, out_dir, device=device, progress=False, subspaces=subspaces)
 
 

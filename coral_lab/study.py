@@ -32,14 +32,13 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import pandas as pd
-import torch
 
 from coral_lab import runs
 from coral_lab.analysis import one_modality_probe
 from coral_lab.config import RunConfig
 from coral_lab.evaluate import extract_features, feature_sets, linear_probe
 from coral_lab.data import pair_labels
-from coral_lab.device import worker_threads
+from coral_lab.device import set_cpu_threads, worker_threads
 from coral_lab.io import atomic_write_text
 from coral_lab.train import load_benchmark, pretrain
 
@@ -150,8 +149,25 @@ def _confirm() -> list[Variant]:
     ]
 
 
+def _levers() -> list[Variant]:
+    """One factor at a time against today's quick preset, on what the screen did not vary (issue 12 part 2):
+    encoder width, D, the crop scale, the color-destroying augmentations (hue jitter and grayscale act on
+    the color that synergy needs), the batch size and twice the epochs; one seed, probed every 5 epochs."""
+    variants = [
+        ("preset", "the quick preset as it is", {}),
+        ("crop50", "crop scale 0.5-1 (preset: 0.25-1)", {"augment": {"crop_scale": (0.5, 1.0)}}),
+        ("keep-color", "no hue jitter, no grayscale", {"augment": {"hue": 0.0, "grayscale_p": 0.0}}),
+        ("width32", "encoder width 32 (preset: 16)", {"model": {"encoder_width": 32}}),
+        ("d128", "D = 128, heads 256 -> 128 (preset: 64, 128 -> 64)",
+         {"model": {"embed_dim": 128, "proj_hidden": 256, "proj_dim": 128}}),
+        ("b32", "batch 32 (preset: 64), same pairs", {"train": {"batch_size": 32}}),
+        ("e20", "20 epochs (preset: 10)", {"train": {"epochs": 20}}),
+    ]
+    return [Variant(name, label, changes, ("unbiased", "biased")) for name, label, changes in variants]
+
+
 # study name -> its variants (a function, so every call builds fresh ones)
-STUDIES: dict[str, Callable[[], list[Variant]]] = {"screen": _screen, "confirm": _confirm}
+STUDIES: dict[str, Callable[[], list[Variant]]] = {"screen": _screen, "confirm": _confirm, "levers": _levers}
 
 
 def study_variants(name: str) -> dict[str, Variant]:
@@ -255,7 +271,7 @@ def run_curve_unit(
 
 def _unit_worker(cfg, variant, seed, unit, out_dir, every, device, threads) -> pd.DataFrame:
     if threads:
-        torch.set_num_threads(threads)
+        set_cpu_threads(threads)
     return run_curve_unit(cfg, variant, seed, unit, out_dir, every=every, device=device)
 
 

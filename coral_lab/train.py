@@ -36,7 +36,7 @@ from coral_lab import distributed
 from coral_lab.augment import augment_batch
 from coral_lab.config import RunConfig
 from coral_lab.data import TrifeatureBenchmark, load_or_render, make_benchmark
-from coral_lab.device import compile_parts, resolve_device
+from coral_lab.device import compile_parts, resolve_device, set_cpu_threads
 from coral_lab import runs
 from coral_lab.io import load_checkpoint
 from coral_lab.augment import to_model_input
@@ -147,7 +147,7 @@ def _pretrain(cfg, run_dir, *, benchmark, device, progress, resume, on_epoch_end
     if info.enabled and dev.type == "cuda":
         dev = torch.device("cuda", info.local_rank)
     if cfg.train.num_threads:
-        torch.set_num_threads(cfg.train.num_threads)
+        set_cpu_threads(cfg.train.num_threads)
     tc = cfg.train
     if tc.batch_size % info.world_size:
         raise ValueError(f"train.batch_size {tc.batch_size} must be divisible by the number of processes {info.world_size}")

@@ -26,6 +26,7 @@ from torch import nn
 
 from coral_lab import runs
 from coral_lab.config import METHOD_NAMES, experiment_dict
+from coral_lab.device import set_cpu_threads
 from coral_lab.io import load_checkpoint
 from coral_lab.multibench.augment import augment_modalities
 from coral_lab.multibench.baselines import FEATURE_BASELINES
@@ -124,7 +125,7 @@ def _pretrain_features(cfg, data, run_dir, *, device, progress, resume, max_epoc
     tc = cfg.train
     dev = torch.device(device)
     if tc.num_threads:
-        torch.set_num_threads(tc.num_threads)
+        set_cpu_threads(tc.num_threads)
     n = len(data.train)
     steps = n // tc.batch_size
     if steps < 1:
