@@ -74,6 +74,10 @@ class DataConfig:
     n_probe_test_pairs: int = 4_096  # unbiased pairs from test images (the paper's 4,096)
     seed: int = 0
     cache_dir: str = "data"  # rendered images are cached here (relative to the working directory)
+    # A teaching variant, never the benchmark: keep only the first n textures and, for each, its partner
+    # color pi(t), so pi stays a bijection, 1 unbiased pair in n follows it, and texture chance is 1 / n.
+    # 10 is the benchmark. Fewer combinations need more renders per combination (teaching preset "teach4").
+    n_textures: int = 10
 
 
 @dataclass
@@ -230,12 +234,24 @@ RUNTIME_FIELDS: tuple[tuple[str, str], ...] = (
 )
 
 
+# Fields added after runs were committed whose default leaves the experiment exactly as it was before the
+# field existed: at that default they are left out of the experiment dict, so the identity (and the
+# config_hash) of every earlier run stays the same; any other value is part of it.
+NEUTRAL_DEFAULTS: dict[tuple[str, str], Any] = {
+    ("data", "n_textures"): 10,
+}
+
+
 def experiment_dict(config: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a config dict without ``RUNTIME_FIELDS`` (see ``RunConfig.experiment_dict``)."""
+    """A copy of a config dict without ``RUNTIME_FIELDS`` and without ``NEUTRAL_DEFAULTS`` fields at their
+    default (see ``RunConfig.experiment_dict``)."""
     out = copy.deepcopy(config)
     for section, name in RUNTIME_FIELDS:
         if isinstance(out.get(section), dict):
             out[section].pop(name, None)
+    for (section, name), default in NEUTRAL_DEFAULTS.items():
+        if isinstance(out.get(section), dict) and name in out[section] and out[section][name] == default:
+            del out[section][name]
     return out
 
 
@@ -403,6 +419,8 @@ class RunConfig(ConfigTree):
                "baseline.factorcl_critic_hidden must be None or a positive int", b.factorcl_critic_hidden)
         _check(self.data.image_size >= 16, "data.image_size must be >= 16", self.data.image_size)
         _check(0 < self.data.train_fraction < 1, "data.train_fraction must be in (0, 1)", self.data.train_fraction)
+        _check(2 <= self.data.n_textures <= 10, "data.n_textures must be in 2..10 (10: the benchmark)",
+               self.data.n_textures)
         for name in ("n_train_pairs", "n_probe_train_pairs", "n_probe_test_pairs", "renders_train", "renders_test"):
             _check(getattr(self.data, name) > 0, f"data.{name} must be > 0", getattr(self.data, name))
         _check(self.model.n_modalities >= 2, "model.n_modalities must be >= 2", self.model.n_modalities)

@@ -156,6 +156,7 @@ def _levers() -> list[Variant]:
     variants = [
         ("preset", "the quick preset as it is", {}),
         ("crop50", "crop scale 0.5-1 (preset: 0.25-1)", {"augment": {"crop_scale": (0.5, 1.0)}}),
+        ("crop80", "crop scale 0.8-1 (preset: 0.25-1)", {"augment": {"crop_scale": (0.8, 1.0)}}),
         ("keep-color", "no hue jitter, no grayscale", {"augment": {"hue": 0.0, "grayscale_p": 0.0}}),
         ("width32", "encoder width 32 (preset: 16)", {"model": {"encoder_width": 32}}),
         ("d128", "D = 128, heads 256 -> 128 (preset: 64, 128 -> 64)",
@@ -163,7 +164,13 @@ def _levers() -> list[Variant]:
         ("b32", "batch 32 (preset: 64), same pairs", {"train": {"batch_size": 32}}),
         ("e20", "20 epochs (preset: 10)", {"train": {"epochs": 20}}),
     ]
-    return [Variant(name, label, changes, ("unbiased", "biased")) for name, label, changes in variants]
+    out = [Variant(name, label, changes, ("unbiased", "biased")) for name, label, changes in variants]
+    # the teaching variant (never the benchmark): 4 textures and their pi-partner colors, about as many
+    # images as the benchmark (128 training combinations x 19 renders, 32 test combinations x 8)
+    teach = {"data": {"n_textures": 4, "renders_train": 19, "renders_test": 8}}
+    out.append(Variant("teach4", "teaching variant: 4 textures, their 4 partner colors", teach,
+                       ("unbiased", "biased", "biased-no-mask")))
+    return out
 
 
 # study name -> its variants (a function, so every call builds fresh ones)

@@ -35,7 +35,7 @@ import torch
 from coral_lab import distributed
 from coral_lab.augment import augment_batch
 from coral_lab.config import RunConfig
-from coral_lab.data import TrifeatureBenchmark, load_or_render, make_benchmark
+from coral_lab.data import TrifeatureBenchmark, attribute_subset, load_or_render, make_benchmark
 from coral_lab.device import compile_parts, resolve_device, set_cpu_threads
 from coral_lab import runs
 from coral_lab.io import load_checkpoint
@@ -61,6 +61,7 @@ class PretrainResult:
 def load_benchmark(cfg: RunConfig, progress: bool = True) -> TrifeatureBenchmark:
     """Render (or load from the cache) the Trifeature images and build the pair sets of ``cfg.data``."""
     d = cfg.data
+    textures, colors = attribute_subset(d.n_textures, d.seed)
     data = load_or_render(
         d.cache_dir,
         image_size=d.image_size,
@@ -69,6 +70,8 @@ def load_benchmark(cfg: RunConfig, progress: bool = True) -> TrifeatureBenchmark
         renders_test=d.renders_test,
         train_fraction=d.train_fraction,
         progress=progress,
+        textures=textures,
+        colors=colors,
     )
     return make_benchmark(
         data,

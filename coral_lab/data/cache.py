@@ -2,7 +2,7 @@
 
 ``make_trifeature`` renders the set in memory; ``load_or_render`` keeps it in a versioned folder
 
-    <cache_dir>/trifeature-<S>px-seed<seed>-r<train>x<test>[-tf<fraction>]-v<GENERATOR_VERSION>/
+    <cache_dir>/trifeature-<S>px-seed<seed>-r<train>x<test>[-tf<fraction>][-t<textures>-c<colors>]-v<GENERATOR_VERSION>/
         train_images.npy   uint8 (N_train, S, S, 3)
         test_images.npy    uint8 (N_test, S, S, 3)
         labels.npz         train_/test_ shape, texture, color: int64 (N,)
@@ -106,12 +106,12 @@ class TrifeatureData:
 # the split and the rendering
 
 
-def _n_train_combinations(train_fraction: float) -> int:
-    """``round(1000 * train_fraction)``, checked to leave both sides of the split non-empty."""
+def _n_train_combinations(train_fraction: float, n_combinations: int = N_COMBINATIONS) -> int:
+    """``round(n_combinations * train_fraction)``, checked to leave both sides of the split non-empty."""
     if isinstance(train_fraction, bool) or not isinstance(train_fraction, (int, float)):
         raise TypeError(f"train_fraction must be a float in (0, 1), got {type(train_fraction).__name__}")
-    n_train = round(N_COMBINATIONS * train_fraction)
-    if not 1 <= n_train <= N_COMBINATIONS - 1:
+    n_train = round(n_combinations * train_fraction)
+    if not 1 <= n_train <= n_combinations - 1:
         raise ValueError(
             f"train_fraction must leave at least one combination on each side of the split "
             f"(0.001 .. 0.999), got {train_fraction!r}"
@@ -119,39 +119,69 @@ def _n_train_combinations(train_fraction: float) -> int:
     return n_train
 
 
-def _check_settings(image_size: int, seed: int, renders_train: int, renders_test: int, train_fraction: float) -> None:
+def check_subset(values: object, name: str) -> tuple[int, ...] | None:
+    """``None`` (all 10 values of the attribute) or a tuple of at least 2 distinct indices in 0..9, sorted."""
+    if values is None:
+        return None
+    ok = isinstance(values, (tuple, list)) and len(values) >= 2 and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 0 <= v <= 9 for v in values)
+    if not ok or len(set(values)) != len(values):
+        raise ValueError(f"{name} must be None (all 10) or at least 2 distinct indices in 0..9, got {values!r}")
+    return tuple(sorted(int(v) for v in values))
+
+
+def _n_combinations(textures: tuple[int, ...] | None, colors: tuple[int, ...] | None) -> int:
+    return 10 * (len(textures) if textures else 10) * (len(colors) if colors else 10)
+
+
+def _check_settings(image_size: int, seed: int, renders_train: int, renders_test: int, train_fraction: float,
+                    textures: tuple[int, ...] | None = None, colors: tuple[int, ...] | None = None) -> None:
     trifeature._check_image_size(image_size)
     for name, value, low in (("seed", seed, 0), ("renders_train", renders_train, 1), ("renders_test", renders_test, 1)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    _n_train_combinations(train_fraction)
+    _n_train_combinations(train_fraction, _n_combinations(check_subset(textures, "textures"),
+                                                          check_subset(colors, "colors")))
 
 
-def split_combinations(rng: np.random.Generator, train_fraction: float = 0.8) -> tuple[np.ndarray, np.ndarray]:
-    """Shuffle all 1,000 (shape, texture, color) combinations; the first ``round(1000 * fraction)`` train.
+def split_combinations(
+    rng: np.random.Generator,
+    train_fraction: float = 0.8,
+    textures: tuple[int, ...] | None = None,
+    colors: tuple[int, ...] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shuffle all (shape, texture, color) combinations; the first ``round(n * fraction)`` train.
 
     Args:
         rng: the data set's generator (``np.random.default_rng(seed)``); one ``permutation`` is drawn.
         train_fraction: fraction of combinations used for training (0.8: 800 / 200).
+        textures, colors: None (the benchmark: all 10 of each, n = 1,000), or the indices kept (a teaching
+            variant with fewer textures and colors; all 10 shapes stay): n = 10 x len(textures) x len(colors).
 
     Returns:
-        ``(train, test)`` int64 arrays ``(n_train, 3)`` and ``(1000 - n_train, 3)`` of
+        ``(train, test)`` int64 arrays ``(n_train, 3)`` and ``(n - n_train, 3)`` of
         ``(shape, texture, color)`` rows; no row occurs in both.
     """
-    n_train = _n_train_combinations(train_fraction)
+    textures, colors = check_subset(textures, "textures"), check_subset(colors, "colors")
     k = np.arange(N_COMBINATIONS, dtype=np.int64)
     combos = np.stack([k // 100, (k // 10) % 10, k % 10], axis=1)  # (1000, 3), row k = digits of k
-    combos = combos[rng.permutation(N_COMBINATIONS)]
+    if textures is not None:
+        combos = combos[np.isin(combos[:, 1], textures)]
+    if colors is not None:
+        combos = combos[np.isin(combos[:, 2], colors)]
+    n_train = _n_train_combinations(train_fraction, len(combos))
+    combos = combos[rng.permutation(len(combos))]
     return combos[:n_train], combos[n_train:]
 
 
-def _split_labels(seed: int, renders_train: int, renders_test: int, train_fraction: float) -> dict[str, np.ndarray]:
+def _split_labels(seed: int, renders_train: int, renders_test: int, train_fraction: float,
+                  textures: tuple[int, ...] | None = None, colors: tuple[int, ...] | None = None) -> dict[str, np.ndarray]:
     """The labels ``make_trifeature`` gives each image: ``{"train_shape": (N_train,), ...}`` int64.
 
     Combination ``k`` of a split is rendered ``renders`` times in a row (images ``k * renders + r``).
     """
     rng = np.random.default_rng(seed)
-    train, test = split_combinations(rng, train_fraction)
+    train, test = split_combinations(rng, train_fraction, textures, colors)
     out = {}
     for split, combos, renders in (("train", train, renders_train), ("test", test, renders_test)):
         rows = np.repeat(combos, renders, axis=0)
@@ -167,20 +197,23 @@ def make_trifeature(
     renders_test: int = 1,
     train_fraction: float = 0.8,
     progress: bool = False,
+    textures: tuple[int, ...] | None = None,
+    colors: tuple[int, ...] | None = None,
 ) -> TrifeatureData:
     """Render the bimodal Trifeature images in memory (no cache; see :func:`load_or_render`).
 
     ``np.random.default_rng(seed)`` shuffles the 1,000 combinations (first 80 % train), then renders
     the training images (each combination ``renders_train`` times) and the test images
     (``renders_test`` times each), in that order, so the same arguments give identical arrays.
+    ``textures`` / ``colors`` keep only those attribute values (a teaching variant, ``split_combinations``).
 
     Returns:
         :class:`TrifeatureData`; at the defaults 2,400 training and 200 test images of 224 px
         (uint8 ``(N, 224, 224, 3)``, about 360 MB and 30 MB).
     """
-    _check_settings(image_size, seed, renders_train, renders_test, train_fraction)
+    _check_settings(image_size, seed, renders_train, renders_test, train_fraction, textures, colors)
     rng = np.random.default_rng(seed)
-    train_combos, test_combos = split_combinations(rng, train_fraction)
+    train_combos, test_combos = split_combinations(rng, train_fraction, textures, colors)
     splits = []
     for combos, renders in ((train_combos, renders_train), (test_combos, renders_test)):
         rows = np.repeat(combos, renders, axis=0)  # (N, 3): combination k at images k * renders + r
@@ -201,16 +234,22 @@ def cache_path(
     renders_train: int = 3,
     renders_test: int = 1,
     train_fraction: float = 0.8,
+    textures: tuple[int, ...] | None = None,
+    colors: tuple[int, ...] | None = None,
 ) -> Path:
     """The folder that holds (or will hold) this data set under ``cache_dir``.
 
     Example: ``<cache_dir>/trifeature-224px-seed0-r3x1-v1``; a train fraction other than 0.8 adds
-    ``-tf<fraction>`` before the version (``...-r3x1-tf0.7-v1``).
+    ``-tf<fraction>`` before the version (``...-r3x1-tf0.7-v1``), an attribute subset its indices
+    (``...-r18x8-t0123-c1259-v1``).
     """
-    _check_settings(image_size, seed, renders_train, renders_test, train_fraction)
+    _check_settings(image_size, seed, renders_train, renders_test, train_fraction, textures, colors)
     name = f"trifeature-{int(image_size)}px-seed{int(seed)}-r{int(renders_train)}x{int(renders_test)}"
     if train_fraction != _DEFAULT_TRAIN_FRACTION:
         name += f"-tf{float(train_fraction):g}"
+    for tag, values in (("t", check_subset(textures, "textures")), ("c", check_subset(colors, "colors"))):
+        if values is not None:
+            name += f"-{tag}{''.join(map(str, values))}"
     name += f"-v{trifeature.GENERATOR_VERSION}"
     return Path(cache_dir) / name
 
@@ -268,9 +307,13 @@ def _npy_from_buffer(buf: bytearray, name: str) -> np.ndarray:
 
 
 def _expected_manifest(
-    image_size: int, seed: int, renders_train: int, renders_test: int, train_fraction: float
+    image_size: int, seed: int, renders_train: int, renders_test: int, train_fraction: float,
+    textures: tuple[int, ...] | None = None, colors: tuple[int, ...] | None = None,
 ) -> dict:
-    n_train = _n_train_combinations(train_fraction)
+    textures, colors = check_subset(textures, "textures"), check_subset(colors, "colors")
+    n_all = _n_combinations(textures, colors)
+    n_train = _n_train_combinations(train_fraction, n_all)
+    subset = {k: list(v) for k, v in (("textures", textures), ("colors", colors)) if v is not None}
     return {
         "format": _MANIFEST_FORMAT,
         "generator_version": trifeature.GENERATOR_VERSION,
@@ -280,7 +323,8 @@ def _expected_manifest(
         "renders_test": int(renders_test),
         "train_fraction": float(train_fraction),
         "n_train": n_train * int(renders_train),
-        "n_test": (N_COMBINATIONS - n_train) * int(renders_test),
+        "n_test": (n_all - n_train) * int(renders_test),
+        **subset,  # only a teaching subset names its values, so the benchmark's manifests stay as they were
     }
 
 
@@ -423,6 +467,8 @@ def load_or_render(
     renders_test: int = 1,
     train_fraction: float = 0.8,
     progress: bool = True,
+    textures: tuple[int, ...] | None = None,
+    colors: tuple[int, ...] | None = None,
 ) -> TrifeatureData:
     """The Trifeature data set from ``cache_path(cache_dir, ...)``, rendered and cached if needed.
 
@@ -436,16 +482,17 @@ def load_or_render(
     Raises:
         CacheError: ``cache_dir`` is not a folder or cannot be written.
     """
-    folder = cache_path(cache_dir, image_size, seed, renders_train, renders_test, train_fraction)
+    folder = cache_path(cache_dir, image_size, seed, renders_train, renders_test, train_fraction, textures, colors)
     parent = folder.parent
     if parent.exists() and not parent.is_dir():
         raise CacheError(
             f"cache_dir {str(parent)!r} is a file, not a folder; pass a folder path (DataConfig.cache_dir)"
         )
-    expected = _expected_manifest(image_size, seed, renders_train, renders_test, train_fraction)
+    expected = _expected_manifest(image_size, seed, renders_train, renders_test, train_fraction, textures, colors)
     if folder.exists() or folder.is_symlink():
         try:
-            return _load_verified(folder, expected, _split_labels(seed, renders_train, renders_test, train_fraction))
+            labels = _split_labels(seed, renders_train, renders_test, train_fraction, textures, colors)
+            return _load_verified(folder, expected, labels)
         except _Invalid as e:
             warnings.warn(f"Trifeature cache {str(folder)!r} is invalid: {e}; rendering it again", CacheWarning, 2)
     try:
@@ -454,7 +501,8 @@ def load_or_render(
         raise CacheError(f"cannot create cache_dir {str(parent)!r} ({e}); pass a writable folder") from None
     if not os.access(parent, os.W_OK | os.X_OK):
         raise CacheError(f"cache_dir {str(parent)!r} is not writable; pass a writable folder (DataConfig.cache_dir)")
-    data = make_trifeature(image_size, seed, renders_train, renders_test, train_fraction, progress=progress)
+    data = make_trifeature(image_size, seed, renders_train, renders_test, train_fraction, progress=progress,
+                           textures=textures, colors=colors)
     try:
         _write_atomic(folder, data, expected)
     except OSError as e:

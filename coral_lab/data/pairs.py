@@ -27,6 +27,7 @@ __all__ = [
     "N_CLASSES",
     "PAIR_KINDS",
     "synergy_mapping",
+    "attribute_subset",
     "derived_rng",
     "PairSet",
     "pool_size",
@@ -56,6 +57,22 @@ def synergy_mapping(seed: int) -> np.ndarray:
         int64 ``(10,)``, a permutation of 0..9: ``pi[t]`` is the color that texture ``t`` asks for.
     """
     return derived_rng(seed, "synergy_mapping").permutation(_N_VALUES).astype(np.int64)
+
+
+def attribute_subset(n_textures: int, seed: int) -> tuple[tuple[int, ...] | None, tuple[int, ...] | None]:
+    """The textures and colors a data set keeps: ``(None, None)`` for the benchmark (``n_textures == 10``),
+    else a teaching variant's first ``n_textures`` textures and, for each, its partner color ``pi[t]``.
+
+    Keeping each texture's partner keeps pi a bijection on the subset, so the synergy task stays defined
+    and 1 unbiased pair in ``n_textures`` follows it (``DataConfig.n_textures``).
+    """
+    if isinstance(n_textures, bool) or not isinstance(n_textures, int) or not 2 <= n_textures <= _N_VALUES:
+        raise ValueError(f"n_textures must be an int in 2..{_N_VALUES} (10: the benchmark), got {n_textures!r}")
+    if n_textures == _N_VALUES:
+        return None, None
+    textures = tuple(range(n_textures))
+    colors = tuple(sorted(int(c) for c in synergy_mapping(seed)[list(textures)]))
+    return textures, colors
 
 
 def _check_mapping(mapping: np.ndarray) -> np.ndarray:
