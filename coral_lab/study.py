@@ -24,6 +24,8 @@ checkpoint and keeps the probes it has, so an interrupted study continues where 
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -344,9 +346,10 @@ def run_study(
             finished(variant, seed, unit, run_curve_unit(cfg, variant, seed, unit, out_dir, every=every, device=device))
     else:
         threads = (worker_threads(device, jobs, cfg.train.num_threads) or 0) if device == "cpu" else 0
-        # render every image size the units need once, before the workers start
-        for size in sorted({unit_config(cfg, v, s, u).data.image_size for v, s, u in units}):
-            load_benchmark(cfg.replace(data={"image_size": size}), progress=False)
+        # render every data set the units need (sizes, teaching subsets) once, before the workers start
+        datasets = {json.dumps(dataclasses.asdict(unit_config(cfg, v, s, u).data), sort_keys=True) for v, s, u in units}
+        for data in sorted(datasets):
+            load_benchmark(cfg.replace(data=json.loads(data)), progress=False)
         with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = {pool.submit(_unit_worker, cfg, v, s, u, str(out_dir), every, device, threads): (v, s, u)
                        for v, s, u in units}
