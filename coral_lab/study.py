@@ -165,6 +165,8 @@ def _levers() -> list[Variant]:
          {"model": {"embed_dim": 128, "proj_hidden": 256, "proj_dim": 128}}),
         ("b32", "batch 32 (preset: 64), same pairs", {"train": {"batch_size": 32}}),
         ("e20", "20 epochs (preset: 10)", {"train": {"epochs": 20}}),
+        ("crop80-width32", "crop scale 0.8-1 and encoder width 32 (the two that helped, together)",
+         {"augment": {"crop_scale": (0.8, 1.0)}, "model": {"encoder_width": 32}}),
     ]
     out = [Variant(name, label, changes, ("unbiased", "biased")) for name, label, changes in variants]
     # the teaching variant (never the benchmark): 4 textures and their pi-partner colors, about as many
@@ -172,6 +174,8 @@ def _levers() -> list[Variant]:
     teach = {"data": {"n_textures": 4, "renders_train": 19, "renders_test": 8}}
     out.append(Variant("teach4", "teaching variant: 4 textures, their 4 partner colors", teach,
                        ("unbiased", "biased", "biased-no-mask")))
+    out.append(Variant("teach4-crop80", "teaching variant with crop scale 0.8-1",
+                       _on(teach, {"augment": {"crop_scale": (0.8, 1.0)}}), ("unbiased", "biased", "biased-no-mask")))
     return out
 
 
