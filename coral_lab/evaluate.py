@@ -35,6 +35,7 @@ from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from coral_lab.augment import to_model_input
 from coral_lab.config import AugmentConfig, ProbeConfig
@@ -173,9 +174,15 @@ def linear_probe(
 
 def fit_probe(x: np.ndarray, y: np.ndarray, C: float, max_iter: int = 1000, class_weight: str | None = None):
     """The probe: a fitted ``StandardScaler + LogisticRegression(C)`` pipeline (unweighted by default,
-    as the published probe; convergence warnings silenced, ``max_iter`` bounds the fit)."""
+    as the published probe; convergence warnings silenced, ``max_iter`` bounds the fit).
+
+    The fit runs on one thread: at probe sizes (thousands of rows, a few hundred features) the OpenMP /
+    BLAS pools cost more than they give. Measured on the 2-core machine, one fit on the shipped quick
+    model's features: 0.40 s on one thread, 3.0 s with the default two, 9 s with two processes fitting at
+    once (``benchmarks/probe_threads.py``, ``results/cpu-speed/probe_threads.json``).
+    """
     clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter, class_weight=class_weight))
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), threadpool_limits(limits=1):
         warnings.simplefilter("ignore", ConvergenceWarning)
         return clf.fit(x, y)
 

@@ -127,6 +127,62 @@ def _ablation_row(label: str, variant: str) -> Citation:
     return Citation("README.md", f"| {label} | {{}} +- {{}} | {{}} +- {{}} | {{}} +- {{}} | {{}} |", tuple(values))
 
 
+@cache
+def levers_final() -> pd.DataFrame:
+    curves = pd.read_csv(ROOT / "results" / "study-levers-quick" / "curves.csv")
+    return curves[curves["epoch"] == QUICK_EPOCHS]
+
+
+def levers(variant: str, unit: str, task: str, column: str = "balanced_accuracy", stat: str = "mean",
+           seeds: tuple[int, ...] = (41,)) -> Callable[[], float]:
+    """The levers study's final score of a variant's unit (features Z), over exactly ``seeds``."""
+    def value() -> float:
+        rows = levers_final()
+        sel = rows[(rows["variant"] == variant) & (rows["unit"] == unit) & (rows["task"] == task)
+                   & (rows["features"] == "Z")]
+        assert tuple(sorted(sel["seed"])) == seeds, (variant, unit, task, list(sel["seed"]))
+        values = sel[column].to_numpy()
+        return float(values.mean() if stat == "mean" else np.std(values, ddof=0))
+    return value
+
+
+def _levers_row(variant: str, label: str, seeds: tuple[int, ...], no_mask: bool = False) -> Citation:
+    """One row of the README's levers table: R, U, S (AUC), S without masking (AUC), validation R / U / S."""
+    spread = len(seeds) > 1
+    cell = " +- ".join(["{}"] * (2 if spread else 1))
+    values = []
+    for unit, task in (("unbiased", "share"), ("unbiased", "unique1"), ("biased", "synergy")):
+        values.append(("=", levers(variant, unit, task, seeds=seeds)))
+        if spread:
+            values.append(("=", levers(variant, unit, task, stat="std", seeds=seeds)))
+    values.append(("=", levers(variant, "biased", "synergy", "roc_auc", seeds=seeds)))
+    no_mask_cell = "-"
+    if no_mask:
+        no_mask_cell = f"{cell} ({{}})"
+        values.append(("=", levers(variant, "biased-no-mask", "synergy", seeds=seeds)))
+        if spread:
+            values.append(("=", levers(variant, "biased-no-mask", "synergy", stat="std", seeds=seeds)))
+        values.append(("=", levers(variant, "biased-no-mask", "synergy", "roc_auc", seeds=seeds)))
+    values += [("=", levers(variant, u, t, "val_balanced_accuracy", seeds=seeds))
+               for u, t in (("unbiased", "share"), ("unbiased", "unique1"), ("biased", "synergy"))]
+    pattern = (f"| `{variant}`: {label} | {len(seeds)} | {cell} | {cell} | {cell} ({{}}) | {no_mask_cell} | "
+               "{} / {} / {} |")
+    return Citation("README.md", pattern, tuple(values))
+
+
+@cache
+def ceiling_row(label: str) -> dict:
+    rows = json.loads((ROOT / "results" / "supervised-ceiling" / "ceiling.json").read_text())
+    (row,) = [r for r in rows if r["label"] == label]
+    return row
+
+
+def _ceiling_row(text: str, label: str) -> Citation:
+    return Citation("README.md", f"| {text} | {{}} | {{}} | {{}} |",
+                    tuple(("=", (lambda a: lambda: ceiling_row(label)[a])(a)) for a in ("shape", "texture", "color")))
+
+
+THREE = (41, 42, 43)
 ONE = "shared, one modality"
 CITATIONS = (
     Citation("notebooks/06_linear_probes.ipynb",
@@ -175,6 +231,21 @@ CITATIONS = (
     Citation("README.md", "R {} / U {} / S {} (synergy ROC-AUC {}), `results/table1-long/`",
              (("=", lambda: table1_row("long", "share")), ("=", lambda: table1_row("long", "unique1")),
               ("=", lambda: table1_row("long", "synergy")), ("=", lambda: table1_row("long", "synergy", "roc_auc")))),
+    _levers_row("preset", "the quick preset", THREE),
+    _levers_row("crop50", "crops 0.5-1", (41,)),
+    _levers_row("crop80", "crops 0.8-1", THREE),
+    _levers_row("keep-color", "no hue jitter, no grayscale", (41,)),
+    _levers_row("width32", "encoder width 32", (41,)),
+    _levers_row("crop80-width32", "crops 0.8-1 + width 32", THREE),
+    _levers_row("teach4", "teaching variant: 4 textures", THREE, no_mask=True),
+    _levers_row("teach4-crop80", "teaching variant, crops 0.8-1", (41,), no_mask=True),
+    _ceiling_row("the quick preset's (32 px, stride-2 stem, width 16), 1,560 steps", "preset"),
+    _ceiling_row("stride-1 stem (4 x 4 tokens)", "stem1"),
+    _ceiling_row("width 32", "width32"),
+    _ceiling_row("64 px (4 x 4 tokens)", "px64"),
+    _ceiling_row("3 x the steps", "steps3x"),
+    _ceiling_row("crops 0.8-1", "crop80"),
+    _ceiling_row("crops 0.8-1, 3 x the steps", "crop80-steps3x"),
     Citation("README.md", "R {} / U {} / S {} (seed 41, `results/quickstart-quick/`)",
              (("=", lambda: quickstart_row("share")), ("=", lambda: quickstart_row("unique1")),
               ("=", lambda: quickstart_row("synergy")))),
