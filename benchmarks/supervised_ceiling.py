@@ -27,7 +27,7 @@ from sklearn.metrics import balanced_accuracy_score
 from torch import nn
 
 from coral_lab.augment import augment_batch, to_model_input
-from coral_lab.config import get_preset, parse_value
+from coral_lab.config import get_preset, overrides_from_args
 from coral_lab.data import load_or_render
 from coral_lab.models import build_encoder
 from coral_lab.provenance import provenance, write_sidecar
@@ -89,12 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = get_preset(args.preset)
-    for item in args.set:
-        key, _, value = item.partition("=")
-        section, _, name = key.partition(".")
-        cfg = cfg.replace(**{section: {name: parse_value(value)}})
-    cfg = cfg.validate()
+    cfg = get_preset(args.preset).replace(**overrides_from_args(args, {})).validate()
     steps = args.steps or cfg.train.epochs * (cfg.data.n_train_pairs // cfg.train.batch_size)
     batch = 2 * cfg.train.batch_size  # one pathway's encoder sees two views of every pair per step
     row = {"label": args.label, "preset": args.preset, "set": args.set, "steps": steps, "batch": batch,

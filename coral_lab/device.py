@@ -60,9 +60,9 @@ def set_cpu_threads(threads: int) -> None:
 
     Limiting torch alone is not enough when several processes share the cores (``--jobs``): the probe's
     logistic regression then runs one OpenMP / OpenBLAS thread per core in every process, and threads
-    that wait for a busy core spin. Measured on the 2-core machine with a second process training beside
-    it (``benchmarks/probe_threads.py``): one probe fit took 11.9 s with the libraries' default pools and
-    1.4 s limited to one thread.
+    that wait for a busy core spin. Measured on the 2-core machine, two processes fitting at once
+    (``benchmarks/probe_threads.py``, ``results/cpu-speed/probe_threads.json``): one probe fit took 6.2 s
+    with the libraries' default pools and 0.56 s limited to one thread.
     """
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"threads must be a positive int, got {threads!r}")

@@ -25,7 +25,6 @@ checkpoint and keeps the probes it has, so an interrupted study continues where 
 from __future__ import annotations
 
 import dataclasses
-import json
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -154,7 +153,8 @@ def _confirm() -> list[Variant]:
 def _levers() -> list[Variant]:
     """One factor at a time against today's quick preset, on what the screen did not vary (issue 12 part 2):
     encoder width, D, the crop scale, the color-destroying augmentations (hue jitter and grayscale act on
-    the color that synergy needs), the batch size and twice the epochs; one seed, probed every 5 epochs."""
+    the color that synergy needs), the batch size and twice the epochs, two of them together, and the
+    teaching variant of the data (``DataConfig.n_textures``). Run as results/study-levers-quick/README.md says."""
     variants = [
         ("preset", "the quick preset as it is", {}),
         ("crop50", "crop scale 0.5-1 (preset: 0.25-1)", {"augment": {"crop_scale": (0.5, 1.0)}}),
@@ -351,9 +351,12 @@ def run_study(
     else:
         threads = (worker_threads(device, jobs, cfg.train.num_threads) or 0) if device == "cpu" else 0
         # render every data set the units need (sizes, teaching subsets) once, before the workers start
-        datasets = {json.dumps(dataclasses.asdict(unit_config(cfg, v, s, u).data), sort_keys=True) for v, s, u in units}
-        for data in sorted(datasets):
-            load_benchmark(cfg.replace(data=json.loads(data)), progress=False)
+        datasets = {}
+        for v, s, u in units:
+            ucfg = unit_config(cfg, v, s, u)
+            datasets.setdefault(dataclasses.astuple(ucfg.data), ucfg)
+        for ucfg in datasets.values():
+            load_benchmark(ucfg, progress=False)
         with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = {pool.submit(_unit_worker, cfg, v, s, u, str(out_dir), every, device, threads): (v, s, u)
                        for v, s, u in units}
