@@ -45,7 +45,8 @@ def parse(path: Path) -> _Page:
 def check(root: Path) -> tuple[list[str], int, int, set[str]]:
     """(broken references, pages, internal references checked, external URLs seen)."""
     root = root.resolve()
-    pages = sorted(root.rglob("*.html"))
+    # _static/ holds the theme's assets, among them Jinja template fragments named *.html: not pages
+    pages = sorted(p for p in root.rglob("*.html") if "_static" not in p.relative_to(root).parts)
     parsed = {p: parse(p) for p in pages}
     broken, checked, external = [], 0, set()
     for page, info in parsed.items():

@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
-# The project's test command (the README's, and what CI runs): install, then run the test suite.
+# The project's test command (the README's, and what CI runs): install, then run the test suite; with no
+# arguments also build the rendered site at the same preset (link-checked) and open it in Chromium.
+#   bash scripts/test.sh                 # everything (what CI runs)
+#   bash scripts/test.sh tests/test_losses.py -x   # pytest arguments: that run only, no site
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install.sh dev,notebooks,browser
+bash scripts/install.sh dev,notebooks,browser,site
 # a browser is installed now: the browser tests must run (fail, not skip) unless none could be installed
 if [ -z "${CORAL_LAB_REQUIRE_BROWSER:-}" ] && { [ -x /usr/bin/chromium ] || [ -n "${CORAL_LAB_CHROMIUM:-}" ]; }; then
   export CORAL_LAB_REQUIRE_BROWSER=1
 fi
-CORAL_LAB_PRESET="${CORAL_LAB_PRESET:-ci}" python3 -m pytest -q --nbval-lax "$@"
+export CORAL_LAB_PRESET="${CORAL_LAB_PRESET:-ci}"
+python3 -m pytest -q --nbval-lax "$@"
+if [ "$#" -eq 0 ]; then
+  bash scripts/build_site.sh
+  CORAL_LAB_REQUIRE_SITE=1 python3 -m pytest -q tests/browser/test_site.py
+fi
