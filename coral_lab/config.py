@@ -44,6 +44,7 @@ __all__ = [
     "RunConfig",
     "METHOD_NAMES",
     "PRESETS",
+    "TEACHING_DATA",
     "get_preset",
     "preset_from_env",
     "parse_value",
@@ -593,6 +594,12 @@ def _ci() -> RunConfig:
 
 
 PRESETS = {"ci": _ci, "quick": _quick, "long": _long, "paper": _paper}
+
+# The teaching variant of the data (``DataConfig`` fields; never the benchmark, and never compared with
+# the paper): 4 textures and their pi-partner colors (texture chance 25 %), with about as many images
+# as the benchmark (128 training combinations x 19 renders, 32 test combinations x 8). Used by the
+# levers study's ``teach4`` variants and the interactive lab's default data (``lab.trial_config``).
+TEACHING_DATA: dict[str, int] = {"n_textures": 4, "renders_train": 19, "renders_test": 8}
 
 
 def get_preset(name: str) -> RunConfig:

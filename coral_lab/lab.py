@@ -38,15 +38,16 @@ import pandas as pd
 import torch
 
 from coral_lab import analysis, pretrained, views
-from coral_lab.config import RunConfig
-from coral_lab.data import N_CLASSES, TASKS, TrifeatureBenchmark
+from coral_lab.config import TEACHING_DATA, RunConfig
+from coral_lab.data import N_CLASSES, TASKS, TrifeatureBenchmark, task_classes
 from coral_lab.device import resolve_device
 from coral_lab.evaluate import probe_model
-from coral_lab.paper import CHANCE, chance_percent
+from coral_lab.paper import chance_percent
 from coral_lab.train import load_benchmark, pretrain
 
 __all__ = [
     "TRIAL_EPOCHS",
+    "DATA_SETS",
     "trial_config",
     "MASKING_MODES",
     "ORTHO_KINDS",
@@ -65,10 +66,13 @@ __all__ = [
 # minute); ci: seconds; the 4 x 4-token long preset and the paper preset train longer per epoch
 TRIAL_EPOCHS = {"ci": 2, "quick": 8, "long": 3, "paper": 10}
 
+# the data a trial trains on (trial_config): the benchmark, or the teaching variant (config.TEACHING_DATA)
+DATA_SETS = ("benchmark", "teaching")
 MASKING_MODES = ("none", "static", "paper")
 ORTHO_KINDS = ("hinge", "squared")
 TRAIN_SETS = ("unbiased", "biased")
-# trial score -> (probe task, chance level in balanced accuracy %)
+# trial score -> (probe task, chance level in balanced accuracy % on the benchmark; a session on a teaching
+# variant has its own in LabSession.chance)
 SCORES = {name: (task, chance_percent(N_CLASSES[task]))
           for name, task in {"R": "share", "U1": "unique1", "U2": "unique2", "S": "synergy"}.items()}
 _SETTING_COLUMNS = ("masking", "mask_ratio", "lambda_s", "lambda_u", "lambda_o", "ortho_kind", "epochs", "train_set")
@@ -114,12 +118,22 @@ class TrialSettings:
                 f"{self.epochs} ep, {self.train_set}")
 
 
-def trial_config(base: RunConfig) -> RunConfig:
-    """The lab's trial config for a preset: its model and data, ``TRIAL_EPOCHS`` epochs, on the biased pairs
-    (the pair set on which masking moves synergy; the unbiased pairs are one click away)."""
+def trial_config(base: RunConfig, data: str = "benchmark") -> RunConfig:
+    """The lab's trial config for a preset: its model, ``TRIAL_EPOCHS`` epochs, on the biased pairs (the
+    pair set on which masking moves synergy; the unbiased pairs are one click away).
+
+    Args:
+        base: the preset's config.
+        data: ``"benchmark"`` (Trifeature, 10 shapes x 10 textures x 10 colors) or ``"teaching"``: the
+            named teaching variant ``config.TEACHING_DATA`` (4 textures and their 4 partner colors;
+            texture chance 25 %), on which one short trial shows masking's effect on synergy (the
+            levers study, README section Measured). Never a replacement for the benchmark.
+    """
     if base.preset not in TRIAL_EPOCHS:
         raise ValueError(f"no lab trial length for preset {base.preset!r}; known: {sorted(TRIAL_EPOCHS)}")
-    return base.replace(train={"epochs": TRIAL_EPOCHS[base.preset], "train_set": "biased"})
+    data = _choice(data, "data", DATA_SETS)
+    cfg = base.replace(train={"epochs": TRIAL_EPOCHS[base.preset], "train_set": "biased"})
+    return cfg.replace(data=dict(TEACHING_DATA)) if data == "teaching" else cfg
 
 
 def _real(value: Any, name: str) -> float:
@@ -210,6 +224,11 @@ class LabSession:
             raise TypeError(f"benchmark must be a TrifeatureBenchmark, got {type(self.bench).__name__}")
         self.umap_pairs = int(umap_pairs)
         self.progress = progress
+        classes = task_classes(self.cfg.data.n_textures)
+        # trial score -> chance in balanced accuracy % on this session's data set (U: 25 % with 4 textures)
+        self.chance: dict[str, float] = {name: chance_percent(classes[task]) for name, (task, _) in SCORES.items()}
+        n = self.cfg.data.n_textures
+        self.data_label = "Trifeature" if n == 10 else f"teaching variant ({n} textures, {n} colors)"
         self.last_model: torch.nn.Module | None = None
         self.last_umap: pd.DataFrame | None = None  # umap_projection frame of the last trial
         self.last_error: BaseException | None = None
@@ -354,6 +373,10 @@ class LabSession:
         Returns:
             The rows added (``seconds`` is the shipped run's training time).
         """
+        if self.cfg.data.n_textures != 10:
+            raise ValueError(f"the shipped models were trained on the Trifeature benchmark; this session is on the "
+                             f"{self.data_label}: start a session with lab.trial_config(base, data='benchmark') to "
+                             "show them")
         folder = pretrained.shipped_dir(self.cfg.preset, root)
         added = []
         for kind in kinds:
@@ -404,10 +427,10 @@ class LabSession:
         names = list(SCORES)
         fig = go.Figure(go.Bar(x=names, y=[row[n] for n in names], text=[f"{row[n]:.1f}" for n in names],
                                marker_color=["#4c72b0", "#dd8452", "#dd8452", "#55a868"], name="balanced accuracy"))
-        fig.add_scatter(x=names, y=[SCORES[n][1] for n in names], mode="markers", name="chance",
+        fig.add_scatter(x=names, y=[self.chance[n] for n in names], mode="markers", name="chance",
                         marker={"symbol": "line-ew-open", "size": 40, "color": "red"})
         settings = TrialSettings(**{k: row[k] for k in _SETTING_COLUMNS})
-        fig.update_layout(title=f"trial {number}: {settings.describe()}", yaxis={"range": [0, 105],
+        fig.update_layout(title=f"trial {number}: {settings.describe()} ({self.data_label})", yaxis={"range": [0, 105],
                           "title": "balanced accuracy (%) from Z"}, height=380, showlegend=True)
         return fig
 
@@ -424,13 +447,14 @@ class LabSession:
         for name, color in (("R", "#4c72b0"), ("U1", "#dd8452"), ("S", "#55a868")):
             fig.add_bar(x=labels, y=table[name], name=f"{name} ({SCORES[name][0]})", marker_color=color,
                         customdata=hover, hovertemplate="%{customdata}<br>" + name + " = %{y:.1f} %<extra></extra>")
-        fig.add_hline(y=CHANCE["redundancy"], line_dash="dot", line_color="grey",
-                      annotation_text=f"chance R, U ({CHANCE['redundancy']:.0f} %)")
+        r, u = self.chance["R"], self.chance["U1"]
+        for level, label in ([(r, "R, U")] if r == u else [(r, "R"), (u, "U")]):
+            fig.add_hline(y=level, line_dash="dot", line_color="grey", annotation_text=f"chance {label} ({level:.0f} %)")
         fig.add_bar(x=labels, y=table[S_AUC], name="S AUC (synergy ROC-AUC)", marker_color="#8172b3",
                     customdata=hover, hovertemplate="%{customdata}<br>S AUC = %{y:.1f} %<extra></extra>")
-        fig.add_hline(y=CHANCE["synergy"], line_dash="dot", line_color="green",
-                      annotation_text=f"chance S, S AUC ({CHANCE['synergy']:.0f} %)")
-        fig.update_layout(barmode="group", title="every trial so far (hover a bar for its settings)",
+        fig.add_hline(y=self.chance["S"], line_dash="dot", line_color="green",
+                      annotation_text=f"chance S, S AUC ({self.chance['S']:.0f} %)")
+        fig.update_layout(barmode="group", title=f"every trial so far on the {self.data_label} (hover a bar for its settings)",
                           xaxis_title="trial",
                           yaxis={"range": [0, 105], "title": "balanced accuracy / ROC-AUC (%) from Z"},
                           height=400)

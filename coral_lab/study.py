@@ -36,7 +36,7 @@ import pandas as pd
 
 from coral_lab import runs
 from coral_lab.analysis import one_modality_probe
-from coral_lab.config import RunConfig
+from coral_lab.config import TEACHING_DATA, RunConfig
 from coral_lab.evaluate import extract_features, feature_sets, linear_probe
 from coral_lab.data import pair_labels
 from coral_lab.device import set_cpu_threads, worker_threads
@@ -169,9 +169,8 @@ def _levers() -> list[Variant]:
          {"augment": {"crop_scale": (0.8, 1.0)}, "model": {"encoder_width": 32}}),
     ]
     out = [Variant(name, label, changes, ("unbiased", "biased")) for name, label, changes in variants]
-    # the teaching variant (never the benchmark): 4 textures and their pi-partner colors, about as many
-    # images as the benchmark (128 training combinations x 19 renders, 32 test combinations x 8)
-    teach = {"data": {"n_textures": 4, "renders_train": 19, "renders_test": 8}}
+    # the teaching variant (never the benchmark): config.TEACHING_DATA
+    teach = {"data": dict(TEACHING_DATA)}
     out.append(Variant("teach4", "teaching variant: 4 textures, their 4 partner colors", teach,
                        ("unbiased", "biased", "biased-no-mask")))
     out.append(Variant("teach4-crop80", "teaching variant with crop scale 0.8-1",

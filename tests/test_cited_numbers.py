@@ -101,6 +101,33 @@ def ablation(variant: str, column: str, stat: str = "mean") -> Callable[[], floa
     return value
 
 
+@cache
+def weights_table() -> pd.DataFrame:
+    return pd.read_csv(ROOT / "results" / "ablate-weights-quick" / "ablation_weights.csv")
+
+
+def weights(variant: str, column: str, what: str = "balanced_accuracy", minus_default: bool = False) -> Callable[[], float]:
+    """The committed quick loss-weight study (seed 41): a variant's score, or its change from the default."""
+    def value() -> float:
+        rows = weights_table()
+        def one(v: str) -> float:
+            sel = rows[(rows["variant"] == v) & (rows["column"] == column)]
+            assert len(sel) == 1 and int(sel["seed"].iloc[0]) == 41, (v, column)
+            return float(sel[what].iloc[0])
+        return one(variant) - one("default") if minus_default else one(variant)
+    return value
+
+
+def _weights_row(label: str, variant: str) -> Citation:
+    """One row of the README's loss-weight table: R, U, S (AUC), then the change of each from the default."""
+    values = [("=", weights(variant, c)) for c in ("redundancy", "uniqueness", "synergy")]
+    values.append(("=", weights(variant, "synergy", "roc_auc")))
+    if variant == "default":
+        return Citation("README.md", f"| {label} | {{}} | {{}} | {{}} ({{}}) | - |", tuple(values))
+    values += [("=", weights(variant, c, minus_default=True)) for c in ("redundancy", "uniqueness", "synergy")]
+    return Citation("README.md", f"| {label} | {{}} | {{}} | {{}} ({{}}) | {{}} / {{}} / {{}} |", tuple(values))
+
+
 @dataclass(frozen=True)
 class Citation:
     path: str  # relative to the checkout; a notebook's markdown cells are searched
@@ -228,6 +255,17 @@ CITATIONS = (
               ("=", ablation("static-75", "synergy", "auc_mean")), ("=", ablation("static-90", "synergy", "auc_mean")),
               ("=", ablation("static-75", "synergy")), ("=", ablation("static-90", "synergy")),
               ("=", ablation("increasing", "synergy", "auc_mean")))),
+    _weights_row("default (lambda_s = lambda_u = lambda_o = 1)", "default"),
+    _weights_row("lambda_s = 0.5", "lambda_s-0.5"),
+    _weights_row("lambda_s = 2", "lambda_s-2"),
+    _weights_row("lambda_u = 0.5", "lambda_u-0.5"),
+    _weights_row("lambda_u = 2", "lambda_u-2"),
+    _weights_row("lambda_o = 3", "lambda_o-3"),
+    _weights_row("lambda_o = 5", "lambda_o-5"),
+    Citation("notebooks/10_ablations.ipynb",
+             "halving $\\lambda_s$ costs {} points and doubling $\\lambda_u$ {}",
+             (("=", lambda: -weights("lambda_s-0.5", "redundancy", minus_default=True)()),
+              ("=", lambda: -weights("lambda_u-2", "redundancy", minus_default=True)()))),
     Citation("README.md", "R {} / U {} / S {} (synergy ROC-AUC {}), `results/table1-long/`",
              (("=", lambda: table1_row("long", "share")), ("=", lambda: table1_row("long", "unique1")),
               ("=", lambda: table1_row("long", "synergy")), ("=", lambda: table1_row("long", "synergy", "roc_auc")))),
@@ -255,7 +293,7 @@ CITATIONS = (
               ("=", lambda: quickstart_row("synergy")))),
 )
 
-_NUMBER = r"(-?\d+(?:\.\d+)?)"
+_NUMBER = r"([-+]?\d+(?:\.\d+)?)"
 
 
 def text_of(path: str) -> str:

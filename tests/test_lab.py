@@ -210,3 +210,34 @@ def test_trial_config_refuses_a_preset_without_a_trial_length():
 
     with pytest.raises(ValueError, match="no lab trial length"):
         lab.trial_config(get_preset("ci").replace(preset="mine"))
+
+
+def test_a_teaching_variant_session_marks_its_own_chance_levels(tmp_path):
+    from coral_lab.config import get_preset
+
+    cfg = get_preset("ci").replace(data={"cache_dir": str(tmp_path), "n_textures": 4})
+    teach = LabSession(cfg, "cpu", umap_pairs=0)
+    assert teach.chance == {"R": 10.0, "U1": 25.0, "U2": 25.0, "S": 50.0}
+    assert "teaching variant (4 textures" in teach.data_label
+    teach.run_trial(settings_from_controls(**GOOD))
+    bars = teach.scores_figure()
+    assert list(bars.data[1].y) == [10.0, 25.0, 25.0, 50.0]  # the chance markers
+    lines = sorted(shape.y0 for shape in teach.comparison_figure().layout.shapes)
+    assert lines == [10.0, 25.0, 50.0]  # chance R, chance U, chance S apart
+    with pytest.raises(ValueError, match="trained on the Trifeature benchmark"):
+        teach.add_shipped_trials()  # benchmark models are not trials of a teaching session
+    bench = LabSession(get_preset("ci").replace(data={"cache_dir": str(tmp_path)}), "cpu", umap_pairs=0)
+    assert bench.chance == {"R": 10.0, "U1": 10.0, "U2": 10.0, "S": 50.0} and bench.data_label == "Trifeature"
+
+
+def test_trial_config_picks_the_benchmark_or_the_named_teaching_variant():
+    from coral_lab.config import TEACHING_DATA, get_preset
+
+    bench = lab.trial_config(get_preset("quick"))
+    assert (bench.train.epochs, bench.train.train_set, bench.data) == (lab.TRIAL_EPOCHS["quick"], "biased",
+                                                                        get_preset("quick").data)
+    teach = lab.trial_config(get_preset("quick"), data="teaching")
+    assert {k: getattr(teach.data, k) for k in TEACHING_DATA} == TEACHING_DATA == {
+        "n_textures": 4, "renders_train": 19, "renders_test": 8}
+    with pytest.raises(ValueError, match="data must be one of"):
+        lab.trial_config(get_preset("quick"), data="mnist")

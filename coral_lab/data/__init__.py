@@ -47,6 +47,7 @@ from coral_lab.data.pairs import (
     pair_labels,
     pool_size,
     synergy_mapping,
+    task_classes,
 )
 
 __all__ = [
@@ -76,6 +77,7 @@ __all__ = [
     "make_trifeature",
     "split_combinations",
     "N_CLASSES",
+    "task_classes",
     "PAIR_KINDS",
     "TASKS",
     "PairSet",

@@ -25,6 +25,7 @@ from coral_lab.data.cache import TrifeatureData, TrifeatureSplit
 __all__ = [
     "TASKS",
     "N_CLASSES",
+    "task_classes",
     "PAIR_KINDS",
     "synergy_mapping",
     "attribute_subset",
@@ -73,6 +74,14 @@ def attribute_subset(n_textures: int, seed: int) -> tuple[tuple[int, ...] | None
     textures = tuple(range(n_textures))
     colors = tuple(sorted(int(c) for c in synergy_mapping(seed)[list(textures)]))
     return textures, colors
+
+
+def task_classes(n_textures: int = _N_VALUES) -> dict[str, int]:
+    """Classes per task of a data set with ``n_textures`` textures: ``N_CLASSES`` for the benchmark (10);
+    a teaching variant's texture tasks (``unique1``, ``unique2``) have ``n_textures`` classes, shape and
+    synergy keep theirs. Chance in balanced accuracy is 100 / classes (``paper.chance_percent``)."""
+    attribute_subset(n_textures, 0)  # validates n_textures
+    return {**N_CLASSES, "unique1": n_textures, "unique2": n_textures}
 
 
 def _check_mapping(mapping: np.ndarray) -> np.ndarray:
