@@ -128,6 +128,16 @@ def _weights_row(label: str, variant: str) -> Citation:
     return Citation("README.md", f"| {label} | {{}} | {{}} | {{}} ({{}}) | {{}} / {{}} / {{}} |", tuple(values))
 
 
+def lab_trial(masking: str, column: str) -> Callable[[], float]:
+    """The committed pair of lab trials on the teaching variant (benchmarks/lab_trial.py)."""
+    def value() -> float:
+        rows = pd.read_csv(ROOT / "results" / "lab-trial-quick-teaching" / "trials.csv")
+        sel = rows[rows["masking"] == masking]
+        assert len(sel) == 1, masking
+        return float(sel[column].iloc[0])
+    return value
+
+
 @dataclass(frozen=True)
 class Citation:
     path: str  # relative to the checkout; a notebook's markdown cells are searched
@@ -224,6 +234,15 @@ CITATIONS = (
              "more than {} points",
              ((">", difference(confirm("biased", "synergy", column="roc_auc"),
                                confirm("biased-no-mask", "synergy", column="roc_auc"))),)),
+    Citation("notebooks/09_interactive_lab.ipynb",
+             "one 8-epoch trial each gave $S$ = {} with masking and {} without (ROC-AUC {} against {}",
+             (("=", lab_trial("static", "S")), ("=", lab_trial("none", "S")),
+              ("=", lab_trial("static", "S AUC")), ("=", lab_trial("none", "S AUC")))),
+    Citation("notebooks/09_interactive_lab.ipynb", "static 90 % masking $S$ = {}, without masking {}, each trial",
+             (("=", lab_trial("static", "S")), ("=", lab_trial("none", "S")))),
+    Citation("README.md", "S {} with the preset's masking and {} without (ROC-AUC {} and {}), {} s and {} s a trial",
+             (("=", lab_trial("static", "S")), ("=", lab_trial("none", "S")), ("=", lab_trial("static", "S AUC")),
+              ("=", lab_trial("none", "S AUC")), ("=", lab_trial("static", "seconds")), ("=", lab_trial("none", "seconds")))),
     _row("R", "unbiased", "share"),
     _row("U", "unbiased", "unique1"),
     _row("U (lambda_o = 0)", "unbiased-no-ortho", "unique1"),
