@@ -138,6 +138,43 @@ def lab_trial(masking: str, column: str) -> Callable[[], float]:
     return value
 
 
+@cache
+def baselines_table() -> pd.DataFrame:
+    return pd.read_csv(ROOT / "results" / "baselines-quick" / "baselines_table1.csv")
+
+
+def baseline(method: str, column: str, stat: str = "mean") -> Callable[[], float]:
+    """The committed quick comparison: a method's mean / std (np.std, ddof 0) over seeds 41-43, or its
+    synergy ROC-AUC (from the method's own table1.csv, which keeps the AUC)."""
+    def value() -> float:
+        if stat == "auc":
+            rows = pd.read_csv(ROOT / "results" / "baselines-quick" / method / "table1.csv")
+            rows = rows[rows["column"] == column]
+            assert sorted(rows["seed"]) == [41, 42, 43], (method, column)
+            return float(rows["roc_auc"].mean())
+        rows = baselines_table()
+        sel = rows[(rows["method"] == method) & (rows["column"] == column)]
+        assert sorted(sel["seed"]) == [41, 42, 43], (method, column)
+        values = sel["balanced_accuracy"].to_numpy(float)
+        return float(values.mean() if stat == "mean" else np.std(values))
+    return value
+
+
+def _baseline_row(label: str, method: str) -> Citation:
+    """One row of the README's baselines table: R, U, S +- std, S's ROC-AUC (the paper's values are text)."""
+    values = []
+    for column in ("redundancy", "uniqueness", "synergy"):
+        values += [("=", baseline(method, column)), ("=", baseline(method, column, "std"))]
+    values.append(("=", baseline(method, "synergy", "auc")))
+    from coral_lab.paper import DISPLAY_NAMES, PAPER_TABLE1
+
+    def paper(column: str) -> tuple[str, Callable[[], float]]:
+        return "=", lambda: PAPER_TABLE1[DISPLAY_NAMES[method]][column][0]
+
+    return Citation("README.md", f"| {label} | {{}} +- {{}} / {{}} | {{}} +- {{}} / {{}} | {{}} +- {{}} ({{}}) / {{}} |",
+                    (*values[:2], paper("redundancy"), *values[2:4], paper("uniqueness"), *values[4:], paper("synergy")))
+
+
 @dataclass(frozen=True)
 class Citation:
     path: str  # relative to the checkout; a notebook's markdown cells are searched
@@ -274,6 +311,19 @@ CITATIONS = (
               ("=", ablation("static-75", "synergy", "auc_mean")), ("=", ablation("static-90", "synergy", "auc_mean")),
               ("=", ablation("static-75", "synergy")), ("=", ablation("static-90", "synergy")),
               ("=", ablation("increasing", "synergy", "auc_mean")))),
+    _baseline_row("CLIP", "clip"),
+    _baseline_row("FactorCL", "factorcl"),
+    _baseline_row("CoMM", "comm"),
+    _baseline_row("InfMasking", "infmasking"),
+    _baseline_row("COrAL", "coral"),
+    Citation("notebooks/07_baselines.ipynb",
+             "CLIP has the best redundancy ({}) with texture and synergy at chance, as in the paper; COrAL is the "
+             "only method whose synergy leaves chance ({}, ROC-AUC {}, against at most {} for the others); but "
+             "CoMM, InfMasking and COrAL read texture 1 about equally ({}, {}, {})",
+             (("=", baseline("clip", "redundancy")), ("=", baseline("coral", "synergy")),
+              ("=", baseline("coral", "synergy", "auc")), ("=", baseline("comm", "synergy")),
+              ("=", baseline("comm", "uniqueness")), ("=", baseline("infmasking", "uniqueness")),
+              ("=", baseline("coral", "uniqueness")))),
     _weights_row("default (lambda_s = lambda_u = lambda_o = 1)", "default"),
     _weights_row("lambda_s = 0.5", "lambda_s-0.5"),
     _weights_row("lambda_s = 2", "lambda_s-2"),
