@@ -175,6 +175,16 @@ def _baseline_row(label: str, method: str) -> Citation:
                     (*values[:2], paper("redundancy"), *values[2:4], paper("uniqueness"), *values[4:], paper("synergy")))
 
 
+def digits(stage: str, features: str, stat: str = "mean", folder: str = "digits-quick") -> Callable[[], float]:
+    """The committed digits run (``table2.csv``): test accuracy, mean / np.std (ddof 0) over its seeds."""
+    def value() -> float:
+        rows = pd.read_csv(ROOT / "results" / folder / "table2.csv")
+        sel = rows[(rows["stage"] == stage) & (rows["features"] == features)]["accuracy"].to_numpy(float)
+        assert len(sel) >= 1, (folder, stage, features)
+        return float(sel.mean() if stat == "mean" else np.std(sel))
+    return value
+
+
 @dataclass(frozen=True)
 class Citation:
     path: str  # relative to the checkout; a notebook's markdown cells are searched
@@ -324,6 +334,15 @@ CITATIONS = (
               ("=", baseline("coral", "synergy", "auc")), ("=", baseline("comm", "synergy")),
               ("=", baseline("comm", "uniqueness")), ("=", baseline("infmasking", "uniqueness")),
               ("=", baseline("coral", "uniqueness")))),
+    Citation("README.md", "| Z = (Z^SR, Z_1^U, Z_2^U), after 30 epochs of pretraining | {} +- {} |",
+             (("=", digits("pretrained", "Z")), ("=", digits("pretrained", "Z", "std")))),
+    Citation("README.md", "| Z^SR alone | {} +- {} |",
+             (("=", digits("pretrained", "shared")), ("=", digits("pretrained", "shared", "std")))),
+    Citation("README.md", "| Z_1^U alone (top half) / Z_2^U alone (bottom half) | {} +- {} / {} +- {} |",
+             (("=", digits("pretrained", "unique1")), ("=", digits("pretrained", "unique1", "std")),
+              ("=", digits("pretrained", "unique2")), ("=", digits("pretrained", "unique2", "std")))),
+    Citation("README.md", "| Z after SupCon fine-tuning (best epochs of at most 30) | {} +- {} |",
+             (("=", digits("finetuned", "Z")), ("=", digits("finetuned", "Z", "std")))),
     _weights_row("default (lambda_s = lambda_u = lambda_o = 1)", "default"),
     _weights_row("lambda_s = 0.5", "lambda_s-0.5"),
     _weights_row("lambda_s = 2", "lambda_s-2"),
