@@ -23,16 +23,13 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from coral_lab.methods.clip import CLIPModel
-from coral_lab.methods.comm import CoMMModel
-from coral_lab.methods.factorcl import FactorCLModel
-from coral_lab.methods.infmasking import InfMaskingModel
+from coral_lab.methods import METHODS
 from coral_lab.models.checks import check_finite, check_view
 from coral_lab.multibench.config import FeatureRunConfig
 from coral_lab.multibench.datasets import ModalitySpec
 from coral_lab.multibench.encoders import FeatureTokenEncoder
 
-__all__ = ["FeatureInputs", "FeatureCLIP", "FeatureCoMM", "FeatureInfMasking",
+__all__ = ["FeatureInputs", "feature_variant", "FeatureCLIP", "FeatureCoMM", "FeatureInfMasking",
            "FeatureFactorCL", "FEATURE_BASELINES"]
 
 
@@ -68,25 +65,24 @@ class FeatureInputs:
         return v
 
 
-class FeatureCLIP(FeatureInputs, CLIPModel):
-    """CLIP (``coral_lab.methods.clip``) on feature data."""
+def feature_variant(cls: type[nn.Module]) -> type[FeatureInputs]:
+    """The feature-data variant of a ``coral_lab.methods`` baseline class: ``FeatureInputs`` placed before it.
+
+    ``CLIPModel`` -> ``FeatureCLIP``, and so on; nothing else of the class changes (same losses, heads,
+    ``training_loss`` contract). Every baseline of ``coral_lab.methods.METHODS`` gets one here, so a new
+    method is added once, in ``coral_lab/methods/``.
+    """
+    name = "Feature" + cls.__name__.removesuffix("Model")
+    doc = f"{cls.__name__} (``{cls.__module__}``) on feature data: feature encoders and input checks."
+    return type(name, (FeatureInputs, cls), {"__doc__": doc, "__module__": __name__})
 
 
-class FeatureCoMM(FeatureInputs, CoMMModel):
-    """CoMM (``coral_lab.methods.comm``) on feature data."""
-
-
-class FeatureInfMasking(FeatureInputs, InfMaskingModel):
-    """InfMasking (``coral_lab.methods.infmasking``) on feature data: each copy keeps floor(T_i (1 - r)) tokens."""
-
-
-class FeatureFactorCL(FeatureInputs, FactorCLModel):
-    """FactorCL (``coral_lab.methods.factorcl``) on feature data (bimodal)."""
-
-
+# method name -> its feature-data class, for every baseline of coral_lab.methods.METHODS (COrAL's feature
+# variant, FeatureCoralModel, builds its two pathways from feature encoders and is in multibench.model)
 FEATURE_BASELINES: dict[str, type[FeatureInputs]] = {
-    "clip": FeatureCLIP,
-    "comm": FeatureCoMM,
-    "infmasking": FeatureInfMasking,
-    "factorcl": FeatureFactorCL,
+    name: feature_variant(cls) for name, cls in METHODS.items() if name != "coral"
 }
+FeatureCLIP = FEATURE_BASELINES["clip"]
+FeatureCoMM = FEATURE_BASELINES["comm"]
+FeatureInfMasking = FEATURE_BASELINES["infmasking"]
+FeatureFactorCL = FEATURE_BASELINES["factorcl"]
