@@ -115,3 +115,21 @@ def test_study_figure_draws_masked_and_unmasked_curves(tmp_path):
     assert len(s.lines) == 3 and len(u.lines) == 3 and len(r.lines) == 2  # two curves + chance, one + chance
     assert list(s.lines[0].get_ydata()) == [71.0, 72.0] and list(s.lines[0].get_xdata()) == [1.0, 2.0]
     assert s.lines[1].get_linestyle() == "--"
+
+
+def test_run_study_with_two_workers_matches_one_process(tiny, ci_benchmark, tmp_path, monkeypatch):
+    # two units in two spawned worker processes (one torch thread each, as here) give the same curves as
+    # the same units trained one after the other in this process
+    variants = [Variant("a", "A", {}, ("unbiased",)), Variant("b", "B", {"loss": {"lambda_o": 3.0}}, ("unbiased",))]
+    monkeypatch.setitem(study.STUDIES, "tiny", lambda: variants)
+    seen = []
+    serial = run_study("tiny", tiny, tmp_path / "serial", seeds=[41], every=3, device="cpu")
+    parallel = run_study("tiny", tiny, tmp_path / "parallel", seeds=[41], every=3, device="cpu", jobs=2,
+                         on_unit_end=lambda v, s, u, rows: seen.append((v, s, u)))
+    assert sorted(seen) == [("a", 41, "unbiased"), ("b", 41, "unbiased")]
+    key = ["variant", "seed", "unit", "epoch", "task", "features"]
+    cols = key + ["balanced_accuracy"]
+    pd.testing.assert_frame_equal(serial[cols].sort_values(key).reset_index(drop=True),
+                                  parallel[cols].sort_values(key).reset_index(drop=True))
+    with pytest.raises(ValueError, match="jobs must be a positive int"):
+        run_study("tiny", tiny, tmp_path / "x", seeds=[41], every=3, jobs=0)
