@@ -28,14 +28,13 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-
-from coral_lab import pretrained, units
-from coral_lab.data import pair_labels
-from coral_lab.device import set_cpu_threads
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from coral_lab import pretrained, units
+from coral_lab.data import pair_labels
+from coral_lab.device import set_cpu_threads
 from coral_lab.evaluate import extract_features, feature_sets, fit_probe
 from coral_lab.provenance import provenance, write_sidecar
 from coral_lab.train import load_benchmark

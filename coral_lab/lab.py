@@ -228,7 +228,8 @@ class LabSession:
         # trial score -> chance in balanced accuracy % on this session's data set (U: 25 % with 4 textures)
         self.chance: dict[str, float] = {name: chance_percent(classes[task]) for name, (task, _) in SCORES.items()}
         n = self.cfg.data.n_textures
-        self.data_label = "Trifeature" if n == 10 else f"teaching variant ({n} textures, {n} colors)"
+        self.on_benchmark = n == N_CLASSES["unique1"]  # all of Trifeature's textures: not a teaching variant
+        self.data_label = "Trifeature" if self.on_benchmark else f"teaching variant ({n} textures, {n} colors)"
         self.last_model: torch.nn.Module | None = None
         self.last_umap: pd.DataFrame | None = None  # umap_projection frame of the last trial
         self.last_error: BaseException | None = None
@@ -373,7 +374,7 @@ class LabSession:
         Returns:
             The rows added (``seconds`` is the shipped run's training time).
         """
-        if self.cfg.data.n_textures != 10:
+        if not self.on_benchmark:
             raise ValueError(f"the shipped models were trained on the Trifeature benchmark; this session is on the "
                              f"{self.data_label}: start a session with lab.trial_config(base, data='benchmark') to "
                              "show them")

@@ -6,7 +6,7 @@
 Each notebook runs in a fresh kernel from its own folder (so ``units.repo_root`` finds the checkout,
 as under nbval and JupyterLab), with the preset of ``CORAL_LAB_PRESET``; the executed copy, outputs
 included, goes to ``<out>/<its path in the repository>``; the sources are never
-written. A cell error stops with one line naming the notebook, the cell and the error.
+written. A cell error stops with one line naming the notebook and the error.
 
 Widget state is not stored (``--widget-state`` stores it): a page would need the widget manager from a
 CDN to draw it, which an offline reader does not have, and the lab's stored state holds a copy of

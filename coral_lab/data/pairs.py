@@ -67,21 +67,25 @@ def attribute_subset(n_textures: int, seed: int) -> tuple[tuple[int, ...] | None
     Keeping each texture's partner keeps pi a bijection on the subset, so the synergy task stays defined
     and 1 unbiased pair in ``n_textures`` follows it (``DataConfig.n_textures``).
     """
-    if isinstance(n_textures, bool) or not isinstance(n_textures, int) or not 2 <= n_textures <= _N_VALUES:
-        raise ValueError(f"n_textures must be an int in 2..{_N_VALUES} (10: the benchmark), got {n_textures!r}")
-    if n_textures == _N_VALUES:
+    if _check_n_textures(n_textures) == _N_VALUES:
         return None, None
     textures = tuple(range(n_textures))
     colors = tuple(sorted(int(c) for c in synergy_mapping(seed)[list(textures)]))
     return textures, colors
 
 
+def _check_n_textures(n_textures: object) -> int:
+    if isinstance(n_textures, bool) or not isinstance(n_textures, int) or not 2 <= n_textures <= _N_VALUES:
+        raise ValueError(f"n_textures must be an int in 2..{_N_VALUES} (10: the benchmark), got {n_textures!r}")
+    return n_textures
+
+
 def task_classes(n_textures: int = _N_VALUES) -> dict[str, int]:
     """Classes per task of a data set with ``n_textures`` textures: ``N_CLASSES`` for the benchmark (10);
     a teaching variant's texture tasks (``unique1``, ``unique2``) have ``n_textures`` classes, shape and
     synergy keep theirs. Chance in balanced accuracy is 100 / classes (``paper.chance_percent``)."""
-    attribute_subset(n_textures, 0)  # validates n_textures
-    return {**N_CLASSES, "unique1": n_textures, "unique2": n_textures}
+    n = _check_n_textures(n_textures)
+    return {**N_CLASSES, "unique1": n, "unique2": n}
 
 
 def _check_mapping(mapping: np.ndarray) -> np.ndarray:
