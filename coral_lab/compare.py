@@ -27,9 +27,9 @@ import pandas as pd
 from coral_lab import runs
 from coral_lab.analysis import TASK_LABELS
 from coral_lab.units import unit_config
-from coral_lab.config import RunConfig, get_preset
+from coral_lab.config import RunConfig, check_method_name, get_preset
 from coral_lab.evaluate import summarize
-from coral_lab.methods import METHODS, subspaces, with_method
+from coral_lab.methods import subspaces, with_method
 from coral_lab.paper import CHANCE, DISPLAY_NAMES, TABLE1_COLUMNS as COLUMNS
 from coral_lab.protocol import UNITS, run_table1
 from coral_lab.provenance import save_result
@@ -82,8 +82,7 @@ def load_or_run(
         The rows of ``table1.csv``: method, seed, train_set, task, features, balanced_accuracy, C,
         val_balanced_accuracy, column.
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; valid methods: {list(METHODS)}")
+    check_method_name(method)
     folder = Path(folder)
     mcfg = with_method(cfg, method)
     saved = folder / "table1.csv"
@@ -225,8 +224,7 @@ def write_comparison(folders: dict[str, str | Path], path: str | Path) -> tuple[
         raise ValueError("give at least one method folder")
     frames, infos = [], {}
     for method, folder in folders.items():
-        if method not in METHODS:
-            raise ValueError(f"unknown method {method!r}; valid methods: {list(METHODS)}")
+        check_method_name(method)
         folder = Path(folder)
         csv, sidecar = folder / "table1.csv", folder / "table1.provenance.json"
         for f in (csv, sidecar):

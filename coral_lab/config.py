@@ -187,6 +187,13 @@ class ProbeConfig:
 METHOD_NAMES: tuple[str, ...] = ("coral", "clip", "comm", "infmasking", "factorcl")
 
 
+def check_method_name(name: object) -> str:
+    """``name`` if it is a method's name (``METHOD_NAMES``); otherwise one line listing the valid names."""
+    if name not in METHOD_NAMES:
+        raise ValueError(f"unknown method {name!r}; valid methods: {sorted(METHOD_NAMES)}")
+    return name  # type: ignore[return-value]
+
+
 @dataclass
 class BaselineConfig:
     """Settings of the baseline methods (``../shared/design/baselines.md``); COrAL ignores them.
@@ -456,8 +463,8 @@ class RunConfig(ConfigTree):
         return self
 
     def _check_top_level(self, name: str, value: Any) -> None:
-        if name == "method" and value not in METHOD_NAMES:
-            raise ValueError(f"unknown method {value!r}; valid methods: {list(METHOD_NAMES)}")
+        if name == "method":
+            check_method_name(value)
 
     def _after_replace(self) -> None:
         self.model.image_size = self.data.image_size  # the model's image size follows the data's

@@ -1,8 +1,8 @@
 """What every pretraining loop shares, whatever the data: the method contract's step context, the
 optimiser, the learning-rate schedule and the seeds of the random generators.
 
-The method contract (every entry of ``coral_lab.methods.METHODS``, COrAL included, and their
-feature-data variants in ``coral_lab.multibench.baselines``) is:
+The method contract (both classes of every entry of ``coral_lab.methods.METHODS``, COrAL included:
+``images`` for Trifeature, ``features`` for feature data) is:
 
 - ``training_loss(view1, view2, ctx) -> (total, {part name: 0-dim tensor})``: one step's objective for
   two augmented views (lists of n modality tensors); ``ctx`` is a ``StepContext``;

@@ -9,15 +9,15 @@ import pytest
 import torch
 
 from coral_lab.cli import main
-from coral_lab.config import RunConfig
+from coral_lab.config import RunConfig, get_preset
+from coral_lab.methods import METHODS, build_model
 from coral_lab.methods.clip import CLIPModel, clip_loss
 from coral_lab.methods.comm import CoMMModel
 from coral_lab.methods.factorcl import FactorCLModel
 from coral_lab.methods.infmasking import InfMaskingModel
 from coral_lab.multibench import feature_config, load_dataset
-from coral_lab.multibench.baselines import FeatureCLIP, FeatureCoMM, FeatureFactorCL
 from coral_lab.multibench.finetune import finetune
-from coral_lab.multibench.pretrain import METHODS, build_feature_model, load_feature_model, pretrain_features
+from coral_lab.multibench.pretrain import build_feature_model, load_feature_model, pretrain_features
 from coral_lab.multibench.probe import probe_feature_model
 from coral_lab.multibench.protocol import compare_methods, run_feature_unit
 
@@ -28,6 +28,8 @@ BASELINES = {  # name -> (coral_lab.methods class it must be, its probe subspace
     "factorcl": (FactorCLModel, ["shared", "unique1", "unique2"], "nce_cond"),
 }
 
+# the feature-data classes, from the one registry (coral_lab.methods.METHODS[name].features)
+FeatureCLIP, FeatureCoMM, FeatureFactorCL = (METHODS[n].features for n in ("clip", "comm", "factorcl"))
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -44,6 +46,23 @@ def digits():
 
 def test_every_baseline_is_registered():
     assert sorted(METHODS) == ["clip", "comm", "coral", "factorcl", "infmasking"]
+
+
+@pytest.mark.parametrize("name", ["coral", *BASELINES])
+def test_one_registry_holds_both_classes_of_every_method(name, digits):
+    method = METHODS[name]
+    assert method.name == name
+    # the feature class is the image class with other encoders: same losses, heads and contract
+    assert issubclass(method.features, method.images) and method.features is not method.images
+    cfg = feature_config("digits", "ci").replace(train={"method": name})
+    assert type(build_model(cfg, digits.modalities)) is method.features
+    assert type(build_model(get_preset("ci").replace(method=name))) is method.images
+    with pytest.raises(ValueError, match="needs the data set's modalities"):
+        build_model(cfg)
+    with pytest.raises(ValueError, match="modalities are for feature data"):
+        build_model(get_preset("ci").replace(method=name), digits.modalities)
+    with pytest.raises(TypeError, match="RunConfig or FeatureRunConfig, got dict"):
+        build_model({"method": name})
 
 
 @pytest.mark.parametrize("name", list(BASELINES))

@@ -8,7 +8,7 @@ from coral_lab.multibench.augment import augment_sequences, augment_tabular
 from coral_lab.multibench.config import FeatureAugmentConfig, feature_config
 from coral_lab.multibench.datasets import ModalitySpec
 from coral_lab.multibench.encoders import FeatureTokenizer, GRUEncoder, SequenceTransformer, TabularEncoder
-from coral_lab.multibench.model import FeatureCoralModel
+from coral_lab.methods.features import FeatureCoralModel
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

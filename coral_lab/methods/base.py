@@ -19,7 +19,7 @@ The encoders are COrAL's: ``TokenEncoder`` is the shared pathway's E_i (the conf
 converter, ``(B, C, H, W)`` -> ``(B, T_i, D)`` tokens), and ``VectorEncoder`` adds a one-modality
 fusion transformer (CLS output, ``(B, D)``) for the methods that need one vector per modality.
 Another kind of input overrides three methods and nothing else: ``check_config`` (and the number of
-modalities), ``token_encoder(i)`` (E_i) and ``check_view``; ``coral_lab.multibench.baselines`` does so
+modalities), ``token_encoder(i)`` (E_i) and ``check_view``; ``coral_lab.methods.features`` does so
 for feature data.
 """
 
@@ -118,7 +118,7 @@ class BaselineModel(nn.Module):
         """A fresh E_i for modality i: input -> tokens ``(B, T_i, D)``, with ``n_tokens`` = T_i.
 
         Images: ``TokenEncoder`` (CNN + latent converter). Feature data
-        (``coral_lab.multibench.baselines``) returns its modality encoder + token converter instead.
+        (``coral_lab.methods.features``) returns its modality encoder + token converter instead.
         """
         return TokenEncoder(self.cfg.model)
 

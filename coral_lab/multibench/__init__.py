@@ -2,9 +2,10 @@
 
 - ``datasets``: validated loaders for the MultiBench affect pickles (MOSI, MOSEI, UR-FUNNY, MUsTARD) and
   MIMIC's ``im.pk`` (found via a path or ``$CORAL_LAB_MULTIBENCH_DIR``), and the offline ``digits`` set.
-- ``encoders`` / ``model``: Transformer, GRU and MLP + feature-tokenizer encoders; ``FeatureCoralModel``.
+- ``encoders``: Transformer, GRU and MLP + feature-tokenizer encoders (every method's feature-data class,
+  ``coral_lab.methods.METHODS[name].features``, takes its E_i from here).
 - ``augment``: time-step drop + noise for sequences, SCARF corruption + noise for tabular rows.
-- ``pretrain``: the training loop with a ``METHODS`` registry; ``finetune`` / ``supcon``: SupCon fine-tuning.
+- ``pretrain``: feature tensors as a pretraining source of the one loop (``coral_lab.loop.fit``); ``finetune`` / ``supcon``: SupCon fine-tuning.
 - ``probe`` / ``protocol``: linear probes on frozen features and the Table 2 protocol.
 - ``synthetic``: tiny files in the MultiBench layouts (not real data) for tests and the notebook.
 """

@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from coral_lab.config import (
-    METHOD_NAMES,
     BaselineConfig,
     ConfigTree,
     LossConfig,
     ProbeConfig,
     check_architecture_choices,
+    check_method_name,
     check_probe,
     check_types,
 )
@@ -91,7 +91,7 @@ class FeatureAugmentConfig:
 class FeatureTrainConfig:
     """Pretraining (paper 5.3): AdamW lr 1e-4, wd 1e-3, batch 64, 100 epochs, the 5/35/55/75 % schedule."""
 
-    method: str = "coral"  # a key of coral_lab.multibench.pretrain.METHODS
+    method: str = "coral"  # a key of coral_lab.methods.METHODS
     epochs: int = 100
     batch_size: int = 64
     lr: float = 1e-4
@@ -171,8 +171,7 @@ class FeatureRunConfig(ConfigTree):
                 raise ValueError(f"{message} (got {value!r})")
         check_architecture_choices(m)
         check_probe(self.probe)
-        if t.method not in METHOD_NAMES:
-            raise ValueError(f"unknown method {t.method!r}; valid methods: {sorted(METHOD_NAMES)}")
+        check_method_name(t.method)
         mask_ratio_at(0, t.epochs, t.mask_schedule)
         return self
 

@@ -24,10 +24,10 @@ from sklearn.metrics import accuracy_score
 from coral_lab.evaluate import feature_sets, fit_probe
 from coral_lab.io import atomic_torch_save, atomic_write_text
 from coral_lab.masking import split_modalities
+from coral_lab.methods.features import FeatureCoralModel
 from coral_lab.multibench.augment import augment_modalities
 from coral_lab.multibench.config import FeatureRunConfig
 from coral_lab.multibench.datasets import FeatureDataset
-from coral_lab.multibench.model import FeatureCoralModel
 from coral_lab.multibench.probe import extract_embeddings
 from coral_lab.multibench.supcon import supcon_coral_loss
 from coral_lab.training import adamw, augmentation_seed

@@ -3,10 +3,9 @@
 One epoch is one pass over the train split in a seeded order, batches of ``train.batch_size`` (the last
 partial batch is dropped). Per batch: two augmented views of every modality
 (``coral_lab.multibench.augment``), then the method's loss, then an AdamW step (no weight decay on
-biases and normalisation parameters). ``train.method`` picks the model class from ``METHODS``: COrAL
-(``FeatureCoralModel``) and the baselines (CLIP, CoMM, InfMasking, FactorCL;
-``coral_lab.multibench.baselines``), the feature-data variants of ``coral_lab.methods.METHODS``. Every
-one follows the method contract of ``coral_lab.training`` (``from_config(cfg, modalities)``,
+biases and normalisation parameters). ``train.method`` names the method: the ``features`` class of
+``coral_lab.methods.METHODS[name]`` (COrAL's ``FeatureCoralModel`` and the baselines CLIP, CoMM,
+InfMasking, FactorCL; ``coral_lab.methods.features``). Every one follows the method contract of ``coral_lab.training`` (``from_config(cfg, modalities)``,
 ``training_loss(view1, view2, ctx) -> (total, parts)``, ``mask_ratio_at``, ``embed(xs)`` whose
 ``concat()`` the probe reads); a model with ``uses_augmentation = False`` (CLIP) gets the
 un-augmented batch as both views.
@@ -25,37 +24,25 @@ import torch
 from torch import nn
 
 from coral_lab import runs
-from coral_lab.config import METHOD_NAMES, experiment_dict
+from coral_lab.config import experiment_dict
 from coral_lab.device import set_cpu_threads
 from coral_lab.io import load_checkpoint
+from coral_lab.loop import fit
+from coral_lab.methods import build_model
 from coral_lab.multibench.augment import augment_modalities
-from coral_lab.multibench.baselines import FEATURE_BASELINES
 from coral_lab.multibench.config import FeatureRunConfig
 from coral_lab.multibench.datasets import FeatureDataset
-from coral_lab.multibench.model import FeatureCoralModel
-from coral_lab.loop import fit
 from coral_lab.training import adamw, augmentation_seed
 
-__all__ = ["METHODS", "get_method", "build_feature_model", "FeaturePretrainResult", "pretrain_features", "load_feature_model"]
+__all__ = ["build_feature_model", "FeaturePretrainResult", "pretrain_features", "load_feature_model"]
 
 CHECKPOINT, CONFIG, HISTORY = runs.CHECKPOINT, runs.CONFIG, runs.HISTORY
 
 
-# train.method -> the model class (the feature-data variant of coral_lab.methods.METHODS' entry)
-METHODS: dict[str, type[nn.Module]] = {"coral": FeatureCoralModel, **FEATURE_BASELINES}
-assert tuple(METHODS) == METHOD_NAMES
-
-
-def get_method(name: str) -> type[nn.Module]:
-    """The model class of method ``name``; an unknown name raises, listing the valid ones."""
-    if name not in METHODS:
-        raise ValueError(f"unknown method {name!r}; valid methods: {sorted(METHODS)}")
-    return METHODS[name]
-
-
 def build_feature_model(cfg: FeatureRunConfig, data: FeatureDataset) -> nn.Module:
-    """A freshly initialised model of ``cfg.train.method`` for ``data``'s modalities."""
-    return get_method(cfg.train.method).from_config(cfg, data.modalities)
+    """A freshly initialised model of ``cfg.train.method`` for ``data``'s modalities
+    (``coral_lab.methods.build_model(cfg, data.modalities)``)."""
+    return build_model(cfg, data.modalities)
 
 
 class FeatureSource:
