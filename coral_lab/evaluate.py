@@ -37,10 +37,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from coral_lab.augment import to_model_input
 from coral_lab.config import AugmentConfig, ProbeConfig
-from coral_lab.data import TASKS, PairSet, TrifeatureBenchmark, TrifeatureSplit, pair_labels
+from coral_lab.data import TASKS, PairSet, TrifeatureBenchmark, TrifeatureSplit
 from coral_lab.paper import CHANCE, PAPER_TABLE1, SEED_STD_DDOF
+from coral_lab.sources import feature_sets, frozen_features, trifeature_batches, trifeature_probe_data
 
 __all__ = [
     "TABLE1_TASKS",
@@ -89,7 +89,6 @@ def roc_auc(y: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> float:
     return float(np.mean([roc_auc_score(y == c, proba[:, j]) for c, j in zip(present, cols)]))
 
 
-@torch.no_grad()
 def extract_features(
     model: torch.nn.Module,
     split: TrifeatureSplit,
@@ -99,35 +98,14 @@ def extract_features(
     device: str | torch.device | None = None,
     batch_size: int = 256,
 ) -> dict[str, np.ndarray]:
-    """Frozen inference embeddings of every pair, per subspace, without augmentation or masking.
+    """Frozen inference embeddings of every pair, per subspace, without augmentation or masking
+    (``coral_lab.sources.frozen_features`` of the pairs' batches).
 
     Returns:
         ``{"shared": (P, D), "unique1": (P, D/2), "unique2": (P, D/2)}`` as float32 NumPy arrays.
     """
-    if device is None:
-        device = next(model.parameters()).device
-    device = torch.device(device)
-    was_training = model.training
-    model.eval()
-    images = torch.from_numpy(split.images)
-    out: dict[str, list[np.ndarray]] = {}
-    try:
-        for start in range(0, len(pairs), batch_size):
-            sl = slice(start, start + batch_size)
-            x1 = to_model_input(images[torch.from_numpy(pairs.idx1[sl])].to(device), augment_cfg)
-            x2 = to_model_input(images[torch.from_numpy(pairs.idx2[sl])].to(device), augment_cfg)
-            for name, z in model.embed([x1, x2]).parts().items():
-                out.setdefault(name, []).append(z.float().cpu().numpy())
-    finally:
-        model.train(was_training)
-    return {k: np.concatenate(v) for k, v in out.items()}
-
-
-def feature_sets(features: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The probe inputs: each subspace alone and their concatenation ``"Z"`` (eq. 2)."""
-    sets = dict(features)
-    sets["Z"] = np.concatenate([features[k] for k in features], axis=1)
-    return sets
+    dev = torch.device(device) if device is not None else next(model.parameters()).device
+    return frozen_features(model, trifeature_batches(split, pairs, dev, augment_cfg, batch_size))
 
 
 def linear_probe(
@@ -221,18 +199,14 @@ def probe_model(
     unknown = set(tasks) - set(TASKS)
     if unknown:
         raise ValueError(f"unknown task(s) {sorted(unknown)}; valid tasks: {list(TASKS)}")
-    tr = feature_sets(extract_features(model, bench.data.train, bench.probe_train, augment_cfg=augment_cfg, device=device))
-    te = feature_sets(extract_features(model, bench.data.test, bench.probe_test, augment_cfg=augment_cfg, device=device))
-    subspaces = list(subspaces)
-    unknown = set(subspaces) - set(tr)
-    if unknown:
-        raise ValueError(f"unknown feature set(s) {sorted(unknown)}; valid: {sorted(tr)}")
-    y_tr = pair_labels(bench.data.train, bench.probe_train, bench.mapping)
-    y_te = pair_labels(bench.data.test, bench.probe_test, bench.mapping)
+    data = trifeature_probe_data(model, bench, augment_cfg=augment_cfg, device=device)
+    subspaces = data.check_feature_names(subspaces)
+    tr, te = data.features["train"], data.features["test"]
     rows = []
     for task in tasks:
         for feats in subspaces:
-            r = linear_probe(tr[feats], y_tr[task], te[feats], y_te[task], probe_cfg, seed=seed)
+            y = data.labels[task]
+            r = linear_probe(tr[feats], y["train"], te[feats], y["test"], probe_cfg, seed=seed)
             rows.append(
                 {
                     "task": task,

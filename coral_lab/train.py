@@ -33,16 +33,15 @@ import pandas as pd
 import torch
 
 from coral_lab import distributed
-from coral_lab.augment import augment_batch
 from coral_lab.config import RunConfig
 from coral_lab.data import TrifeatureBenchmark, attribute_subset, load_or_render, make_benchmark
 from coral_lab.device import compile_parts, resolve_device, set_cpu_threads
 from coral_lab import runs
 from coral_lab.io import load_checkpoint
-from coral_lab.augment import to_model_input
 from coral_lab.methods import BaselineModel, build_model
 from coral_lab.models import CoralModel
 from coral_lab.loop import fit
+from coral_lab.sources import TrifeatureSource
 from coral_lab.training import TrainingStep, adamw, augmentation_seed
 
 __all__ = ["PretrainResult", "load_benchmark", "build_optimizer", "pretrain", "load_model"]
@@ -207,31 +206,3 @@ def _pretrain_key(config: dict) -> dict:
     """What must match for a checkpoint to resume: the config as ``RunConfig`` reads it (a field added
     later takes its default), less the probe section and the run-time fields (``pretrain_dict``)."""
     return RunConfig.from_dict(config).pretrain_dict()
-
-
-class TrifeatureSource:
-    """Trifeature pairs as ``coral_lab.loop.PretrainSource``: uint8 images on the training device.
-
-    ``views(batch)``: this rank's share of the global batch of pair indices; both modalities and both
-    views in one augmentation call, ``(4B, H, W, 3)`` -> ``(4B, 3, S, S)`` split into
-    ``[x_1', x_2'], [x_1'', x_2'']``; un-augmented (CLIP), the pair itself is both views.
-    """
-
-    def __init__(self, images, idx1, idx2, augment_cfg, local_batch: int, rank: int, channels_last: bool) -> None:
-        self.images, self.idx1, self.idx2 = images, idx1, idx2
-        self.augment_cfg = augment_cfg
-        self.local_batch, self.rank, self.channels_last = local_batch, rank, channels_last
-        self.n_samples = len(idx1)
-
-    def views(self, batch, augment: bool, generator):
-        batch = batch[self.rank * self.local_batch : (self.rank + 1) * self.local_batch]
-        i1, i2 = self.idx1[batch], self.idx2[batch]
-        if augment:
-            x = augment_batch(self.images[torch.cat([i1, i2, i1, i2])], self.augment_cfg, generator)
-        else:  # the un-augmented pair, (2B, 3, S, S); both "views" are the same images
-            x = to_model_input(self.images[torch.cat([i1, i2])], self.augment_cfg)
-            x = torch.cat([x, x])
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        v = x.split(self.local_batch)
-        return [v[0], v[1]], [v[2], v[3]]

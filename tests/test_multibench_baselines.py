@@ -195,7 +195,7 @@ def test_clip_trains_on_the_pairs_as_they_are(mosi, monkeypatch):
     def no_augmentation(*args, **kwargs):
         raise AssertionError("augment_modalities was called")
 
-    monkeypatch.setattr("coral_lab.multibench.pretrain.augment_modalities", no_augmentation)
+    monkeypatch.setattr("coral_lab.sources.augment_modalities", no_augmentation)
     cfg = feature_config("mosi", "ci").replace(train={"epochs": 1})
     pretrain_features(cfg.replace(train={"method": "clip"}), data)  # uses_augmentation = False
     with pytest.raises(AssertionError, match="augment_modalities was called"):

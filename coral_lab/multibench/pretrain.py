@@ -29,7 +29,7 @@ from coral_lab.device import set_cpu_threads
 from coral_lab.io import load_checkpoint
 from coral_lab.loop import fit
 from coral_lab.methods import build_model
-from coral_lab.multibench.augment import augment_modalities
+from coral_lab.sources import FeatureSource
 from coral_lab.multibench.config import FeatureRunConfig
 from coral_lab.multibench.datasets import FeatureDataset
 from coral_lab.training import adamw, augmentation_seed
@@ -43,27 +43,6 @@ def build_feature_model(cfg: FeatureRunConfig, data: FeatureDataset) -> nn.Modul
     """A freshly initialised model of ``cfg.train.method`` for ``data``'s modalities
     (``coral_lab.methods.build_model(cfg, data.modalities)``)."""
     return build_model(cfg, data.modalities)
-
-
-class FeatureSource:
-    """Feature tensors as ``coral_lab.loop.PretrainSource``: the train split's n modalities on the device.
-
-    ``views(batch)``: the rows ``batch`` of every modality, augmented twice
-    (``coral_lab.multibench.augment``: view 1 then view 2, from one generator); un-augmented (CLIP),
-    the rows themselves are both views.
-    """
-
-    def __init__(self, xs: list[torch.Tensor], modalities, augment_cfg) -> None:
-        self.xs, self.modalities, self.augment_cfg = xs, tuple(modalities), augment_cfg
-        self.n_samples = len(xs[0])
-
-    def views(self, batch, augment: bool, generator):
-        rows = [x[batch] for x in self.xs]
-        if not augment:
-            return rows, rows
-        v1 = augment_modalities(rows, self.modalities, self.augment_cfg, generator)
-        v2 = augment_modalities(rows, self.modalities, self.augment_cfg, generator)
-        return v1, v2
 
 
 @dataclass

@@ -17,27 +17,18 @@ import torch
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
 from coral_lab.config import ProbeConfig
-from coral_lab.evaluate import choose_C, feature_sets
+from coral_lab.evaluate import choose_C
 from coral_lab.multibench.datasets import FeatureDataset, FeatureSplit
+from coral_lab.sources import FEATURE_TASK, feature_batches, feature_probe_data, frozen_features
 
 __all__ = ["extract_embeddings", "probe_splits", "probe_feature_model", "raw_features"]
 
 
-@torch.no_grad()
 def extract_embeddings(model: torch.nn.Module, split: FeatureSplit, batch_size: int = 512) -> dict[str, np.ndarray]:
-    """``{"shared": (N, D), "unique1": (N, D/2), ...}`` from ``model.embed`` in eval mode, no augmentation."""
+    """``{"shared": (N, D), "unique1": (N, D/2), ...}`` from ``model.embed`` in eval mode, no augmentation
+    (``coral_lab.sources.frozen_features`` of the split's batches)."""
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    out: dict[str, list[np.ndarray]] = {}
-    try:
-        for start in range(0, len(split), batch_size):
-            xs = [torch.from_numpy(x[start : start + batch_size]).to(device) for x in split.x]
-            for name, z in model.embed(xs).parts().items():
-                out.setdefault(name, []).append(z.float().cpu().numpy())
-    finally:
-        model.train(was_training)
-    return {k: np.concatenate(v) for k, v in out.items()}
+    return frozen_features(model, feature_batches(split, device, batch_size))
 
 
 def raw_features(split: FeatureSplit) -> np.ndarray:
@@ -84,8 +75,8 @@ def probe_feature_model(
 
     ``subspaces=None`` probes every part ``model.embed(xs).parts()`` returns, then "Z" (their concatenation).
     """
-    feats = {k: feature_sets(extract_embeddings(model, s)) for k, s in data.splits().items()}
-    labels = {k: s.y for k, s in data.splits().items()}
+    probe_data = feature_probe_data(model, data)
+    feats, labels = probe_data.features, probe_data.labels[FEATURE_TASK]
     if subspaces is None:
         subspaces = ["Z", *[k for k in feats["train"] if k != "Z"]]
     rows = []
