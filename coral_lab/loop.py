@@ -9,7 +9,8 @@ history, every generator's state, the run id) atomically after every epoch, and 
 exactly: an interrupted run finishes with the weights of an uninterrupted one.
 
 The two data sources (``coral_lab.sources``: ``TrifeatureSource``, images rendered on the training
-device; ``FeatureSource``, feature tensors) differ only in how a batch of indices becomes two views. Distributed training (torchrun) is the Trifeature source's: it slices each global
+device; ``FeatureSource``, feature tensors) differ only in how a batch of indices becomes two views.
+Distributed training (torchrun) is the Trifeature source's: it slices each global
 batch to its rank and the method gathers embeddings where it needs global negatives.
 """
 

@@ -28,8 +28,6 @@ BASELINES = {  # name -> (coral_lab.methods class it must be, its probe subspace
     "factorcl": (FactorCLModel, ["shared", "unique1", "unique2"], "nce_cond"),
 }
 
-# the feature-data classes, from the one registry (coral_lab.methods.METHODS[name].features)
-FeatureCLIP, FeatureCoMM, FeatureFactorCL = (METHODS[n].features for n in ("clip", "comm", "factorcl"))
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -49,14 +47,19 @@ def test_every_baseline_is_registered():
 
 
 @pytest.mark.parametrize("name", ["coral", *BASELINES])
-def test_one_registry_holds_both_classes_of_every_method(name, digits):
-    method = METHODS[name]
-    assert method.name == name
-    # the feature class is the image class with other encoders: same losses, heads and contract
-    assert issubclass(method.features, method.images) and method.features is not method.images
+def test_one_class_per_method_takes_both_kinds_of_data(name, digits):
+    cls = METHODS[name]
     cfg = feature_config("digits", "ci").replace(train={"method": name})
-    assert type(build_model(cfg, digits.modalities)) is method.features
-    assert type(build_model(get_preset("ci").replace(method=name))) is method.images
+    on_features = build_model(cfg, digits.modalities)
+    on_images = build_model(get_preset("ci").replace(method=name))
+    assert type(on_features) is cls and type(on_images) is cls
+    # the encoders follow the modalities' kinds: feature encoders here, the CNN on images
+    assert on_features.modalities == digits.modalities
+    assert [m.kind for m in on_images.modalities] == ["image", "image"]
+    feature_encoders = {type(m).__name__ for m in on_features.modules()}
+    image_encoders = {type(m).__name__ for m in on_images.modules()}
+    assert "FeatureTokenEncoder" in feature_encoders and "TokenEncoder" not in feature_encoders
+    assert "TokenEncoder" in image_encoders and "FeatureTokenEncoder" not in image_encoders
     with pytest.raises(ValueError, match="needs the data set's modalities"):
         build_model(cfg)
     with pytest.raises(ValueError, match="modalities are for feature data"):
@@ -106,7 +109,7 @@ def test_infmasking_gets_the_training_progress(mosi):
 def test_feature_clip_forward_is_clip_loss_of_its_encoders_and_heads(mosi):
     data, _ = mosi
     cfg = feature_config("mosi", "ci").replace(train={"method": "clip"})
-    model = FeatureCLIP(cfg, data.modalities).eval()
+    model = CLIPModel(cfg, data.modalities).eval()
     xs = [torch.from_numpy(x[:8]) for x in data.train.x]
     loss, parts = model(xs, None)
     z = [head(enc(x)) for enc, head, x in zip(model.encoders, model.heads, xs)]  # g_i(f_i(x_i)), (8, P)
@@ -123,7 +126,7 @@ def test_feature_clip_forward_is_clip_loss_of_its_encoders_and_heads(mosi):
 def test_feature_baselines_reject_bad_input(mosi):
     data, _ = mosi
     cfg = feature_config("mosi", "ci")
-    model = FeatureCoMM(cfg, data.modalities)
+    model = CoMMModel(cfg, data.modalities)
     xs = [torch.from_numpy(x[:4]) for x in data.train.x]
     name0 = data.modalities[0].name
     with pytest.raises(ValueError, match=f"one per modality: {name0}"):
@@ -135,9 +138,9 @@ def test_feature_baselines_reject_bad_input(mosi):
     with pytest.raises(ValueError, match="NaN"):
         model([bad, xs[1]], xs)
     with pytest.raises(TypeError, match="FeatureRunConfig"):
-        FeatureCoMM(RunConfig(), data.modalities)
+        CoMMModel(RunConfig(), data.modalities)
     with pytest.raises(ValueError, match="n >= 2"):
-        FeatureFactorCL(cfg, data.modalities[:1])
+        FactorCLModel(cfg, data.modalities[:1])
 
 
 def test_unknown_method_and_finetuning_a_baseline_stop_with_a_message(mosi, tmp_path):
@@ -149,7 +152,7 @@ def test_unknown_method_and_finetuning_a_baseline_stop_with_a_message(mosi, tmp_
         run_feature_unit(cfg, data, 1, tmp_path, with_finetune=True)
     assert not (tmp_path / "seed1").exists()  # stopped before training
     with pytest.raises(ValueError, match="COrAL only"):
-        finetune(FeatureCoMM(cfg, data.modalities), data, cfg)
+        finetune(CoMMModel(cfg, data.modalities), data, cfg)
     common = ["reproduce", "--dataset", "mosi", "--data-path", str(folder), "--preset", "ci", "--out", str(tmp_path)]
     with pytest.raises(SystemExit, match="COrAL-only; drop it for --method clip"):
         main([*common, "--method", "clip", "--finetune"])

@@ -1,4 +1,4 @@
-"""Feature encoders, augmentations and FeatureCoralModel on feature data."""
+"""Feature encoders, augmentations and COrAL (CoralModel) on feature data."""
 
 import pytest
 import torch
@@ -6,9 +6,9 @@ import torch
 from coral_lab.losses import coral_loss
 from coral_lab.multibench.augment import augment_sequences, augment_tabular
 from coral_lab.multibench.config import FeatureAugmentConfig, feature_config
-from coral_lab.multibench.datasets import ModalitySpec
+from coral_lab.modalities import ModalitySpec
 from coral_lab.multibench.encoders import FeatureTokenizer, GRUEncoder, SequenceTransformer, TabularEncoder
-from coral_lab.methods.features import FeatureCoralModel
+from coral_lab.models import CoralModel
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -61,7 +61,7 @@ def test_tabular_corruption_takes_values_from_the_same_column():
 ])
 def test_feature_model_shapes_masking_and_gradients(mods):
     cfg = feature_config("mosi", "ci").model
-    model = FeatureCoralModel(cfg, mods)
+    model = CoralModel(cfg, modalities=mods)
     view = [torch.randn(4, *m.shape) for m in mods]
     view2 = [v + 0.1 for v in view]
     n = len(mods)
@@ -83,7 +83,7 @@ def test_feature_model_shapes_masking_and_gradients(mods):
 
 def test_masking_reaches_only_the_shared_pathway():
     mods = (ModalitySpec("a", "sequence", (6, 8)), ModalitySpec("b", "sequence", (6, 8)))
-    model = FeatureCoralModel(feature_config("digits", "ci").replace(model={"encoder": {"dropout": 0.0}}).model, mods).eval()
+    model = CoralModel(feature_config("digits", "ci").replace(model={"encoder": {"dropout": 0.0}}).model, modalities=mods).eval()
     x = [torch.randn(3, 6, 8), torch.randn(3, 6, 8)]
     with torch.no_grad():
         a1, _ = model.encode_views(x, x, ((0,), (1,)), 0.0, torch.Generator().manual_seed(0))

@@ -12,17 +12,17 @@ transformer and projection heads as COrAL, and every one, COrAL included, follow
 contract of ``coral_lab.training`` (``training_loss(view1, view2, ctx) -> (total, parts)``), so the
 training loop does not know which it trains.
 
-``METHODS[name]`` is a ``Method``: the method's class for Trifeature images (``images``, built from a
-``RunConfig``) and for feature data (``features``, built from a ``FeatureRunConfig`` and the data set's
-modalities; ``coral_lab.methods.features``). A new method is one class in this package and one entry
-here. ``build_model(cfg, modalities)`` builds the method a config names, for either kind of data;
+``METHODS[name]`` is the method's class, for both kinds of data: built from a ``RunConfig`` it takes
+Trifeature images, built from a ``FeatureRunConfig`` and the data set's modalities it takes feature
+data; each modality's encoder E_i comes from ``coral_lab.models.token_encoders`` by its kind, and
+nothing else in a method depends on the input. A new method is one class in this package and one
+entry here. ``build_model(cfg, modalities)`` builds the method a config names, for either kind of data;
 ``subspaces(cfg)`` names its probe representations; ``with_method(cfg, name)`` selects a method.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from torch import nn
 
@@ -31,16 +31,14 @@ from coral_lab.methods.base import BaselineModel, Representation
 from coral_lab.methods.clip import CLIPModel
 from coral_lab.methods.comm import CoMMModel
 from coral_lab.methods.factorcl import FactorCLModel
-from coral_lab.methods.features import FeatureCoralModel, feature_variant
 from coral_lab.methods.infmasking import InfMaskingModel
+from coral_lab.modalities import ModalitySpec
 from coral_lab.models import CoralModel
 from coral_lab.multibench.config import FeatureRunConfig
-from coral_lab.multibench.datasets import ModalitySpec
 from coral_lab.paper import PUBLISHED_OPTIMISER
 
 __all__ = [
     "METHODS",
-    "Method",
     "BaselineModel",
     "Representation",
     "build_model",
@@ -50,39 +48,14 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Method:
-    """One pretraining method: its model class for each kind of input.
-
-    ``images``: Trifeature image pairs, ``images.from_config(RunConfig)``; ``features``: feature data,
-    ``features.from_config(FeatureRunConfig, modalities)``. Both follow the contract of
-    ``coral_lab.training`` (``training_loss`` -> (total, parts), ``mask_ratio_at``, ``loss_parts``,
-    ``subspaces``, ``embed``) and share every module but the encoders E_i.
-    """
-
-    name: str
-    images: type[nn.Module]
-    features: type[nn.Module]
-
-    def model_class(self, cfg: RunConfig | FeatureRunConfig) -> type[nn.Module]:
-        """The class for the kind of data ``cfg`` configures."""
-        if isinstance(cfg, RunConfig):
-            return self.images
-        if isinstance(cfg, FeatureRunConfig):
-            return self.features
-        raise TypeError(f"expected a coral_lab RunConfig or FeatureRunConfig, got {type(cfg).__name__}")
-
-
-def _method(name: str, images: type[nn.Module]) -> Method:
-    features = FeatureCoralModel if images is CoralModel else feature_variant(images)
-    return Method(name, images, features)
-
-
-# name -> the method; every class follows the contract of coral_lab.training
-METHODS: dict[str, Method] = {
-    name: _method(name, cls)
-    for name, cls in (("coral", CoralModel), ("clip", CLIPModel), ("comm", CoMMModel),
-                      ("infmasking", InfMaskingModel), ("factorcl", FactorCLModel))
+# name -> the method's model class; every one follows the contract of coral_lab.training
+# (training_loss -> (total, parts), mask_ratio_at, loss_parts, subspaces, from_config) on both kinds of data
+METHODS: dict[str, type[nn.Module]] = {
+    "coral": CoralModel,
+    "clip": CLIPModel,
+    "comm": CoMMModel,
+    "infmasking": InfMaskingModel,
+    "factorcl": FactorCLModel,
 }
 assert tuple(METHODS) == METHOD_NAMES
 
@@ -113,11 +86,11 @@ def method_name(cfg: RunConfig | FeatureRunConfig) -> str:
 def build_model(cfg: RunConfig | FeatureRunConfig, modalities: Sequence[ModalitySpec] | None = None) -> nn.Module:
     """A freshly initialised model of the method ``cfg`` names.
 
-    Trifeature (``RunConfig``): ``METHODS[cfg.method].images.from_config(cfg)``. Feature data
-    (``FeatureRunConfig``): ``METHODS[cfg.train.method].features.from_config(cfg, modalities)``, with
+    Trifeature (``RunConfig``): ``METHODS[cfg.method].from_config(cfg)``. Feature data
+    (``FeatureRunConfig``): ``METHODS[cfg.train.method].from_config(cfg, modalities)``, with
     ``modalities`` the data set's ``ModalitySpec`` s (``FeatureDataset.modalities``).
     """
-    cls = METHODS[method_name(cfg)].model_class(cfg)
+    cls = METHODS[method_name(cfg)]
     if isinstance(cfg, RunConfig):
         if modalities is not None:
             raise ValueError("build_model: modalities are for feature data; a RunConfig's images need none")
@@ -132,7 +105,7 @@ def subspaces(cfg_or_model: RunConfig | nn.Module) -> tuple[str, ...]:
     """The names of the method's probe representations (``embed(x).parts()``), e.g. COrAL's
     ``("shared", "unique1", "unique2")``, CLIP's ``("modality1", "modality2")``, CoMM's ``("fused",)``."""
     if isinstance(cfg_or_model, RunConfig):
-        cls = METHODS[check_method_name(cfg_or_model.method)].images
+        cls = METHODS[check_method_name(cfg_or_model.method)]
         n = cfg_or_model.model.n_modalities
         if cls is CoralModel:
             return ("shared", *(f"unique{i + 1}" for i in range(n)))

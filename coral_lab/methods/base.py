@@ -4,7 +4,7 @@ checks, and the per-modality token / vector encoders built from COrAL's own comp
 A baseline is an ``nn.Module`` subclass of ``BaselineModel``:
 
 - ``forward(view1, view2, progress, generator)`` -> ``(total loss, {part name: 0-dim tensor})``: one
-  pretraining step's objective for two augmented views (n image tensors ``(B, C, H, W)`` each); the
+  pretraining step's objective for two augmented views (n tensors ``(B, *shape_i)`` each); the
   names are ``loss_parts`` (logged per epoch in ``history.csv``; ``progress_parts`` go in the bar).
 - ``embed(x)`` -> ``Representation``: named inference representations (no augmentation, no masking,
   no projection heads) whose concatenation the linear probe reads; ``subspaces`` lists the names.
@@ -13,14 +13,15 @@ A baseline is an ``nn.Module`` subclass of ``BaselineModel``:
 - the rest of the method contract that COrAL's model shares (``coral_lab.training``):
   ``training_loss(view1, view2, ctx)`` (this class: ``forward`` under ``ctx.autocast()`` with
   ``ctx.progress`` and ``ctx.generator``), ``mask_ratio_at(epoch, epochs, schedule)`` (the baseline's
-  own fixed ``mask_ratio``) and ``from_config(cfg, *inputs)``.
+  own fixed ``mask_ratio``) and ``from_config(cfg, modalities=None)``.
 
-The encoders are COrAL's: ``TokenEncoder`` is the shared pathway's E_i (the configured CNN + latent
-converter, ``(B, C, H, W)`` -> ``(B, T_i, D)`` tokens), and ``VectorEncoder`` adds a one-modality
-fusion transformer (CLS output, ``(B, D)``) for the methods that need one vector per modality.
-Another kind of input overrides three methods and nothing else: ``check_config`` (and the number of
-modalities), ``token_encoder(i)`` (E_i) and ``check_view``; ``coral_lab.methods.features`` does so
-for feature data.
+The inputs: a ``RunConfig`` gives ``cfg.model.n_modalities`` Trifeature images; a ``FeatureRunConfig``
+with the data set's ``ModalitySpec`` s gives feature data (``check_config`` returns the modalities).
+The encoders are COrAL's: ``token_encoder(i)`` is the shared pathway's E_i for modality i, chosen by
+its kind (``coral_lab.models.token_encoders``: the configured CNN + latent converter for images, the
+feature encoder + token converter for feature data; ``(B, *shape_i)`` -> ``(B, T_i, D)`` tokens), and
+``VectorEncoder`` adds a one-modality fusion transformer (CLS output, ``(B, D)``) for the methods that
+need one vector per modality. Nothing else in a baseline depends on the kind of input.
 """
 
 from __future__ import annotations
@@ -31,9 +32,12 @@ import torch
 from torch import Tensor, nn
 
 from coral_lab.config import RunConfig
+from coral_lab.modalities import ModalitySpec, image_modalities, modality_names
 from coral_lab.models.checks import check_finite, check_view
 from coral_lab.models.encoders import TokenEncoder
 from coral_lab.models.fusion import FusionTransformer
+from coral_lab.models.token_encoders import build_token_encoder
+from coral_lab.multibench.config import FeatureRunConfig
 from coral_lab.training import StepContext
 
 __all__ = ["Representation", "BaselineModel", "TokenEncoder", "VectorEncoder"]
@@ -94,33 +98,47 @@ class BaselineModel(nn.Module):
     uses_augmentation: bool = True
     mask_ratio: float = 0.0  # logged in the history's mask_ratio column
 
-    def __init__(self, cfg: RunConfig) -> None:
+    def __init__(self, cfg: RunConfig | FeatureRunConfig, modalities: Sequence[ModalitySpec] | None = None) -> None:
         super().__init__()
-        self.n_modalities = self.check_config(cfg)
+        self.modalities = self.check_config(cfg, modalities)
+        self.n_modalities = len(self.modalities)
         self.cfg = cfg
         self.temperature = float(cfg.loss.temperature)
         self.check_inputs = True
 
-    # ----------------------------------------------------------- what a new kind of input overrides
+    # ------------------------------------------------------------------ the inputs: images or features
 
-    def check_config(self, cfg: RunConfig) -> int:
-        """Checks ``cfg`` and returns the number of modalities n (images: ``cfg.model.n_modalities``)."""
-        if not isinstance(cfg, RunConfig):
-            raise TypeError(f"{type(self).__name__} expects a coral_lab.config.RunConfig, got {type(cfg).__name__}")
-        m = cfg.model
-        if isinstance(m.n_modalities, bool) or not isinstance(m.n_modalities, int) or m.n_modalities < 2:
-            raise ValueError(f"model.n_modalities must be an int >= 2, got {m.n_modalities!r}")
-        if m.embed_dim % 4 != 0:
-            raise ValueError(f"model.embed_dim must be divisible by 4 (2-D sin-cos positions), got {m.embed_dim}")
-        return m.n_modalities
+    def check_config(self, cfg: RunConfig | FeatureRunConfig,
+                     modalities: Sequence[ModalitySpec] | None) -> tuple[ModalitySpec, ...]:
+        """Checks ``cfg`` (and the modalities) and returns the n modalities.
+
+        Images (``RunConfig``): ``cfg.model.n_modalities`` images, no ``modalities`` given. Feature data
+        (``FeatureRunConfig``): the data set's n >= 2 ``ModalitySpec`` s (``FeatureDataset.modalities``).
+        """
+        name = type(self).__name__
+        if isinstance(cfg, RunConfig):
+            if modalities is not None:
+                raise TypeError(f"{name}: modalities are for feature data; pass a FeatureRunConfig with them, "
+                                "or a RunConfig (images) without")
+            m = cfg.model
+            if isinstance(m.n_modalities, bool) or not isinstance(m.n_modalities, int) or m.n_modalities < 2:
+                raise ValueError(f"model.n_modalities must be an int >= 2, got {m.n_modalities!r}")
+            if m.embed_dim % 4 != 0:
+                raise ValueError(f"model.embed_dim must be divisible by 4 (2-D sin-cos positions), got {m.embed_dim}")
+            return image_modalities(m.n_modalities, m.in_channels, m.image_size)
+        if isinstance(cfg, FeatureRunConfig):
+            mods = tuple(modalities) if modalities is not None else ()
+            if len(mods) < 2 or not all(isinstance(m, ModalitySpec) for m in mods):
+                raise ValueError(f"{name} needs n >= 2 ModalitySpec s, got {modalities!r}")
+            return mods
+        raise TypeError(f"{name} expects a coral_lab.config.RunConfig (images) or a FeatureRunConfig "
+                        f"(feature data), got {type(cfg).__name__}")
 
     def token_encoder(self, i: int) -> nn.Module:
-        """A fresh E_i for modality i: input -> tokens ``(B, T_i, D)``, with ``n_tokens`` = T_i.
-
-        Images: ``TokenEncoder`` (CNN + latent converter). Feature data
-        (``coral_lab.methods.features``) returns its modality encoder + token converter instead.
-        """
-        return TokenEncoder(self.cfg.model)
+        """A fresh E_i for modality i: input -> tokens ``(B, T_i, D)``, with ``n_tokens`` = T_i, chosen by
+        the modality's kind (``coral_lab.models.token_encoders``: the CNN + latent converter for images,
+        the feature encoder + token converter for feature data)."""
+        return build_token_encoder(self.modalities[i], self.cfg.model)
 
     # ------------------------------------------------------------------------------------ checks
 
@@ -128,11 +146,11 @@ class BaselineModel(nn.Module):
         return next(self.parameters()).device
 
     def check_view(self, view: object, name: str) -> list[Tensor]:
-        """n floating-point tensors ``(B, C, H, W)`` of one batch size, on the model's device, finite
-        (the finite check is one host sync and is skipped when ``check_inputs`` is False)."""
-        m = self.cfg.model
-        v = check_view(view, name, [(m.in_channels, m.image_size, m.image_size)] * self.n_modalities,
-                       self._device())
+        """n floating-point tensors ``(B, *shape_i)`` (images ``(B, C, H, W)``) of one batch size, on the
+        model's device, finite (the finite check is one host sync and is skipped when ``check_inputs`` is
+        False)."""
+        v = check_view(view, name, [m.shape for m in self.modalities], self._device(),
+                       modality_names(self.modalities))
         if self.check_inputs:
             check_finite(v, name)
         return v
@@ -155,9 +173,10 @@ class BaselineModel(nn.Module):
     # --------------------------------------------------------------------------------- interface
 
     @classmethod
-    def from_config(cls, cfg, *inputs) -> "BaselineModel":
-        """The model of a run configuration (``inputs``: what a feature-data variant also needs)."""
-        return cls(cfg, *inputs)
+    def from_config(cls, cfg, modalities: Sequence[ModalitySpec] | None = None) -> "BaselineModel":
+        """The model of a run config (a ``RunConfig``: images; a ``FeatureRunConfig``: with the data set's
+        modalities)."""
+        return cls(cfg, modalities)
 
     def mask_ratio_at(self, epoch: int, epochs: int, schedule: object = None) -> float:
         """The ratio logged for every epoch: the baseline's own ``mask_ratio`` (COrAL's schedule is ignored)."""

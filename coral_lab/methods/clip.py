@@ -26,6 +26,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from coral_lab.config import RunConfig
+from coral_lab.modalities import ModalitySpec
+from coral_lab.multibench.config import FeatureRunConfig
 from coral_lab.losses import check_matrix, check_pair
 from coral_lab.methods.base import BaselineModel, Representation, VectorEncoder
 from coral_lab.models.heads import ProjectionHead
@@ -64,8 +66,8 @@ class CLIPModel(BaselineModel):
     progress_parts = ("loss", "logit_scale")
     uses_augmentation = False
 
-    def __init__(self, cfg: RunConfig) -> None:
-        super().__init__(cfg)
+    def __init__(self, cfg: RunConfig | FeatureRunConfig, modalities: Sequence[ModalitySpec] | None = None) -> None:
+        super().__init__(cfg, modalities)
         m, b = cfg.model, cfg.baseline
         self.encoders = nn.ModuleList(VectorEncoder(m, self.token_encoder(i)) for i in range(self.n_modalities))
         self.heads = nn.ModuleList(ProjectionHead(m.embed_dim, m.proj_hidden, m.proj_dim) for _ in range(self.n_modalities))

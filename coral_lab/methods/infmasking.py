@@ -29,12 +29,15 @@ paper's description). Probe feature: the fusion output, as CoMM.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from coral_lab.config import INFMASKING_TOTALS, RunConfig
+from coral_lab.modalities import ModalitySpec
+from coral_lab.multibench.config import FeatureRunConfig
 from coral_lab.losses import check_temperature
 from coral_lab.masking import exact_keep_mask
 from coral_lab.methods.comm import CoMMModel
@@ -108,8 +111,8 @@ class InfMaskingModel(CoMMModel):
 
     name = "infmasking"
 
-    def __init__(self, cfg: RunConfig) -> None:
-        super().__init__(cfg)
+    def __init__(self, cfg: RunConfig | FeatureRunConfig, modalities: Sequence[ModalitySpec] | None = None) -> None:
+        super().__init__(cfg, modalities)
         b = cfg.baseline
         self.n_copies = int(b.infmasking_views)
         self.mask_ratio = float(b.infmasking_ratio)

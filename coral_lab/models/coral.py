@@ -29,10 +29,12 @@ from coral_lab.embeddings import Embeddings
 from coral_lab.losses import coral_loss, loss_part_names
 from coral_lab.masking import apply_token_mask, mask_ratio_at, split_modalities, token_keep_mask
 from coral_lab.models.checks import check_finite, check_view, same_device
-from coral_lab.models.encoders import TokenEncoder
+from coral_lab.modalities import ModalitySpec, image_modalities, modality_names
 from coral_lab.models.fusion import FusionTransformer
 from coral_lab.models.heads import ProjectionHead
+from coral_lab.models.token_encoders import build_token_encoder
 from coral_lab.models.unique import UniquePathway
+from coral_lab.multibench.config import FeatureModelConfig
 from coral_lab.training import StepContext
 
 __all__ = ["CoralModel", "tie_initial_weights"]
@@ -76,13 +78,15 @@ def tie_initial_weights(model: nn.Module) -> None:
 
 
 class CoralModel(nn.Module):
-    """COrAL's dual-path network, built from a ``ModelConfig``.
+    """COrAL's dual-path network on n >= 2 modalities: images (a ``ModelConfig``) or feature data (a
+    ``FeatureModelConfig`` and the data set's ``ModalitySpec`` s); each modality's encoders come from
+    ``coral_lab.models.token_encoders`` by its kind, everything else is the same code.
 
     Attributes:
         shared_encoders: one E_i^SR per modality, ``nn.Sequential(encoder, converter)``:
-            ``(B, C, H, W)`` -> ``(B, T_i, D)``.
+            ``(B, *shape_i)`` (images ``(B, C, H, W)``) -> ``(B, T_i, D)``.
         fusion: T, ``FusionTransformer``: list of ``(B, T_i, D)`` -> Z^SR ``(B, D)``.
-        unique_paths: one F_i^U per modality (``UniquePathway``, its own encoder): ``(B, C, H, W)`` ->
+        unique_paths: one F_i^U per modality (``UniquePathway``, its own encoder): ``(B, *shape_i)`` ->
             Z_i^U ``(B, D/2)``.
         shared_head: ``ProjectionHead(D, proj_hidden, proj_dim)``.
         unique_heads: one ``ProjectionHead(D/2, proj_hidden, proj_dim)`` per modality.
@@ -97,14 +101,17 @@ class CoralModel(nn.Module):
     progress_parts = ("loss", "shared", "unique", "orthogonal")
 
     @classmethod
-    def from_config(cls, cfg) -> "CoralModel":
-        """The model of a ``RunConfig``: ``CoralModel(cfg.model, loss=cfg.loss)``."""
-        return cls(cfg.model, loss=cfg.loss)
+    def from_config(cls, cfg, modalities: Sequence[ModalitySpec] | None = None) -> "CoralModel":
+        """The model of a run config: ``CoralModel(cfg.model, loss=cfg.loss, modalities=modalities)``
+        (a ``RunConfig``: images, no modalities; a ``FeatureRunConfig``: the data set's modalities)."""
+        return cls(cfg.model, loss=cfg.loss, modalities=modalities)
 
-    def __init__(self, cfg: ModelConfig, loss: LossConfig | None = None) -> None:
+    def __init__(self, cfg: ModelConfig | FeatureModelConfig, loss: LossConfig | None = None,
+                 modalities: Sequence[ModalitySpec] | None = None) -> None:
         super().__init__()
         self.loss_config = _check_loss(loss)
-        n = self.check_config(cfg)
+        self.modalities = self.check_config(cfg, modalities)
+        n = len(self.modalities)
         dim = cfg.embed_dim
         self.cfg = cfg
         self.n_modalities = n
@@ -129,38 +136,55 @@ class CoralModel(nn.Module):
         if cfg.init == "published":
             tie_initial_weights(self)
 
-    # ------------------------------------------------------- what another kind of input overrides
+    # ------------------------------------------------------------------ the inputs: images or features
 
-    def check_config(self, cfg: ModelConfig) -> int:
-        """Checks ``cfg`` (and the inputs) and returns the number of modalities n."""
-        if not isinstance(cfg, ModelConfig):
-            raise TypeError(f"CoralModel expects a coral_lab.config.ModelConfig, got {type(cfg).__name__}")
-        n = _positive_int(cfg.n_modalities, "model.n_modalities")
-        if n < 2:
-            raise ValueError(f"model.n_modalities must be >= 2 (masking splits modalities in two), got {n}")
-        dim = _positive_int(cfg.embed_dim, "model.embed_dim")
-        if dim % 4 != 0:
-            raise ValueError(
-                f"model.embed_dim must be divisible by 4 (2-D sin-cos positions; unique width D/2), got {dim}"
-            )
-        _positive_int(cfg.image_size, "model.image_size")
-        _positive_int(cfg.in_channels, "model.in_channels")
-        return n
+    def check_config(self, cfg: ModelConfig | FeatureModelConfig,
+                     modalities: Sequence[ModalitySpec] | None) -> tuple[ModalitySpec, ...]:
+        """Checks ``cfg`` (and the modalities) and returns the n modalities.
+
+        Images (``ModelConfig``): n = ``cfg.n_modalities`` images of ``cfg.image_size`` px, no
+        ``modalities`` given. Feature data (``FeatureModelConfig``): the data set's n >= 2 modalities.
+        """
+        if isinstance(cfg, ModelConfig):
+            if modalities is not None:
+                raise ValueError("CoralModel: modalities are for feature data (a FeatureModelConfig); an image "
+                                 "model takes n_modalities and image_size from its ModelConfig")
+            n = _positive_int(cfg.n_modalities, "model.n_modalities")
+            if n < 2:
+                raise ValueError(f"model.n_modalities must be >= 2 (masking splits modalities in two), got {n}")
+            dim = _positive_int(cfg.embed_dim, "model.embed_dim")
+            if dim % 4 != 0:
+                raise ValueError(
+                    f"model.embed_dim must be divisible by 4 (2-D sin-cos positions; unique width D/2), got {dim}"
+                )
+            return image_modalities(n, _positive_int(cfg.in_channels, "model.in_channels"),
+                                    _positive_int(cfg.image_size, "model.image_size"))
+        if isinstance(cfg, FeatureModelConfig):
+            mods = tuple(modalities) if modalities is not None else ()
+            if not all(isinstance(m, ModalitySpec) for m in mods):
+                raise TypeError("CoralModel: modalities must be ModalitySpec s (FeatureDataset.modalities)")
+            if len(mods) < 2:
+                raise ValueError(f"COrAL needs n >= 2 modalities (masking splits them in two), got {len(mods)}")
+            dim = cfg.embed_dim
+            if dim % 2 or dim % cfg.n_heads:
+                raise ValueError(f"embed_dim ({dim}) must be even and divisible by n_heads ({cfg.n_heads})")
+            return mods
+        raise TypeError(f"CoralModel expects a coral_lab.config.ModelConfig (images) or a FeatureModelConfig "
+                        f"(feature data), got {type(cfg).__name__}")
 
     def token_encoder(self, i: int) -> nn.Module:
         """A fresh encoder + latent converter for modality i, ``nn.Sequential(encoder, converter)`` with
-        ``n_tokens``: ``(B, C, H, W)`` -> ``(B, T_i, D)`` (images: ``TokenEncoder``). Called twice per
-        modality, for E_i^SR and for F_i^U's encoder and converter."""
-        return TokenEncoder(self.cfg)
+        ``n_tokens``: ``(B, *shape_i)`` -> ``(B, T_i, D)``, chosen by the modality's kind
+        (``coral_lab.models.token_encoders``). Called twice per modality, for E_i^SR and for F_i^U's
+        encoder and converter."""
+        return build_token_encoder(self.modalities[i], self.cfg)
 
     # ----------------------------------------------------------------------------------- checks
 
     def _check_view(self, view: object, name: str) -> list[Tensor]:
         """Shape / type / device checks (no host sync); returns the view as a list."""
-        cfg = self.cfg
         device = self.shared_head.net[0].weight.device
-        return check_view(view, name, [(cfg.in_channels, cfg.image_size, cfg.image_size)] * self.n_modalities,
-                          device)
+        return check_view(view, name, [m.shape for m in self.modalities], device, modality_names(self.modalities))
 
     def _check_finite(self, tensors: Sequence[Tensor]) -> None:
         if not self.check_inputs:
@@ -216,7 +240,7 @@ class CoralModel(nn.Module):
         ratio 0 (they then keep every token), so the generator's stream does not depend on the schedule.
 
         Args:
-            view1, view2: n tensors each, ``(B, C, H, W)``, one per modality.
+            view1, view2: n tensors each, ``(B, *shape_i)`` (images ``(B, C, H, W)``), one per modality.
             halves: (M1, M2), a partition of ``range(n)`` into two non-empty tuples.
             mask_ratio: m in [0, 1).
             generator: ``torch.Generator`` on the inputs' device; required when ``mask_ratio > 0``.
@@ -302,7 +326,7 @@ class CoralModel(nn.Module):
         as it is; wrap calls in ``model.eval()`` and ``torch.no_grad()``.
 
         Args:
-            x: n tensors ``(B, C, H, W)``, one per modality.
+            x: n tensors ``(B, *shape_i)`` (images ``(B, C, H, W)``), one per modality.
         """
         v = self._check_view(x, "x")
         self._check_finite(v)

@@ -2,8 +2,8 @@
 
 - ``datasets``: validated loaders for the MultiBench affect pickles (MOSI, MOSEI, UR-FUNNY, MUsTARD) and
   MIMIC's ``im.pk`` (found via a path or ``$CORAL_LAB_MULTIBENCH_DIR``), and the offline ``digits`` set.
-- ``encoders``: Transformer, GRU and MLP + feature-tokenizer encoders (every method's feature-data class,
-  ``coral_lab.methods.METHODS[name].features``, takes its E_i from here).
+- ``encoders``: Transformer, GRU and MLP + feature-tokenizer encoders (every method of ``coral_lab.methods.METHODS``
+  takes its E_i for a feature modality from here, via ``coral_lab.models.token_encoders``).
 - ``augment``: time-step drop + noise for sequences, SCARF corruption + noise for tabular rows.
 - ``pretrain``: feature tensors as a pretraining source of the one loop (``coral_lab.loop.fit``); ``finetune`` / ``supcon``: SupCon fine-tuning.
 - ``probe`` / ``protocol``: linear probes on frozen features and the Table 2 protocol.

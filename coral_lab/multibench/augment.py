@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from coral_lab.multibench.config import FeatureAugmentConfig
-from coral_lab.multibench.datasets import ModalitySpec
+from coral_lab.modalities import ModalitySpec
 
 __all__ = ["augment_sequences", "augment_tabular", "augment_modalities"]
 

@@ -26,6 +26,8 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+from coral_lab.modalities import ModalitySpec
+
 __all__ = [
     "ENV_VAR",
     "DATASETS",
@@ -48,16 +50,6 @@ SPLITS = ("train", "valid", "test")
 
 class DataFileError(ValueError):
     """A data file is missing, unreadable or does not have the expected layout."""
-
-
-@dataclass(frozen=True)
-class ModalitySpec:
-    """One modality: ``kind`` is "sequence" (Transformer), "timeseries" (GRU) or "tabular" (MLP + tokenizer);
-    ``shape`` is one sample's shape, ``(T, F)`` or ``(F,)``."""
-
-    name: str
-    kind: str
-    shape: tuple[int, ...]
 
 
 @dataclass(frozen=True)

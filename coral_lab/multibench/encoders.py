@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from coral_lab.multibench.config import EncoderConfig
-from coral_lab.multibench.datasets import ModalitySpec
+from coral_lab.modalities import ModalitySpec
 
 __all__ = [
     "SequenceTransformer",

@@ -24,7 +24,7 @@ from sklearn.metrics import accuracy_score
 from coral_lab.evaluate import feature_sets, fit_probe
 from coral_lab.io import atomic_torch_save, atomic_write_text
 from coral_lab.masking import split_modalities
-from coral_lab.methods.features import FeatureCoralModel
+from coral_lab.models import CoralModel
 from coral_lab.multibench.augment import augment_modalities
 from coral_lab.multibench.config import FeatureRunConfig
 from coral_lab.multibench.datasets import FeatureDataset
@@ -66,10 +66,10 @@ def finetune(
     *,
     progress: bool = False,
 ) -> FinetuneResult:
-    """Fine-tune ``model`` (a pretrained ``FeatureCoralModel``, changed in place) with SupCon; keeps the best epoch."""
+    """Fine-tune ``model`` (a pretrained COrAL ``CoralModel`` on feature data, changed in place) with SupCon; keeps the best epoch."""
     fc = cfg.finetune
     cfg.validate()
-    if not isinstance(model, FeatureCoralModel):
+    if not isinstance(model, CoralModel):
         raise ValueError(f"SupCon fine-tuning (paper 5.6.5) is defined for COrAL only, got a {type(model).__name__}; "
                          "probe a baseline without fine-tuning")
     dev = next(model.parameters()).device

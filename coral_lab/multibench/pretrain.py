@@ -3,9 +3,9 @@
 One epoch is one pass over the train split in a seeded order, batches of ``train.batch_size`` (the last
 partial batch is dropped). Per batch: two augmented views of every modality
 (``coral_lab.multibench.augment``), then the method's loss, then an AdamW step (no weight decay on
-biases and normalisation parameters). ``train.method`` names the method: the ``features`` class of
-``coral_lab.methods.METHODS[name]`` (COrAL's ``FeatureCoralModel`` and the baselines CLIP, CoMM,
-InfMasking, FactorCL; ``coral_lab.methods.features``). Every one follows the method contract of ``coral_lab.training`` (``from_config(cfg, modalities)``,
+biases and normalisation parameters). ``train.method`` names the method, a class of ``coral_lab.methods.METHODS``
+(COrAL and the baselines CLIP, CoMM, InfMasking, FactorCL), built with the data set's modalities, whose
+kinds pick the feature encoders (``coral_lab.models.token_encoders``). Every one follows the method contract of ``coral_lab.training`` (``from_config(cfg, modalities)``,
 ``training_loss(view1, view2, ctx) -> (total, parts)``, ``mask_ratio_at``, ``embed(xs)`` whose
 ``concat()`` the probe reads); a model with ``uses_augmentation = False`` (CLIP) gets the
 un-augmented batch as both views.
