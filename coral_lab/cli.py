@@ -18,14 +18,16 @@ import torch
 from coral_lab import distributed, runs
 from coral_lab.ablations import format_ablation, results_path, run_ablation, summarize_ablation
 from coral_lab.ablations import study_variants as ablation_variants
-from coral_lab.config import CLI_FLAGS, METHOD_NAMES, PRESETS, RunConfig, get_preset, overrides_from_args
+from coral_lab.config import CLI_FLAGS, METHOD_NAMES, PRESETS, RunConfig, overrides_from_args
 from coral_lab.data import CacheError, cache_path, load_or_render
 from coral_lab.device import describe_device, resolve_device
 from coral_lab.evaluate import probe_model
 from coral_lab.io import CheckpointError, atomic_write_text
 from coral_lab.methods import subspaces, with_method
-from coral_lab.multibench.cli import reproduce_features
+from coral_lab.multibench.cli import feature_config_from_args, reproduce_features
+from coral_lab.multibench.config import FeatureRunConfig
 from coral_lab.paper import DISPLAY_NAMES, PAPER_SEEDS
+from coral_lab.presets import DATA_SOURCES, TRIFEATURE, run_config
 from coral_lab.protocol import format_table1, run_table1
 from coral_lab.provenance import mark_start, provenance, write_sidecar
 from coral_lab.study import collect_curves, final_scores, run_study, study_variants
@@ -34,9 +36,15 @@ from coral_lab.train import load_benchmark, load_model, pretrain
 __all__ = ["main", "build_parser"]
 
 
-def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """The preset with the command line's overrides applied, validated."""
-    cfg = get_preset(args.preset)
+def config_from_args(args: argparse.Namespace) -> RunConfig | FeatureRunConfig:
+    """The preset of ``--dataset`` (default Trifeature) with the command line's overrides applied,
+    validated: a ``RunConfig`` for Trifeature, a ``FeatureRunConfig`` for a feature data set
+    (``coral_lab.presets.run_config``; the feature flags: ``multibench.cli.feature_config_from_args``)."""
+    if getattr(args, "dataset", TRIFEATURE) != TRIFEATURE:
+        return feature_config_from_args(args)
+    if getattr(args, "data_path", None) or getattr(args, "finetune", False):
+        raise SystemExit("error: --data-path and --finetune apply to feature data sets (--dataset mosi, ..., digits)")
+    cfg = run_config(args.preset, TRIFEATURE)
     method = getattr(args, "method", None)
     if method is not None:
         cfg = with_method(cfg, method)  # at the paper preset also the method's published lr / wd
@@ -152,8 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also probe every task from each subspace of the method alone (its probe map, in "
                             "table1.csv); always on for a baseline")
         if name == "reproduce":
-            p.add_argument("--dataset", default="trifeature",
-                           choices=["trifeature", "mosi", "mosei", "humor", "sarcasm", "mimic", "digits"],
+            p.add_argument("--dataset", default=TRIFEATURE, choices=list(DATA_SOURCES),
                            help="trifeature: Table 1; MultiBench sets (your files) or the offline digits set: Table 2")
             p.add_argument("--data-path", help="MultiBench file or its folder (default: $CORAL_LAB_MULTIBENCH_DIR)")
             p.add_argument("--finetune", action="store_true",
@@ -236,11 +243,9 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    if getattr(args, "dataset", "trifeature") != "trifeature":
-        return reproduce_features(args)
-    if getattr(args, "data_path", None) or getattr(args, "finetune", False):
-        raise SystemExit("error: --data-path and --finetune apply to feature data sets (--dataset mosi, ..., digits)")
     cfg = config_from_args(args)
+    if isinstance(cfg, FeatureRunConfig):
+        return reproduce_features(args, cfg)
 
     seeds = args.seeds or (list(PAPER_SEEDS) if args.command == "reproduce" else [41])
     tag = "" if cfg.method == "coral" else f"{cfg.method}-"
