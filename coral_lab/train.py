@@ -23,6 +23,7 @@ the un-augmented pair as both views to a method with ``uses_augmentation = False
 
 from __future__ import annotations
 
+import functools
 import os
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ import pandas as pd
 import torch
 
 from coral_lab import distributed
-from coral_lab.config import RunConfig
+from coral_lab.config import RunConfig, experiment_dict
 from coral_lab.data import TrifeatureBenchmark, attribute_subset, load_or_render, make_benchmark
 from coral_lab.device import compile_parts, resolve_device, set_cpu_threads
 from coral_lab import runs
@@ -41,7 +42,9 @@ from coral_lab.io import load_checkpoint
 from coral_lab.methods import BaselineModel, build_model
 from coral_lab.models import CoralModel
 from coral_lab.loop import fit
-from coral_lab.sources import TrifeatureSource
+from coral_lab.multibench.config import FeatureRunConfig
+from coral_lab.multibench.datasets import FeatureDataset, load_dataset
+from coral_lab.sources import FeatureSource, TrifeatureSource
 from coral_lab.training import TrainingStep, adamw, augmentation_seed
 
 __all__ = ["PretrainResult", "load_benchmark", "build_optimizer", "pretrain", "load_model"]
@@ -51,10 +54,12 @@ CHECKPOINT, CONFIG, HISTORY = runs.CHECKPOINT, runs.CONFIG, runs.HISTORY
 
 @dataclass
 class PretrainResult:
+    """A pretraining's trained model (eval mode), its per-epoch history, its folder and its config."""
+
     model: CoralModel | BaselineModel
     history: pd.DataFrame
     run_dir: Path | None
-    config: RunConfig
+    config: RunConfig | FeatureRunConfig
 
 
 def load_benchmark(cfg: RunConfig, progress: bool = True) -> TrifeatureBenchmark:
@@ -103,22 +108,31 @@ def load_model(
 
 
 def pretrain(
-    cfg: RunConfig,
+    cfg: RunConfig | FeatureRunConfig,
     run_dir: str | Path | None = None,
     *,
     benchmark: TrifeatureBenchmark | None = None,
+    data: FeatureDataset | None = None,
     device: str | torch.device = "auto",
     progress: bool = True,
     resume: bool = True,
     on_epoch_end: Callable[[dict], None] | None = None,
     max_epochs_this_call: int | None = None,
 ) -> PretrainResult:
-    """Pretrain a COrAL model on the ``cfg.train.train_set`` pairs of the Trifeature benchmark.
+    """Pretrain the method a config names on its data: the one entry point for both kinds of data.
+
+    A ``RunConfig`` trains on the ``cfg.train.train_set`` pairs of the Trifeature benchmark
+    (``sources.TrifeatureSource``; torchrun, bf16 autocast, channels_last and torch.compile apply here);
+    a ``FeatureRunConfig`` on the train split of its feature data set (``sources.FeatureSource``). Both
+    run ``coral_lab.loop.fit``.
 
     Args:
         cfg: the run's configuration (validated here).
         run_dir: folder for config, history and checkpoint; None keeps everything in memory.
-        benchmark: pre-built data and pairs (else rendered / loaded from ``cfg.data.cache_dir``).
+        benchmark: Trifeature only: pre-built data and pairs (else rendered / loaded from
+            ``cfg.data.cache_dir``).
+        data: feature data only: the loaded data set (else ``multibench.load_dataset`` of
+            ``cfg.dataset``, ``cfg.data_path``, ``cfg.split_seed``).
         device: "auto", "cpu" or "cuda".
         resume: continue from ``run_dir/checkpoint.pt`` if it exists (its config must equal ``cfg`` but
             for the probe section and the run-time fields, ``RunConfig.pretrain_dict``).
@@ -132,18 +146,31 @@ def pretrain(
     ``run_dir`` must be new, empty or a coral_lab run folder (``coral_lab.runs.claim``), and is locked
     against a second writer while this runs (``coral_lab.runs.RunLock``).
     """
-    cfg.validate()
+    if isinstance(cfg, FeatureRunConfig):
+        if benchmark is not None:
+            raise ValueError("pretrain: benchmark is the Trifeature pairs; a FeatureRunConfig takes data=")
+        cfg.validate()
+        data = data if data is not None else load_dataset(cfg.dataset, cfg.data_path, cfg.split_seed)
+        train = functools.partial(_pretrain_features, data=data)
+    elif isinstance(cfg, RunConfig):
+        if data is not None:
+            raise ValueError("pretrain: data is a feature data set; a RunConfig takes benchmark=")
+        cfg.validate()
+        train = functools.partial(_pretrain, benchmark=benchmark)
+    else:
+        raise TypeError(f"pretrain expects a RunConfig or a FeatureRunConfig, got {type(cfg).__name__}")
     if run_dir is None or int(os.environ.get("RANK", "0")) != 0:
-        return _pretrain(cfg, run_dir, benchmark=benchmark, device=device, progress=progress, resume=resume,
-                         on_epoch_end=on_epoch_end, max_epochs_this_call=max_epochs_this_call)
+        return train(cfg, run_dir, device=device, progress=progress, resume=resume,
+                     on_epoch_end=on_epoch_end, max_epochs_this_call=max_epochs_this_call)
     folder = runs.claim(run_dir)
     with runs.RunLock(folder):
-        return _pretrain(cfg, folder, benchmark=benchmark, device=device, progress=progress, resume=resume,
-                         on_epoch_end=on_epoch_end, max_epochs_this_call=max_epochs_this_call)
+        return train(cfg, folder, device=device, progress=progress, resume=resume,
+                     on_epoch_end=on_epoch_end, max_epochs_this_call=max_epochs_this_call)
 
 
 def _pretrain(cfg, run_dir, *, benchmark, device, progress, resume, on_epoch_end, max_epochs_this_call):
-    """``pretrain`` once its folder is claimed and locked (the main process) or not its to write."""
+    """``pretrain`` of a ``RunConfig`` once its folder is claimed and locked (the main process) or not
+    its to write."""
     dev = resolve_device(device)
     info = distributed.init_from_env(dev.type)
     if info.enabled and dev.type == "cuda":
@@ -206,3 +233,30 @@ def _pretrain_key(config: dict) -> dict:
     """What must match for a checkpoint to resume: the config as ``RunConfig`` reads it (a field added
     later takes its default), less the probe section and the run-time fields (``pretrain_dict``)."""
     return RunConfig.from_dict(config).pretrain_dict()
+
+
+def _pretrain_features(cfg, run_dir, *, data, device, progress, resume, on_epoch_end, max_epochs_this_call):
+    """``pretrain`` of a ``FeatureRunConfig`` once its folder is claimed and locked."""
+    tc = cfg.train
+    dev = resolve_device(device)
+    if tc.num_threads:
+        set_cpu_threads(tc.num_threads)
+    n = len(data.train)
+    if n // tc.batch_size < 1:
+        raise ValueError(f"{data.spec.title} has {n} training samples, fewer than one batch of {tc.batch_size}; "
+                         "lower train.batch_size")
+    xs = [torch.from_numpy(x).to(dev) for x in data.train.x]
+
+    torch.manual_seed(tc.seed)  # model initialisation
+    model = build_model(cfg, data.modalities).to(dev)
+    optimizer = adamw(model.parameters(), tc.lr, tc.weight_decay)
+    order_gen = torch.Generator().manual_seed(tc.seed)
+    aug_gen = torch.Generator(dev).manual_seed(augmentation_seed(tc.seed))
+    run_dir = Path(run_dir) if run_dir is not None else None
+    history = fit(model, FeatureSource(xs, data.modalities, cfg.augment), cfg, run_dir, optimizer=optimizer,
+                  order_gen=order_gen, aug_gen=aug_gen, resume_key=experiment_dict, device=dev, resume=resume,
+                  progress=progress, on_epoch_end=on_epoch_end, max_epochs_this_call=max_epochs_this_call,
+                  resume_hint="use a new folder")
+    model.check_inputs = True
+    model.eval()
+    return PretrainResult(model=model, history=pd.DataFrame(history), run_dir=run_dir, config=cfg)

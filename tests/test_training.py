@@ -126,3 +126,27 @@ def test_a_feature_checkpoint_in_the_earlier_format_still_resumes_exactly(tmp_pa
     a, b = full.model.state_dict(), rest.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert list(rest.history["epoch"]) == [1, 2]
+
+
+def test_one_pretrain_entry_point_for_both_kinds_of_data(tmp_path):
+    from coral_lab.multibench.pretrain import pretrain_features
+    from coral_lab.train import pretrain
+
+    data = load_dataset("digits")
+    cfg = feature_config("digits", "ci")
+    given = pretrain(cfg, tmp_path / "given", data=data, device="cpu", progress=False)
+    loaded = pretrain(cfg, tmp_path / "loaded", device="cpu", progress=False)  # loads cfg.dataset itself
+    wrapper = pretrain_features(cfg, data)
+    for other in (loaded, wrapper):
+        a, b = given.model.state_dict(), other.model.state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a)
+        assert list(other.history["loss"]) == list(given.history["loss"])
+    assert given.config is cfg and (tmp_path / "given" / "checkpoint.pt").is_file()
+    with pytest.raises(ValueError, match="a FeatureRunConfig takes data="):
+        pretrain(cfg, benchmark=object())
+    with pytest.raises(ValueError, match="a RunConfig takes benchmark="):
+        pretrain(get_preset("ci"), data=data)
+    with pytest.raises(TypeError, match="pretrain expects a RunConfig or a FeatureRunConfig, got dict"):
+        pretrain({"preset": "ci"})
+    with pytest.raises(TypeError, match="pretrain_features expects a FeatureRunConfig, got RunConfig"):
+        pretrain_features(get_preset("ci"), data)
