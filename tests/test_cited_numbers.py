@@ -102,30 +102,46 @@ def ablation(variant: str, column: str, stat: str = "mean") -> Callable[[], floa
 
 
 @cache
-def weights_table() -> pd.DataFrame:
-    return pd.read_csv(ROOT / "results" / "ablate-weights-quick" / "ablation_weights.csv")
+def weights_summary() -> pd.DataFrame:
+    from coral_lab.ablations import summarize_ablation
+
+    return summarize_ablation(pd.read_csv(ROOT / "results" / "ablate-weights-quick" / "ablation_weights.csv"))
 
 
-def weights(variant: str, column: str, what: str = "balanced_accuracy", minus_default: bool = False) -> Callable[[], float]:
-    """The committed quick loss-weight study (seed 41): a variant's score, or its change from the default."""
+def weights(variant: str, column: str, stat: str = "mean", minus_default: bool = False) -> Callable[[], float]:
+    """The committed quick loss-weight study (seeds 41-43): a variant's mean / np.std (ddof 0) / synergy
+    AUC mean over seeds, or the change of its mean from the default's."""
     def value() -> float:
-        rows = weights_table()
+        rows = weights_summary()
         def one(v: str) -> float:
             sel = rows[(rows["variant"] == v) & (rows["column"] == column)]
-            assert len(sel) == 1 and int(sel["seed"].iloc[0]) == 41, (v, column)
-            return float(sel[what].iloc[0])
+            assert len(sel) == 1 and int(sel["n_seeds"].iloc[0]) == 3, (v, column)
+            return float(sel[stat].iloc[0])
         return one(variant) - one("default") if minus_default else one(variant)
     return value
 
 
+WEIGHTS_SU = ("lambda_s-0.5", "lambda_s-2", "lambda_u-0.5", "lambda_u-2")
+WEIGHTS_VARIANTS = (*WEIGHTS_SU, "lambda_o-3", "lambda_o-5")
+
+
+def weights_max_change(columns: tuple[str, ...], variants: tuple[str, ...]) -> Callable[[], float]:
+    """The largest |change of the mean from the default's| over these columns and variants."""
+    return lambda: max(abs(weights(v, c, minus_default=True)()) for v in variants for c in columns)
+
+
 def _weights_row(label: str, variant: str) -> Citation:
-    """One row of the README's loss-weight table: R, U, S (AUC), then the change of each from the default."""
-    values = [("=", weights(variant, c)) for c in ("redundancy", "uniqueness", "synergy")]
-    values.append(("=", weights(variant, "synergy", "roc_auc")))
+    """One row of the README's loss-weight table: R, U, S mean +- std (S's AUC), then the change of each
+    mean from the default's."""
+    values = []
+    for c in ("redundancy", "uniqueness", "synergy"):
+        values += [("=", weights(variant, c)), ("=", weights(variant, c, "std"))]
+    values.append(("=", weights(variant, "synergy", "auc_mean")))
     if variant == "default":
-        return Citation("README.md", f"| {label} | {{}} | {{}} | {{}} ({{}}) | - |", tuple(values))
+        return Citation("README.md", f"| {label} | {{}} +- {{}} | {{}} +- {{}} | {{}} +- {{}} ({{}}) | - |", tuple(values))
     values += [("=", weights(variant, c, minus_default=True)) for c in ("redundancy", "uniqueness", "synergy")]
-    return Citation("README.md", f"| {label} | {{}} | {{}} | {{}} ({{}}) | {{}} / {{}} / {{}} |", tuple(values))
+    return Citation("README.md", f"| {label} | {{}} +- {{}} | {{}} +- {{}} | {{}} +- {{}} ({{}}) | {{}} / {{}} / {{}} |",
+                    tuple(values))
 
 
 def lab_trial(masking: str, column: str) -> Callable[[], float]:
@@ -351,9 +367,29 @@ CITATIONS = (
     _weights_row("lambda_o = 3", "lambda_o-3"),
     _weights_row("lambda_o = 5", "lambda_o-5"),
     Citation("notebooks/10_ablations.ipynb",
-             "halving $\\lambda_s$ costs {} points and doubling $\\lambda_u$ {}",
-             (("=", lambda: -weights("lambda_s-0.5", "redundancy", minus_default=True)()),
-              ("=", lambda: -weights("lambda_u-2", "redundancy", minus_default=True)()))),
+             "$U$ and $S$ stay within {} points of the default and $R$ within {} for every "
+             "$\\lambda_s$ and $\\lambda_u$, inside the seed-to-seed spread. Only $\\lambda_o = 3$ moves $R$ by "
+             "more than its spread ({} points)",
+             (("=", weights_max_change(("uniqueness", "synergy"), WEIGHTS_VARIANTS)),
+              ("=", weights_max_change(("redundancy",), WEIGHTS_SU)),
+              ("=", weights("lambda_o-3", "redundancy", minus_default=True)))),
+    Citation("README.md",
+             "U and S stay within {} points of the default for every weight, inside the seeds' spread (up to "
+             "+- {} for U here)",
+             (("=", weights_max_change(("uniqueness", "synergy"), WEIGHTS_VARIANTS)),
+              ("=", lambda: max(weights(v, "uniqueness", "std")() for v in ("default", *WEIGHTS_VARIANTS))))),
+    Citation("README.md",
+             "R changes by {} points or less for every lambda_s and lambda_u",
+             (("=", weights_max_change(("redundancy",), WEIGHTS_SU)),)),
+    Citation("README.md",
+             "is R with lambda_o = 3 ({}, spreads {} and {} over three seeds; lambda_o = 5: {})",
+             (("=", weights("lambda_o-3", "redundancy", minus_default=True)),
+              ("=", weights("lambda_o-3", "redundancy", "std")), ("=", weights("default", "redundancy", "std")),
+              ("=", weights("lambda_o-5", "redundancy", minus_default=True)))),
+    Citation("README.md",
+             "with three seeds these are {} and {}, which is why",
+             (("=", weights("lambda_s-0.5", "redundancy", minus_default=True)),
+              ("=", weights("lambda_u-2", "redundancy", minus_default=True)))),
     Citation("README.md", "R {} / U {} / S {} (synergy ROC-AUC {}), `results/table1-long/`",
              (("=", lambda: table1_row("long", "share")), ("=", lambda: table1_row("long", "unique1")),
               ("=", lambda: table1_row("long", "synergy")), ("=", lambda: table1_row("long", "synergy", "roc_auc")))),
