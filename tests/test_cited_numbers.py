@@ -191,14 +191,38 @@ def _baseline_row(label: str, method: str) -> Citation:
                     (*values[:2], paper("redundancy"), *values[2:4], paper("uniqueness"), *values[4:], paper("synergy")))
 
 
-def digits(stage: str, features: str, stat: str = "mean", folder: str = "digits-quick") -> Callable[[], float]:
-    """The committed digits run (``table2.csv``): test accuracy, mean / np.std (ddof 0) over its seeds."""
+def digits(stage: str, features: str, stat: str = "mean", folder: str = "digits-quick",
+           seeds: tuple[int, ...] | None = None) -> Callable[[], float]:
+    """The committed digits run (``table2.csv``): test accuracy, mean / np.std (ddof 0) over its seeds
+    (or over ``seeds`` only, which must all be there)."""
     def value() -> float:
         rows = pd.read_csv(ROOT / "results" / folder / "table2.csv")
-        sel = rows[(rows["stage"] == stage) & (rows["features"] == features)]["accuracy"].to_numpy(float)
+        rows = rows[(rows["stage"] == stage) & (rows["features"] == features)]
+        if seeds is not None:
+            rows = rows[rows["seed"].isin(seeds)]
+            assert sorted(rows["seed"]) == sorted(seeds), (folder, stage, features)
+        sel = rows["accuracy"].to_numpy(float)
         assert len(sel) >= 1, (folder, stage, features)
         return float(sel.mean() if stat == "mean" else np.std(sel))
     return value
+
+
+DIGITS_SEEDS = (41, 42, 43)
+
+
+def digits_method(method: str, features: str, stat: str = "mean") -> Callable[[], float]:
+    """A method's digits run over seeds 41-43: COrAL's units of ``results/digits-quick``, a baseline's
+    ``results/digits-quick-<method>``."""
+    folder = "digits-quick" if method == "coral" else f"digits-quick-{method}"
+    return digits("pretrained", features, stat, folder, DIGITS_SEEDS)
+
+
+def _digits_row(name: str, method: str, subspaces: tuple[str, ...]) -> Citation:
+    """One row of the README's digits comparison: Z mean +- std over seeds 41-43, then each subspace's mean."""
+    parts = ", ".join(f"{f} {{}}" for f in subspaces)
+    values = [("=", digits_method(method, "Z")), ("=", digits_method(method, "Z", "std"))]
+    values += [("=", digits_method(method, f)) for f in subspaces]
+    return Citation("README.md", f"| {name} | 41-43 | {{}} +- {{}} | {parts} |", tuple(values))
 
 
 @dataclass(frozen=True)
@@ -359,6 +383,20 @@ CITATIONS = (
               ("=", digits("pretrained", "unique2")), ("=", digits("pretrained", "unique2", "std")))),
     Citation("README.md", "| Z after SupCon fine-tuning (best epochs of at most 30) | {} +- {} |",
              (("=", digits("finetuned", "Z")), ("=", digits("finetuned", "Z", "std")))),
+    _digits_row("COrAL", "coral", ("shared", "unique1", "unique2")),
+    _digits_row("CLIP", "clip", ("modality1", "modality2")),
+    _digits_row("CoMM", "comm", ("fused",)),
+    _digits_row("InfMasking", "infmasking", ("fused",)),
+    _digits_row("FactorCL", "factorcl", ("shared", "unique1", "unique2")),
+    Citation("README.md",
+             "COrAL, CLIP and CoMM are within each other's spreads ({}-{}); COrAL is {} points above FactorCL",
+             (("=", digits_method("comm", "Z")), ("=", digits_method("clip", "Z")),
+              ("=", difference(digits_method("coral", "Z"), digits_method("factorcl", "Z"))))),
+    Citation("notebooks/11_real_data.ipynb", "FactorCL is about {} points below COrAL",
+             (("=", difference(digits_method("coral", "Z"), digits_method("factorcl", "Z"))),)),
+    Citation("README.md", "(InfMasking: {} below COrAL, its spread {})",
+             (("=", difference(digits_method("coral", "Z"), digits_method("infmasking", "Z"))),
+              ("=", digits_method("infmasking", "Z", "std")))),
     _weights_row("default (lambda_s = lambda_u = lambda_o = 1)", "default"),
     _weights_row("lambda_s = 0.5", "lambda_s-0.5"),
     _weights_row("lambda_s = 2", "lambda_s-2"),
