@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 try:
+    from matplotlib import colormaps
     from matplotlib.figure import Figure
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError(
@@ -156,10 +157,22 @@ def scale_note(info: Mapping[str, Any]) -> str:
     return ""
 
 
-def figure_title(title: str, info: Mapping[str, Any]) -> str:
-    """``title`` plus a second line with the preset / scale note and the seeds."""
+def figure_title(title: str, info: Mapping[str, Any], table: pd.DataFrame | None = None) -> str:
+    """``title`` plus a second line with the preset / scale note and the seeds.
+
+    The seeds are those of the drawn rows when ``table`` has a ``seed`` column (a result file written by
+    several commands holds more seeds than its sidecar's last command), else the sidecar's; where the
+    variants do not all have every seed the line says so.
+    """
     seeds = info.get("seeds", [])
+    partial = False
+    if table is not None and "seed" in table.columns and len(table):
+        seeds = sorted(int(s) for s in table["seed"].unique())
+        if "variant" in table.columns:
+            partial = int(table.groupby("variant")["seed"].nunique().min()) < len(seeds)
     seeds_text = f"seeds {', '.join(str(s) for s in seeds)}" if seeds else "seeds ?"
+    if partial:
+        seeds_text += ", not all in every variant"
     note = scale_note(info)
     return f"{title}\n({note}; {seeds_text})" if note else f"{title}\n(preset '{info.get('preset')}'; {seeds_text})"
 
@@ -440,7 +453,9 @@ def study_figure(curves: pd.DataFrame, title: str = "Learning curves against tra
     fig = Figure(figsize=(14.0, 4.4), layout="constrained")
     axes = fig.subplots(1, len(_STUDY_PANELS), sharey=False)
     variants = list(dict.fromkeys(z["variant"]))
-    colours = {v: f"C{k % 10}" for k, v in enumerate(variants)}
+    # the default cycle's 10 colours; past 10 variants the 20 of tab20, so no two variants share one
+    colours = ({v: f"C{k}" for k, v in enumerate(variants)} if len(variants) <= 10
+               else {v: colormaps["tab20"](k % 20) for k, v in enumerate(variants)})
     for ax, (name, task, units) in zip(axes, _STUDY_PANELS):
         for v in variants:
             for unit, style, suffix in units:
@@ -533,7 +548,7 @@ def render_figure(kind: str, result_path: str | Path, out_path: str | Path, *,
         raise ValueError(f"unknown figure {kind!r}; valid: {list(FIGURES)}")
     spec = FIGURES[kind]
     table, info = read_result(result_path, spec.required, numeric=spec.numeric, writer=spec.writer)
-    fig = spec.plot(table, figure_title(spec.title, info))
+    fig = spec.plot(table, figure_title(spec.title, info, table))
     return save_figure(fig, out_path, figure_provenance(info, result_path, command=command, kind=kind))
 
 

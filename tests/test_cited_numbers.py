@@ -252,21 +252,36 @@ def _ablation_row(label: str, variant: str) -> Citation:
 
 
 @cache
-def levers_final() -> pd.DataFrame:
-    curves = pd.read_csv(ROOT / "results" / "study-levers-quick" / "curves.csv")
-    return curves[curves["epoch"] == QUICK_EPOCHS]
+def levers_curves() -> pd.DataFrame:
+    return pd.read_csv(ROOT / "results" / "study-levers-quick" / "curves.csv")
+
+
+LEVERS_LAST_EPOCH = {"e20": 20}  # every other variant trains the quick preset's 10 epochs
 
 
 def levers(variant: str, unit: str, task: str, column: str = "balanced_accuracy", stat: str = "mean",
-           seeds: tuple[int, ...] = (41,)) -> Callable[[], float]:
-    """The levers study's final score of a variant's unit (features Z), over exactly ``seeds``."""
+           seeds: tuple[int, ...] = (41,), epoch: int | None = None) -> Callable[[], float]:
+    """The levers study's score of a variant's unit (features Z) at ``epoch`` (default: its last), over
+    exactly ``seeds``."""
     def value() -> float:
-        rows = levers_final()
+        rows = levers_curves()
+        at = epoch if epoch is not None else LEVERS_LAST_EPOCH.get(variant, QUICK_EPOCHS)
         sel = rows[(rows["variant"] == variant) & (rows["unit"] == unit) & (rows["task"] == task)
-                   & (rows["features"] == "Z")]
+                   & (rows["features"] == "Z") & (rows["epoch"] == at)]
         assert tuple(sorted(sel["seed"])) == seeds, (variant, unit, task, list(sel["seed"]))
         values = sel[column].to_numpy()
         return float(values.mean() if stat == "mean" else np.std(values, ddof=0))
+    return value
+
+
+def levers_seed(variant: str, unit: str, task: str, seed: int = 41) -> Callable[[], float]:
+    """One seed's last-epoch score (features Z) of a variant that ran several seeds."""
+    def value() -> float:
+        rows = levers_curves()
+        sel = rows[(rows["variant"] == variant) & (rows["unit"] == unit) & (rows["task"] == task)
+                   & (rows["features"] == "Z") & (rows["epoch"] == QUICK_EPOCHS) & (rows["seed"] == seed)]
+        assert len(sel) == 1, (variant, unit, task, seed)
+        return float(sel["balanced_accuracy"].iloc[0])
     return value
 
 
@@ -436,6 +451,22 @@ CITATIONS = (
     _levers_row("crop80", "crops 0.8-1", THREE),
     _levers_row("keep-color", "no hue jitter, no grayscale", (41,)),
     _levers_row("width32", "encoder width 32", (41,)),
+    _levers_row("d128", "D = 128", (41,)),
+    _levers_row("b32", "batch 32", (41,)),
+    _levers_row("e20", "20 epochs, probed at epoch 20", (41,)),
+    Citation("README.md", "against the preset's seed-41 unit: R {}, U {}, S {}",
+             (("=", levers_seed("preset", "unbiased", "share")), ("=", levers_seed("preset", "unbiased", "unique1")),
+              ("=", levers_seed("preset", "biased", "synergy")))),
+    Citation("README.md", "R reaches {} and U {} at epoch 20 (validation {} / {}) while S stays at {}",
+             (("=", levers("e20", "unbiased", "share")), ("=", levers("e20", "unbiased", "unique1")),
+              ("=", levers("e20", "unbiased", "share", "val_balanced_accuracy")),
+              ("=", levers("e20", "unbiased", "unique1", "val_balanced_accuracy")),
+              ("=", levers("e20", "biased", "synergy")))),
+    Citation("README.md", "D = 128 adds about {} points to R and {} to U at the same cost; batch 32 (twice the steps, "
+             "half the negatives per step) costs {} points of R",
+             (("=", difference(levers("d128", "unbiased", "share"), levers_seed("preset", "unbiased", "share"))),
+              ("=", difference(levers("d128", "unbiased", "unique1"), levers_seed("preset", "unbiased", "unique1"))),
+              ("=", difference(levers_seed("preset", "unbiased", "share"), levers("b32", "unbiased", "share"))))),
     _levers_row("crop80-width32", "crops 0.8-1 + width 32", THREE),
     _levers_row("teach4", "teaching variant: 4 textures", THREE, no_mask=True),
     _levers_row("teach4-crop80", "teaching variant, crops 0.8-1", (41,), no_mask=True),

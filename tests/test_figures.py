@@ -79,6 +79,15 @@ def test_table1_bars_are_the_seed_means_beside_the_papers():
     np.testing.assert_allclose(heights[3:6], [PAPER_TABLE1["COrAL"][c][0] for c in figures.COLUMNS])
 
 
+def test_titles_name_the_seeds_of_the_drawn_rows():
+    info = {**PROV, "seeds": [41]}  # the sidecar of the last command that wrote the file
+    assert figures.figure_title("x", info).endswith("seeds 41)")
+    rows = pd.DataFrame({"variant": ["a", "a", "a", "b"], "seed": [41, 42, 43, 41]})
+    assert figures.figure_title("x", info, rows).endswith("seeds 41, 42, 43, not all in every variant)")
+    assert figures.figure_title("x", info, rows[rows["variant"] == "a"]).endswith("seeds 41, 42, 43)")
+    assert figures.figure_title("x", info, rows.drop(columns="variant")).endswith("seeds 41, 42, 43)")
+
+
 def test_titles_say_when_a_result_comes_from_a_cpu_preset(tmp_path):
     assert "CPU preset 'ci'" in figures.figure_title("x", {**PROV, "preset": "ci"})
     assert "CPU" in figures.scale_note({**PROV, "preset": "paper", "device": "cpu: x86_64"})
