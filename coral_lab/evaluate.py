@@ -40,7 +40,7 @@ from threadpoolctl import threadpool_limits
 from coral_lab.config import AugmentConfig, ProbeConfig
 from coral_lab.data import TASKS, PairSet, TrifeatureBenchmark, TrifeatureSplit
 from coral_lab.paper import CHANCE, PAPER_TABLE1, SEED_STD_DDOF
-from coral_lab.sources import feature_sets, frozen_features, trifeature_batches, trifeature_probe_data
+from coral_lab.sources import feature_sets, frozen_features, model_device, trifeature_batches, trifeature_probe_data
 
 __all__ = [
     "TABLE1_TASKS",
@@ -104,8 +104,7 @@ def extract_features(
     Returns:
         ``{"shared": (P, D), "unique1": (P, D/2), "unique2": (P, D/2)}`` as float32 NumPy arrays.
     """
-    dev = torch.device(device) if device is not None else next(model.parameters()).device
-    return frozen_features(model, trifeature_batches(split, pairs, dev, augment_cfg, batch_size))
+    return frozen_features(model, trifeature_batches(split, pairs, model_device(model, device), augment_cfg, batch_size))
 
 
 def linear_probe(

@@ -38,6 +38,7 @@ __all__ = [
     "FeatureSource",
     "ProbeData",
     "frozen_features",
+    "model_device",
     "feature_sets",
     "trifeature_batches",
     "feature_batches",
@@ -183,7 +184,8 @@ class ProbeData:
         return names
 
 
-def _device_of(model: torch.nn.Module, device: str | torch.device | None) -> torch.device:
+def model_device(model: torch.nn.Module, device: str | torch.device | None = None) -> torch.device:
+    """``device`` as a ``torch.device``, or where ``model``'s parameters are when it is None."""
     return torch.device(device) if device is not None else next(model.parameters()).device
 
 
@@ -192,7 +194,7 @@ def trifeature_probe_data(model: torch.nn.Module, bench: TrifeatureBenchmark, *,
                           device: str | torch.device | None = None) -> ProbeData:
     """Frozen features of the probe-train ("train") and probe-test ("test") pairs, and the labels of
     every task of ``coral_lab.data.TASKS`` (share, unique1, unique2, synergy; ``data.pair_labels``)."""
-    dev = _device_of(model, device)
+    dev = model_device(model, device)
     features = {
         "train": feature_sets(frozen_features(model, trifeature_batches(bench.data.train, bench.probe_train, dev, augment_cfg))),
         "test": feature_sets(frozen_features(model, trifeature_batches(bench.data.test, bench.probe_test, dev, augment_cfg))),
@@ -205,7 +207,7 @@ def trifeature_probe_data(model: torch.nn.Module, bench: TrifeatureBenchmark, *,
 def feature_probe_data(model: torch.nn.Module, data: FeatureDataset, *,
                        device: str | torch.device | None = None) -> ProbeData:
     """Frozen features of the data set's train / valid / test splits and its one label (``FEATURE_TASK``)."""
-    dev = _device_of(model, device)
+    dev = model_device(model, device)
     splits = data.splits()
     features = {k: feature_sets(frozen_features(model, feature_batches(s, dev))) for k, s in splits.items()}
     return ProbeData(features, {FEATURE_TASK: {k: s.y for k, s in splits.items()}})

@@ -9,6 +9,7 @@ from coral_lab.data import TASKS, pair_labels
 from coral_lab.methods import build_model
 from coral_lab.multibench import feature_config, load_dataset
 from coral_lab.multibench.config import FeatureAugmentConfig
+from coral_lab.multibench.probe import probe_feature_model
 from coral_lab.sources import (
     FEATURE_TASK,
     FeatureSource,
@@ -122,3 +123,5 @@ def test_feature_probe_data_has_the_data_sets_three_splits_and_its_label(digits)
     batches = list(feature_batches(digits.test, torch.device("cpu"), batch_size=100))
     np.testing.assert_allclose(feature_sets(frozen_features(model, batches))["Z"], data.features["test"]["Z"],
                                rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"unknown feature set\(s\) \['fused'\]; valid: \['Z', 'shared'"):
+        probe_feature_model(model, digits, subspaces=("Z", "fused"))  # stops before any fit

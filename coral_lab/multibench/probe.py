@@ -19,7 +19,7 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score
 from coral_lab.config import ProbeConfig
 from coral_lab.evaluate import choose_C
 from coral_lab.multibench.datasets import FeatureDataset, FeatureSplit
-from coral_lab.sources import FEATURE_TASK, feature_batches, feature_probe_data, frozen_features
+from coral_lab.sources import FEATURE_TASK, feature_batches, feature_probe_data, frozen_features, model_device
 
 __all__ = ["extract_embeddings", "probe_splits", "probe_feature_model", "raw_features"]
 
@@ -27,8 +27,7 @@ __all__ = ["extract_embeddings", "probe_splits", "probe_feature_model", "raw_fea
 def extract_embeddings(model: torch.nn.Module, split: FeatureSplit, batch_size: int = 512) -> dict[str, np.ndarray]:
     """``{"shared": (N, D), "unique1": (N, D/2), ...}`` from ``model.embed`` in eval mode, no augmentation
     (``coral_lab.sources.frozen_features`` of the split's batches)."""
-    device = next(model.parameters()).device
-    return frozen_features(model, feature_batches(split, device, batch_size))
+    return frozen_features(model, feature_batches(split, model_device(model), batch_size))
 
 
 def raw_features(split: FeatureSplit) -> np.ndarray:
@@ -80,9 +79,7 @@ def probe_feature_model(
     if subspaces is None:
         subspaces = ["Z", *[k for k in feats["train"] if k != "Z"]]
     rows = []
-    for name in subspaces:
-        if name not in feats["train"]:
-            raise ValueError(f"unknown feature set {name!r}; valid: {sorted(feats['train'])}")
+    for name in probe_data.check_feature_names(subspaces):
         r = probe_splits({k: f[name] for k, f in feats.items()}, labels, probe_cfg)
         rows.append({"features": name, **r})
     return pd.DataFrame(rows)
