@@ -118,6 +118,8 @@ def study_variants(study: str, cfg: RunConfig) -> dict[str, Variant]:
     _check_study(study)
     if not isinstance(cfg, RunConfig):
         raise TypeError(f"cfg must be a coral_lab.config.RunConfig, got {type(cfg).__name__}")
+    if not cfg.is_trifeature:
+        raise ValueError(f"this runs on Trifeature images; got a {cfg.dataset} config (use get_preset(name))")
     return {v.name: v for v in _STUDY_VARIANTS[study](cfg)}
 
 

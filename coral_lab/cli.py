@@ -18,16 +18,24 @@ import torch
 from coral_lab import distributed, runs
 from coral_lab.ablations import format_ablation, results_path, run_ablation, summarize_ablation
 from coral_lab.ablations import study_variants as ablation_variants
-from coral_lab.config import CLI_FLAGS, METHOD_NAMES, PRESETS, RunConfig, overrides_from_args
+from coral_lab.config import (
+    CLI_FLAGS,
+    DATA_SOURCES,
+    METHOD_NAMES,
+    PRESETS,
+    TRIFEATURE,
+    TRIFEATURE_ONLY_FLAGS,
+    RunConfig,
+    get_preset,
+    overrides_from_args,
+)
 from coral_lab.data import CacheError, cache_path, load_or_render
 from coral_lab.device import describe_device, resolve_device
 from coral_lab.evaluate import probe_model
 from coral_lab.io import CheckpointError, atomic_write_text
 from coral_lab.methods import subspaces, with_method
-from coral_lab.multibench.cli import feature_config_from_args, reproduce_features
-from coral_lab.multibench.config import FeatureRunConfig
+from coral_lab.multibench.cli import reproduce_features
 from coral_lab.paper import DISPLAY_NAMES, PAPER_SEEDS
-from coral_lab.presets import DATA_SOURCES, TRIFEATURE, run_config
 from coral_lab.protocol import format_table1, run_table1
 from coral_lab.provenance import mark_start, provenance, write_sidecar
 from coral_lab.study import collect_curves, final_scores, run_study, study_variants
@@ -36,22 +44,38 @@ from coral_lab.train import load_benchmark, load_model, pretrain
 __all__ = ["main", "build_parser"]
 
 
-def config_from_args(args: argparse.Namespace) -> RunConfig | FeatureRunConfig:
-    """The preset of ``--dataset`` (default Trifeature) with the command line's overrides applied,
-    validated: a ``RunConfig`` for Trifeature, a ``FeatureRunConfig`` for a feature data set
-    (``coral_lab.presets.run_config``; the feature flags: ``multibench.cli.feature_config_from_args``)."""
-    if getattr(args, "dataset", TRIFEATURE) != TRIFEATURE:
-        return feature_config_from_args(args)
-    if getattr(args, "data_path", None) or getattr(args, "finetune", False):
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """The preset of ``--preset`` for ``--dataset`` (default Trifeature, ``config.get_preset``) with the
+    command line's method and overrides applied, validated; a bad value stops with one line.
+
+    Every flag of ``config.CLI_FLAGS`` sets its field on every data source, except the Trifeature-only
+    ones (``TRIFEATURE_ONLY_FLAGS``, and ``--seed`` where the Table 2 protocol takes ``--seeds``);
+    ``--data-path`` and ``--finetune`` apply to feature data sets only.
+    """
+    dataset = getattr(args, "dataset", None) or TRIFEATURE
+    trifeature = dataset == TRIFEATURE
+    if trifeature and (getattr(args, "data_path", None) or getattr(args, "finetune", False)):
         raise SystemExit("error: --data-path and --finetune apply to feature data sets (--dataset mosi, ..., digits)")
-    cfg = run_config(args.preset, TRIFEATURE)
+    if not trifeature:
+        for flag in TRIFEATURE_ONLY_FLAGS:
+            if getattr(args, flag, None) is not None:
+                raise SystemExit(f"error: --{flag.replace('_', '-')} applies to Trifeature only, not --dataset {dataset}")
+    try:
+        cfg = get_preset(args.preset, dataset)
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
     method = getattr(args, "method", None)
     if method is not None:
-        cfg = with_method(cfg, method)  # at the paper preset also the method's published lr / wd
-    changes = overrides_from_args(args, CLI_FLAGS)
+        cfg = with_method(cfg, method)  # at Trifeature's paper preset also the method's published lr / wd
+    if getattr(args, "finetune", False) and cfg.method != "coral":
+        raise SystemExit(f"error: --finetune (SupCon, paper 5.6.5) is COrAL-only; drop it for --method {cfg.method}")
+    flags = CLI_FLAGS if trifeature else {f: v for f, v in CLI_FLAGS.items() if f not in (*TRIFEATURE_ONLY_FLAGS, "seed")}
+    changes = overrides_from_args(args, flags, nested=True,
+                                  example="loss.lambda_o=3" if trifeature else "finetune.mask_ratio=0.3")
+    if getattr(args, "data_path", None):
+        changes.setdefault("data", {})["path"] = args.data_path
     try:
-        cfg = cfg.replace(**changes)
-        return cfg.validate()
+        return cfg.replace(**changes).validate()
     except ValueError as e:
         raise SystemExit(f"error: {e}") from None
 
@@ -244,7 +268,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
-    if isinstance(cfg, FeatureRunConfig):
+    if not cfg.is_trifeature:
         return reproduce_features(args, cfg)
 
     seeds = args.seeds or (list(PAPER_SEEDS) if args.command == "reproduce" else [41])

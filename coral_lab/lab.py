@@ -215,6 +215,8 @@ class LabSession:
     ) -> None:
         if not isinstance(cfg, RunConfig):
             raise TypeError(f"cfg must be a coral_lab.config.RunConfig, got {type(cfg).__name__}")
+        if not cfg.is_trifeature:
+            raise ValueError(f"this runs on Trifeature images; got a {cfg.dataset} config (use get_preset(name))")
         if isinstance(umap_pairs, bool) or not isinstance(umap_pairs, numbers.Integral) or umap_pairs < 0:
             raise ValueError(f"umap_pairs must be an int >= 0 (0 skips the UMAP), got {umap_pairs!r}")
         self.cfg = cfg.validate()

@@ -72,7 +72,7 @@ def fit(
 
     Args:
         model: a method (``coral_lab.training``'s contract), on ``device``.
-        cfg: the run's config (``RunConfig`` or ``FeatureRunConfig``): ``cfg.train`` gives epochs,
+        cfg: the run's config (a ``RunConfig`` of either kind of data): ``cfg.train`` gives epochs,
             batch size, lr (and ``lr_schedule``), the mask schedule; ``cfg.to_dict()`` / ``to_json`` are saved.
         run_dir: the claimed, locked run folder, or None (nothing written).
         optimizer, order_gen, aug_gen: built by the caller (their seeds: ``coral_lab.training``).
@@ -118,7 +118,7 @@ def fit(
 
     part_names = list(model.loss_parts)
     bar_parts = tuple(model.progress_parts)
-    method = getattr(tc, "method", None) or getattr(cfg, "method", "")
+    method = cfg.method
     model.check_inputs = False  # the first step of this call checks its inputs; the hot path avoids host syncs
     end = tc.epochs if max_epochs_this_call is None else min(tc.epochs, start + max_epochs_this_call)
     for epoch in range(start, end):

@@ -97,8 +97,8 @@ def unit_dir(out_dir: str | Path, seed: int, train_set: str | None = None) -> Pa
 def config_hash(config: Mapping[str, Any] | Any) -> str:
     """SHA-256 (first 16 hex digits) of a config's canonical JSON.
 
-    ``config`` is a dict, or an object with ``experiment_dict()`` (``RunConfig``,
-    ``FeatureRunConfig``): the run-time fields (threads, cache folder) do not change the hash.
+    ``config`` is a dict, or an object with ``experiment_dict()`` (a ``RunConfig``): the run-time
+    fields (threads, cache folder) do not change the hash.
     """
     if hasattr(config, "experiment_dict"):
         config = config.experiment_dict()

@@ -34,7 +34,7 @@ import pandas as pd
 import torch
 
 from coral_lab import distributed
-from coral_lab.config import RunConfig, experiment_dict
+from coral_lab.config import RunConfig
 from coral_lab.data import TrifeatureBenchmark, attribute_subset, load_or_render, make_benchmark
 from coral_lab.device import compile_parts, resolve_device, set_cpu_threads
 from coral_lab import runs
@@ -42,7 +42,6 @@ from coral_lab.io import load_checkpoint
 from coral_lab.methods import BaselineModel, build_model
 from coral_lab.models import CoralModel
 from coral_lab.loop import fit
-from coral_lab.multibench.config import FeatureRunConfig
 from coral_lab.multibench.datasets import FeatureDataset, load_dataset
 from coral_lab.sources import FeatureSource, TrifeatureSource
 from coral_lab.training import TrainingStep, adamw, augmentation_seed
@@ -59,7 +58,7 @@ class PretrainResult:
     model: CoralModel | BaselineModel
     history: pd.DataFrame
     run_dir: Path | None
-    config: RunConfig | FeatureRunConfig
+    config: RunConfig
 
 
 def load_benchmark(cfg: RunConfig, progress: bool = True) -> TrifeatureBenchmark:
@@ -108,7 +107,7 @@ def load_model(
 
 
 def pretrain(
-    cfg: RunConfig | FeatureRunConfig,
+    cfg: RunConfig,
     run_dir: str | Path | None = None,
     *,
     benchmark: TrifeatureBenchmark | None = None,
@@ -121,10 +120,10 @@ def pretrain(
 ) -> PretrainResult:
     """Pretrain the method a config names on its data: the one entry point for both kinds of data.
 
-    A ``RunConfig`` trains on the ``cfg.train.train_set`` pairs of the Trifeature benchmark
-    (``sources.TrifeatureSource``; torchrun, bf16 autocast, channels_last and torch.compile apply here);
-    a ``FeatureRunConfig`` on the train split of its feature data set (``sources.FeatureSource``). Both
-    run ``coral_lab.loop.fit``.
+    A Trifeature config trains on the ``cfg.train.train_set`` pairs of the benchmark
+    (``sources.TrifeatureSource``; torchrun applies here); a feature data set's config on the train split
+    of its data (``sources.FeatureSource``). Both run ``coral_lab.loop.fit`` with the same ``train``
+    section (bf16 autocast on CUDA when ``train.amp``, ``torch.compile``, CPU threads).
 
     Args:
         cfg: the run's configuration (validated here).
@@ -132,7 +131,7 @@ def pretrain(
         benchmark: Trifeature only: pre-built data and pairs (else rendered / loaded from
             ``cfg.data.cache_dir``).
         data: feature data only: the loaded data set (else ``multibench.load_dataset`` of
-            ``cfg.dataset``, ``cfg.data_path``, ``cfg.split_seed``).
+            ``cfg.dataset``, ``cfg.data.path``, ``cfg.data.split_seed``).
         device: "auto", "cpu" or "cuda".
         resume: continue from ``run_dir/checkpoint.pt`` if it exists (its config must equal ``cfg`` but
             for the probe section and the run-time fields, ``RunConfig.pretrain_dict``).
@@ -146,19 +145,18 @@ def pretrain(
     ``run_dir`` must be new, empty or a coral_lab run folder (``coral_lab.runs.claim``), and is locked
     against a second writer while this runs (``coral_lab.runs.RunLock``).
     """
-    if isinstance(cfg, FeatureRunConfig):
-        if benchmark is not None:
-            raise ValueError("pretrain: benchmark is the Trifeature pairs; a FeatureRunConfig takes data=")
-        cfg.validate()
-        data = data if data is not None else load_dataset(cfg.dataset, cfg.data_path, cfg.split_seed)
-        train = functools.partial(_pretrain_features, data=data)
-    elif isinstance(cfg, RunConfig):
+    if not isinstance(cfg, RunConfig):
+        raise TypeError(f"pretrain expects a coral_lab.config.RunConfig, got {type(cfg).__name__}")
+    cfg.validate()
+    if cfg.is_trifeature:
         if data is not None:
-            raise ValueError("pretrain: data is a feature data set; a RunConfig takes benchmark=")
-        cfg.validate()
+            raise ValueError("pretrain: data is a feature data set; a Trifeature config takes benchmark=")
         train = functools.partial(_pretrain, benchmark=benchmark)
     else:
-        raise TypeError(f"pretrain expects a RunConfig or a FeatureRunConfig, got {type(cfg).__name__}")
+        if benchmark is not None:
+            raise ValueError(f"pretrain: benchmark is the Trifeature pairs; a {cfg.dataset} config takes data=")
+        data = data if data is not None else load_dataset(cfg.dataset, cfg.data.path, cfg.data.split_seed)
+        train = functools.partial(_pretrain_features, data=data)
     if run_dir is None or int(os.environ.get("RANK", "0")) != 0:
         return train(cfg, run_dir, device=device, progress=progress, resume=resume,
                      on_epoch_end=on_epoch_end, max_epochs_this_call=max_epochs_this_call)
@@ -231,12 +229,13 @@ def _pretrain(cfg, run_dir, *, benchmark, device, progress, resume, on_epoch_end
 
 def _pretrain_key(config: dict) -> dict:
     """What must match for a checkpoint to resume: the config as ``RunConfig`` reads it (a field added
-    later takes its default), less the probe section and the run-time fields (``pretrain_dict``)."""
+    later takes its default, an older layout is read in today's), less the probe and fine-tuning sections and
+    the run-time fields (``pretrain_dict``)."""
     return RunConfig.from_dict(config).pretrain_dict()
 
 
 def _pretrain_features(cfg, run_dir, *, data, device, progress, resume, on_epoch_end, max_epochs_this_call):
-    """``pretrain`` of a ``FeatureRunConfig`` once its folder is claimed and locked."""
+    """``pretrain`` of a feature data set's config once its folder is claimed and locked."""
     tc = cfg.train
     dev = resolve_device(device)
     if tc.num_threads:
@@ -249,12 +248,15 @@ def _pretrain_features(cfg, run_dir, *, data, device, progress, resume, on_epoch
 
     torch.manual_seed(tc.seed)  # model initialisation
     model = build_model(cfg, data.modalities).to(dev)
-    optimizer = adamw(model.parameters(), tc.lr, tc.weight_decay)
+    compile_parts(model, tc.compile)
+    optimizer = build_optimizer(model, cfg, dev)
     order_gen = torch.Generator().manual_seed(tc.seed)
     aug_gen = torch.Generator(dev).manual_seed(augmentation_seed(tc.seed))
     run_dir = Path(run_dir) if run_dir is not None else None
+    use_amp = dev.type == "cuda" and tc.amp  # the feature presets leave it off (config._feature_paper)
     history = fit(model, FeatureSource(xs, data.modalities, cfg.augment), cfg, run_dir, optimizer=optimizer,
-                  order_gen=order_gen, aug_gen=aug_gen, resume_key=experiment_dict, device=dev, resume=resume,
+                  order_gen=order_gen, aug_gen=aug_gen, resume_key=_pretrain_key, device=dev, resume=resume,
+                  autocast=(lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else nullcontext,
                   progress=progress, on_epoch_end=on_epoch_end, max_epochs_this_call=max_epochs_this_call,
                   resume_hint="use a new folder")
     model.check_inputs = True

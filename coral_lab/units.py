@@ -119,6 +119,8 @@ def load_or_pretrain(
     """
     if not isinstance(cfg, RunConfig):
         raise TypeError(f"cfg must be a coral_lab.config.RunConfig, got {type(cfg).__name__}")
+    if not cfg.is_trifeature:
+        raise ValueError(f"this runs on Trifeature images; got a {cfg.dataset} config (use get_preset(name))")
     run_dir = Path(run_dir)
     if (run_dir / train.CHECKPOINT).exists():
         model, run_cfg, history = train.load_model(run_dir, device=device)

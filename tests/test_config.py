@@ -45,12 +45,11 @@ def test_replace_rejects_unknown_fields_and_sections():
 def test_both_run_configs_share_one_config_tree():
     """Trifeature and feature data read, change and reject fields with the same machinery."""
     from coral_lab.config import ConfigTree
-    from coral_lab.multibench.config import FeatureRunConfig, feature_config
 
-    trifeature, digits = get_preset("ci"), feature_config("digits", "ci")
-    assert isinstance(trifeature, ConfigTree) and isinstance(digits, ConfigTree)
-    assert RunConfig.section_names() == ["data", "augment", "model", "loss", "train", "probe", "baseline"]
-    assert "finetune" in FeatureRunConfig.section_names() and "dataset" not in FeatureRunConfig.section_names()
+    trifeature, digits = get_preset("ci"), get_preset("ci", "digits")
+    assert type(trifeature) is type(digits) is RunConfig and isinstance(digits, ConfigTree)
+    assert trifeature.section_names() == ["data", "augment", "model", "loss", "train", "probe", "baseline"]
+    assert digits.section_names() == [*trifeature.section_names(), "finetune"]
     for cfg in (trifeature, digits):
         with pytest.raises(ValueError, match=r"^unknown config section 'optim'; valid: \[.*'loss'"):
             cfg.replace(optim={"lr": 1})
@@ -64,7 +63,7 @@ def test_both_run_configs_share_one_config_tree():
     nested = digits.replace(model={"encoder": {"layers": 3}})
     assert nested.model.encoder.layers == 3 and nested.model.encoder.width == digits.model.encoder.width
     with pytest.raises(ValueError, match=r"unknown field\(s\) \['depth'\] in config section 'model.encoder'"):
-        FeatureRunConfig.from_dict({**digits.to_dict(), "model": {"encoder": {"depth": 2}}})
+        RunConfig.from_dict({**digits.to_dict(), "model": {"encoder": {"depth": 2}}})
     with pytest.raises(ValueError, match="unknown method 'simclr'"):
         trifeature.replace(method="simclr")
     assert trifeature.replace(data={"image_size": 48}).model.image_size == 48  # the model follows the data
@@ -185,23 +184,22 @@ def test_every_field_is_type_and_range_checked_when_the_config_is_validated(chan
 
 
 def test_feature_configs_are_type_and_range_checked_too():
-    from coral_lab.multibench.config import feature_config
+    from coral_lab.config import get_preset
 
     with pytest.raises(ValueError, match=r"augment\.drop_p is a probability"):
-        feature_config("digits", "ci").replace(augment={"drop_p": 5.0}).validate()
+        get_preset("ci", "digits").replace(augment={"drop_p": 5.0}).validate()
     with pytest.raises(ValueError, match=r"train\.epochs must be an int"):
-        feature_config("digits", "ci").replace(train={"epochs": "abc"}).validate()
+        get_preset("ci", "digits").replace(train={"epochs": "abc"}).validate()
 
 
 def test_every_preset_passes_the_type_checks():
     from coral_lab.config import PRESETS, get_preset
-    from coral_lab.multibench.config import feature_config
 
     for name in PRESETS:
         get_preset(name).validate()
     for dataset in ("mosi", "digits"):
         for name in ("ci", "quick", "paper"):
-            feature_config(dataset, name).validate()
+            get_preset(name, dataset).validate()
 
 
 def test_cli_bad_set_value_and_bad_seed_stop_before_any_training(tmp_path, capsys):

@@ -15,7 +15,7 @@ from coral_lab.methods.clip import CLIPModel, clip_loss
 from coral_lab.methods.comm import CoMMModel
 from coral_lab.methods.factorcl import FactorCLModel
 from coral_lab.methods.infmasking import InfMaskingModel
-from coral_lab.multibench import feature_config, load_dataset
+from coral_lab.multibench import load_dataset
 from coral_lab.multibench.finetune import finetune
 from coral_lab.multibench.pretrain import build_feature_model, load_feature_model, pretrain_features
 from coral_lab.multibench.probe import probe_feature_model
@@ -49,7 +49,7 @@ def test_every_baseline_is_registered():
 @pytest.mark.parametrize("name", ["coral", *BASELINES])
 def test_one_class_per_method_takes_both_kinds_of_data(name, digits):
     cls = METHODS[name]
-    cfg = feature_config("digits", "ci").replace(train={"method": name})
+    cfg = get_preset("ci", "digits").replace(method=name)
     on_features = build_model(cfg, digits.modalities)
     on_images = build_model(get_preset("ci").replace(method=name))
     assert type(on_features) is cls and type(on_images) is cls
@@ -64,7 +64,7 @@ def test_one_class_per_method_takes_both_kinds_of_data(name, digits):
         build_model(cfg)
     with pytest.raises(ValueError, match="modalities are for feature data"):
         build_model(get_preset("ci").replace(method=name), digits.modalities)
-    with pytest.raises(TypeError, match="RunConfig or FeatureRunConfig, got dict"):
+    with pytest.raises(TypeError, match="expected a coral_lab RunConfig, got dict"):
         build_model({"method": name})
 
 
@@ -72,7 +72,7 @@ def test_one_class_per_method_takes_both_kinds_of_data(name, digits):
 def test_baseline_pretrains_checkpoints_and_probes_on_a_multibench_file(name, mosi, tmp_path):
     data, _ = mosi
     cls, subspaces, part = BASELINES[name]
-    cfg = feature_config("mosi", "ci").replace(train={"method": name})
+    cfg = get_preset("ci", "mosi").replace(method=name)
     torch.manual_seed(cfg.train.seed)
     initial = build_feature_model(cfg, data).state_dict()
     res = pretrain_features(cfg, data, tmp_path)
@@ -81,7 +81,7 @@ def test_baseline_pretrains_checkpoints_and_probes_on_a_multibench_file(name, mo
     assert part in res.history.columns
     assert any(not torch.equal(v, initial[k]) for k, v in res.model.state_dict().items())  # it trained
     model, loaded_cfg = load_feature_model(tmp_path, data)
-    assert loaded_cfg.train.method == name
+    assert loaded_cfg.method == name
     for k, v in res.model.state_dict().items():
         torch.testing.assert_close(model.state_dict()[k], v, msg=k)
     df = probe_feature_model(model, data, subspaces=None, probe_cfg=cfg.probe)
@@ -92,7 +92,7 @@ def test_baseline_pretrains_checkpoints_and_probes_on_a_multibench_file(name, mo
 @pytest.mark.parametrize("name", list(BASELINES))
 def test_baseline_on_digits_reads_the_digit_above_chance(name, digits):
     # one epoch of 8 batches of 128: seconds; the probe reads 10 classes from the frozen features
-    cfg = feature_config("digits", "ci").replace(train={"method": name, "epochs": 1, "batch_size": 128})
+    cfg = get_preset("ci", "digits").replace(method=name, train={"epochs": 1, "batch_size": 128})
     model = pretrain_features(cfg, digits).model
     df = probe_feature_model(model, digits, subspaces=("Z",), probe_cfg=cfg.probe)
     assert df["accuracy"].iloc[0] > 30  # chance is 10 %
@@ -100,7 +100,7 @@ def test_baseline_on_digits_reads_the_digit_above_chance(name, digits):
 
 def test_infmasking_gets_the_training_progress(mosi):
     data, _ = mosi
-    cfg = feature_config("mosi", "ci").replace(train={"method": "infmasking", "epochs": 3})
+    cfg = get_preset("ci", "mosi").replace(method="infmasking", train={"epochs": 3})
     hist = pretrain_features(cfg, data).history
     np.testing.assert_allclose(hist["lambda_e"], [0.0, 0.5, 1.0])  # lambda_e = lambda * epoch / (epochs - 1)
     np.testing.assert_allclose(hist["mask_ratio"], 0.7)  # its own ratio, not COrAL's schedule
@@ -108,7 +108,7 @@ def test_infmasking_gets_the_training_progress(mosi):
 
 def test_feature_clip_forward_is_clip_loss_of_its_encoders_and_heads(mosi):
     data, _ = mosi
-    cfg = feature_config("mosi", "ci").replace(train={"method": "clip"})
+    cfg = get_preset("ci", "mosi").replace(method="clip")
     model = CLIPModel(cfg, data.modalities).eval()
     xs = [torch.from_numpy(x[:8]) for x in data.train.x]
     loss, parts = model(xs, None)
@@ -125,7 +125,7 @@ def test_feature_clip_forward_is_clip_loss_of_its_encoders_and_heads(mosi):
 
 def test_feature_baselines_reject_bad_input(mosi):
     data, _ = mosi
-    cfg = feature_config("mosi", "ci")
+    cfg = get_preset("ci", "mosi")
     model = CoMMModel(cfg, data.modalities)
     xs = [torch.from_numpy(x[:4]) for x in data.train.x]
     name0 = data.modalities[0].name
@@ -137,8 +137,10 @@ def test_feature_baselines_reject_bad_input(mosi):
     bad[0, 0, 0] = float("nan")
     with pytest.raises(ValueError, match="NaN"):
         model([bad, xs[1]], xs)
-    with pytest.raises(TypeError, match="FeatureRunConfig"):
-        CoMMModel(RunConfig(), data.modalities)
+    with pytest.raises(TypeError, match="modalities are for feature data"):
+        CoMMModel(RunConfig(), data.modalities)  # a Trifeature config
+    with pytest.raises(TypeError, match="expects a coral_lab.config.RunConfig, got dict"):
+        CoMMModel({"method": "comm"}, data.modalities)
     with pytest.raises(ValueError, match="n >= 2"):
         FactorCLModel(cfg, data.modalities[:1])
 
@@ -146,8 +148,8 @@ def test_feature_baselines_reject_bad_input(mosi):
 def test_unknown_method_and_finetuning_a_baseline_stop_with_a_message(mosi, tmp_path):
     data, folder = mosi
     with pytest.raises(ValueError, match=r"unknown method 'simclr'; valid methods: \['clip', 'comm', 'coral'"):
-        feature_config("mosi", "ci").replace(train={"method": "simclr"}).validate()
-    cfg = feature_config("mosi", "ci").replace(train={"method": "comm"})
+        get_preset("ci", "mosi").replace(method="simclr").validate()
+    cfg = get_preset("ci", "mosi").replace(method="comm")
     with pytest.raises(ValueError, match="COrAL-only"):
         run_feature_unit(cfg, data, 1, tmp_path, with_finetune=True)
     assert not (tmp_path / "seed1").exists()  # stopped before training
@@ -156,8 +158,8 @@ def test_unknown_method_and_finetuning_a_baseline_stop_with_a_message(mosi, tmp_
     common = ["reproduce", "--dataset", "mosi", "--data-path", str(folder), "--preset", "ci", "--out", str(tmp_path)]
     with pytest.raises(SystemExit, match="COrAL-only; drop it for --method clip"):
         main([*common, "--method", "clip", "--finetune"])
-    with pytest.raises(SystemExit, match="unknown method 'simclr'"):
-        main([*common, "--set", "train.method=simclr"])
+    with pytest.raises(SystemExit, match=r"unknown field train.method"):  # the method is top-level: --method
+        main([*common, "--set", "train.method=clip"])
     with pytest.raises(SystemExit):  # argparse lists the choices
         main([*common, "--method", "simclr"])
 
@@ -173,7 +175,7 @@ def test_cli_reproduce_a_baseline_on_feature_data(mosi, tmp_path, capsys):
     rows = pd.read_csv(out / "table2.csv")
     assert list(rows["features"]) == ["Z", "fused"] and set(rows["stage"]) == {"pretrained"}
     side = json.loads((out / "table2.provenance.json").read_text())
-    assert side["method"] == "comm" and side["config"]["train"]["method"] == "comm"
+    assert side["method"] == "comm" and side["config"]["method"] == "comm"
     summary = pd.read_csv(out / "table2_summary.csv")
     assert summary.loc[summary["features"] == "Z", "paper_mean"].iloc[0] == pytest.approx(66.0)  # CoMM, MOSI
 
@@ -199,7 +201,7 @@ def test_clip_trains_on_the_pairs_as_they_are(mosi, monkeypatch):
         raise AssertionError("augment_modalities was called")
 
     monkeypatch.setattr("coral_lab.sources.augment_modalities", no_augmentation)
-    cfg = feature_config("mosi", "ci").replace(train={"epochs": 1})
-    pretrain_features(cfg.replace(train={"method": "clip"}), data)  # uses_augmentation = False
+    cfg = get_preset("ci", "mosi").replace(train={"epochs": 1})
+    pretrain_features(cfg.replace(method="clip"), data)  # uses_augmentation = False
     with pytest.raises(AssertionError, match="augment_modalities was called"):
-        pretrain_features(cfg.replace(train={"method": "comm"}), data)
+        pretrain_features(cfg.replace(method="comm"), data)

@@ -5,7 +5,7 @@ import torch
 
 from coral_lab.losses import coral_loss
 from coral_lab.multibench.augment import augment_sequences, augment_tabular
-from coral_lab.multibench.config import FeatureAugmentConfig, feature_config
+from coral_lab.config import FeatureAugmentConfig, get_preset
 from coral_lab.modalities import ModalitySpec
 from coral_lab.multibench.encoders import FeatureTokenizer, GRUEncoder, SequenceTransformer, TabularEncoder
 from coral_lab.models import CoralModel
@@ -60,7 +60,7 @@ def test_tabular_corruption_takes_values_from_the_same_column():
     (ModalitySpec("a", "sequence", (4, 8)), ModalitySpec("b", "sequence", (4, 8)), ModalitySpec("c", "tabular", (3,))),
 ])
 def test_feature_model_shapes_masking_and_gradients(mods):
-    cfg = feature_config("mosi", "ci").model
+    cfg = get_preset("ci", "mosi").model
     model = CoralModel(cfg, modalities=mods)
     view = [torch.randn(4, *m.shape) for m in mods]
     view2 = [v + 0.1 for v in view]
@@ -83,7 +83,7 @@ def test_feature_model_shapes_masking_and_gradients(mods):
 
 def test_masking_reaches_only_the_shared_pathway():
     mods = (ModalitySpec("a", "sequence", (6, 8)), ModalitySpec("b", "sequence", (6, 8)))
-    model = CoralModel(feature_config("digits", "ci").replace(model={"encoder": {"dropout": 0.0}}).model, modalities=mods).eval()
+    model = CoralModel(get_preset("ci", "digits").replace(model={"encoder": {"dropout": 0.0}}).model, modalities=mods).eval()
     x = [torch.randn(3, 6, 8), torch.randn(3, 6, 8)]
     with torch.no_grad():
         a1, _ = model.encode_views(x, x, ((0,), (1,)), 0.0, torch.Generator().manual_seed(0))
@@ -95,18 +95,18 @@ def test_masking_reaches_only_the_shared_pathway():
 
 @pytest.mark.parametrize("preset", ["ci", "quick", "paper"])
 def test_every_preset_validates_and_round_trips_json(preset, tmp_path):
-    from coral_lab.multibench.config import FeatureRunConfig
+    from coral_lab.config import RunConfig
     from coral_lab.multibench.datasets import DATASETS
 
     for name in DATASETS:
-        cfg = feature_config(name, preset).validate()
+        cfg = get_preset(preset, name).validate()
         cfg.to_json(tmp_path / f"{name}.json")
-        assert FeatureRunConfig.from_json(tmp_path / f"{name}.json").to_dict() == cfg.to_dict()
-    paper = feature_config("mosi", "paper")
+        assert RunConfig.from_json(tmp_path / f"{name}.json").to_dict() == cfg.to_dict()
+    paper = get_preset("paper", "mosi")
     assert (paper.model.embed_dim, paper.model.encoder.layers, paper.model.encoder.heads) == (40, 5, 5)
     assert (paper.train.lr, paper.train.weight_decay, paper.train.batch_size, paper.train.epochs) == (1e-4, 1e-3, 64, 100)
     assert paper.finetune.mask_ratio == 0.2
     with pytest.raises(ValueError, match="unknown field train.epoch;"):
         paper.replace(train={"epoch": 3})
     with pytest.raises(ValueError, match="unknown data set 'iemocap'"):
-        feature_config("iemocap", preset)
+        get_preset(preset, "iemocap")

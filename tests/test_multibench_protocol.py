@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 import torch
 
+from coral_lab.config import get_preset
 from coral_lab.cli import main
-from coral_lab.multibench import feature_config, load_dataset
+from coral_lab.multibench import load_dataset
 from coral_lab.multibench.finetune import FINETUNE_CHECKPOINT, finetune
 from coral_lab.multibench.pretrain import CHECKPOINT, load_feature_model, pretrain_features
 from coral_lab.multibench.probe import probe_feature_model
@@ -25,7 +26,7 @@ def mosi(synthetic_mosi_folder):
 
 def test_pretrain_resumes_exactly_and_probes(mosi, tmp_path):
     data = load_dataset("mosi", mosi)
-    cfg = feature_config("mosi", "ci").replace(train={"epochs": 3})
+    cfg = get_preset("ci", "mosi").replace(train={"epochs": 3})
     full = pretrain_features(cfg, data, tmp_path / "full")
     pretrain_features(cfg, data, tmp_path / "split", max_epochs_this_call=2)
     resumed = pretrain_features(cfg, data, tmp_path / "split")
@@ -43,7 +44,7 @@ def test_pretrain_resumes_exactly_and_probes(mosi, tmp_path):
 
 def test_finetune_freezes_heads_keeps_the_best_epoch_and_checkpoints(mosi, tmp_path):
     data = load_dataset("mosi", mosi)
-    cfg = feature_config("mosi", "ci").replace(finetune={"epochs": 3, "patience": 3, "positives": "self"})
+    cfg = get_preset("ci", "mosi").replace(finetune={"epochs": 3, "patience": 3, "positives": "self"})
     model = pretrain_features(cfg, data).model
     heads = {k: v.clone() for k, v in model.state_dict().items() if "head" in k}
     encoder = {k: v.clone() for k, v in model.state_dict().items() if k.startswith("shared_encoders")}
@@ -61,7 +62,7 @@ def test_finetune_freezes_heads_keeps_the_best_epoch_and_checkpoints(mosi, tmp_p
 def test_mimic_end_to_end(tmp_path):
     write_synthetic(tmp_path, "mimic", n=120)
     data = load_dataset("mimic", tmp_path)
-    cfg = feature_config("mimic", "ci")
+    cfg = get_preset("ci", "mimic")
     model = pretrain_features(cfg, data).model
     df = probe_feature_model(model, data, probe_cfg=cfg.probe)
     assert 50 < df["accuracy"].iloc[0] <= 100  # the planted signal is linearly readable
@@ -69,7 +70,7 @@ def test_mimic_end_to_end(tmp_path):
 
 def test_unknown_method_lists_the_valid_ones():
     with pytest.raises(ValueError, match=r"unknown method 'simclr'; valid methods: \['clip', 'comm', 'coral', 'factorcl', 'infmasking'\]"):
-        feature_config("mosi", "ci").replace(train={"method": "simclr"}).validate()
+        get_preset("ci", "mosi").replace(method="simclr").validate()
 
 
 def test_cli_reproduce_prints_table2_and_writes_results(mosi, tmp_path, capsys):

@@ -7,8 +7,8 @@ import torch
 
 from coral_lab.data import TASKS, pair_labels
 from coral_lab.methods import build_model
-from coral_lab.multibench import feature_config, load_dataset
-from coral_lab.multibench.config import FeatureAugmentConfig
+from coral_lab.multibench import load_dataset
+from coral_lab.config import FeatureAugmentConfig, get_preset
 from coral_lab.multibench.probe import probe_feature_model
 from coral_lab.sources import (
     FEATURE_TASK,
@@ -112,7 +112,7 @@ def test_trifeature_probe_data_has_every_task_on_probe_train_and_probe_test(cora
 
 
 def test_feature_probe_data_has_the_data_sets_three_splits_and_its_label(digits):
-    cfg = feature_config("digits", "ci")
+    cfg = get_preset("ci", "digits")
     torch.manual_seed(0)
     model = build_model(cfg, digits.modalities)
     data = feature_probe_data(model, digits)

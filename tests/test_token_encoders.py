@@ -8,7 +8,6 @@ from coral_lab.config import get_preset
 from coral_lab.modalities import FEATURE_KINDS, IMAGE, MODALITY_KINDS, ModalitySpec, image_modalities, modality_names
 from coral_lab.models import CoralModel, TokenEncoder
 from coral_lab.models.token_encoders import TOKEN_ENCODERS, build_token_encoder
-from coral_lab.multibench import feature_config
 from coral_lab.multibench.encoders import FeatureTokenEncoder
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -38,7 +37,7 @@ def test_an_image_modality_gets_the_cnn_tokens():
 
 @pytest.mark.parametrize("kind, shape, tokens", [("sequence", (4, 8), 4), ("timeseries", (6, 3), 6), ("tabular", (5,), None)])
 def test_a_feature_modality_gets_its_feature_encoder(kind, shape, tokens):
-    cfg = feature_config("digits", "ci").model
+    cfg = get_preset("ci", "digits").model
     enc = build_token_encoder(ModalitySpec("m", kind, shape), cfg)
     assert type(enc) is FeatureTokenEncoder
     out = enc(torch.randn(2, *shape))
@@ -47,7 +46,7 @@ def test_a_feature_modality_gets_its_feature_encoder(kind, shape, tokens):
 
 
 def test_a_model_section_of_the_other_kind_or_an_unknown_kind_stops():
-    image_cfg, feature_cfg = get_preset("ci").model, feature_config("digits", "ci").model
+    image_cfg, feature_cfg = get_preset("ci").model, get_preset("ci", "digits").model
     with pytest.raises(TypeError, match="an image modality needs a coral_lab.config.ModelConfig, got FeatureModelConfig"):
         build_token_encoder(ModalitySpec("image1", "image", (3, 32, 32)), feature_cfg)
     with pytest.raises(TypeError, match="a sequence modality needs a FeatureModelConfig, got ModelConfig"):
@@ -59,7 +58,7 @@ def test_a_model_section_of_the_other_kind_or_an_unknown_kind_stops():
 
 
 def test_coral_takes_its_modalities_from_the_kind_of_config():
-    image_cfg, feature_cfg = get_preset("ci").model, feature_config("digits", "ci").model
+    image_cfg, feature_cfg = get_preset("ci").model, get_preset("ci", "digits").model
     mods = (ModalitySpec("top", "sequence", (4, 8)), ModalitySpec("bottom", "sequence", (4, 8)))
     assert [m.kind for m in CoralModel(image_cfg).modalities] == ["image", "image"]
     assert CoralModel(feature_cfg, modalities=mods).modalities == mods

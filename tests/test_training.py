@@ -6,7 +6,7 @@ import torch
 
 from coral_lab.config import METHOD_NAMES, get_preset
 from coral_lab.methods import METHODS, build_model
-from coral_lab.multibench import feature_config, load_dataset
+from coral_lab.multibench import load_dataset
 from coral_lab.multibench.pretrain import build_feature_model
 from coral_lab.training import StepContext, TrainingStep, adamw, augmentation_seed, progress_at
 
@@ -52,7 +52,7 @@ def test_every_image_method_follows_the_contract(name):
 @pytest.mark.parametrize("name", METHOD_NAMES)
 def test_every_feature_method_follows_the_contract(name):
     data = load_dataset("digits")
-    cfg = feature_config("digits", "ci").replace(train={"method": name})
+    cfg = get_preset("ci", "digits").replace(method=name)
     model = build_feature_model(cfg, data)
     assert type(model) is METHODS[name] and model.modalities == data.modalities
     batch = [torch.from_numpy(x[:6]) for x in data.train.x]
@@ -116,7 +116,7 @@ def test_a_feature_checkpoint_in_the_earlier_format_still_resumes_exactly(tmp_pa
     from coral_lab.multibench.pretrain import pretrain_features
 
     data = load_dataset("digits")
-    cfg = feature_config("digits", "ci").replace(train={"epochs": 2})
+    cfg = get_preset("ci", "digits").replace(train={"epochs": 2})
     full = pretrain_features(cfg, data, tmp_path / "full")
     pretrain_features(cfg, data, tmp_path / "split", max_epochs_this_call=1)
     ckpt = load_checkpoint(tmp_path / "split" / "checkpoint.pt")
@@ -133,7 +133,7 @@ def test_one_pretrain_entry_point_for_both_kinds_of_data(tmp_path):
     from coral_lab.train import pretrain
 
     data = load_dataset("digits")
-    cfg = feature_config("digits", "ci")
+    cfg = get_preset("ci", "digits")
     given = pretrain(cfg, tmp_path / "given", data=data, device="cpu", progress=False)
     loaded = pretrain(cfg, tmp_path / "loaded", device="cpu", progress=False)  # loads cfg.dataset itself
     wrapper = pretrain_features(cfg, data)
@@ -142,11 +142,11 @@ def test_one_pretrain_entry_point_for_both_kinds_of_data(tmp_path):
         assert all(torch.equal(a[k], b[k]) for k in a)
         assert list(other.history["loss"]) == list(given.history["loss"])
     assert given.config is cfg and (tmp_path / "given" / "checkpoint.pt").is_file()
-    with pytest.raises(ValueError, match="a FeatureRunConfig takes data="):
+    with pytest.raises(ValueError, match="a digits config takes data="):
         pretrain(cfg, benchmark=object())
-    with pytest.raises(ValueError, match="a RunConfig takes benchmark="):
+    with pytest.raises(ValueError, match="a Trifeature config takes benchmark="):
         pretrain(get_preset("ci"), data=data)
-    with pytest.raises(TypeError, match="pretrain expects a RunConfig or a FeatureRunConfig, got dict"):
+    with pytest.raises(TypeError, match="pretrain expects a coral_lab.config.RunConfig, got dict"):
         pretrain({"preset": "ci"})
-    with pytest.raises(TypeError, match="pretrain_features expects a FeatureRunConfig, got RunConfig"):
+    with pytest.raises(TypeError, match="pretrain_features expects a feature data set's RunConfig"):
         pretrain_features(get_preset("ci"), data)

@@ -13,8 +13,8 @@ contract of ``coral_lab.training`` (``training_loss(view1, view2, ctx) -> (total
 training loop does not know which it trains.
 
 ``METHODS[name]`` is the method's class, for both kinds of data: built from a ``RunConfig`` it takes
-Trifeature images, built from a ``FeatureRunConfig`` and the data set's modalities it takes feature
-data; each modality's encoder E_i comes from ``coral_lab.models.token_encoders`` by its kind, and
+Trifeature images, built from a feature data set's ``RunConfig`` and the data set's modalities it
+takes feature data; each modality's encoder E_i comes from ``coral_lab.models.token_encoders`` by its kind, and
 nothing else in a method depends on the input. A new method is one class in this package and one
 entry here. ``build_model(cfg, modalities)`` builds the method a config names, for either kind of data;
 ``subspaces(cfg)`` names its probe representations; ``with_method(cfg, name)`` selects a method.
@@ -34,7 +34,6 @@ from coral_lab.methods.factorcl import FactorCLModel
 from coral_lab.methods.infmasking import InfMaskingModel
 from coral_lab.modalities import ModalitySpec
 from coral_lab.models import CoralModel
-from coral_lab.multibench.config import FeatureRunConfig
 from coral_lab.paper import PUBLISHED_OPTIMISER
 
 __all__ = [
@@ -61,42 +60,41 @@ assert tuple(METHODS) == METHOD_NAMES
 
 
 def with_method(cfg: RunConfig, name: str) -> RunConfig:
-    """``cfg`` with ``method = name``; at the paper preset also the method's published lr / weight decay.
+    """``cfg`` with ``method = name``; at Trifeature's paper preset also the method's published lr / weight
+    decay (``paper.PUBLISHED_OPTIMISER``: Trifeature's values; feature data keeps the preset's).
 
     The CPU presets (ci, quick) keep one lr and weight decay for every method, so that a comparison
     there differs only in the objective.
     """
     name = check_method_name(name)
     new = cfg.replace(method=name)
-    if cfg.preset == "paper":
+    if cfg.preset == "paper" and cfg.is_trifeature:
         lr, wd = PUBLISHED_OPTIMISER[name]
         new = new.replace(train={"lr": lr, "weight_decay": wd})
     return new
 
 
-def method_name(cfg: RunConfig | FeatureRunConfig) -> str:
-    """The method a config trains: ``RunConfig.method`` or ``FeatureRunConfig.train.method``."""
-    if isinstance(cfg, RunConfig):
-        return check_method_name(cfg.method)
-    if isinstance(cfg, FeatureRunConfig):
-        return check_method_name(cfg.train.method)
-    raise TypeError(f"expected a coral_lab RunConfig or FeatureRunConfig, got {type(cfg).__name__}")
+def method_name(cfg: RunConfig) -> str:
+    """The method a config trains (``RunConfig.method``), checked."""
+    if not isinstance(cfg, RunConfig):
+        raise TypeError(f"expected a coral_lab RunConfig, got {type(cfg).__name__}")
+    return check_method_name(cfg.method)
 
 
-def build_model(cfg: RunConfig | FeatureRunConfig, modalities: Sequence[ModalitySpec] | None = None) -> nn.Module:
+def build_model(cfg: RunConfig, modalities: Sequence[ModalitySpec] | None = None) -> nn.Module:
     """A freshly initialised model of the method ``cfg`` names.
 
-    Trifeature (``RunConfig``): ``METHODS[cfg.method].from_config(cfg)``. Feature data
-    (``FeatureRunConfig``): ``METHODS[cfg.train.method].from_config(cfg, modalities)``, with
-    ``modalities`` the data set's ``ModalitySpec`` s (``FeatureDataset.modalities``).
+    Trifeature: ``METHODS[cfg.method].from_config(cfg)``. A feature data set:
+    ``METHODS[cfg.method].from_config(cfg, modalities)``, with ``modalities`` the data set's
+    ``ModalitySpec`` s (``FeatureDataset.modalities``).
     """
     cls = METHODS[method_name(cfg)]
-    if isinstance(cfg, RunConfig):
+    if cfg.is_trifeature:
         if modalities is not None:
-            raise ValueError("build_model: modalities are for feature data; a RunConfig's images need none")
+            raise ValueError("build_model: modalities are for feature data; a Trifeature config's images need none")
         return cls.from_config(cfg)
     if modalities is None:
-        raise ValueError("build_model: a FeatureRunConfig needs the data set's modalities "
+        raise ValueError(f"build_model: a {cfg.dataset} config needs the data set's modalities "
                          "(FeatureDataset.modalities)")
     return cls.from_config(cfg, modalities)
 

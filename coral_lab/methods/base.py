@@ -15,8 +15,8 @@ A baseline is an ``nn.Module`` subclass of ``BaselineModel``:
   ``ctx.progress`` and ``ctx.generator``), ``mask_ratio_at(epoch, epochs, schedule)`` (the baseline's
   own fixed ``mask_ratio``) and ``from_config(cfg, modalities=None)``.
 
-The inputs: a ``RunConfig`` gives ``cfg.model.n_modalities`` Trifeature images; a ``FeatureRunConfig``
-with the data set's ``ModalitySpec`` s gives feature data (``check_config`` returns the modalities).
+The inputs: a Trifeature ``RunConfig`` gives ``cfg.model.n_modalities`` images; a feature data set's
+``RunConfig`` with the data set's ``ModalitySpec`` s gives feature data (``check_config`` returns the modalities).
 The encoders are COrAL's: ``token_encoder(i)`` is the shared pathway's E_i for modality i, chosen by
 its kind (``coral_lab.models.token_encoders``: the configured CNN + latent converter for images, the
 feature encoder + token converter for feature data; ``(B, *shape_i)`` -> ``(B, T_i, D)`` tokens), and
@@ -37,7 +37,6 @@ from coral_lab.models.checks import check_finite, check_view
 from coral_lab.models.encoders import TokenEncoder
 from coral_lab.models.fusion import FusionTransformer
 from coral_lab.models.token_encoders import build_token_encoder
-from coral_lab.multibench.config import FeatureRunConfig
 from coral_lab.training import StepContext
 
 __all__ = ["Representation", "BaselineModel", "TokenEncoder", "VectorEncoder"]
@@ -98,7 +97,7 @@ class BaselineModel(nn.Module):
     uses_augmentation: bool = True
     mask_ratio: float = 0.0  # logged in the history's mask_ratio column
 
-    def __init__(self, cfg: RunConfig | FeatureRunConfig, modalities: Sequence[ModalitySpec] | None = None) -> None:
+    def __init__(self, cfg: RunConfig, modalities: Sequence[ModalitySpec] | None = None) -> None:
         super().__init__()
         self.modalities = self.check_config(cfg, modalities)
         self.n_modalities = len(self.modalities)
@@ -108,31 +107,30 @@ class BaselineModel(nn.Module):
 
     # ------------------------------------------------------------------ the inputs: images or features
 
-    def check_config(self, cfg: RunConfig | FeatureRunConfig,
+    def check_config(self, cfg: RunConfig,
                      modalities: Sequence[ModalitySpec] | None) -> tuple[ModalitySpec, ...]:
         """Checks ``cfg`` (and the modalities) and returns the n modalities.
 
-        Images (``RunConfig``): ``cfg.model.n_modalities`` images, no ``modalities`` given. Feature data
-        (``FeatureRunConfig``): the data set's n >= 2 ``ModalitySpec`` s (``FeatureDataset.modalities``).
+        Trifeature: ``cfg.model.n_modalities`` images, no ``modalities`` given. A feature data set: its
+        n >= 2 ``ModalitySpec`` s (``FeatureDataset.modalities``).
         """
         name = type(self).__name__
-        if isinstance(cfg, RunConfig):
+        if not isinstance(cfg, RunConfig):
+            raise TypeError(f"{name} expects a coral_lab.config.RunConfig, got {type(cfg).__name__}")
+        if cfg.is_trifeature:
             if modalities is not None:
-                raise TypeError(f"{name}: modalities are for feature data; pass a FeatureRunConfig with them, "
-                                "or a RunConfig (images) without")
+                raise TypeError(f"{name}: modalities are for feature data; pass a feature data set's config with "
+                                "them, or a Trifeature config (images) without")
             m = cfg.model
             if isinstance(m.n_modalities, bool) or not isinstance(m.n_modalities, int) or m.n_modalities < 2:
                 raise ValueError(f"model.n_modalities must be an int >= 2, got {m.n_modalities!r}")
             if m.embed_dim % 4 != 0:
                 raise ValueError(f"model.embed_dim must be divisible by 4 (2-D sin-cos positions), got {m.embed_dim}")
             return image_modalities(m.n_modalities, m.in_channels, m.image_size)
-        if isinstance(cfg, FeatureRunConfig):
-            mods = tuple(modalities) if modalities is not None else ()
-            if len(mods) < 2 or not all(isinstance(m, ModalitySpec) for m in mods):
-                raise ValueError(f"{name} needs n >= 2 ModalitySpec s, got {modalities!r}")
-            return mods
-        raise TypeError(f"{name} expects a coral_lab.config.RunConfig (images) or a FeatureRunConfig "
-                        f"(feature data), got {type(cfg).__name__}")
+        mods = tuple(modalities) if modalities is not None else ()
+        if len(mods) < 2 or not all(isinstance(m, ModalitySpec) for m in mods):
+            raise ValueError(f"{name} needs n >= 2 ModalitySpec s, got {modalities!r}")
+        return mods
 
     def token_encoder(self, i: int) -> nn.Module:
         """A fresh E_i for modality i: input -> tokens ``(B, T_i, D)``, with ``n_tokens`` = T_i, chosen by
@@ -174,7 +172,7 @@ class BaselineModel(nn.Module):
 
     @classmethod
     def from_config(cls, cfg, modalities: Sequence[ModalitySpec] | None = None) -> "BaselineModel":
-        """The model of a run config (a ``RunConfig``: images; a ``FeatureRunConfig``: with the data set's
+        """The model of a run config (Trifeature: images; a feature data set: with the data set's
         modalities)."""
         return cls(cfg, modalities)
 

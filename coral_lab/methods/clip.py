@@ -27,7 +27,6 @@ from torch import Tensor, nn
 
 from coral_lab.config import RunConfig
 from coral_lab.modalities import ModalitySpec
-from coral_lab.multibench.config import FeatureRunConfig
 from coral_lab.losses import check_matrix, check_pair
 from coral_lab.methods.base import BaselineModel, Representation, VectorEncoder
 from coral_lab.models.heads import ProjectionHead
@@ -66,7 +65,7 @@ class CLIPModel(BaselineModel):
     progress_parts = ("loss", "logit_scale")
     uses_augmentation = False
 
-    def __init__(self, cfg: RunConfig | FeatureRunConfig, modalities: Sequence[ModalitySpec] | None = None) -> None:
+    def __init__(self, cfg: RunConfig, modalities: Sequence[ModalitySpec] | None = None) -> None:
         super().__init__(cfg, modalities)
         m, b = cfg.model, cfg.baseline
         self.encoders = nn.ModuleList(VectorEncoder(m, self.token_encoder(i)) for i in range(self.n_modalities))

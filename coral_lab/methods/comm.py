@@ -29,7 +29,6 @@ from torch import Tensor, nn
 
 from coral_lab.config import RunConfig
 from coral_lab.modalities import ModalitySpec
-from coral_lab.multibench.config import FeatureRunConfig
 from coral_lab.losses import check_matrix, check_pair, info_nce
 from coral_lab.methods.base import BaselineModel, Representation
 from coral_lab.models.fusion import FusionTransformer
@@ -73,7 +72,7 @@ class CoMMModel(BaselineModel):
     name = "comm"
     subspaces = ("fused",)
 
-    def __init__(self, cfg: RunConfig | FeatureRunConfig, modalities: Sequence[ModalitySpec] | None = None) -> None:
+    def __init__(self, cfg: RunConfig, modalities: Sequence[ModalitySpec] | None = None) -> None:
         super().__init__(cfg, modalities)
         m = cfg.model
         self.token_encoders = nn.ModuleList(self.token_encoder(i) for i in range(self.n_modalities))

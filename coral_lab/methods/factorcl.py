@@ -39,7 +39,6 @@ from torch.func import functional_call
 
 from coral_lab.config import RunConfig
 from coral_lab.modalities import ModalitySpec
-from coral_lab.multibench.config import FeatureRunConfig
 from coral_lab.methods.base import BaselineModel, Representation, VectorEncoder
 
 __all__ = ["ConcatCritic", "nce_lower_bound", "club_upper_bound", "FactorCLModel"]
@@ -111,7 +110,7 @@ class FactorCLModel(BaselineModel):
     progress_parts = ("loss", "nce_shared", "nce_cond")
     subspaces = ("shared", "unique1", "unique2")
 
-    def __init__(self, cfg: RunConfig | FeatureRunConfig, modalities: Sequence[ModalitySpec] | None = None) -> None:
+    def __init__(self, cfg: RunConfig, modalities: Sequence[ModalitySpec] | None = None) -> None:
         super().__init__(cfg, modalities)
         if self.n_modalities != 2:
             raise ValueError(f"FactorCL is bimodal; model.n_modalities must be 2, got {self.n_modalities}")

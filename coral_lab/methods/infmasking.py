@@ -37,7 +37,6 @@ from torch import Tensor, nn
 
 from coral_lab.config import INFMASKING_TOTALS, RunConfig
 from coral_lab.modalities import ModalitySpec
-from coral_lab.multibench.config import FeatureRunConfig
 from coral_lab.losses import check_temperature
 from coral_lab.masking import exact_keep_mask
 from coral_lab.methods.comm import CoMMModel
@@ -111,7 +110,7 @@ class InfMaskingModel(CoMMModel):
 
     name = "infmasking"
 
-    def __init__(self, cfg: RunConfig | FeatureRunConfig, modalities: Sequence[ModalitySpec] | None = None) -> None:
+    def __init__(self, cfg: RunConfig, modalities: Sequence[ModalitySpec] | None = None) -> None:
         super().__init__(cfg, modalities)
         b = cfg.baseline
         self.n_copies = int(b.infmasking_views)

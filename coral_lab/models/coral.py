@@ -34,7 +34,7 @@ from coral_lab.models.fusion import FusionTransformer
 from coral_lab.models.heads import ProjectionHead
 from coral_lab.models.token_encoders import build_token_encoder
 from coral_lab.models.unique import UniquePathway
-from coral_lab.multibench.config import FeatureModelConfig
+from coral_lab.sections import FeatureModelConfig
 from coral_lab.training import StepContext
 
 __all__ = ["CoralModel", "tie_initial_weights"]
@@ -103,7 +103,7 @@ class CoralModel(nn.Module):
     @classmethod
     def from_config(cls, cfg, modalities: Sequence[ModalitySpec] | None = None) -> "CoralModel":
         """The model of a run config: ``CoralModel(cfg.model, loss=cfg.loss, modalities=modalities)``
-        (a ``RunConfig``: images, no modalities; a ``FeatureRunConfig``: the data set's modalities)."""
+        (Trifeature: images, no modalities; a feature data set: the data set's modalities)."""
         return cls(cfg.model, loss=cfg.loss, modalities=modalities)
 
     def __init__(self, cfg: ModelConfig | FeatureModelConfig, loss: LossConfig | None = None,

@@ -22,7 +22,7 @@ from torch import nn
 from coral_lab.config import ModelConfig
 from coral_lab.modalities import IMAGE, MODALITY_KINDS, ModalitySpec
 from coral_lab.models.encoders import TokenEncoder
-from coral_lab.multibench.config import FeatureModelConfig
+from coral_lab.sections import FeatureModelConfig
 from coral_lab.multibench.encoders import FeatureTokenEncoder
 
 __all__ = ["TOKEN_ENCODERS", "build_token_encoder"]

@@ -10,7 +10,6 @@
 - ``synthetic``: tiny files in the MultiBench layouts (not real data) for tests and the notebook.
 """
 
-from coral_lab.multibench.config import FeatureRunConfig, feature_config
 from coral_lab.multibench.datasets import DATASETS, ENV_VAR, DataFileError, FeatureDataset, load_dataset
 
-__all__ = ["FeatureRunConfig", "feature_config", "DATASETS", "ENV_VAR", "DataFileError", "FeatureDataset", "load_dataset"]
+__all__ = ["DATASETS", "ENV_VAR", "DataFileError", "FeatureDataset", "load_dataset"]

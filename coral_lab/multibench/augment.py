@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from coral_lab.multibench.config import FeatureAugmentConfig
+from coral_lab.sections import FeatureAugmentConfig
 from coral_lab.modalities import ModalitySpec
 
 __all__ = ["augment_sequences", "augment_tabular", "augment_modalities"]

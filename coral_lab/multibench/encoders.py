@@ -20,7 +20,7 @@ from collections import OrderedDict
 import torch
 from torch import Tensor, nn
 
-from coral_lab.multibench.config import EncoderConfig
+from coral_lab.sections import EncoderConfig
 from coral_lab.modalities import ModalitySpec
 
 __all__ = [

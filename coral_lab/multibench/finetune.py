@@ -26,7 +26,7 @@ from coral_lab.io import atomic_torch_save, atomic_write_text
 from coral_lab.masking import split_modalities
 from coral_lab.models import CoralModel
 from coral_lab.multibench.augment import augment_modalities
-from coral_lab.multibench.config import FeatureRunConfig
+from coral_lab.config import RunConfig
 from coral_lab.multibench.datasets import FeatureDataset
 from coral_lab.multibench.probe import extract_embeddings
 from coral_lab.multibench.supcon import supcon_coral_loss
@@ -61,7 +61,7 @@ def validation_accuracy(model: torch.nn.Module, data: FeatureDataset, max_train:
 def finetune(
     model: torch.nn.Module,
     data: FeatureDataset,
-    cfg: FeatureRunConfig,
+    cfg: RunConfig,
     run_dir: str | Path | None = None,
     *,
     progress: bool = False,

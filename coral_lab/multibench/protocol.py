@@ -16,7 +16,7 @@ from coral_lab import runs
 from coral_lab.evaluate import seed_std
 from coral_lab.paper import DISPLAY_NAMES, PAPER_FINETUNE, PAPER_TABLE2, SPREAD_NOTE
 from coral_lab.io import atomic_write_text
-from coral_lab.multibench.config import FeatureRunConfig
+from coral_lab.config import RunConfig
 from coral_lab.multibench.datasets import FeatureDataset
 from coral_lab.multibench.finetune import finetune
 from coral_lab.multibench.pretrain import load_feature_model, pretrain_features
@@ -29,7 +29,7 @@ FINETUNE_PROBE = "finetune.csv"  # a seed's probe rows after fine-tuning (beside
 
 
 def run_feature_unit(
-    cfg: FeatureRunConfig,
+    cfg: RunConfig,
     data: FeatureDataset,
     seed: int,
     out_dir: str | Path,
@@ -39,8 +39,8 @@ def run_feature_unit(
     with_finetune: bool = False,
 ) -> pd.DataFrame:
     """Pretrain + probe one seed (and fine-tune + probe); tidy rows: seed, stage, features, accuracy, ..."""
-    if with_finetune and cfg.train.method != "coral":
-        raise ValueError(f"fine-tuning is COrAL-only; train.method is {cfg.train.method!r}: run without fine-tuning")
+    if with_finetune and cfg.method != "coral":
+        raise ValueError(f"fine-tuning is COrAL-only; method is {cfg.method!r}: run without fine-tuning")
     unit_cfg = cfg.replace(train={"seed": seed})
     unit_dir = runs.unit_dir(out_dir, seed)
     # saved rows count only when written for this folder's current training and this config (coral_lab.runs)
@@ -68,14 +68,14 @@ def run_feature_unit(
     return pd.concat(frames, ignore_index=True)
 
 
-def raw_feature_probe(data: FeatureDataset, cfg: FeatureRunConfig) -> dict[str, float]:
+def raw_feature_probe(data: FeatureDataset, cfg: RunConfig) -> dict[str, float]:
     """The same probe on the flattened inputs (no learning), a reference point for the table."""
     x = {k: raw_features(s) for k, s in data.splits().items()}
     return probe_splits(x, {k: s.y for k, s in data.splits().items()}, cfg.probe)
 
 
 def run_table2(
-    cfg: FeatureRunConfig,
+    cfg: RunConfig,
     data: FeatureDataset,
     out_dir: str | Path,
     seeds: Sequence[int] = (41, 42, 43, 44, 45),
@@ -87,7 +87,7 @@ def run_table2(
     """Every seed's rows and their summary (``summarize_table2``); writes ``table2.csv`` and ``table2_summary.csv``."""
     rows = pd.concat([run_feature_unit(cfg, data, s, out_dir, device=device, progress=progress, with_finetune=with_finetune)
                       for s in seeds], ignore_index=True)
-    summary = summarize_table2(rows, data.name, DISPLAY_NAMES[cfg.train.method])
+    summary = summarize_table2(rows, data.name, DISPLAY_NAMES[cfg.method])
     out = Path(out_dir)
     atomic_write_text(out / "table2.csv", rows.to_csv(index=False))
     atomic_write_text(out / "table2_summary.csv", summary.to_csv(index=False))
