@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from coral_lab import protocol, runs
-from coral_lab.config import RunConfig
+from coral_lab.config import RunConfig, require_trifeature
 from coral_lab.device import describe_device, resolve_device
 from coral_lab.evaluate import seed_std
 from coral_lab.io import atomic_write_text
@@ -116,10 +116,7 @@ def _check_study(study: str) -> None:
 def study_variants(study: str, cfg: RunConfig) -> dict[str, Variant]:
     """The variants of ``study`` around the base config ``cfg``, in the paper's order, by name."""
     _check_study(study)
-    if not isinstance(cfg, RunConfig):
-        raise TypeError(f"cfg must be a coral_lab.config.RunConfig, got {type(cfg).__name__}")
-    if not cfg.is_trifeature:
-        raise ValueError(f"this runs on Trifeature images; got a {cfg.dataset} config (use get_preset(name))")
+    require_trifeature(cfg, "an ablation study")
     return {v.name: v for v in _STUDY_VARIANTS[study](cfg)}
 
 

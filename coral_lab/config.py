@@ -79,6 +79,7 @@ __all__ = [
     "DATA_SOURCES",
     "SOURCE_SECTIONS",
     "source_kind",
+    "require_trifeature",
     "PRESETS",
     "FEATURE_PRESETS",
     "TEACHING_DATA",
@@ -452,6 +453,17 @@ class RunConfig(ConfigTree):
     def _after_replace(self) -> None:
         if self.is_trifeature:
             self.model.image_size = self.data.image_size  # the model's image size follows the data's
+
+
+def require_trifeature(cfg: object, what: str) -> RunConfig:
+    """``cfg`` if it is a Trifeature ``RunConfig``; else one line saying ``what`` runs on Trifeature images
+    (TypeError for something that is not a config, ValueError for a feature data set's config)."""
+    if not isinstance(cfg, RunConfig):
+        raise TypeError(f"cfg must be a coral_lab.config.RunConfig, got {type(cfg).__name__}")
+    if not cfg.is_trifeature:
+        raise ValueError(f"{what} runs on Trifeature images; got a {cfg.dataset} config (use get_preset(name), or "
+                         "coral-lab reproduce --dataset for feature data)")
+    return cfg
 
 
 def _check_train(t: TrainConfig) -> None:

@@ -38,7 +38,7 @@ import pandas as pd
 import torch
 
 from coral_lab import analysis, pretrained, views
-from coral_lab.config import TEACHING_DATA, RunConfig
+from coral_lab.config import TEACHING_DATA, RunConfig, require_trifeature
 from coral_lab.data import N_CLASSES, TASKS, TrifeatureBenchmark, task_classes
 from coral_lab.device import resolve_device
 from coral_lab.evaluate import probe_model
@@ -213,10 +213,7 @@ class LabSession:
         umap_pairs: int = 200,
         progress: bool = False,
     ) -> None:
-        if not isinstance(cfg, RunConfig):
-            raise TypeError(f"cfg must be a coral_lab.config.RunConfig, got {type(cfg).__name__}")
-        if not cfg.is_trifeature:
-            raise ValueError(f"this runs on Trifeature images; got a {cfg.dataset} config (use get_preset(name))")
+        require_trifeature(cfg, "the interactive lab")
         if isinstance(umap_pairs, bool) or not isinstance(umap_pairs, numbers.Integral) or umap_pairs < 0:
             raise ValueError(f"umap_pairs must be an int >= 0 (0 skips the UMAP), got {umap_pairs!r}")
         self.cfg = cfg.validate()

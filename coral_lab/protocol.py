@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 
 from coral_lab import runs
-from coral_lab.config import RunConfig
+from coral_lab.config import RunConfig, require_trifeature
 from coral_lab.device import set_cpu_threads, worker_threads
 from coral_lab.data import TASKS
 from coral_lab.evaluate import TABLE1_TASKS, probe_model, summarize
@@ -145,6 +145,7 @@ def run_table1(
             several seeds side by side finish the protocol sooner; on a CPU the processes share
             the cores (``torch`` threads are divided among them) and little is gained.
     """
+    require_trifeature(cfg, "the Table 1 protocol")
     if len(seeds) == 0:
         raise ValueError("give at least one seed")
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:

@@ -152,7 +152,7 @@ class FeatureModelConfig:
     proj_hidden: int = 512
     proj_dim: int = 256
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
-    # as coral_lab.config.ModelConfig: the published initialisation, fusion activation and pooling
+    # as ModelConfig: the published initialisation, fusion activation and pooling
     init: str = "published"
     fusion_activation: str = "quick_gelu"
     attention_pool: str = "unscaled"

@@ -36,7 +36,7 @@ import pandas as pd
 
 from coral_lab import runs
 from coral_lab.analysis import one_modality_probe
-from coral_lab.config import TEACHING_DATA, RunConfig
+from coral_lab.config import TEACHING_DATA, RunConfig, require_trifeature
 from coral_lab.evaluate import extract_features, feature_sets, linear_probe
 from coral_lab.data import pair_labels
 from coral_lab.device import set_cpu_threads, worker_threads
@@ -320,6 +320,7 @@ def run_study(
         units: train these unit kinds of every chosen variant instead of the variant's own.
         jobs: units trained at once, each in its own process with ``cpu_count // jobs`` torch threads.
     """
+    require_trifeature(cfg, "a learning-curve study")
     table = study_variants(name)
     chosen = list(table) if variants is None else list(variants)
     unknown = [v for v in chosen if v not in table]

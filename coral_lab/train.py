@@ -34,7 +34,7 @@ import pandas as pd
 import torch
 
 from coral_lab import distributed
-from coral_lab.config import RunConfig
+from coral_lab.config import RunConfig, require_trifeature
 from coral_lab.data import TrifeatureBenchmark, attribute_subset, load_or_render, make_benchmark
 from coral_lab.device import compile_parts, resolve_device, set_cpu_threads
 from coral_lab import runs
@@ -63,7 +63,7 @@ class PretrainResult:
 
 def load_benchmark(cfg: RunConfig, progress: bool = True) -> TrifeatureBenchmark:
     """Render (or load from the cache) the Trifeature images and build the pair sets of ``cfg.data``."""
-    d = cfg.data
+    d = require_trifeature(cfg, "the Trifeature benchmark").data
     textures, colors = attribute_subset(d.n_textures, d.seed)
     data = load_or_render(
         d.cache_dir,

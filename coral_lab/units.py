@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 
 from coral_lab import pretrained, runs, train
-from coral_lab.config import PRESETS, RunConfig
+from coral_lab.config import PRESETS, RunConfig, require_trifeature
 from coral_lab.data import TASKS, TrifeatureBenchmark
 from coral_lab.device import resolve_device
 from coral_lab.evaluate import probe_model
@@ -117,10 +117,7 @@ def load_or_pretrain(
         (model in eval mode on ``device``, per-epoch history DataFrame: epoch, mask_ratio, loss, the
         loss parts of ``coral_lab.losses.loss_part_names``, seconds, pairs_per_s).
     """
-    if not isinstance(cfg, RunConfig):
-        raise TypeError(f"cfg must be a coral_lab.config.RunConfig, got {type(cfg).__name__}")
-    if not cfg.is_trifeature:
-        raise ValueError(f"this runs on Trifeature images; got a {cfg.dataset} config (use get_preset(name))")
+    require_trifeature(cfg, "a notebook unit")
     run_dir = Path(run_dir)
     if (run_dir / train.CHECKPOINT).exists():
         model, run_cfg, history = train.load_model(run_dir, device=device)

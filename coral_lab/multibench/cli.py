@@ -13,7 +13,7 @@ from coral_lab.device import describe_device, resolve_device
 from coral_lab.io import atomic_write_text
 from coral_lab.multibench.datasets import load_dataset
 from coral_lab.multibench.protocol import format_table2, raw_feature_probe, run_table2
-from coral_lab.paper import DISPLAY_NAMES
+from coral_lab.paper import DISPLAY_NAMES, PAPER_SEEDS
 from coral_lab.provenance import git_commit, provenance, write_sidecar
 
 __all__ = ["reproduce_features"]
@@ -26,7 +26,7 @@ def reproduce_features(args: argparse.Namespace, cfg: RunConfig) -> int:
     line's config (``coral_lab.cli.config_from_args``)."""
     commit = git_commit()  # the code that runs; the tree may change while a long run goes on
     data = load_dataset(cfg.dataset, cfg.data.path, cfg.data.split_seed)  # stops with DataFileError when missing
-    seeds = args.seeds or [41, 42, 43, 44, 45]
+    seeds = args.seeds or list(PAPER_SEEDS)
     method = cfg.method
     tag = "" if method == "coral" else f"{method}-"
     out = Path(args.out or f"runs/reproduce-{cfg.dataset}-{tag}{cfg.preset}")
