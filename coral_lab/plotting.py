@@ -21,6 +21,8 @@ Needs the ``notebooks`` extra (``pip install -e .[notebooks]``) for matplotlib.
 
 from __future__ import annotations
 
+import io
+import json
 import math
 import numbers
 from collections.abc import Mapping, Sequence
@@ -520,6 +522,10 @@ def label_balance_figure(
 def save_figure(fig: Figure, path: str | Path, info: Mapping[str, Any], *, dpi: int = 150) -> tuple[Path, Path]:
     """Write ``fig`` to ``path`` and its provenance to ``path`` with ``.json`` as suffix.
 
+    A figure redrawn identically (the same image bytes, and a sidecar that differs only in when and at
+    which commit it was written) leaves both files as they are, so redrawing every figure
+    (``coral-lab figures``) changes only the figures whose picture or provenance changed.
+
     Args:
         fig: the figure.
         path: image file; the format follows the suffix (``.png``, ``.svg``, ``.pdf``).
@@ -542,6 +548,33 @@ def save_figure(fig: Figure, path: str | Path, info: Mapping[str, Any], *, dpi: 
     fmt = path.suffix.lstrip(".").lower()
     if fmt not in ("png", "svg", "pdf"):
         raise ValueError(f"path must end in .png, .svg or .pdf, got {path.name!r}")
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi))
-    sidecar = write_sidecar(path.with_suffix(".json"), dict(info))
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=fmt, dpi=dpi)
+    image, sidecar = buffer.getvalue(), path.with_suffix(".json")
+    if path.is_file() and path.read_bytes() == image and _same_but_when(sidecar, info):
+        return path, sidecar  # redrawn identically: the files (and the date they name) stay as they were
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(image))
+    write_sidecar(sidecar, dict(info))
     return path, sidecar
+
+
+# sidecar keys (at the top and in nested entries such as "figure") that say when and at which commit a
+# file was written, not what it shows; in a nested entry also the command that (re)drew it
+_WHEN_KEYS = ("date", "commit", "commit_at_write", "started")
+
+
+def _without_when(info: Any, nested: bool = False) -> Any:
+    if isinstance(info, Mapping):
+        drop = (*_WHEN_KEYS, "command") if nested else _WHEN_KEYS
+        return {k: _without_when(v, True) for k, v in info.items() if k not in drop}
+    return info
+
+
+def _same_but_when(sidecar: Path, info: Mapping[str, Any]) -> bool:
+    """True if ``sidecar`` holds ``info`` but for the when-keys (``_WHEN_KEYS``), as JSON would store it."""
+    try:
+        old = json.loads(sidecar.read_text())
+    except (OSError, ValueError):
+        return False
+    new = json.loads(json.dumps(dict(info), default=str))
+    return _without_when(old) == _without_when(new)

@@ -279,6 +279,28 @@ def test_save_figure_writes_image_and_provenance_sidecar(tmp_path):
     assert sorted(p.name for p in image.parent.iterdir()) == ["schedule.json", "schedule.png"]  # no temp files
 
 
+def test_an_identical_redraw_leaves_both_files_alone_and_a_change_rewrites_them(tmp_path):
+    path = tmp_path / "schedule.png"
+    info = provenance(preset="ci", seeds=[0], device="cpu", command="pytest")
+    plotting.save_figure(plotting.schedule_figure([0.05, 0.35]), path, info)
+    first_image, first_sidecar = path.read_bytes(), path.with_suffix(".json").read_text()
+    later = {**info, "date": "2099-01-01T00:00:00+00:00", "commit": "f" * 40,
+             "figure": {"date": "2099-01-01T00:00:00+00:00", "command": "redrawn with other flags"}}
+    info_with_figure = {**info, "figure": {"date": "2000-01-01T00:00:00+00:00"}}
+    plotting.save_figure(plotting.schedule_figure([0.05, 0.35]), path, info_with_figure)  # new key: rewritten
+    assert json.loads(path.with_suffix(".json").read_text())["figure"] == {"date": "2000-01-01T00:00:00+00:00"}
+    kept = path.with_suffix(".json").read_text()
+    plotting.save_figure(plotting.schedule_figure([0.05, 0.35]), path, later)  # same picture, only when differs
+    assert path.read_bytes() == first_image and path.with_suffix(".json").read_text() == kept
+    plotting.save_figure(plotting.schedule_figure([0.05, 0.55]), path, later)  # another picture
+    assert path.read_bytes() != first_image and json.loads(path.with_suffix(".json").read_text())["commit"] == "f" * 40
+    plotting.save_figure(plotting.schedule_figure([0.05, 0.55]), path, {**later, "seeds": [1]})  # other provenance
+    assert json.loads(path.with_suffix(".json").read_text())["seeds"] == [1]
+    plotting.save_figure(plotting.schedule_figure([0.05, 0.55]), path, {**later, "seeds": [1], "command": "other"})
+    assert json.loads(path.with_suffix(".json").read_text())["command"] == "other"  # the result's own command counts
+    assert first_sidecar != kept
+
+
 def test_save_figure_requires_full_provenance_and_a_known_format(tmp_path):
     fig = plotting.schedule_figure([0.05])
     with pytest.raises(ValueError, match="lacks"):
