@@ -153,16 +153,16 @@ LEGACY_VALUES: dict[tuple[str, str], Any] = {
 }
 
 
+def _holder(d: Any, path: tuple[str, ...]) -> dict[str, Any] | None:
+    """The dict that holds ``path[-1]`` under ``d`` (``d`` itself for a one-key path) if it holds it, else None."""
+    for key in path[:-1]:
+        d = d.get(key) if isinstance(d, dict) else None
+    return d if isinstance(d, dict) and path[-1] in d else None
+
+
 def moved_fields(d: dict[str, Any]) -> list[tuple[str, ...]]:
     """The ``LEGACY_MOVES`` fields a saved config dict still has at their old place (empty: today's layout)."""
-    out = []
-    for old in LEGACY_MOVES:
-        parent: Any = d
-        for key in old[:-1]:
-            parent = parent.get(key) if isinstance(parent, dict) else None
-        if isinstance(parent, dict) and old[-1] in parent:
-            out.append(old)
-    return out
+    return [old for old in LEGACY_MOVES if _holder(d, old) is not None]
 
 
 def with_legacy_values(d: dict[str, Any]) -> dict[str, Any]:
@@ -170,12 +170,10 @@ def with_legacy_values(d: dict[str, Any]) -> dict[str, Any]:
     each section that lacks a ``LEGACY_VALUES`` field given that value."""
     out = copy.deepcopy(d)
     for old, new in LEGACY_MOVES.items():
-        parent = out
-        for key in old[:-1]:
-            parent = parent.get(key) if isinstance(parent, dict) else None
-        if not isinstance(parent, dict) or old[-1] not in parent:
+        holder = _holder(out, old)
+        if holder is None:
             continue
-        value = parent.pop(old[-1])
+        value = holder.pop(old[-1])
         target = out
         for key in new[:-1]:
             target = target.setdefault(key, {})
@@ -207,10 +205,9 @@ NEUTRAL_DEFAULTS: dict[tuple[str, ...], Any] = {
 
 def _pop_path(d: dict[str, Any], path: tuple[str, ...], only_if: Any = dataclasses.MISSING) -> None:
     """Delete ``d[path[0]]...[path[-1]]`` if it is there (and equals ``only_if`` when that is given)."""
-    for key in path[:-1]:
-        d = d.get(key) if isinstance(d, dict) else None  # type: ignore[assignment]
-    if isinstance(d, dict) and path[-1] in d and (only_if is dataclasses.MISSING or d[path[-1]] == only_if):
-        del d[path[-1]]
+    holder = _holder(d, path)
+    if holder is not None and (only_if is dataclasses.MISSING or holder[path[-1]] == only_if):
+        del holder[path[-1]]
 
 
 def experiment_dict(config: dict[str, Any]) -> dict[str, Any]:
@@ -305,8 +302,7 @@ class ConfigTree:
         new = copy.deepcopy(self)
         for name, values in sections.items():
             if name not in new._field_names():
-                valid = [n for n in new._field_names()]
-                raise ValueError(f"unknown config section {name!r}; valid: {valid}")
+                raise ValueError(f"unknown config section {name!r}; valid: {new._field_names()}")
             current = getattr(new, name)
             if dataclasses.is_dataclass(current) and isinstance(values, dict):
                 _update(current, values, name)
@@ -375,8 +371,11 @@ class RunConfig(ConfigTree):
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)  # feature data: SupCon fine-tuning
 
     def __post_init__(self) -> None:
-        kind = source_kind(self.dataset)
-        for name, cls in SOURCE_SECTIONS[kind].items():
+        self._fill_source_sections()
+
+    def _fill_source_sections(self) -> None:
+        """Fill the source sections left as None with their class's default; refuse one of the other kind."""
+        for name, cls in SOURCE_SECTIONS[source_kind(self.dataset)].items():
             value = getattr(self, name)
             if value is None:
                 setattr(self, name, cls())
@@ -421,8 +420,7 @@ class RunConfig(ConfigTree):
         """Check every field's type (``check_types``) and value range; raise ValueError naming the field."""
         _check(isinstance(self.preset, str) and isinstance(self.method, str), "preset and method must be strings",
                (self.preset, self.method))
-        source_kind(self.dataset)
-        self.__post_init__()  # the source sections' classes
+        self._fill_source_sections()  # a known data set, and its source sections' classes
         check_types(self)
         _check(self.method in METHOD_NAMES, f"method must be one of {list(METHOD_NAMES)}", self.method)
         _check_train(self.train)

@@ -210,12 +210,10 @@ def _pretrain(cfg, run_dir, *, benchmark, device, progress, resume, on_epoch_end
         train_model = torch.nn.parallel.DistributedDataParallel(
             train_model, device_ids=[dev.index] if dev.type == "cuda" else None
         )
-    use_amp = dev.type == "cuda" and tc.amp
     source = TrifeatureSource(images, idx1, idx2, cfg.augment, local_batch, info.rank, channels_last)
     history = fit(
         model, source, cfg, run_dir, optimizer=optimizer, order_gen=order_gen, aug_gen=aug_gen,
-        resume_key=_pretrain_key, device=dev, train_model=train_model,
-        autocast=(lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else nullcontext,
+        resume_key=_pretrain_key, device=dev, train_model=train_model, autocast=_autocast(dev, tc.amp),
         resume=resume, progress=progress, on_epoch_end=on_epoch_end, max_epochs_this_call=max_epochs_this_call,
         resume_hint="use a new --out folder (with `coral-lab pretrain`, --no-resume starts this one over; its old "
                     "scores are then never read as current)",
@@ -225,6 +223,13 @@ def _pretrain(cfg, run_dir, *, benchmark, device, progress, resume, on_epoch_end
     model.check_inputs = True
     model.eval()
     return PretrainResult(model=model, history=pd.DataFrame(history), run_dir=run_dir, config=cfg)
+
+
+def _autocast(device: torch.device, amp: bool) -> Callable:
+    """The forward's mixed-precision context factory: bf16 autocast on CUDA when ``train.amp``, else none."""
+    if device.type == "cuda" and amp:
+        return lambda: torch.autocast("cuda", dtype=torch.bfloat16)
+    return nullcontext
 
 
 def _pretrain_key(config: dict) -> dict:
@@ -253,10 +258,9 @@ def _pretrain_features(cfg, run_dir, *, data, device, progress, resume, on_epoch
     order_gen = torch.Generator().manual_seed(tc.seed)
     aug_gen = torch.Generator(dev).manual_seed(augmentation_seed(tc.seed))
     run_dir = Path(run_dir) if run_dir is not None else None
-    use_amp = dev.type == "cuda" and tc.amp  # the feature presets leave it off (config._feature_paper)
     history = fit(model, FeatureSource(xs, data.modalities, cfg.augment), cfg, run_dir, optimizer=optimizer,
                   order_gen=order_gen, aug_gen=aug_gen, resume_key=_pretrain_key, device=dev, resume=resume,
-                  autocast=(lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else nullcontext,
+                  autocast=_autocast(dev, tc.amp),  # the feature presets leave amp off (config._feature_paper)
                   progress=progress, on_epoch_end=on_epoch_end, max_epochs_this_call=max_epochs_this_call,
                   resume_hint="use a new folder")
     model.check_inputs = True

@@ -66,8 +66,7 @@ def upgrade_run_folder(folder: str | Path, dry_run: bool = False) -> list[str]:
         changed.append(f"{table}: config_hash {old_hash} -> {new_hash}")
         if not dry_run:
             atomic_write_text(table, df.to_csv(index=False))
-    if saved != cfg.to_dict():
-        changed.append(f"{path}: today's layout")
-        if not dry_run:
-            cfg.to_json(path)
+    changed.append(f"{path}: today's layout")
+    if not dry_run:
+        cfg.to_json(path)
     return changed
