@@ -28,10 +28,11 @@ import pandas as pd
 from coral_lab import protocol, runs
 from coral_lab.config import RunConfig, require_trifeature
 from coral_lab.device import describe_device, resolve_device
-from coral_lab.evaluate import seed_std
+from coral_lab.evaluate import seed_std, with_protocol
 from coral_lab.io import atomic_write_text
 from coral_lab.paper import SPREAD_NOTE
 from coral_lab.provenance import provenance, write_sidecar
+from coral_lab.published_probe import HELD_OUT, PROTOCOL_LABELS, PROTOCOLS
 
 __all__ = [
     "STUDIES",
@@ -51,7 +52,7 @@ STUDIES = ("masking", "weights")
 # the tidy result file's columns, in order; config_hash (``coral_lab.runs.config_hash`` of the variant's
 # whole experiment config) decides whether saved rows are reused
 RESULT_COLUMNS = (
-    "study", "variant", "label", "seed", "column", "balanced_accuracy", "roc_auc",
+    "study", "variant", "label", "seed", "protocol", "column", "balanced_accuracy", "roc_auc",
     "mask_schedule", "lambda_s", "lambda_u", "lambda_o", "ortho_kind", "epochs", "preset", "config_hash",
 )
 
@@ -149,6 +150,7 @@ def run_ablation(
     command: str | None = None,
     on_variant_end: Callable[[Variant, pd.DataFrame], None] | None = None,
     jobs: int = 1,
+    protocols: Sequence[str] = (HELD_OUT,),
 ) -> pd.DataFrame:
     """Run (or resume) every variant of ``study``; write and return the tidy results.
 
@@ -162,6 +164,7 @@ def run_ablation(
         command: the command line for the provenance sidecar (default: ``sys.argv``).
         on_variant_end: called with each finished variant and its tidy rows.
         jobs: units of a variant trained at once in separate processes (``run_table1``).
+        protocols: the probe protocols every unit is scored under (``run_table1``); each row names its own.
 
     Returns:
         The tidy rows of every finished variant: columns ``RESULT_COLUMNS`` (balanced accuracy in %);
@@ -185,13 +188,14 @@ def run_ablation(
         variant, vcfg = available[name], configs[name]
         # looked up on the module at each call, so a test can stand in a fake protocol
         rows, _ = protocol.run_table1(vcfg, out_dir / "runs" / name, seeds=seeds, device=str(dev),
-                                      progress=progress, jobs=jobs)
-        scored = rows[rows["column"].fillna("") != ""]
+                                      progress=progress, jobs=jobs, protocols=protocols)
+        scored = with_protocol(rows[rows["column"].fillna("") != ""])
         tidy = pd.DataFrame({
             "study": study,
             "variant": name,
             "label": variant.label,
             "seed": scored["seed"].astype(int).to_numpy(),
+            "protocol": scored["protocol"].to_numpy(),
             "column": scored["column"].to_numpy(),
             "balanced_accuracy": scored["balanced_accuracy"].astype(float).to_numpy(),
             # the threshold-free reading beside it (synergy: where masking shows at the CPU presets)
@@ -213,6 +217,7 @@ def run_ablation(
             preset=cfg.preset, seeds=seeds, device=describe_device(dev, cfg.train.num_threads, jobs), command=command,
             extra={
                 "study": study,
+                "protocols": list(dict.fromkeys(result["protocol"])),
                 "variants": {n: available[n].overrides for n in names},
                 "finished_variants": [f["variant"].iloc[0] for f in frames],
                 "wall_minutes": round((time.perf_counter() - t0) / 60, 2),
@@ -236,6 +241,7 @@ def load_or_run_ablation(
     progress: bool = True,
     command: str | None = None,
     jobs: int = 1,
+    protocols: Sequence[str] = (HELD_OUT,),
 ) -> pd.DataFrame:
     """The study's results from ``out_dir`` if they are complete, else ``run_ablation`` (which resumes).
 
@@ -246,12 +252,12 @@ def load_or_run_ablation(
     Returns:
         The tidy rows of the requested variants and seeds (``RESULT_COLUMNS``).
     """
-    saved = complete_results(study, cfg, out_dir, seeds=seeds, variants=variants)
+    saved = complete_results(study, cfg, out_dir, seeds=seeds, variants=variants, protocols=protocols)
     if saved is not None:
         return saved
     names = list(study_variants(study, cfg)) if variants is None else list(variants)
     return run_ablation(study, cfg, out_dir, seeds=[int(x) for x in seeds], device=device, variants=names,
-                        progress=progress, command=command, jobs=jobs)
+                        progress=progress, command=command, jobs=jobs, protocols=protocols)
 
 
 def complete_results(
@@ -261,29 +267,34 @@ def complete_results(
     *,
     seeds: Sequence[int],
     variants: Sequence[str] | None = None,
+    protocols: Sequence[str] = (HELD_OUT,),
 ) -> pd.DataFrame | None:
-    """The saved rows of ``out_dir`` if they cover every requested (variant, seed) with ``cfg``'s settings.
+    """The saved rows of ``out_dir`` if they cover every requested (variant, seed, protocol) with ``cfg``'s
+    settings.
 
-    Complete means: ``ablation_<study>.csv`` exists and holds every requested (variant, seed), each
-    row with the ``config_hash`` of exactly its variant's config (``coral_lab.runs.config_hash``:
-    every field of the experiment, learning rate, batch size, pairs and D included).
+    Complete means: ``ablation_<study>.csv`` exists and holds every requested (variant, seed) under
+    every requested probe protocol, each row with the ``config_hash`` of exactly its variant's config
+    (``coral_lab.runs.config_hash``: every field of the experiment, learning rate, batch size, pairs
+    and D included).
 
     Returns:
-        The tidy rows of the requested variants and seeds (``RESULT_COLUMNS``), or None when the file
-        is missing, incomplete or was made with other settings (nothing is trained here).
+        The tidy rows of the requested variants, seeds and protocols (``RESULT_COLUMNS``), or None when
+        the file is missing, incomplete or was made with other settings (nothing is trained here).
     """
     available = study_variants(study, cfg)
     names = list(available) if variants is None else list(variants)
     seeds = [int(s) for s in seeds]
+    protocols = protocol.check_protocols(protocols)
     csv_path = results_path(out_dir, study)
     if not (csv_path.is_file() and names and seeds and all(n in available for n in names)):
         return None
     saved = pd.read_csv(csv_path)
     if not set(RESULT_COLUMNS) <= set(saved.columns):
         return None  # written before rows carried their config's hash: cannot be matched, so not reused
-    wanted = saved[saved["variant"].isin(names) & saved["seed"].isin(seeds)]
+    wanted = saved[saved["variant"].isin(names) & saved["seed"].isin(seeds) & saved["protocol"].isin(protocols)]
     expected = {n: runs.config_hash(variant_config(cfg, available[n])) for n in names}
-    complete = {(v, int(s)) for v, s in zip(wanted["variant"], wanted["seed"])} == {(n, s) for n in names for s in seeds}
+    complete = ({(v, int(s), p) for v, s, p in zip(wanted["variant"], wanted["seed"], wanted["protocol"])}
+                == {(n, s, p) for n in names for s in seeds for p in protocols})
     matches = all(str(h) == expected[v] for v, h in zip(wanted["variant"], wanted["config_hash"]))
     return wanted.reset_index(drop=True) if complete and matches else None
 
@@ -302,25 +313,37 @@ def summarize_ablation(results: pd.DataFrame) -> pd.DataFrame:
     missing = need - set(results.columns)
     if missing:
         raise ValueError(f"ablation results need the columns {sorted(need)}; missing {sorted(missing)}")
+    results = with_protocol(results)
+    if "roc_auc" not in results:
+        results = results.assign(roc_auc=float("nan"))
     order = list(dict.fromkeys(results["variant"]))
-    grouped = results.groupby(["variant", "column"], sort=False)
+    grouped = results.groupby(["protocol", "variant", "column"], sort=False)
     out = grouped.agg(
         label=("label", "first"),
         mean=("balanced_accuracy", "mean"),
         std=("balanced_accuracy", seed_std),
         n_seeds=("seed", "nunique"),
+        auc_mean=("roc_auc", "mean"),
     ).reset_index()
-    auc = results["roc_auc"] if "roc_auc" in results else pd.Series(float("nan"), index=results.index)
-    out["auc_mean"] = auc.groupby([results["variant"], results["column"]]).mean().reindex(
-        list(zip(out["variant"], out["column"]))).to_numpy()
     columns = ("redundancy", "uniqueness", "synergy")
+    out["_p"] = out["protocol"].map(PROTOCOLS.index)
     out["_v"] = out["variant"].map(order.index)
     out["_c"] = out["column"].map(lambda c: columns.index(c) if c in columns else len(columns))
-    return out.sort_values(["_v", "_c"]).drop(columns=["_v", "_c"]).reset_index(drop=True)
+    out = out.sort_values(["_p", "_v", "_c"]).drop(columns=["_p", "_v", "_c"]).reset_index(drop=True)
+    return out[["protocol", "variant", "column", "label", "mean", "std", "n_seeds", "auc_mean"]]
 
 
 def format_ablation(summary: pd.DataFrame, title: str = "") -> str:
-    """The summary as aligned text: one row per variant, mean +- std per Table 1 column."""
+    """The summary as aligned text: per probe protocol, one row per variant, mean +- std per Table 1 column."""
+    summary = with_protocol(summary)
+    blocks = [title] if title else []
+    for p in [p for p in PROTOCOLS if p in set(summary["protocol"])]:
+        blocks.append(f"-- probe protocol: {PROTOCOL_LABELS[p]} ({protocol.PROTOCOL_NOTES[p]})")
+        blocks.append(_format_block(summary[summary["protocol"] == p]))
+    return "\n".join(blocks)
+
+
+def _format_block(summary: pd.DataFrame) -> str:
     wide_mean = summary.pivot(index="variant", columns="column", values="mean")
     wide_std = summary.pivot(index="variant", columns="column", values="std")
     wide_auc = (summary.pivot(index="variant", columns="column", values="auc_mean") if "auc_mean" in summary
@@ -329,7 +352,7 @@ def format_ablation(summary: pd.DataFrame, title: str = "") -> str:
     n = dict(zip(summary["variant"], summary["n_seeds"]))
     columns = [c for c in ("redundancy", "uniqueness", "synergy") if c in wide_mean.columns]
     width = max(len(s) for s in labels.values())
-    lines = [title] if title else []
+    lines = []
     lines.append(f"{'':{width}s} " + " ".join(f"{c:>16s}" for c in [*columns, "synergy AUC"]) + "  seeds")
     for variant in dict.fromkeys(summary["variant"]):
         cells = []

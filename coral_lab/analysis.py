@@ -39,7 +39,8 @@ from coral_lab.data import (
     derived_rng,
     pair_labels,
 )
-from coral_lab.evaluate import extract_features, linear_probe, probe_model
+from coral_lab.evaluate import extract_features, linear_probe, probe_model, protocol_rows
+from coral_lab.published_probe import HELD_OUT
 from coral_lab.paper import chance_percent
 
 __all__ = [
@@ -82,10 +83,12 @@ def subspace_label(name: str) -> str:
 
 def probe_map_from_rows(rows: pd.DataFrame, subspaces: Sequence[str] = ("shared", "unique1", "unique2", "Z"),
                         tasks: Sequence[str] = TASKS) -> pd.DataFrame:
-    """``subspace_probe_map``'s table (rows = task labels, columns = feature sets) from saved probe rows."""
+    """``subspace_probe_map``'s table (rows = task labels, columns = feature sets) from saved probe rows
+    (the held-out probe's; rows of another protocol are left out)."""
     need = {"task", "features", "balanced_accuracy"}
     if not need <= set(rows.columns):
         raise ValueError(f"probe rows need the columns {sorted(need)}; got {list(rows.columns)}")
+    rows = protocol_rows(rows, HELD_OUT)
     missing = {(t, f) for t in tasks for f in subspaces} - set(zip(rows["task"], rows["features"]))
     if missing:
         raise ValueError(f"the probe rows lack (task, features) {sorted(missing)}; probe those feature sets first")

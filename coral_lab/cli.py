@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from coral_lab import distributed, runs
@@ -38,6 +39,7 @@ from coral_lab.multibench.cli import reproduce_features
 from coral_lab.paper import DISPLAY_NAMES, PAPER_SEEDS
 from coral_lab.protocol import format_table1, run_table1
 from coral_lab.provenance import mark_start, provenance, write_sidecar
+from coral_lab.published_probe import HELD_OUT, PROTOCOLS
 from coral_lab.study import collect_curves, final_scores, run_study, study_variants
 from coral_lab.train import load_benchmark, load_model, pretrain
 
@@ -129,6 +131,34 @@ def resolve_jobs(jobs: int | str, device, n_units: int) -> int:
     return 1
 
 
+# the probe protocols a command scores under unless --protocol says otherwise: both, so that every number
+# printed beside a paper number has its like-for-like companion
+DEFAULT_PROTOCOLS = ("held_out", "published")
+
+
+def _protocol(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--protocol", nargs="+", choices=list(PROTOCOLS), default=None,
+                   help="probe protocol(s), each scored and saved on its own: held_out (coral_lab's: C on a split of "
+                        "probe-train, fit on probe-train, test pairs used once), published (a replica of the released "
+                        "COrAL script: C searched on the test pairs, fit on probe-train + a crop copy of them), "
+                        "published_shuffled (its memorisation control). Default: held_out published")
+
+
+def protocols_from_args(args: argparse.Namespace, cfg: RunConfig) -> tuple[str, ...]:
+    """``--protocol`` (default ``DEFAULT_PROTOCOLS`` on Trifeature, ``held_out`` on feature data); the
+    protocol of a probe is chosen here, not with ``--set probe.protocol``."""
+    if any(item.split("=", 1)[0].strip() == "probe.protocol" for item in getattr(args, "set", None) or []):
+        raise SystemExit("error: choose the probe protocols with --protocol (e.g. --protocol held_out published), "
+                         "not --set probe.protocol")
+    chosen = getattr(args, "protocol", None)
+    if not cfg.is_trifeature:
+        if chosen and set(chosen) != {HELD_OUT}:
+            raise SystemExit(f"error: --protocol {' '.join(chosen)}: the published protocol replicates the released "
+                             "Trifeature script; a feature data set is probed held out only")
+        return (HELD_OUT,)
+    return tuple(dict.fromkeys(chosen or DEFAULT_PROTOCOLS))
+
+
 def _method(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", choices=list(METHOD_NAMES), default=None,
                    help="pretraining method (default coral); the baselines of the paper's Table 1 use the same "
@@ -163,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="feature sets: Z (concatenation) and the method's subspaces (COrAL: shared, unique1, "
                         "unique2; CLIP: modality1, modality2; CoMM / InfMasking: fused; FactorCL: shared, "
                         "unique1, unique2)")
+    _protocol(p)
     p.set_defaults(func=cmd_probe)
 
     for name, helptext in (
@@ -174,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
         _training(p)
         _jobs(p)
         _method(p)
+        _protocol(p)
         p.add_argument("--out", default=None,
                        help="output folder (default: reproduce runs/reproduce-<preset>, quickstart runs/<preset> "
                             "(the folder notebooks 05, 06 and 08 train into and read); runs/<command>-<method>-<preset> "
@@ -201,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variants", nargs="+", default=None, help="run only these variants (default: all of the study)")
     p.add_argument("--out", default=None, help="study folder (default: runs/ablate-<study>-<preset>)")
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: 41..45)")
+    _protocol(p)
     p.set_defaults(func=cmd_ablate)
 
     p = sub.add_parser("study", help="a learning-curve study (coral_lab.study): variants x units x seeds, probed at "
@@ -218,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="study folder (default: runs/study-<name>-<preset>)")
     p.add_argument("--results", default=None,
                    help="also copy curves.csv and its provenance sidecar here after every finished unit")
+    _protocol(p)
     p.set_defaults(func=cmd_study)
 
     p = sub.add_parser("figures", help="redraw every figure from saved result files (no training), and the "
@@ -256,18 +290,24 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
 def cmd_probe(args: argparse.Namespace) -> int:
     model, cfg, _ = load_model(args.run, device=_device(args.device))
+    protocols = protocols_from_args(args, cfg)
     bench = load_benchmark(cfg)
-    df = probe_model(model, bench, subspaces=args.features, probe_cfg=cfg.probe, augment_cfg=cfg.augment,
-                     seed=cfg.train.seed)
-    with runs.RunLock(args.run):
-        path = runs.write_table(args.run, runs.PROBE_COMMAND, df, cfg)
-    print(f"probe rows written to {path}")
-    print(df.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+    frames = []
+    for protocol in protocols:
+        pcfg = cfg.replace(probe={"protocol": protocol})
+        df = probe_model(model, bench, subspaces=args.features, probe_cfg=pcfg.probe, augment_cfg=cfg.augment,
+                         seed=cfg.train.seed)
+        with runs.RunLock(args.run):
+            path = runs.write_table(args.run, runs.probe_table(protocol, runs.PROBE_COMMAND), df, pcfg)
+        print(f"{protocol} probe rows written to {path}")
+        frames.append(df)
+    print(pd.concat(frames, ignore_index=True).to_string(index=False, float_format=lambda v: f"{v:.1f}"))
     return 0
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
+    protocols = protocols_from_args(args, cfg)
     if not cfg.is_trifeature:
         return reproduce_features(args, cfg)
 
@@ -284,7 +324,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     probed = ("Z", *subspaces(cfg)) if probe_all else ("Z",)
     args.jobs = resolve_jobs(args.jobs, device, 2 * len(seeds))
     rows, table = run_table1(cfg, out, seeds=seeds, device=str(device), progress=not args.no_progress,
-                             subspaces=probed, jobs=args.jobs)
+                             subspaces=probed, jobs=args.jobs, protocols=protocols)
     minutes = (time.perf_counter() - t0) / 60
     where = describe_device(device, cfg.train.num_threads, args.jobs)
     scale = "the paper's scale" if cfg.preset == "paper" else f"the reduced '{cfg.preset}' preset, not the paper's scale"
@@ -294,7 +334,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     print(f"wall time {minutes:.1f} min on {where}; results in {out}/")
     write_sidecar(out / "table1.provenance.json",
                   provenance(preset=cfg.preset, seeds=seeds, device=where,
-                             extra={"method": cfg.method, "wall_minutes": round(minutes, 2), "config": cfg.to_dict()}))
+                             extra={"method": cfg.method, "protocols": list(protocols), "wall_minutes": round(minutes, 2),
+                                    "config": cfg.to_dict()}))
     (out / "table1.txt").write_text(text + "\n")
     return 0
 
@@ -321,7 +362,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
           f"x 2 pretrainings, in {out}/")
     t0 = time.perf_counter()
     rows = run_ablation(args.study, cfg, out, seeds=seeds, device=str(device), variants=args.variants,
-                        progress=not args.no_progress, jobs=args.jobs,
+                        progress=not args.no_progress, jobs=args.jobs, protocols=protocols_from_args(args, cfg),
                         on_variant_end=lambda v, _: print(f"  done: {v.label}", flush=True))
     scale = "the paper's scale" if cfg.preset == "paper" else f"the reduced '{cfg.preset}' preset, not the paper's scale"
     text = format_ablation(summarize_ablation(rows), title=f"{args.study} ablation ({scale}; seeds {seeds})")
@@ -335,6 +376,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
 
 def cmd_study(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
+    protocols = protocols_from_args(args, cfg)
     variants = study_variants(args.name)
     out = Path(args.out or f"runs/study-{args.name}-{cfg.preset}")
     device = resolve_device(args.device)
@@ -348,6 +390,7 @@ def cmd_study(args: argparse.Namespace) -> int:
         # the study folder always holds its curves and their provenance; --results gets a copy of both
         info = provenance(preset=cfg.preset, seeds=args.seeds, device=where,
                           extra={"study": args.name, "variants": chosen, "units": args.units,
+                                 "protocols": list(protocols),
                                  "probe_every": args.probe_every,
                                  "wall_minutes": round((time.perf_counter() - t0) / 60, 2), "config": cfg.to_dict()})
         for folder in [out] + ([Path(args.results)] if args.results else []):
@@ -356,16 +399,20 @@ def cmd_study(args: argparse.Namespace) -> int:
 
     def unit_done(variant: str, seed: int, unit: str, rows) -> None:
         last = rows[rows["epoch"] == rows["epoch"].max()]
-        scores = ", ".join(f"{r.task}/{r.features} {r.balanced_accuracy:.1f} (AUC {r.roc_auc:.1f})" for r in last.itertuples())
+        scores = ", ".join(f"{r.task}/{r.features}/{r.protocol} {r.balanced_accuracy:.1f} (AUC {r.roc_auc:.1f})"
+                           for r in last.itertuples())
         print(f"  done: {variant} seed {seed} {unit}: epoch {int(last['epoch'].iloc[0])}: {scores}", flush=True)
         record(collect_curves(out))
 
     print(f"study {args.name}, preset {cfg.preset}, seeds {args.seeds}: variants {chosen}, in {out}/")
     curves = run_study(args.name, cfg, out, seeds=args.seeds, every=args.probe_every, variants=args.variants,
-                       units=args.units, device=str(device), jobs=args.jobs, on_unit_end=unit_done)
+                       units=args.units, device=str(device), jobs=args.jobs, on_unit_end=unit_done,
+                       protocols=protocols)
     record(curves)
-    table = final_scores(curves)
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+    for protocol in protocols:
+        table = final_scores(curves, protocol=protocol)
+        print(f"probe protocol: {protocol}")
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
     print(f"wall time {(time.perf_counter() - t0) / 60:.1f} min on {where}")
     return 0
 

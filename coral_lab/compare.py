@@ -28,10 +28,11 @@ from coral_lab import runs
 from coral_lab.analysis import TASK_LABELS
 from coral_lab.units import unit_config
 from coral_lab.config import RunConfig, check_method_name, get_preset
-from coral_lab.evaluate import summarize
+from coral_lab.evaluate import protocol_rows, summarize, with_protocol
 from coral_lab.methods import subspaces, with_method
 from coral_lab.paper import CHANCE, DISPLAY_NAMES, TABLE1_COLUMNS as COLUMNS
-from coral_lab.protocol import UNITS, run_table1
+from coral_lab.protocol import UNITS, check_protocols, run_table1
+from coral_lab.published_probe import HELD_OUT, PROTOCOL_LABELS, PROTOCOLS
 from coral_lab.provenance import save_result
 
 __all__ = ["comparison_config", "load_or_run", "comparison_table", "wide_table", "probe_map_from_rows", "paper_pattern",
@@ -69,6 +70,7 @@ def load_or_run(
     device: str = "auto",
     progress: bool = True,
     probe_subspaces: bool = True,
+    protocols: Sequence[str] = (HELD_OUT,),
 ) -> pd.DataFrame:
     """The tidy Table 1 rows of ``method`` (with a ``method`` column), loaded or computed.
 
@@ -77,20 +79,24 @@ def load_or_run(
         folder: the method's result folder (``table1.csv``, one ``seed<S>-<train_set>/`` per unit).
         seeds: the seeds required; a saved ``table1.csv`` missing any of them is completed by running.
         probe_subspaces: probe every subspace of the method too (its probe map).
+        protocols: the probe protocols required (``run_table1``); a saved table lacking one is completed.
 
     Returns:
         The rows of ``table1.csv``: method, seed, train_set, task, features, balanced_accuracy, C,
-        val_balanced_accuracy, column.
+        val_balanced_accuracy, column, protocol.
     """
     check_method_name(method)
+    protocols = check_protocols(protocols)
     folder = Path(folder)
     mcfg = with_method(cfg, method)
     saved = folder / "table1.csv"
     if saved.is_file():
-        rows = pd.read_csv(saved)
+        rows = with_protocol(pd.read_csv(saved))
         if "method" not in rows.columns:
             rows.insert(0, "method", method)
-        if set(seeds) <= set(rows["seed"]) and (rows["method"] == method).all():
+        rows = rows[rows["protocol"].isin(protocols)]
+        have = {(int(s), p) for s, p in zip(rows["seed"], rows["protocol"])}
+        if {(int(s), p) for s in seeds for p in protocols} <= have and (rows["method"] == method).all():
             if not _unit_configs_match(folder, mcfg, seeds):
                 raise ValueError(
                     f"{saved} was made with another configuration than {method!r} at preset {cfg.preset!r} "
@@ -98,16 +104,19 @@ def load_or_run(
                 )
             return rows[rows["seed"].isin(seeds)].reset_index(drop=True)
     probed = ("Z", *subspaces(mcfg)) if probe_subspaces else ("Z",)
-    rows, _ = run_table1(mcfg, folder, seeds=list(seeds), device=device, progress=progress, subspaces=probed)
+    rows, _ = run_table1(mcfg, folder, seeds=list(seeds), device=device, progress=progress, subspaces=probed,
+                         protocols=protocols)
     return rows
 
 
 def comparison_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per method and Table 1 column: ours_mean, ours_std, n_seeds, paper_mean, paper_std, chance.
+    """Per method, probe protocol and Table 1 column: ours_mean, ours_std, n_seeds, paper_mean, paper_std,
+    chance.
 
     Args:
         rows: tidy rows of one or more methods (``load_or_run`` output, concatenated), with the
-            columns method, seed, column, balanced_accuracy; only rows whose column is set are scored.
+            columns method, seed, column, balanced_accuracy (and protocol; missing: held out); only rows
+            whose column is set are scored.
     """
     need = {"method", "seed", "column", "balanced_accuracy"}
     if not isinstance(rows, pd.DataFrame) or not need <= set(rows.columns):
@@ -126,16 +135,19 @@ def comparison_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def wide_table(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per method: ``R ours``, ``R paper``, ``U ours``, ... (balanced accuracy %, rounded to 0.1)."""
+    """One row per method: per Table 1 column the score under each probe protocol and the paper's, e.g.
+    ``R held out``, ``R published protocol``, ``R paper``, ``U held out``, ... (balanced accuracy %, 0.1)."""
+    table = with_protocol(table)
+    protocols = [p for p in PROTOCOLS if p in set(table["protocol"])]
     out = {}
     for _, r in table.iterrows():
         row = out.setdefault(r["method"], {})
         key = r["column"][0].upper()
-        row[f"{key} ours"] = round(float(r["ours_mean"]), 1)
+        row[f"{key} {PROTOCOL_LABELS[r['protocol']]}"] = round(float(r["ours_mean"]), 1)
         row[f"{key} paper"] = r["paper_mean"]
     wide = pd.DataFrame.from_dict(out, orient="index")
     wide.index.name = "method"
-    order = [f"{c[0].upper()} {w}" for c in COLUMNS for w in ("ours", "paper")]
+    order = [f"{c[0].upper()} {w}" for c in COLUMNS for w in [*(PROTOCOL_LABELS[p] for p in protocols), "paper"]]
     return wide[[c for c in order if c in wide.columns]]
 
 
@@ -156,6 +168,7 @@ def probe_map_from_rows(rows: pd.DataFrame, method: str | None = None) -> pd.Dat
         raise ValueError(f"rows need the columns {sorted(need)}; got {list(rows.columns)}")
     if method is not None:
         rows = rows[rows["method"] == method]
+    rows = protocol_rows(rows, HELD_OUT)  # the map is the held-out probe's (the published one reads Z only)
     keep = rows["task"].map(_TASK_UNIT) == rows["train_set"]
     rows = rows[keep]
     if rows.empty or set(rows["features"]) == {"Z"}:
@@ -172,13 +185,15 @@ def probe_map_from_rows(rows: pd.DataFrame, method: str | None = None) -> pd.Dat
     return table
 
 
-def paper_pattern(table: pd.DataFrame, margin: float = 5.0) -> pd.DataFrame:
-    """The paper's qualitative Table 1 pattern, checked on ``comparison_table`` output.
+def paper_pattern(table: pd.DataFrame, margin: float = 5.0, protocol: str = HELD_OUT) -> pd.DataFrame:
+    """The paper's qualitative Table 1 pattern, checked on ``comparison_table`` output under one probe
+    ``protocol``.
 
     A score counts as "above chance" when it beats chance by more than ``margin`` points, as "near
     chance" otherwise. Returns one row per statement: claim, holds (bool or None when a method is
     missing), detail.
     """
+    table = protocol_rows(table, protocol)
     ours = {(r["method"], r["column"]): float(r["ours_mean"]) for _, r in table.iterrows()}
 
     def above(m, c):
@@ -233,8 +248,8 @@ def write_comparison(folders: dict[str, str | Path], path: str | Path) -> tuple[
         rows = pd.read_csv(csv)
         if "method" not in rows.columns:
             rows.insert(0, "method", method)
-        rows = rows[rows["column"].fillna("").isin(COLUMNS)]
-        frames.append(rows[["method", "seed", "train_set", "task", "column", "balanced_accuracy"]])
+        rows = with_protocol(rows[rows["column"].fillna("").isin(COLUMNS)])
+        frames.append(rows[["method", "seed", "train_set", "task", "protocol", "column", "balanced_accuracy"]])
         infos[method] = json.loads(sidecar.read_text())
     for key in ("preset", "seeds", "device"):
         values = {json.dumps(i.get(key)) for i in infos.values()}

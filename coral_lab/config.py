@@ -41,6 +41,7 @@ from coral_lab.device import COMPILE_MODES
 from coral_lab.io import atomic_write_text
 from coral_lab.masking import mask_ratio_at
 from coral_lab.multibench.datasets import DATASETS as FEATURE_DATASETS
+from coral_lab.published_probe import HELD_OUT, PROTOCOLS
 from coral_lab.sections import (
     AugmentConfig,
     BaselineConfig,
@@ -200,6 +201,7 @@ RUNTIME_FIELDS: tuple[tuple[str, ...], ...] = (
 NEUTRAL_DEFAULTS: dict[tuple[str, ...], Any] = {
     ("data", "n_textures"): 10,
     ("dataset",): TRIFEATURE,  # a Trifeature run's identity from before the one run config
+    ("probe", "protocol"): HELD_OUT,  # a probe's identity from before the published replica
 }
 
 
@@ -434,6 +436,9 @@ class RunConfig(ConfigTree):
         else:
             _check_feature_model(self.model)
             _check_finetune(self.finetune)
+            _check(self.probe.protocol == HELD_OUT,
+                   "probe.protocol 'published' replicates the released Trifeature script; a feature data set is "
+                   "probed on its own validation split (leave it 'held_out')", self.probe.protocol)
             _check(self.train.train_set == "unbiased",
                    "train.train_set is Trifeature's pair set; a feature data set has one training split, leave it "
                    "'unbiased'", self.train.train_set)
@@ -553,7 +558,8 @@ def check_architecture_choices(model: Any) -> None:
 
 
 def check_probe(probe: ProbeConfig) -> None:
-    """The probe section's class weighting and C grid."""
+    """The probe section's protocol, class weighting and C grid."""
+    _check(probe.protocol in PROTOCOLS, f"probe.protocol must be one of {list(PROTOCOLS)}", probe.protocol)
     _check(probe.class_weight in CLASS_WEIGHTS,
            "probe.class_weight must be None (the published, unweighted fit) or 'balanced'", probe.class_weight)
     _check(isinstance(probe.C_grid, tuple) and len(probe.C_grid) > 0

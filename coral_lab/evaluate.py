@@ -16,8 +16,11 @@ Protocol (``../shared/design/trifeature.md`` and reference-results.md):
   the paper does not report: a balanced accuracy of 50 with a ROC-AUC well above 50 means the
   features carry the signal but too weakly to move the unweighted fit's decisions.
 
-The published Trifeature script chose C on the test pairs and used random-crop features at probe
-time; coral_lab does neither.
+The published Trifeature script chose C on the test pairs, fitted its final classifier on them and
+used random-crop features at probe time; coral_lab's default does none of it. That protocol is
+selectable by name, ``ProbeConfig.protocol = "published"`` (``coral_lab.published_probe``: its
+classifier, C search, crops and sizes), and ``probe_model`` follows the config's protocol, so one model
+can be scored both ways and each row names its protocol.
 """
 
 from __future__ import annotations
@@ -38,9 +41,25 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from coral_lab.config import AugmentConfig, ProbeConfig
-from coral_lab.data import TASKS, PairSet, TrifeatureBenchmark, TrifeatureSplit
+from coral_lab.data import TASKS, PairSet, TrifeatureBenchmark, TrifeatureSplit, derived_rng, pair_labels
 from coral_lab.paper import CHANCE, PAPER_TABLE1, SEED_STD_DDOF
-from coral_lab.sources import feature_sets, frozen_features, model_device, trifeature_batches, trifeature_probe_data
+from coral_lab.published_probe import (
+    CROP_SCALE,
+    HELD_OUT,
+    MEMORISATION_CONTROL,
+    PROBE_PAIRS,
+    PROTOCOLS,
+    fit_published_probe,
+    macro_accuracy,
+)
+from coral_lab.sources import (
+    CropDraw,
+    feature_sets,
+    frozen_features,
+    model_device,
+    trifeature_batches,
+    trifeature_probe_data,
+)
 
 __all__ = [
     "TABLE1_TASKS",
@@ -51,9 +70,12 @@ __all__ = [
     "feature_sets",
     "linear_probe",
     "probe_model",
+    "published_probe_model",
     "roc_auc",
     "seed_std",
     "summarize",
+    "with_protocol",
+    "protocol_rows",
 ]
 
 # Table 1 column -> probe task
@@ -189,15 +211,21 @@ def probe_model(
     device: str | torch.device | None = None,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """Probe ``tasks`` from the given feature sets ("Z", "shared", "unique1", ...).
+    """Probe ``tasks`` from the given feature sets ("Z", "shared", "unique1", ...) under the protocol of
+    ``probe_cfg.protocol``: ``held_out`` (the default: ``linear_probe`` on un-augmented features) or the
+    published replica and its control (``published_probe_model``).
 
     Returns:
         A tidy DataFrame with columns task, features, balanced_accuracy (%), C, val_balanced_accuracy (%),
-        roc_auc (%).
+        roc_auc (%), protocol.
     """
     unknown = set(tasks) - set(TASKS)
     if unknown:
         raise ValueError(f"unknown task(s) {sorted(unknown)}; valid tasks: {list(TASKS)}")
+    probe_cfg = probe_cfg or ProbeConfig()
+    if probe_cfg.protocol != HELD_OUT:
+        return published_probe_model(model, bench, tasks=tasks, subspaces=subspaces, augment_cfg=augment_cfg,
+                                     device=device, seed=seed, shuffle_fitted_labels=probe_cfg.protocol == MEMORISATION_CONTROL)
     data = trifeature_probe_data(model, bench, augment_cfg=augment_cfg, device=device)
     subspaces = data.check_feature_names(subspaces)
     tr, te = data.features["train"], data.features["test"]
@@ -214,35 +242,143 @@ def probe_model(
                     "C": r.C,
                     "val_balanced_accuracy": 100 * r.val_balanced_accuracy,
                     "roc_auc": 100 * r.roc_auc,
+                    "protocol": HELD_OUT,
                 }
             )
     return pd.DataFrame(rows)
 
 
+def published_probe_model(
+    model: torch.nn.Module,
+    bench: TrifeatureBenchmark,
+    *,
+    tasks: Sequence[str] = TASKS,
+    subspaces: Iterable[str] = ("Z",),
+    augment_cfg: AugmentConfig | None = None,
+    device: str | torch.device | None = None,
+    seed: int = 0,
+    shuffle_fitted_labels: bool = False,
+    batch_size: int = 256,
+    n_pairs: int = PROBE_PAIRS,
+) -> pd.DataFrame:
+    """The published Trifeature protocol on ``model`` (``coral_lab.published_probe``), per task:
+
+    1. ``n_pairs`` (the published 10,000, ``PROBE_PAIRS``) probe-train pairs and as many test pairs, or
+       every test pair where there are fewer (``bench.probe_pairs``);
+    2. three independent crop draws (``sources.CropDraw``, area ``CROP_SCALE``): the probe-train pairs,
+       the test pairs' fitted copy and their scored copy (a task's draws come from ``seed`` and the
+       task's name, so every feature set of a task reads the same images);
+    3. per feature set, C searched on the fitted copy and the final L-BFGS fit on probe-train + fitted
+       copy (``fit_published_probe``), scored on the scored copy.
+
+    ``shuffle_fitted_labels`` is the memorisation control (``published_shuffled``): the fitted copy's
+    labels are permuted before the search and the fit; the score uses the true labels.
+
+    Returns:
+        The columns of ``probe_model``: balanced_accuracy is the scored copy's macro accuracy (%),
+        val_balanced_accuracy the chosen C's macro accuracy on the fitted copy, roc_auc the scored copy's.
+    """
+    unknown = set(tasks) - set(TASKS)
+    if unknown:
+        raise ValueError(f"unknown task(s) {sorted(unknown)}; valid tasks: {list(TASKS)}")
+    dev = model_device(model, device)
+    pairs_train, pairs_test = bench.probe_pairs(n_pairs)
+    y_tr = pair_labels(bench.data.train, pairs_train, bench.mapping)
+    y_te = pair_labels(bench.data.test, pairs_test, bench.mapping)
+    protocol = MEMORISATION_CONTROL if shuffle_fitted_labels else "published"
+
+    def features(split: TrifeatureSplit, pairs: PairSet, purpose: str) -> dict[str, np.ndarray]:
+        gen = torch.Generator(device=dev)
+        gen.manual_seed(int(derived_rng(seed, purpose).integers(2**62)))
+        return feature_sets(frozen_features(model, trifeature_batches(
+            split, pairs, dev, augment_cfg, batch_size, crops=CropDraw(gen, CROP_SCALE))))
+
+    rows, names = [], None
+    for task in tasks:
+        tr = features(bench.data.train, pairs_train, f"published_probe/{task}/train")
+        fitted = features(bench.data.test, pairs_test, f"published_probe/{task}/fitted")
+        scored = features(bench.data.test, pairs_test, f"published_probe/{task}/scored")
+        if names is None:
+            names = _check_feature_names(subspaces, tr)
+        y_fit = y_te[task]
+        if shuffle_fitted_labels:
+            y_fit = derived_rng(seed, f"published_probe/{task}/shuffle").permutation(y_fit)
+        for feats in names:
+            fit = fit_published_probe(tr[feats], y_tr[task], fitted[feats], y_fit)
+            proba = fit.classifier.predict_proba(torch.from_numpy(scored[feats])).numpy()
+            n_classes = proba.shape[1]
+            y = y_te[task]
+            rows.append(
+                {
+                    "task": task,
+                    "features": feats,
+                    "balanced_accuracy": 100 * macro_accuracy(y, proba.argmax(1), max(n_classes, int(y.max()) + 1)),
+                    "C": fit.C,
+                    "val_balanced_accuracy": 100 * fit.val_score,
+                    "roc_auc": 100 * roc_auc(y, proba, np.arange(n_classes)),
+                    "protocol": protocol,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _check_feature_names(names: Iterable[str], features: dict[str, np.ndarray]) -> list[str]:
+    names = list(names)
+    unknown = set(names) - set(features)
+    if unknown:
+        raise ValueError(f"unknown feature set(s) {sorted(unknown)}; valid: {sorted(features)}")
+    return names
+
+
+def with_protocol(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with a ``protocol`` column: a table written before the published replica existed holds
+    held-out rows only, and says so now."""
+    return rows if "protocol" in rows.columns else rows.assign(protocol=HELD_OUT)
+
+
+def protocol_rows(rows: pd.DataFrame, protocol: str = HELD_OUT) -> pd.DataFrame:
+    """The rows of one probe protocol (``published_probe.PROTOCOLS``); a table without a ``protocol``
+    column is all held out. Rows of two protocols are never averaged together."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown probe protocol {protocol!r}; valid: {list(PROTOCOLS)}")
+    rows = with_protocol(rows)
+    return rows[rows["protocol"] == protocol]
+
+
 def summarize(results: pd.DataFrame, method: str = "COrAL") -> pd.DataFrame:
-    """Mean +- std over seeds of the Table 1 columns, beside the paper's numbers.
+    """Mean +- std over seeds of the Table 1 columns, per probe protocol, beside the paper's numbers.
 
     Args:
-        results: tidy rows with columns seed, column (redundancy / uniqueness / synergy), balanced_accuracy.
+        results: tidy rows with columns seed, column (redundancy / uniqueness / synergy), balanced_accuracy
+            and protocol (missing: all held out).
+
+    Returns:
+        One row per (protocol, column), protocols in ``PROTOCOLS`` order: protocol, column, ours_mean,
+        ours_std, n_seeds, paper_mean, paper_std, chance.
     """
     need = {"seed", "column", "balanced_accuracy"}
     if not need <= set(results.columns):
         raise ValueError(f"results need the columns {sorted(need)}; got {list(results.columns)}")
+    results = with_protocol(results)
     rows = []
-    for col in TABLE1_TASKS:
-        vals = results.loc[results["column"] == col, "balanced_accuracy"]
-        if vals.empty:
-            continue
-        paper_mean, paper_std = PAPER_TABLE1.get(method, {}).get(col, (None, None))
-        rows.append(
-            {
-                "column": col,
-                "ours_mean": vals.mean(),
-                "ours_std": seed_std(vals),
-                "n_seeds": len(vals),
-                "paper_mean": paper_mean,
-                "paper_std": paper_std,
-                "chance": CHANCE[col],
-            }
-        )
-    return pd.DataFrame(rows)
+    for protocol in PROTOCOLS:
+        mine = results[results["protocol"] == protocol]
+        for col in TABLE1_TASKS:
+            vals = mine.loc[mine["column"] == col, "balanced_accuracy"]
+            if vals.empty:
+                continue
+            paper_mean, paper_std = PAPER_TABLE1.get(method, {}).get(col, (None, None))
+            rows.append(
+                {
+                    "protocol": protocol,
+                    "column": col,
+                    "ours_mean": vals.mean(),
+                    "ours_std": seed_std(vals),
+                    "n_seeds": len(vals),
+                    "paper_mean": paper_mean,
+                    "paper_std": paper_std,
+                    "chance": CHANCE[col],
+                }
+            )
+    return pd.DataFrame(rows, columns=["protocol", "column", "ours_mean", "ours_std", "n_seeds", "paper_mean",
+                                       "paper_std", "chance"])

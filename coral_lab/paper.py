@@ -6,6 +6,7 @@ The rest of the package imports these names from here, so a corrected value is c
 
 - ``PAPER_TABLE1``: Trifeature linear probes, balanced accuracy % (mean, std over 5 seeds), per method
   and Table 1 column (``TABLE1_COLUMNS``: redundancy R, uniqueness U, synergy S).
+- ``PAPER_TABLE1_PROTOCOLS``: how each of those rows was measured (the code that produced it).
 - ``PAPER_TABLE2``: MultiBench linear probes, accuracy % (mean, std), per method and data set.
 - ``PAPER_TABLE3``: COrAL's masking ablation on Trifeature, keyed by ``coral_lab.ablations``' variants.
 - ``PAPER_FINETUNE``: section 5.6.5, SupCon fine-tuning on MOSI.
@@ -21,6 +22,7 @@ from __future__ import annotations
 __all__ = [
     "TABLE1_COLUMNS",
     "PAPER_TABLE1",
+    "PAPER_TABLE1_PROTOCOLS",
     "PAPER_TABLE2",
     "TABLE2_DATASETS",
     "PAPER_TABLE3",
@@ -44,6 +46,20 @@ PAPER_TABLE1: dict[str, dict[str, tuple[float, float | None]]] = {
     "CoMM": {"redundancy": (99.9, None), "uniqueness": (87.8, None), "synergy": (71.9, None)},
     "InfMasking": {"redundancy": (99.9, 0.09), "uniqueness": (90.6, 2.31), "synergy": (77.0, 4.22)},
     "COrAL": {"redundancy": (99.7, 0.08), "uniqueness": (96.4, 1.08), "synergy": (74.4, 2.92)},
+}
+
+# how each Table 1 row was measured by the code that produced it (reference-results.md, "The published
+# Trifeature evaluation protocols"); coral_lab's tables print it beside the row they compare with
+PAPER_TABLE1_PROTOCOLS: dict[str, str] = {
+    "COrAL": "the released COrAL script: C searched on the test pairs, final fit on probe-train + a random-crop "
+             "copy of the test pairs, scored on another crop copy (coral_lab's 'published' protocol)",
+    "CoMM": "CoMM's own script (Duplums/CoMM): C chosen on a 60/40 split of probe-train, fit on probe-train, "
+            "scored on the test pairs",
+    "CLIP": "CoMM's runs of CLIP (Duplums/CoMM), scored as CoMM's row",
+    "InfMasking": "InfMasking's script (brightest66/InfMasking): the checkpoint kept and training early-stopped "
+                  "by the probe's accuracy on the test pairs",
+    "FactorCL": "the FactorCL Trifeature script (Duplums/FactorCL): (target, prediction) passed to torchmetrics' "
+                "(preds, target), i.e. macro precision, not accuracy",
 }
 
 # Table 2: MultiBench, linear probe on Z, accuracy % (mean, std over seeds 41-45)

@@ -24,16 +24,37 @@ from coral_lab import runs
 from coral_lab.config import RunConfig, require_trifeature
 from coral_lab.device import set_cpu_threads, worker_threads
 from coral_lab.data import TASKS
-from coral_lab.evaluate import TABLE1_TASKS, probe_model, summarize
+from coral_lab.evaluate import TABLE1_TASKS, probe_model, summarize, with_protocol
 from coral_lab.io import atomic_write_text
-from coral_lab.paper import DISPLAY_NAMES, PAPER_SEEDS, SPREAD_NOTE
+from coral_lab.paper import DISPLAY_NAMES, PAPER_SEEDS, PAPER_TABLE1_PROTOCOLS, SPREAD_NOTE
+from coral_lab.published_probe import HELD_OUT, PROTOCOL_LABELS, PROTOCOLS
 from coral_lab.train import load_benchmark, load_model, pretrain
 
-__all__ = ["UNITS", "run_unit", "score_columns", "run_table1", "format_table1"]
+__all__ = ["UNITS", "check_protocols", "unit_probe_plan", "run_unit", "score_columns", "run_table1", "format_table1",
+           "PROTOCOL_NOTES"]
 
 # which Table 1 columns each pretraining is scored on
 UNITS = {"unbiased": ("redundancy", "uniqueness"), "biased": ("synergy",)}
 _COLUMN_OF_TASK = {task: col for col, task in TABLE1_TASKS.items()}
+
+
+def check_protocols(protocols: Sequence[str]) -> tuple[str, ...]:
+    """``protocols`` as a tuple of distinct known names (``published_probe.PROTOCOLS``), in the given order."""
+    if isinstance(protocols, str) or not protocols:
+        raise ValueError(f"give the probe protocols as a non-empty list of names from {list(PROTOCOLS)}, got {protocols!r}")
+    unknown = [p for p in protocols if p not in PROTOCOLS]
+    if unknown:
+        raise ValueError(f"unknown probe protocol(s) {unknown}; valid: {list(PROTOCOLS)}")
+    return tuple(dict.fromkeys(protocols))
+
+
+def unit_probe_plan(protocol: str, train_set: str, subspaces: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The (tasks, feature sets) a unit is probed on under ``protocol``: held out, every task from each of
+    ``subspaces`` (the probe map); the published protocol and its control, as the released script, only
+    the tasks the unit is scored on (``UNITS``) and only from Z."""
+    if protocol == HELD_OUT:
+        return tuple(TASKS), tuple(subspaces)
+    return tuple(TABLE1_TASKS[c] for c in UNITS[train_set]), ("Z",)
 
 
 def run_unit(
@@ -46,28 +67,48 @@ def run_unit(
     progress: bool = True,
     benchmark=None,
     subspaces: Sequence[str] = ("Z",),
+    protocols: Sequence[str] = (HELD_OUT,),
 ) -> pd.DataFrame:
-    """Pretrain one (seed, train_set) unit and probe every task; returns its tidy probe rows."""
+    """Pretrain one (seed, train_set) unit and probe it under each of ``protocols``; returns its tidy
+    probe rows (a ``protocol`` column names each row's).
+
+    Each protocol's rows are kept in their own file of the unit folder (``runs.probe_table``) and tied
+    to the unit's config with ``probe.protocol`` set to that protocol, so a second protocol reuses the
+    checkpoint and the first one's rows, and neither is read for the other.
+    """
     if train_set not in UNITS:
         raise ValueError(f"unknown train_set {train_set!r}; valid: {sorted(UNITS)}")
+    protocols = check_protocols(protocols)
     unit_cfg = cfg.replace(train={"seed": seed, "train_set": train_set})
     unit_dir = runs.unit_dir(out_dir, seed, train_set)
-    saved = runs.read_table(unit_dir, runs.PROBE, unit_cfg)  # None unless probed for this training and config
-    if saved is not None:
-        saved["column"] = saved["column"].fillna("")  # "" (not scored) reads back as NaN
-        return saved
+    configs = {p: unit_cfg.replace(probe={"protocol": p}) for p in protocols}
+    # None unless probed for this training and config
+    saved = {p: runs.read_table(unit_dir, runs.probe_table(p), configs[p]) for p in protocols}
+    if all(rows is not None for rows in saved.values()):
+        return _unit_rows(saved.values())
     bench = benchmark if benchmark is not None else load_benchmark(unit_cfg, progress=progress)
     with runs.RunLock(runs.claim(unit_dir)):  # from pretraining to the written probe rows, one writer
         pretrain(unit_cfg, unit_dir, benchmark=bench, device=device, progress=progress)
         model, _, _ = load_model(unit_dir, device=device if device != "auto" else _auto())
-        df = probe_model(model, bench, tasks=TASKS, subspaces=subspaces, probe_cfg=unit_cfg.probe,
-                         augment_cfg=unit_cfg.augment, seed=seed)
-        df.insert(0, "train_set", train_set)
-        df.insert(0, "seed", seed)
-        df.insert(0, "method", unit_cfg.method)
-        df["column"] = score_columns(df, train_set)
-        runs.write_table(unit_dir, runs.PROBE, df, unit_cfg)
-    return df
+        for p in protocols:
+            if saved[p] is not None:
+                continue
+            tasks, feats = unit_probe_plan(p, train_set, subspaces)
+            df = probe_model(model, bench, tasks=tasks, subspaces=feats, probe_cfg=configs[p].probe,
+                             augment_cfg=unit_cfg.augment, seed=seed)
+            df.insert(0, "train_set", train_set)
+            df.insert(0, "seed", seed)
+            df.insert(0, "method", unit_cfg.method)
+            df["column"] = score_columns(df, train_set)
+            runs.write_table(unit_dir, runs.probe_table(p), df, configs[p])
+            saved[p] = df
+    return _unit_rows(saved.values())
+
+
+def _unit_rows(frames) -> pd.DataFrame:
+    rows = pd.concat([with_protocol(f) for f in frames], ignore_index=True)
+    rows["column"] = rows["column"].fillna("")  # "" (not scored) reads back as NaN
+    return rows
 
 
 def score_columns(rows: pd.DataFrame, train_set: str) -> list[str]:
@@ -86,14 +127,15 @@ def score_columns(rows: pd.DataFrame, train_set: str) -> list[str]:
 
 
 def _unit_worker(cfg: RunConfig, seed: int, train_set: str, out_dir: str, device: str, threads: int,
-                 subspaces: Sequence[str]) -> pd.DataFrame:
+                 subspaces: Sequence[str], protocols: Sequence[str]) -> pd.DataFrame:
     """One unit in a worker process (no progress bars: several would interleave)."""
     if threads:
         set_cpu_threads(threads)
-    return run_unit(cfg, seed, train_set, out_dir, device=device, progress=False, subspaces=subspaces)
+    return run_unit(cfg, seed, train_set, out_dir, device=device, progress=False, subspaces=subspaces,
+                    protocols=protocols)
 
 
-def _run_units_in_processes(cfg, units, out_dir, device, jobs, on_unit_end, subspaces) -> list[pd.DataFrame]:
+def _run_units_in_processes(cfg, units, out_dir, device, jobs, on_unit_end, subspaces, protocols) -> list[pd.DataFrame]:
     """``run_unit`` for every (seed, train_set) in ``jobs`` spawned processes; results in ``units`` order."""
 
     resolved = device if device != "auto" else _auto()
@@ -101,7 +143,8 @@ def _run_units_in_processes(cfg, units, out_dir, device, jobs, on_unit_end, subs
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     results: dict[tuple[int, str], pd.DataFrame] = {}
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(_unit_worker, cfg, seed, ts, str(out_dir), resolved, threads, tuple(subspaces)): (seed, ts)
+        futures = {pool.submit(_unit_worker, cfg, seed, ts, str(out_dir), resolved, threads, tuple(subspaces),
+                               tuple(protocols)): (seed, ts)
                    for seed, ts in units}
         for fut in as_completed(futures):
             seed, ts = futures[fut]
@@ -134,6 +177,7 @@ def run_table1(
     on_unit_end: Callable[[pd.DataFrame], None] | None = None,
     subspaces: Sequence[str] = ("Z",),
     jobs: int = 1,
+    protocols: Sequence[str] = (HELD_OUT,),
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run (or resume) the whole protocol; returns (tidy rows of every probe, Table 1 summary).
 
@@ -144,8 +188,12 @@ def run_table1(
             100-epoch run at batch 64 leaves most of a large GPU idle (the step is launch-bound), so
             several seeds side by side finish the protocol sooner; on a CPU the processes share
             the cores (``torch`` threads are divided among them) and little is gained.
+        protocols: the probe protocols every unit is scored under (``published_probe.PROTOCOLS``:
+            ``held_out``, coral_lab's; ``published``, the replica of the released script); the rows
+            and the summary carry a ``protocol`` column.
     """
     require_trifeature(cfg, "the Table 1 protocol")
+    protocols = check_protocols(protocols)
     if len(seeds) == 0:
         raise ValueError("give at least one seed")
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
@@ -160,13 +208,13 @@ def run_table1(
     if jobs == 1:
         for seed, train_set in units:
             df = run_unit(cfg, seed, train_set, out_dir, device=device, progress=progress, benchmark=bench,
-                          subspaces=subspaces)
+                          subspaces=subspaces, protocols=protocols)
             frames.append(df)
             if on_unit_end is not None:
                 on_unit_end(df)
     else:
         frames = _run_units_in_processes(cfg, units, out_dir, device, min(jobs, len(units)), on_unit_end,
-                                         subspaces)
+                                         subspaces, protocols)
 
     rows = pd.concat(frames, ignore_index=True)
     table = summarize(rows[rows["column"].fillna("") != ""], method=DISPLAY_NAMES[cfg.method])
@@ -176,8 +224,20 @@ def run_table1(
     return rows, table
 
 
+# what each protocol's column of a printed table measured (format_table1's footnote)
+PROTOCOL_NOTES = {
+    "held_out": "C chosen on a validation split of the probe-train pairs, fitted on probe-train, scored once on the "
+                "test pairs (never fitted on them); no augmentation or masking at feature extraction",
+    "published": "a replica of the released script: C searched on the test pairs, final fit on probe-train + one "
+                 "random-crop copy of the test pairs, scored on another crop copy",
+    "published_shuffled": "the published protocol with the fitted test copy's labels permuted (a memorisation "
+                          "control)",
+}
+
+
 def format_table1(table: pd.DataFrame, title: str = "", method: str = "COrAL") -> str:
-    """The summary as aligned text: ours (mean +- std) beside the paper's row of ``method`` and chance.
+    """The summary as aligned text: one column per probe protocol (mean +- std), then the paper's row of
+    ``method`` and chance; a footnote says what each protocol measured.
 
     ``method`` is the paper's name (a key of ``coral_lab.paper.PAPER_TABLE1``): COrAL, CLIP, CoMM,
     InfMasking or FactorCL.
@@ -187,18 +247,24 @@ def format_table1(table: pd.DataFrame, title: str = "", method: str = "COrAL") -
             return "-"
         return f"{m:5.1f}" + ("" if s is None or pd.isna(s) else f" +- {s:4.2f}")
 
+    table = with_protocol(table)
+    protocols = [p for p in PROTOCOLS if p in set(table["protocol"])]
+    columns = list(dict.fromkeys(table["column"]))
+    cell = {(r["protocol"], r["column"]): r for _, r in table.iterrows()}
+    width = 20
     lines = [title] if title else []
-    lines.append(f"{'':12s} {'coral_lab':>16s} {'paper (' + method + ')':>16s} {'chance':>7s}  seeds")
-    for _, r in table.iterrows():
-        lines.append(
-            f"{r['column']:12s} {pm(r['ours_mean'], r['ours_std']):>16s} {pm(r['paper_mean'], r['paper_std']):>16s}"
-            f" {r['chance']:7.1f}  {int(r['n_seeds'])}"
-        )
-    lines.append(
-        ("balanced accuracy %, linear probe on frozen Z = (Z^SR, Z_1^U, Z_2^U)" if method == "COrAL" else
-         f"balanced accuracy %, linear probe on the frozen {method} representation")
-        + "; unweighted fit (the published probe), C chosen on a validation split of "
-        "the probe-train pairs (never the test pairs); no augmentation or masking at feature extraction; "
-        + SPREAD_NOTE + "."
-    )
+    lines.append(f"{'':12s} " + " ".join(f"{PROTOCOL_LABELS[p]:>{width}s}" for p in protocols)
+                 + f" {'paper (' + method + ')':>16s} {'chance':>7s}  seeds")
+    for col in columns:
+        rows = [cell.get((p, col)) for p in protocols]
+        first = next(r for r in rows if r is not None)
+        ours = " ".join(f"{'-' if r is None else pm(r['ours_mean'], r['ours_std']):>{width}s}" for r in rows)
+        seeds = "/".join(str(int(r["n_seeds"])) if r is not None else "-" for r in rows)
+        lines.append(f"{col:12s} {ours} {pm(first['paper_mean'], first['paper_std']):>16s} {first['chance']:7.1f}  {seeds}")
+    what = ("balanced accuracy %, linear probe on frozen Z = (Z^SR, Z_1^U, Z_2^U)" if method == "COrAL" else
+            f"balanced accuracy %, linear probe on the frozen {method} representation")
+    lines.append(what + "; unweighted fit; " + SPREAD_NOTE + ".")
+    lines.extend(f"  {PROTOCOL_LABELS[p]}: {PROTOCOL_NOTES[p]}." for p in protocols)
+    if method in PAPER_TABLE1_PROTOCOLS:
+        lines.append(f"  paper ({method}): {PAPER_TABLE1_PROTOCOLS[method]}.")
     return "\n".join(lines)

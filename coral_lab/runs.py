@@ -33,6 +33,7 @@ from typing import Any
 import pandas as pd
 
 from coral_lab.io import atomic_write_text, remove_stale_temporaries
+from coral_lab.published_probe import HELD_OUT, PROTOCOLS
 
 try:  # POSIX; elsewhere the folders are not locked (``RunLock`` says so once)
     import fcntl
@@ -45,6 +46,7 @@ __all__ = [
     "HISTORY",
     "PROBE",
     "PROBE_COMMAND",
+    "probe_table",
     "MARKER",
     "LOCK",
     "RunFolderError",
@@ -92,6 +94,18 @@ def unit_dir(out_dir: str | Path, seed: int, train_set: str | None = None) -> Pa
     """
     name = f"seed{int(seed)}" if train_set is None else f"seed{int(seed)}-{train_set}"
     return Path(out_dir) / name
+
+
+def probe_table(protocol: str, table: str = PROBE) -> str:
+    """The file of a run's probe rows under ``protocol`` (``ProbeConfig.protocol``): ``table`` itself
+    (``probe.csv``, ``probe_cli.csv``) for ``held_out``, as always, and ``<stem>_<protocol>.csv`` for
+    another protocol, so the protocols' rows live in one folder and neither is read for the other."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown probe protocol {protocol!r}; valid: {list(PROTOCOLS)}")
+    if protocol == HELD_OUT:
+        return table
+    stem, dot, ext = table.rpartition(".")
+    return f"{stem}_{protocol}.{ext}" if dot else f"{table}_{protocol}"
 
 
 def config_hash(config: Mapping[str, Any] | Any) -> str:

@@ -256,6 +256,10 @@ class ProbeConfig:
     max_iter: int = 1000
     # None: the published probe (plain cross-entropy); "balanced": reweight classes to equal total weight
     class_weight: str | None = None
+    # Trifeature: "held_out" (coral_lab's: C on a split of probe-train, fit on probe-train, test pairs used
+    # once), "published" (the released script's protocol, a replica: coral_lab.published_probe) or
+    # "published_shuffled" (its memorisation control); the fields above belong to held_out
+    protocol: str = "held_out"
 
 
 @dataclass

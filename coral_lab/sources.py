@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from coral_lab.augment import augment_batch, to_model_input
+from coral_lab.augment import augment_batch, normalize, random_resized_crop, to_model_input
 from coral_lab.config import AugmentConfig
 from coral_lab.data import TASKS, PairSet, TrifeatureBenchmark, TrifeatureSplit, pair_labels
 from coral_lab.multibench.augment import augment_modalities
@@ -41,6 +41,7 @@ __all__ = [
     "model_device",
     "feature_sets",
     "trifeature_batches",
+    "CropDraw",
     "feature_batches",
     "trifeature_probe_data",
     "feature_probe_data",
@@ -137,15 +138,36 @@ def feature_sets(features: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def trifeature_batches(split: TrifeatureSplit, pairs: PairSet, device: torch.device,
-                       augment_cfg: AugmentConfig | None = None, batch_size: int = 256) -> Iterator[list[torch.Tensor]]:
+                       augment_cfg: AugmentConfig | None = None, batch_size: int = 256, *,
+                       crops: CropDraw | None = None) -> Iterator[list[torch.Tensor]]:
     """The pairs' two images, ``[x_1, x_2]`` each ``(B, 3, S, S)`` on ``device``, normalised as the
-    model's input (``augment.to_model_input``), in pair order."""
+    model's input (``augment.to_model_input``), in pair order.
+
+    ``crops``: None (the inference path: no augmentation) or a ``CropDraw``, which passes every image
+    through its own random resized crop first (the published probe's images,
+    ``coral_lab.published_probe``); the draws follow the pair order, image 1 then image 2 per batch.
+    """
     images = torch.from_numpy(split.images)
     for start in range(0, len(pairs), batch_size):
         sl = slice(start, start + batch_size)
-        x1 = to_model_input(images[torch.from_numpy(pairs.idx1[sl])].to(device), augment_cfg)
-        x2 = to_model_input(images[torch.from_numpy(pairs.idx2[sl])].to(device), augment_cfg)
-        yield [x1, x2]
+        batch = [images[torch.from_numpy(idx[sl])].to(device) for idx in (pairs.idx1, pairs.idx2)]
+        yield [to_model_input(x, augment_cfg) if crops is None else crops.apply(x, augment_cfg) for x in batch]
+
+
+@dataclass
+class CropDraw:
+    """Random resized crops at the images' own size (area ``scale``, aspect 3/4 - 4/3, no flip, no colour
+    change) from one ``generator``: the published probe's image transform (``RandomResizedCrop`` +
+    normalisation). ``apply`` takes uint8 ``(B, S, S, 3)`` and returns the normalised ``(B, 3, S, S)``."""
+
+    generator: torch.Generator
+    scale: tuple[float, float] = (0.5, 1.0)
+
+    def apply(self, images: torch.Tensor, augment_cfg: AugmentConfig | None = None) -> torch.Tensor:
+        cfg = augment_cfg if augment_cfg is not None else AugmentConfig()
+        x = to_model_input(images, AugmentConfig(mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0)))  # (B, 3, S, S) in [0, 1]
+        x = random_resized_crop(x, x.shape[-1], self.scale, (3 / 4, 4 / 3), 0.0, self.generator)
+        return normalize(x, cfg.mean, cfg.std).contiguous()
 
 
 def feature_batches(split: FeatureSplit, device: torch.device, batch_size: int = 512) -> Iterator[list[torch.Tensor]]:

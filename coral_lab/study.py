@@ -12,10 +12,11 @@ learning curve (score against epochs, pairs and training seconds), not an end po
   and the texture -> color transfer that synergy needs);
 - ``biased-no-mask``: the same with no masking -> S without masking (the paper's Table 3 contrast).
 
-Every probe is the configured linear probe (``coral_lab.evaluate.linear_probe``: the published,
-unweighted fit, C chosen on a validation split of the probe-train pairs) and records the validation
-score (to choose settings on), the test score and the ROC-AUC. Settings are chosen on the validation
-column; the test column is reported, never tuned on.
+Every probe is the configured linear probe under each requested protocol (``coral_lab.evaluate.probe_model``;
+``held_out``: the unweighted fit, C chosen on a validation split of the probe-train pairs; ``published``:
+the replica of the released script, on the scored tasks from Z) and records the validation score (to
+choose settings on), the test score, the ROC-AUC and the protocol. Settings are chosen on the held-out
+validation column; the test column is reported, never tuned on.
 
 Layout of a study folder ``<out>/``: one unit folder ``<variant>/seed<S>-<unit>/`` (config, history,
 checkpoint, ``curve.csv``) and ``curves.csv``, every unit's rows together. A unit resumes from its
@@ -37,10 +38,11 @@ import pandas as pd
 from coral_lab import runs
 from coral_lab.analysis import one_modality_probe
 from coral_lab.config import TEACHING_DATA, RunConfig, require_trifeature
-from coral_lab.evaluate import extract_features, feature_sets, linear_probe
-from coral_lab.data import pair_labels
+from coral_lab.evaluate import TABLE1_TASKS, probe_model, protocol_rows, with_protocol
 from coral_lab.device import set_cpu_threads, worker_threads
 from coral_lab.io import atomic_write_text
+from coral_lab.protocol import UNITS, check_protocols
+from coral_lab.published_probe import HELD_OUT
 from coral_lab.train import load_benchmark, pretrain
 
 __all__ = [
@@ -71,8 +73,8 @@ UNIT_TASKS = {
     "unbiased": (("share", "Z"), ("unique1", "Z"), ("unique2", "Z")),
     "biased": (("synergy", "Z"), ("synergy", "shared")),
 }
-CURVE_COLUMNS = ["variant", "unit", "seed", "epoch", "pairs_seen", "train_seconds", "probe_seconds", "task",
-                 "features", "balanced_accuracy", "val_balanced_accuracy", "roc_auc", "C"]
+CURVE_COLUMNS = ["variant", "unit", "seed", "epoch", "pairs_seen", "train_seconds", "probe_seconds", "protocol",
+                 "task", "features", "balanced_accuracy", "val_balanced_accuracy", "roc_auc", "C"]
 ONE_MODALITY = "shared, one modality"  # the features of coral_lab.analysis.one_modality_probe's rows
 CURVE = "curve.csv"
 CURVES = "curves.csv"
@@ -178,8 +180,39 @@ def _levers() -> list[Variant]:
     return out
 
 
+# the widths of the audit study: D (tokens, fusion), the projection heads' hidden and output widths; Z has
+# D + 2 * D / 2 = 2 D dimensions (the paper's D = 512 gives its Z of 1,024, with its heads 512 -> 256)
+AUDIT_WIDTHS = {64: (128, 64), 128: (256, 128), 256: (512, 256), 512: (512, 256)}
+
+
+def _audit() -> list[Variant]:
+    """Where the gap between the two probe protocols comes from, and what synergy needs (issue 24 part 3):
+    the quick preset with one factor changed at a time, every unit kind (R, U with lambda_o = 1 and 0,
+    S with and without masking), run with ``--protocol held_out published published_shuffled``:
+
+    - the embedding width D = 64 (the preset), 128, 256 and 512 (the paper's Z of 1,024 dimensions);
+    - the image size and tokens: 32 px with a stride-1 stem (4 x 4 tokens, as the long preset) and 64 px
+      with the stride-2 stem (4 x 4 tokens), against the preset's 32 px 2 x 2;
+    - the budget: 30 and 100 epochs of the 10,000 pairs (100 x 10,000 is the paper's), probed along the
+      way (``--probe-every``) for learning curves; R / U and S units only, for the time.
+    """
+    variants = []
+    for d, (hidden, proj) in AUDIT_WIDTHS.items():
+        changes = {} if d == 64 else {"model": {"embed_dim": d, "proj_hidden": hidden, "proj_dim": proj}}
+        variants.append(Variant(f"d{d}", f"D = {d} (Z of {2 * d} dimensions)", changes, tuple(UNIT_KINDS)))
+    variants.append(Variant("tokens4x4", "32 px, 4 x 4 tokens (stride-1 stem, as the long preset)",
+                            {"model": {"encoder_stem_stride": 1}}, tuple(UNIT_KINDS)))
+    variants.append(Variant("px64", "64 px, 4 x 4 tokens (stride-2 stem)", {"data": {"image_size": 64}},
+                            tuple(UNIT_KINDS)))
+    for epochs in (30, 100):
+        variants.append(Variant(f"e{epochs}", f"{epochs} epochs (preset: 10)", {"train": {"epochs": epochs}},
+                                ("unbiased", "biased")))
+    return variants
+
+
 # study name -> its variants (a function, so every call builds fresh ones)
-STUDIES: dict[str, Callable[[], list[Variant]]] = {"screen": _screen, "confirm": _confirm, "levers": _levers}
+STUDIES: dict[str, Callable[[], list[Variant]]] = {"screen": _screen, "confirm": _confirm, "levers": _levers,
+                                                   "audit": _audit}
 
 
 def study_variants(name: str) -> dict[str, Variant]:
@@ -210,7 +243,16 @@ def unit_config(cfg: RunConfig, variant: Variant, seed: int, unit: str) -> RunCo
 def _read_curve(path: Path) -> pd.DataFrame:
     if not path.exists():
         return pd.DataFrame(columns=CURVE_COLUMNS)
-    return pd.read_csv(path)
+    return with_protocol(pd.read_csv(path))[CURVE_COLUMNS]  # rows from before the replica are held out
+
+
+def _probe_plan(protocol: str, train_set: str) -> tuple[list[str], list[str]]:
+    """(tasks, feature sets) probed at a checkpoint: held out, the unit's ``UNIT_TASKS``; the published
+    protocol and its control, as the released script, the tasks the unit is scored on, from Z only."""
+    if protocol == HELD_OUT:
+        pairs = UNIT_TASKS[train_set]
+        return list(dict.fromkeys(t for t, _ in pairs)), list(dict.fromkeys(f for _, f in pairs))
+    return [TABLE1_TASKS[c] for c in UNITS[train_set]], ["Z"]
 
 
 def run_curve_unit(
@@ -224,73 +266,79 @@ def run_curve_unit(
     device: str = "cpu",
     progress: bool = False,
     benchmark=None,
+    protocols: Sequence[str] = (HELD_OUT,),
 ) -> pd.DataFrame:
-    """Train one unit epoch block by epoch block, probing at ``probe_epochs``; returns its curve rows.
+    """Train one unit epoch block by epoch block, probing at ``probe_epochs`` under each of
+    ``protocols``; returns its curve rows.
 
-    Rows already in the unit's ``curve.csv`` are kept (a unit whose last epoch is probed is not run
-    again); the checkpoint makes the training resume exactly.
+    Rows already in the unit's ``curve.csv`` are kept (a unit whose last epoch is probed under every
+    protocol is not run again); the checkpoint makes the training resume exactly. A protocol added
+    later is probed at the epochs still ahead and at the checkpoint's own epoch (the weights of earlier
+    epochs are gone).
     """
     ucfg = unit_config(cfg, variant, seed, unit)
+    protocols = check_protocols(protocols)
     unit_dir = runs.unit_dir(Path(out_dir) / variant.name, seed, unit)
     curve_path = unit_dir / CURVE
     rows = _read_curve(curve_path)
     marks = probe_epochs(ucfg.train.epochs, every)
-    done = set(rows["epoch"].astype(int)) if len(rows) else set()
-    if all(e in done for e in marks):
+    done = set(zip(rows["epoch"].astype(int), rows["protocol"])) if len(rows) else set()
+    if all((e, p) in done for e in marks for p in protocols):
         return rows
     bench = benchmark if benchmark is not None else load_benchmark(ucfg, progress=progress)
-    tasks = UNIT_TASKS[ucfg.train.train_set]
     frames = [rows] if len(rows) else []
     history_csv = unit_dir / "history.csv"
     trained = len(pd.read_csv(history_csv)) if history_csv.exists() else 0  # epochs the checkpoint holds
     for mark in marks:
-        if mark in done or mark < trained:  # probed, or passed before a probe could run: weights are gone
+        missing = [p for p in protocols if (mark, p) not in done]
+        if not missing or mark < trained:  # probed, or passed before a probe could run: weights are gone
             continue
         res = pretrain(ucfg, unit_dir, benchmark=bench, device=device, progress=progress,
                        max_epochs_this_call=mark - trained)
         history = res.history
         trained = len(history)
-        t0 = time.perf_counter()
-        tr = feature_sets(extract_features(res.model, bench.data.train, bench.probe_train, augment_cfg=ucfg.augment))
-        te = feature_sets(extract_features(res.model, bench.data.test, bench.probe_test, augment_cfg=ucfg.augment))
-        y_tr = pair_labels(bench.data.train, bench.probe_train, bench.mapping)
-        y_te = pair_labels(bench.data.test, bench.probe_test, bench.mapping)
-        new = []
-        for task, feats in tasks:
-            r = linear_probe(tr[feats], y_tr[task], te[feats], y_te[task], ucfg.probe, seed=seed)
-            new.append({"task": task, "features": feats, "balanced_accuracy": 100 * r.balanced_accuracy,
-                        "val_balanced_accuracy": 100 * r.val_balanced_accuracy, "roc_auc": 100 * r.roc_auc, "C": r.C})
-        if ucfg.train.train_set == "biased":  # the mechanism: does Z^SR map texture t where color pi(t) lands?
-            for r in one_modality_probe(res.model, bench, probe_cfg=ucfg.probe, augment_cfg=ucfg.augment,
-                                        seed=seed).itertuples():
-                new.append({"task": r.measure, "features": ONE_MODALITY, "balanced_accuracy": r.balanced_accuracy,
-                            "val_balanced_accuracy": float("nan"), "roc_auc": float("nan"), "C": float("nan")})
-        seconds = time.perf_counter() - t0
-        block = pd.DataFrame(new)
-        block.insert(0, "probe_seconds", seconds)
-        block.insert(0, "train_seconds", float(history["seconds"].sum()))
-        block.insert(0, "pairs_seen", mark * (ucfg.data.n_train_pairs // ucfg.train.batch_size) * ucfg.train.batch_size)
-        block.insert(0, "epoch", mark)
-        block.insert(0, "seed", seed)
-        block.insert(0, "unit", unit)
-        block.insert(0, "variant", variant.name)
-        frames.append(block[CURVE_COLUMNS])
-        rows = pd.concat(frames, ignore_index=True)
-        atomic_write_text(curve_path, rows.to_csv(index=False))
-        done.add(mark)
+        for protocol in missing:
+            t0 = time.perf_counter()
+            tasks, feats = _probe_plan(protocol, ucfg.train.train_set)
+            pcfg = ucfg.replace(probe={"protocol": protocol}).probe
+            block = probe_model(res.model, bench, tasks=tasks, subspaces=feats, probe_cfg=pcfg,
+                                augment_cfg=ucfg.augment, seed=seed)
+            if protocol == HELD_OUT:
+                keep = set(UNIT_TASKS[ucfg.train.train_set])
+                block = block[[(t, f) in keep for t, f in zip(block["task"], block["features"])]]
+            new = block.to_dict("records")
+            if protocol == HELD_OUT and ucfg.train.train_set == "biased":
+                # the mechanism: does Z^SR map texture t where color pi(t) lands?
+                for r in one_modality_probe(res.model, bench, probe_cfg=ucfg.probe, augment_cfg=ucfg.augment,
+                                            seed=seed).itertuples():
+                    new.append({"task": r.measure, "features": ONE_MODALITY, "balanced_accuracy": r.balanced_accuracy,
+                                "val_balanced_accuracy": float("nan"), "roc_auc": float("nan"), "C": float("nan"),
+                                "protocol": protocol})
+            block = pd.DataFrame(new)
+            block.insert(0, "probe_seconds", time.perf_counter() - t0)
+            block.insert(0, "train_seconds", float(history["seconds"].sum()))
+            block.insert(0, "pairs_seen", mark * (ucfg.data.n_train_pairs // ucfg.train.batch_size) * ucfg.train.batch_size)
+            block.insert(0, "epoch", mark)
+            block.insert(0, "seed", seed)
+            block.insert(0, "unit", unit)
+            block.insert(0, "variant", variant.name)
+            frames.append(block[CURVE_COLUMNS])
+            rows = pd.concat(frames, ignore_index=True)
+            atomic_write_text(curve_path, rows.to_csv(index=False))
+            done.add((mark, protocol))
     return rows
 
 
-def _unit_worker(cfg, variant, seed, unit, out_dir, every, device, threads) -> pd.DataFrame:
+def _unit_worker(cfg, variant, seed, unit, out_dir, every, device, threads, protocols) -> pd.DataFrame:
     if threads:
         set_cpu_threads(threads)
-    return run_curve_unit(cfg, variant, seed, unit, out_dir, every=every, device=device)
+    return run_curve_unit(cfg, variant, seed, unit, out_dir, every=every, device=device, protocols=protocols)
 
 
 def collect_curves(out_dir: str | Path) -> pd.DataFrame:
     """Every unit's curve rows under a study folder, in one tidy frame (``CURVE_COLUMNS``)."""
     out_dir = Path(out_dir)
-    frames = [pd.read_csv(p) for p in sorted(out_dir.glob(f"*/{runs.UNIT_GLOB}/{CURVE}"))]
+    frames = [with_protocol(pd.read_csv(p)) for p in sorted(out_dir.glob(f"*/{runs.UNIT_GLOB}/{CURVE}"))]
     if not frames:
         return pd.DataFrame(columns=CURVE_COLUMNS)
     return pd.concat(frames, ignore_index=True)[CURVE_COLUMNS]
@@ -308,6 +356,7 @@ def run_study(
     device: str = "cpu",
     jobs: int = 1,
     on_unit_end: Callable[[str, int, str, pd.DataFrame], None] | None = None,
+    protocols: Sequence[str] = (HELD_OUT,),
 ) -> pd.DataFrame:
     """Run (or resume) a study's units; ``curves.csv`` is rewritten after every finished unit.
 
@@ -319,8 +368,10 @@ def run_study(
         variants: run only these variant names (default: all of the study).
         units: train these unit kinds of every chosen variant instead of the variant's own.
         jobs: units trained at once, each in its own process with ``cpu_count // jobs`` torch threads.
+        protocols: the probe protocols of every checkpoint probe (each row names its own).
     """
     require_trifeature(cfg, "a learning-curve study")
+    protocols = check_protocols(protocols)
     table = study_variants(name)
     chosen = list(table) if variants is None else list(variants)
     unknown = [v for v in chosen if v not in table]
@@ -347,7 +398,8 @@ def run_study(
 
     if jobs == 1:
         for variant, seed, unit in units:
-            finished(variant, seed, unit, run_curve_unit(cfg, variant, seed, unit, out_dir, every=every, device=device))
+            finished(variant, seed, unit, run_curve_unit(cfg, variant, seed, unit, out_dir, every=every, device=device,
+                                                         protocols=protocols))
     else:
         threads = (worker_threads(device, jobs, cfg.train.num_threads) or 0) if device == "cpu" else 0
         # render every data set the units need (sizes, teaching subsets) once, before the workers start
@@ -358,7 +410,7 @@ def run_study(
         for ucfg in datasets.values():
             load_benchmark(ucfg, progress=False)
         with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(_unit_worker, cfg, v, s, u, str(out_dir), every, device, threads): (v, s, u)
+            futures = {pool.submit(_unit_worker, cfg, v, s, u, str(out_dir), every, device, threads, protocols): (v, s, u)
                        for v, s, u in units}
             for fut in as_completed(futures):
                 v, s, u = futures[fut]
@@ -387,18 +439,20 @@ FINAL_COLUMNS = {
 }
 
 
-def final_scores(curves: pd.DataFrame, column: str = "balanced_accuracy") -> pd.DataFrame:
-    """Per variant: the mean over seeds, at each unit's last probed epoch, of every ``FINAL_COLUMNS`` score.
+def final_scores(curves: pd.DataFrame, column: str = "balanced_accuracy", protocol: str = HELD_OUT) -> pd.DataFrame:
+    """Per variant: the mean over seeds, at each unit's last probed epoch, of every ``FINAL_COLUMNS`` score
+    under one probe ``protocol``.
 
     ``column`` picks the score (``balanced_accuracy`` on the test pairs, ``val_balanced_accuracy``,
     ``roc_auc``). Also the mean training seconds of the variant's units and the number of seeds.
     """
+    curves = protocol_rows(curves, protocol)
     if curves.empty:
         return pd.DataFrame()
     last = curves.loc[curves.groupby(["variant", "unit", "seed"])["epoch"].transform("max") == curves["epoch"]]
     out = []
     for variant, g in last.groupby("variant", sort=False):
-        row: dict[str, Any] = {"variant": variant}
+        row: dict[str, Any] = {"variant": variant, "protocol": protocol}
         for name, (unit, task) in FINAL_COLUMNS.items():
             sel = g[(g["unit"] == unit) & (g["task"] == task) & (g["features"] == "Z")]
             row[name] = sel[column].mean() if len(sel) else float("nan")

@@ -75,7 +75,7 @@ def test_run_ablation_writes_tidy_results_and_provenance(tmp_path, monkeypatch):
 
     calls = []
 
-    def fake_run_table1(cfg, out_dir, *, seeds, device, progress, jobs=1):
+    def fake_run_table1(cfg, out_dir, *, seeds, device, progress, jobs=1, protocols=("held_out",)):
         calls.append((cfg, out_dir, list(seeds)))
         rows = []
         for seed in seeds:
@@ -151,7 +151,9 @@ def test_ablate_end_to_end_and_resume(ci_cache, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "static 50 %" in text and "not the paper's scale" in text
     res = pd.read_csv(out / "ablation_masking.csv")
-    assert len(res) == 2 * 3
+    assert len(res) == 2 * 3 * 2  # variants x Table 1 columns x the two default probe protocols
+    assert res.groupby("protocol").size().to_dict() == {"held_out": 6, "published": 6}
+    assert "probe protocol: held out" in text and "probe protocol: published protocol" in text
     assert res["balanced_accuracy"].between(0, 100).all()
     assert (out / "runs" / "static-50" / "seed41-biased" / "checkpoint.pt").is_file()
     assert (out / "ablation_masking.txt").read_text().startswith("masking ablation")
@@ -167,7 +169,7 @@ def test_load_or_run_reads_complete_results_and_runs_otherwise(tmp_path, monkeyp
 
     calls = []
 
-    def fake_run_table1(cfg, out_dir, *, seeds, device, progress, jobs=1):
+    def fake_run_table1(cfg, out_dir, *, seeds, device, progress, jobs=1, protocols=("held_out",)):
         calls.append(out_dir.name)
         rows = [{"seed": s, "train_set": "unbiased", "task": "t", "features": "Z", "balanced_accuracy": 42.0,
                  "column": c} for s in seeds for c in ("redundancy", "uniqueness", "synergy")]
@@ -190,7 +192,7 @@ def test_load_or_run_reads_complete_results_and_runs_otherwise(tmp_path, monkeyp
 def test_complete_results_is_none_unless_every_variant_and_seed_matches(tmp_path, monkeypatch):
     import coral_lab.protocol
 
-    def fake_run_table1(cfg, out_dir, *, seeds, device, progress, jobs=1):
+    def fake_run_table1(cfg, out_dir, *, seeds, device, progress, jobs=1, protocols=("held_out",)):
         rows = [{"seed": s, "train_set": "unbiased", "task": "t", "features": "Z", "balanced_accuracy": 50.0,
                  "column": c} for s in seeds for c in ("redundancy", "uniqueness", "synergy")]
         return pd.DataFrame(rows), None
@@ -214,7 +216,7 @@ def _fake_protocol(monkeypatch) -> list[str]:
 
     calls: list[str] = []
 
-    def fake_run_table1(cfg, out_dir, *, seeds, device, progress, jobs=1):
+    def fake_run_table1(cfg, out_dir, *, seeds, device, progress, jobs=1, protocols=("held_out",)):
         calls.append(out_dir.name)
         rows = [{"seed": s, "train_set": "unbiased", "task": "t", "features": "Z", "balanced_accuracy": 42.0,
                  "column": c} for s in seeds for c in ("redundancy", "uniqueness", "synergy")]
@@ -251,7 +253,7 @@ def test_results_written_before_rows_carried_their_config_hash_are_not_reused(tm
 def test_the_synergy_roc_auc_is_carried_into_the_summary_and_the_text(tmp_path, monkeypatch):
     import coral_lab.protocol
 
-    def fake_run_table1(cfg, out_dir, *, seeds, device, progress, jobs=1):
+    def fake_run_table1(cfg, out_dir, *, seeds, device, progress, jobs=1, protocols=("held_out",)):
         auc = 80.0 if cfg.train.mask_schedule is not None else 52.0
         rows = [{"seed": s, "train_set": "unbiased", "task": "t", "features": "Z", "balanced_accuracy": 50.0,
                  "roc_auc": auc + s - 41, "column": c} for s in seeds for c in ("redundancy", "uniqueness", "synergy")]

@@ -45,16 +45,38 @@ def test_quickstart_then_probe_end_to_end(ci_cache, tmp_path, capsys):
     text = capsys.readouterr().out
     for word in ("redundancy", "uniqueness", "synergy", "paper (COrAL)", "99.7", "not the paper's scale"):
         assert word in text
+    # three columns side by side: held out, the published protocol, the paper
+    header = next(line for line in text.splitlines() if "paper (COrAL)" in line and "chance" in line)
+    assert header.index("held out") < header.index("published protocol") < header.index("paper (COrAL)")
     rows = pd.read_csv(out / "table1.csv")
     assert set(rows["train_set"]) == {"unbiased", "biased"}
+    assert set(rows["protocol"]) == {"held_out", "published"}
+    summary = pd.read_csv(out / "table1_summary.csv")
+    assert sorted(zip(summary["protocol"], summary["column"])) == sorted(
+        (p, c) for p in ("held_out", "published") for c in ("redundancy", "uniqueness", "synergy"))
     assert (out / "table1.provenance.json").is_file() and (out / "table1_summary.csv").is_file()
     # a second call resumes: every unit is already done, so it only re-reads the results
     assert main(["quickstart", "--preset", "ci", "--device", "cpu", "--cache-dir", str(ci_cache),
                  "--out", str(out), "--no-progress"]) == 0
     run = out / "seed41-unbiased"
-    assert main(["probe", "--run", str(run), "--device", "cpu", "--features", "Z", "shared"]) == 0
+    assert main(["probe", "--run", str(run), "--device", "cpu", "--features", "Z", "shared",
+                 "--protocol", "held_out"]) == 0
     probe = pd.read_csv(run / "probe_cli.csv")  # its own file: the unit's protocol probe.csv stays
-    assert set(probe["features"]) == {"Z", "shared"}
+    assert set(probe["features"]) == {"Z", "shared"} and set(probe["protocol"]) == {"held_out"}
+    assert not (run / "probe_cli_published.csv").exists()
+
+
+def test_the_protocol_is_chosen_with_protocol_not_set(ci_cache, tmp_path, capsys):
+    base = ["reproduce", "--preset", "ci", "--device", "cpu", "--cache-dir", str(ci_cache), "--out", str(tmp_path / "r")]
+    with pytest.raises(SystemExit, match="--protocol"):
+        main([*base, "--set", "probe.protocol=published"])
+    with pytest.raises(SystemExit, match="held out only"):
+        main(["reproduce", "--dataset", "digits", "--preset", "ci", "--protocol", "published", "--out",
+              str(tmp_path / "d")])
+    with pytest.raises(SystemExit):
+        main([*base, "--protocol", "test_pairs"])
+    assert "invalid choice: 'test_pairs'" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists() and not (tmp_path / "d").exists()  # refused before anything ran
 
 
 def test_quickstart_writes_the_units_notebooks_05_to_07_load(ci_cache, tmp_path, monkeypatch, capsys):
@@ -96,6 +118,9 @@ def test_reproduce_a_baseline_end_to_end(ci_cache, tmp_path, capsys):
     # the probe map of the method's subspaces is recorded beside the scored Z rows
     assert set(rows["features"]) == {"Z", "modality1", "modality2"}
     assert set(rows.loc[rows["column"].notna(), "features"]) == {"Z"}
+    # the published protocol scores what the released script scores: the three Table 1 tasks from Z
+    pub = rows[rows["protocol"] == "published"]
+    assert set(pub["features"]) == {"Z"} and sorted(pub["column"]) == ["redundancy", "synergy", "uniqueness"]
     import json
 
     info = json.loads((out / "table1.provenance.json").read_text())

@@ -42,8 +42,14 @@ def test_comparison_table_is_the_seed_mean_beside_the_papers_row():
     assert got.loc[("COrAL", "synergy"), "ours_std"] == pytest.approx(np.std([69.5, 70.5]))  # ddof 0, as the paper
     assert got.loc[("COrAL", "redundancy"), "n_seeds"] == 2
     wide = compare.wide_table(table)
-    assert list(wide.columns) == ["R ours", "R paper", "U ours", "U paper", "S ours", "S paper"]
-    assert wide.loc["CLIP", "U paper"] == 11.6 and wide.loc["COrAL", "R ours"] == 90.0
+    assert list(wide.columns) == ["R held out", "R paper", "U held out", "U paper", "S held out", "S paper"]
+    assert wide.loc["CLIP", "U paper"] == 11.6 and wide.loc["COrAL", "R held out"] == 90.0
+    # the rows of two protocols are summarised apart and shown side by side, never averaged together
+    both = pd.concat([rows, rows.assign(protocol="published", balanced_accuracy=rows["balanced_accuracy"] + 5)])
+    both["protocol"] = both["protocol"].fillna("held_out")
+    wide2 = compare.wide_table(compare.comparison_table(both))
+    assert list(wide2.columns[:3]) == ["R held out", "R published protocol", "R paper"]
+    assert wide2.loc["COrAL", "R held out"] == 90.0 and wide2.loc["COrAL", "R published protocol"] == 95.0
     with pytest.raises(ValueError, match="columns"):
         compare.comparison_table(rows.drop(columns=["method"]))
     with pytest.raises(ValueError, match="unknown method"):

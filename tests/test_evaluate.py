@@ -90,7 +90,8 @@ def test_probe_model_table(ci_config, ci_benchmark):
     model = CoralModel(ci_config.model)
     df = probe_model(model, ci_benchmark, tasks=("share", "synergy"), subspaces=("Z", "shared"),
                      probe_cfg=ci_config.probe)
-    assert list(df.columns) == ["task", "features", "balanced_accuracy", "C", "val_balanced_accuracy", "roc_auc"]
+    assert list(df.columns) == ["task", "features", "balanced_accuracy", "C", "val_balanced_accuracy", "roc_auc", "protocol"]
+    assert set(df["protocol"]) == {"held_out"}
     assert len(df) == 4 and df["balanced_accuracy"].between(0, 100).all() and df["roc_auc"].between(0, 100).all()
     with pytest.raises(ValueError, match="unknown task"):
         probe_model(model, ci_benchmark, tasks=("colour",))

@@ -222,7 +222,9 @@ class TrifeatureBenchmark:
 
     ``train_unbiased``, ``train_biased`` and ``probe_train`` index ``data.train``; ``probe_test``
     indexes ``data.test``. ``train_unbiased`` pretrains the redundancy + uniqueness model,
-    ``train_biased`` the synergy model; the probe sets are unbiased.
+    ``train_biased`` the synergy model; the probe sets are unbiased. ``seed`` is the benchmark seed the
+    sets were drawn from (``make_benchmark``), so another probe's pairs can be drawn the same way
+    (``probe_pairs``).
     """
 
     data: TrifeatureData
@@ -231,6 +233,17 @@ class TrifeatureBenchmark:
     train_biased: PairSet
     probe_train: PairSet
     probe_test: PairSet
+    seed: int = 0
+
+    def probe_pairs(self, n_pairs: int) -> tuple[PairSet, PairSet]:
+        """Unbiased probe pairs drawn as ``make_benchmark`` draws ``probe_train`` / ``probe_test``, with
+        ``n_pairs`` of each (the test split's whole pool where it holds fewer): the probe sets a probe
+        with other sizes reads (``coral_lab.published_probe.PROBE_PAIRS``). With the benchmark's own
+        sizes they are its ``probe_train`` and ``probe_test``."""
+        train = build_pairs(self.data.train, n_pairs, "unbiased", self.mapping, derived_rng(self.seed, "probe_train"))
+        test = build_pairs(self.data.test, n_pairs, "unbiased", self.mapping, derived_rng(self.seed, "probe_test"),
+                           allow_fewer=True)
+        return train, test
 
 
 def make_benchmark(
@@ -260,4 +273,5 @@ def make_benchmark(
         probe_test=build_pairs(
             data.test, n_probe_test_pairs, "unbiased", mapping, derived_rng(seed, "probe_test"), allow_fewer=True
         ),
+        seed=seed,
     )
