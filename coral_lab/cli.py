@@ -40,7 +40,7 @@ from coral_lab.paper import DISPLAY_NAMES, PAPER_SEEDS
 from coral_lab.protocol import format_table1, run_table1
 from coral_lab.provenance import mark_start, provenance, write_sidecar
 from coral_lab.published_probe import HELD_OUT, PROTOCOLS
-from coral_lab.study import collect_curves, final_scores, run_study, study_variants
+from coral_lab.study import STUDY_TABLES, collect_curves, final_scores, run_study, study_variants
 from coral_lab.train import load_benchmark, load_model, pretrain
 
 __all__ = ["main", "build_parser"]
@@ -393,9 +393,11 @@ def cmd_study(args: argparse.Namespace) -> int:
                                  "protocols": list(protocols),
                                  "probe_every": args.probe_every,
                                  "wall_minutes": round((time.perf_counter() - t0) / 60, 2), "config": cfg.to_dict()})
+        tables = {"curves": curves, **{Path(name).stem: make(curves, cfg) for name, make in STUDY_TABLES.get(args.name, [])}}
         for folder in [out] + ([Path(args.results)] if args.results else []):
-            atomic_write_text(folder / "curves.csv", curves.to_csv(index=False))
-            write_sidecar(folder / "curves.provenance.json", info)
+            for stem, table in tables.items():
+                atomic_write_text(folder / f"{stem}.csv", table.to_csv(index=False))
+                write_sidecar(folder / f"{stem}.provenance.json", info)
 
     def unit_done(variant: str, seed: int, unit: str, rows) -> None:
         last = rows[rows["epoch"] == rows["epoch"].max()]

@@ -13,7 +13,8 @@ A figure made from a CPU preset (``ci`` / ``quick``) says so in its title.
 | ``probe_map``: probe accuracy per subspace and task | ``probe_map.csv`` | ``save_result`` of ``analysis.subspace_probe_map`` |
 | ``umap``: UMAP of the subspaces | ``umap.csv`` | ``save_result`` of ``analysis.umap_projection`` |
 | ``baselines``: R / U / S of every method vs Table 1 | ``baselines_table1.csv`` | ``save_result`` of the scored rows of ``compare.load_or_run`` |
-| ``study``: S with and without masking, U with lambda_o = 1 / 0, against training time | ``curves.csv`` | ``coral-lab study --results <results>/...`` |
+| ``study``: S with and without masking, U with lambda_o = 1 / 0, against training time (held-out probe) | ``curves.csv`` | ``coral-lab study --results <results>/...`` |
+| ``audit``: R, U, S under each probe protocol against Z's dimension, the budget and the input | ``protocol_audit.csv`` | ``coral-lab study --name audit --results <results>/...`` |
 
 ``make_all_figures(results_dir, out_dir)`` (``coral-lab figures``) finds each result file in
 ``results_dir`` or one folder below it and draws its figure; a result file that is missing is
@@ -47,10 +48,11 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 
 from coral_lab import views
 from coral_lab.ablations import summarize_ablation
-from coral_lab.evaluate import seed_std, summarize
+from coral_lab.evaluate import protocol_rows, seed_std, summarize, with_protocol
 from coral_lab.paper import CHANCE, DISPLAY_NAMES, PAPER_TABLE1, PAPER_TABLE3, TABLE1_COLUMNS as COLUMNS
 from coral_lab.plotting import save_figure
 from coral_lab.provenance import check_sidecar_info, result_sidecar_path, save_result, start_commit
+from coral_lab.published_probe import HELD_OUT, PROTOCOL_LABELS, PROTOCOLS
 
 __all__ = [
     "PAPER_TABLE3",
@@ -68,6 +70,7 @@ __all__ = [
     "table1_figure",
     "masking_figure",
     "weights_figure",
+    "audit_figure",
     "probe_map_figure",
     "umap_figure",
     "baselines_figure",
@@ -213,43 +216,65 @@ def _bar_labels(ax, bars, values) -> None:
                         textcoords="offset points", ha="center", va="bottom", fontsize=7)
 
 
+# one colour per probe protocol in every figure that shows several; the paper is grey
+PROTOCOL_COLOURS = {"held_out": "C0", "published": "C1", "published_shuffled": "C2"}
+
+
+def protocols_of(rows: pd.DataFrame) -> list[str]:
+    """The probe protocols of ``rows`` in ``PROTOCOLS`` order (a table without the column: held out)."""
+    present = set(with_protocol(rows)["protocol"])
+    unknown = present - set(PROTOCOLS)
+    if unknown:
+        raise ValueError(f"unknown probe protocol(s) {sorted(unknown)} in the rows; valid: {list(PROTOCOLS)}")
+    return [p for p in PROTOCOLS if p in present]
+
+
 def table1_figure(rows: pd.DataFrame, title: str = "Trifeature Table 1: COrAL, ours vs paper") -> Figure:
-    """Ours (mean +- std over seeds, seeds as dots) beside the paper's COrAL row, per Table 1 column.
+    """Ours under each probe protocol (mean +- std over seeds, seeds as dots) beside the paper's COrAL
+    row, per Table 1 column.
 
     Args:
         rows: the tidy ``table1.csv`` of ``coral_lab.protocol.run_table1``: seed, column,
-            balanced_accuracy (%); rows with an empty column are not scored.
+            balanced_accuracy (%), protocol (missing: held out); rows with an empty column are not scored.
 
     Returns:
-        Figure with one axes; ``ax.patches[:3]`` are ours (R, U, S), ``ax.patches[3:6]`` the paper's.
+        Figure with one axes; ``ax.patches`` are the protocols' bars (R, U, S each, ``PROTOCOLS`` order:
+        ``[:3]`` held out, then ``[3:6]`` the published protocol where there is one), then the paper's 3.
     """
-    scored = rows[rows["column"].fillna("").isin(COLUMNS)]
+    scored = with_protocol(rows[rows["column"].fillna("").isin(COLUMNS)])
     if scored.empty:
         raise ValueError(f"no scored rows: the column 'column' must hold some of {list(COLUMNS)}")
-    table = summarize(scored).set_index("column").reindex(list(COLUMNS))
+    protocols = protocols_of(scored)
     x = np.arange(len(COLUMNS))
-    width = 0.38
-    fig = Figure(figsize=(6.5, 4.0), layout="constrained")
+    width = 0.8 / (len(protocols) + 1)
+    fig = Figure(figsize=(6.5 + 1.2 * (len(protocols) - 1), 4.0), layout="constrained")
     ax = fig.subplots()
-    ours_m = table["ours_mean"].to_numpy(dtype=float)
-    ours_s = np.nan_to_num(table["ours_std"].to_numpy(dtype=float))
+    for j, protocol in enumerate(protocols):
+        mine = scored[scored["protocol"] == protocol]
+        table = summarize(mine).set_index("column").reindex(list(COLUMNS))
+        ours_m = table["ours_mean"].to_numpy(dtype=float)
+        ours_s = np.nan_to_num(table["ours_std"].to_numpy(dtype=float))
+        pos = x - 0.4 + width * (j + 0.5)
+        bars = ax.bar(pos, np.nan_to_num(ours_m), width, yerr=ours_s, capsize=3, color=PROTOCOL_COLOURS[protocol],
+                      label=f"coral_lab, {PROTOCOL_LABELS[protocol]}")
+        _bar_labels(ax, bars, ours_m)
+        for k, c in enumerate(COLUMNS):
+            vals = mine.loc[mine["column"] == c, "balanced_accuracy"].to_numpy(dtype=float)
+            ax.scatter(np.full(vals.shape, pos[k]), vals, s=10, color="black", zorder=3)
     paper = [PAPER_TABLE1["COrAL"][c] for c in COLUMNS]
     paper_m = np.array([m for m, _ in paper])
     paper_s = np.array([s or 0.0 for _, s in paper])
-    b1 = ax.bar(x - width / 2, np.nan_to_num(ours_m), width, yerr=ours_s, capsize=3, color="C0", label="coral_lab")
-    b2 = ax.bar(x + width / 2, paper_m, width, yerr=paper_s, capsize=3, color="C7", label="paper (COrAL)")
-    _bar_labels(ax, b1, ours_m)
+    pos = x - 0.4 + width * (len(protocols) + 0.5)
+    b2 = ax.bar(pos, paper_m, width, yerr=paper_s, capsize=3, color="C7", label="paper (COrAL, published protocol)")
     _bar_labels(ax, b2, paper_m)
     for k, c in enumerate(COLUMNS):
-        vals = scored.loc[scored["column"] == c, "balanced_accuracy"].to_numpy(dtype=float)
-        ax.scatter(np.full(vals.shape, x[k] - width / 2), vals, s=10, color="black", zorder=3)
-        ax.hlines(CHANCE[c], x[k] - width, x[k] + width, colors="red", linestyles=":", linewidth=1,
+        ax.hlines(CHANCE[c], x[k] - 0.45, x[k] + 0.45, colors="red", linestyles=":", linewidth=1,
                   label="chance" if k == 0 else None)
     probed = ("shape", "texture of image 1", "color 2 = pi(texture 1)")  # tasks share, unique1, synergy
     ax.set_xticks(x, [f"{c}\n({t})" for c, t in zip(COLUMNS, probed)])
     ax.set(ylabel="balanced accuracy (%)", ylim=(0, 108))
     handles, names = ax.get_legend_handles_labels()
-    fig.legend(handles, names, loc="outside lower center", ncols=3, fontsize=8)
+    fig.legend(handles, names, loc="outside lower center", ncols=2, fontsize=8)
     ax.set_title(title, fontsize=9)
     return fig
 
@@ -259,38 +284,44 @@ def _variant_order(results: pd.DataFrame) -> list[str]:
 
 
 def masking_figure(results: pd.DataFrame, title: str = "Masking ablation (paper Table 3)") -> Figure:
-    """Per Table 1 column, ours (mean +- std) beside the paper's Table 3 value for every masking variant.
+    """Per Table 1 column, ours under each probe protocol (mean +- std) beside the paper's Table 3 value
+    for every masking variant.
 
     Args:
         results: the tidy ``ablation_masking.csv`` of ``coral_lab.ablations.run_ablation``.
 
     Returns:
-        Figure with three axes (R, U, S); in each, ``ax.patches[:V]`` are ours for the V variants in
-        file order, ``ax.patches[V:2V]`` the paper's (NaN height for a variant the paper lacks).
+        Figure with three axes (R, U, S); in each, ``ax.patches`` are V bars per protocol (``PROTOCOLS``
+        order: ``[:V]`` held out, ``[V:2V]`` the published protocol where there is one), then the
+        paper's V (NaN height for a variant the paper lacks), variants in file order.
     """
     summary = summarize_ablation(results)
+    protocols = protocols_of(summary)
     order = _variant_order(results)
     labels = dict(zip(summary["variant"], summary["label"]))
-    fig = Figure(figsize=(11.0, 4.0), layout="constrained")
+    fig = Figure(figsize=(11.0 + 2.0 * (len(protocols) - 1), 4.0), layout="constrained")
     axes = fig.subplots(1, len(COLUMNS), sharey=False)
     x = np.arange(len(order))
-    width = 0.4
+    width = 0.8 / (len(protocols) + 1)
     for ax, col in zip(axes, COLUMNS):
-        s = summary[summary["column"] == col].set_index("variant").reindex(order)
-        m = s["mean"].to_numpy(dtype=float)
-        sd = s["std"].to_numpy(dtype=float)  # NaN (no error bar) for a single seed
+        for j, protocol in enumerate(protocols):
+            s = summary[(summary["column"] == col) & (summary["protocol"] == protocol)].set_index("variant").reindex(order)
+            m = s["mean"].to_numpy(dtype=float)
+            sd = s["std"].to_numpy(dtype=float)  # NaN (no error bar) for a single seed
+            bars = ax.bar(x - 0.4 + width * (j + 0.5), np.nan_to_num(m), width, yerr=sd, capsize=2,
+                          color=PROTOCOL_COLOURS[protocol], label=f"coral_lab, {PROTOCOL_LABELS[protocol]}")
+            _bar_labels(ax, bars, m)
         pm = np.array([PAPER_TABLE3.get(v, {}).get(col, (np.nan, np.nan))[0] for v in order])
         ps = np.array([PAPER_TABLE3.get(v, {}).get(col, (np.nan, np.nan))[1] for v in order])
-        b1 = ax.bar(x - width / 2, np.nan_to_num(m), width, yerr=sd, capsize=2, color="C0", label="coral_lab")
-        b2 = ax.bar(x + width / 2, pm, width, yerr=ps, capsize=2, color="C7", label="paper (Table 3)")
-        _bar_labels(ax, b1, m)
+        b2 = ax.bar(x - 0.4 + width * (len(protocols) + 0.5), pm, width, yerr=ps, capsize=2, color="C7",
+                    label="paper (Table 3, published protocol)")
         _bar_labels(ax, b2, pm)
         ax.axhline(CHANCE[col], color="red", linestyle=":", linewidth=1, label="chance")
         ax.set_xticks(x, [labels.get(v, v) for v in order], rotation=30, ha="right", fontsize=8)
         ax.set(title=col, ylim=(0, 108))
     axes[0].set_ylabel("balanced accuracy (%)")
     handles, names = axes[0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="outside lower center", ncols=3, fontsize=8)
+    fig.legend(handles, names, loc="outside lower center", ncols=len(protocols) + 2, fontsize=8)
     fig.suptitle(title, fontsize=10)
     return fig
 
@@ -320,6 +351,9 @@ def weights_figure(results: pd.DataFrame,
     missing = [p for p in WEIGHT_PARAMETERS if p not in results.columns]
     if missing:
         raise ValueError(f"weights results need the columns {list(WEIGHT_PARAMETERS)}; missing {missing}")
+    results = protocol_rows(results, HELD_OUT)  # no paper number stands here: the held-out probe only
+    if results.empty:
+        raise ValueError("the weights figure draws the held-out probe's rows; the file has none")
     base = _base_weights(results)
     fig = Figure(figsize=(11.0, 3.8), layout="constrained")
     axes = fig.subplots(1, len(WEIGHT_PARAMETERS), sharey=True)
@@ -347,8 +381,8 @@ def weights_figure(results: pd.DataFrame,
     axes[0].set_ylabel("balanced accuracy (%)")
     handles, names = axes[0].get_legend_handles_labels()
     fig.legend(handles, names, loc="outside lower center", ncols=3, fontsize=8)
-    fig.suptitle(title + "\nthe paper's Figure 4 is on MultiBench and has no Trifeature values: ours only",
-                 fontsize=10)
+    fig.suptitle(title + "\nheld-out probe; the paper's Figure 4 is on MultiBench and has no Trifeature values: "
+                 "ours only", fontsize=10)
     return fig
 
 
@@ -390,45 +424,51 @@ BASELINES_COLUMNS = ("method", "seed", "column", "balanced_accuracy")
 
 
 def baselines_figure(rows: pd.DataFrame, title: str = "Trifeature Table 1: every method, ours vs paper") -> Figure:
-    """Grouped bars: per Table 1 column, ours (mean over seeds) for each method, the paper's value as a
-    black tick on each bar, chance as a red dotted line.
+    """Grouped bars, one panel per probe protocol: per Table 1 column, ours (mean over seeds) for each
+    method, the paper's value as a black tick on each bar, chance as a red dotted line.
 
     Args:
         rows: tidy scored rows of several methods: method (coral, clip, comm, infmasking, factorcl),
-            seed, column (redundancy / uniqueness / synergy), balanced_accuracy (%).
+            seed, column (redundancy / uniqueness / synergy), balanced_accuracy (%), protocol (missing:
+            held out).
 
     Returns:
-        Figure with one axes; ``ax.patches`` are the bars, method-major, in the order of the rows.
+        Figure with one axes per protocol (``PROTOCOLS`` order); ``ax.patches`` are the bars,
+        method-major, in the order of the rows.
     """
 
-    scored = rows[rows["column"].fillna("").isin(COLUMNS)]
+    scored = with_protocol(rows[rows["column"].fillna("").isin(COLUMNS)])
     if scored.empty:
         raise ValueError(f"no scored rows: the column 'column' must hold some of {list(COLUMNS)}")
     methods = list(dict.fromkeys(scored["method"]))
     unknown = [m for m in methods if m not in DISPLAY_NAMES]
     if unknown:
         raise ValueError(f"unknown method(s) {unknown}; valid: {list(DISPLAY_NAMES)}")
+    protocols = protocols_of(scored)
     x = np.arange(len(COLUMNS))
     width = 0.8 / len(methods)
-    fig = Figure(figsize=(7.5, 4.2), layout="constrained")
-    ax = fig.subplots()
-    for j, m in enumerate(methods):
-        name = DISPLAY_NAMES[m]
-        means = np.array([scored.loc[(scored["method"] == m) & (scored["column"] == c), "balanced_accuracy"].mean()
-                          for c in COLUMNS], dtype=float)
-        pos = x - 0.4 + width * (j + 0.5)
-        bars = ax.bar(pos, np.nan_to_num(means), width, color=f"C{j}", label=name)
-        _bar_labels(ax, bars, means)
-        paper = [PAPER_TABLE1[name][c][0] for c in COLUMNS]
-        ax.scatter(pos, paper, marker="_", s=140, color="black", zorder=3, label="paper" if j == 0 else None)
-    for k, c in enumerate(COLUMNS):
-        ax.hlines(CHANCE[c], x[k] - 0.45, x[k] + 0.45, colors="red", linestyles=":", linewidth=1,
-                  label="chance" if k == 0 else None)
-    ax.set_xticks(x, list(COLUMNS))
-    ax.set(ylabel="balanced accuracy (%)", ylim=(0, 110))
-    handles, names = ax.get_legend_handles_labels()
+    fig = Figure(figsize=(7.5 * len(protocols), 4.2), layout="constrained")
+    axes = fig.subplots(1, len(protocols), squeeze=False)[0]
+    for ax, protocol in zip(axes, protocols):
+        mine = scored[scored["protocol"] == protocol]
+        for j, m in enumerate(methods):
+            name = DISPLAY_NAMES[m]
+            means = np.array([mine.loc[(mine["method"] == m) & (mine["column"] == c), "balanced_accuracy"].mean()
+                              for c in COLUMNS], dtype=float)
+            pos = x - 0.4 + width * (j + 0.5)
+            bars = ax.bar(pos, np.nan_to_num(means), width, color=f"C{j}", label=name)
+            _bar_labels(ax, bars, means)
+            paper = [PAPER_TABLE1[name][c][0] for c in COLUMNS]
+            ax.scatter(pos, paper, marker="_", s=140, color="black", zorder=3,
+                       label="paper (each row as its own code measured it)" if j == 0 else None)
+        for k, c in enumerate(COLUMNS):
+            ax.hlines(CHANCE[c], x[k] - 0.45, x[k] + 0.45, colors="red", linestyles=":", linewidth=1,
+                      label="chance" if k == 0 else None)
+        ax.set_xticks(x, list(COLUMNS))
+        ax.set(ylabel="balanced accuracy (%)", ylim=(0, 110))
+        ax.set_title(f"{title}\nprobe protocol: {PROTOCOL_LABELS[protocol]}", fontsize=9)
+    handles, names = axes[0].get_legend_handles_labels()
     fig.legend(handles, names, loc="outside lower center", ncols=len(methods) + 2, fontsize=8)
-    ax.set_title(title, fontsize=9)
     return fig
 
 
@@ -446,10 +486,11 @@ def study_figure(curves: pd.DataFrame, title: str = "Learning curves against tra
     """Learning curves of a study (``coral_lab.study``): S with / without masking, U with lambda_o = 1 / 0, R.
 
     x = training seconds of a unit (mean over seeds at each probed epoch; one process, the threads
-    the study ran with), y = balanced accuracy % on the probe-test pairs from Z. One colour per
-    variant; solid: masking / lambda_o = 1; dashed: no masking / lambda_o = 0. Chance is dotted.
+    the study ran with), y = balanced accuracy % on the probe-test pairs from Z under the held-out
+    probe (the audit study's protocols are compared by ``audit_figure``). One colour per variant;
+    solid: masking / lambda_o = 1; dashed: no masking / lambda_o = 0. Chance is dotted.
     """
-    z = curves[curves["features"] == "Z"]
+    z = protocol_rows(curves[curves["features"] == "Z"], HELD_OUT)  # the held-out probe's curves
     fig = Figure(figsize=(14.0, 4.4), layout="constrained")
     axes = fig.subplots(1, len(_STUDY_PANELS), sharey=False)
     variants = list(dict.fromkeys(z["variant"]))
@@ -470,6 +511,68 @@ def study_figure(curves: pd.DataFrame, title: str = "Learning curves against tra
         ax.set(title=name, xlabel="training minutes per unit", ylabel="balanced accuracy % (test pairs)")
         ax.legend(fontsize=7, loc="best")
     fig.suptitle(title)
+    return fig
+
+
+AUDIT_COLUMNS = ("variant", "z_dim", "image_size", "stem_stride", "epochs", "epoch", "unit", "seed", "protocol",
+                 "score", "balanced_accuracy")
+# the audit figure's panels (score, paper column, chance) and the variants of each row
+_AUDIT_PANELS = (("R", "redundancy"), ("U", "uniqueness"), ("S", "synergy"))
+_AUDIT_DASHED = {"U": "U (lambda_o = 0)", "S": "S (no masking)"}
+_AUDIT_WIDTHS = ("d64", "d128", "d256", "d512")
+_AUDIT_INPUTS = (("d64", "32 px\n2 x 2"), ("tokens4x4", "32 px\n4 x 4"), ("px64", "64 px\n4 x 4"))
+
+
+def audit_figure(table: pd.DataFrame, title: str = "The evaluation protocol audit") -> Figure:
+    """R, U and S under each probe protocol (one colour per protocol, mean +- std over seeds) against
+    Z's dimension (top row; the paper's value at its Z of 1,024 as a grey star), against the budget
+    (middle row: epochs of 10,000 pairs, from the probed checkpoints) and against the input (bottom
+    row: image size and tokens per image). Solid: the unit of Table 1; dashed: U with lambda_o = 0 and
+    S without masking.
+
+    Args:
+        table: the audit study's ``protocol_audit.csv`` (``coral_lab.study.audit_table``).
+
+    Returns:
+        Figure with nine axes, row-major (R, U, S per row); in each, ``ax.lines`` hold the protocols'
+        curves, solid before dashed.
+    """
+    protocols = protocols_of(table)
+    fig = Figure(figsize=(14.0, 11.0), layout="constrained")
+    axes = fig.subplots(3, len(_AUDIT_PANELS))
+    last = table[table["epoch"] == table["epochs"]]  # each unit's end point
+    rows_of = (
+        (last[last["variant"].isin(_AUDIT_WIDTHS)], "z_dim", None),
+        (table[table["variant"].isin(("d64", "e30", "e100"))], "epoch", None),
+        (last[last["variant"].isin([v for v, _ in _AUDIT_INPUTS])], "variant", [v for v, _ in _AUDIT_INPUTS]),
+    )
+    for k, (score, column) in enumerate(_AUDIT_PANELS):
+        paper = PAPER_TABLE1["COrAL"][column][0]
+        for row, (rows, xcol, order) in enumerate(rows_of):
+            ax = axes[row, k]
+            for name, style in ((score, "-"), (_AUDIT_DASHED.get(score), "--")):
+                for protocol in protocols if name else ():
+                    sel = rows[(rows["score"] == name) & (rows["protocol"] == protocol)]
+                    if sel.empty:
+                        continue
+                    g = sel.groupby(xcol)["balanced_accuracy"].agg(["mean", seed_std])
+                    g = g.reindex(order) if order is not None else g.sort_index()
+                    x = np.arange(len(g)) if order is not None else g.index.to_numpy(dtype=float)
+                    ax.errorbar(x, g["mean"].to_numpy(), yerr=np.nan_to_num(g["seed_std"].to_numpy()), fmt=style,
+                                marker="o" if style == "-" else "s", markersize=3, capsize=2,
+                                color=PROTOCOL_COLOURS[protocol],
+                                label=PROTOCOL_LABELS[protocol] + ("" if style == "-" else f", {name}"))
+            ax.axhline(CHANCE[column], color="red", linestyle=":", linewidth=1)
+            ax.axhline(paper, color="grey", linestyle=":", linewidth=1)
+            ax.set(ylim=(0, 105), ylabel=f"{score} ({column}), balanced accuracy %")
+        axes[0, k].scatter([1024], [paper], marker="*", s=120, color="grey", zorder=3, label="paper (Z of 1,024)")
+        axes[0, k].set_xscale("log", base=2)
+        axes[0, k].set(xlabel="Z dimension (2 D)", title=f"{score} against Z's dimension")
+        axes[1, k].set(xlabel="epochs of 10,000 pairs (D = 64)", title=f"{score} against the budget")
+        axes[2, k].set_xticks(range(len(_AUDIT_INPUTS)), [t for _, t in _AUDIT_INPUTS])
+        axes[2, k].set(xlabel="image size, tokens per image (D = 64)", title=f"{score} against the input")
+        axes[0, k].legend(fontsize=7, loc="lower right")
+    fig.suptitle(title + "\nred dotted: chance; grey dotted: the paper's value (its published protocol, its scale)")
     return fig
 
 
@@ -524,6 +627,10 @@ FIGURES: dict[str, FigureSpec] = {
         "Trifeature Table 1: every method, ours vs paper", "baselines_table1",
         "coral_lab.figures.save_result(<scored rows of compare.load_or_run for each method>, "
         "'<results>/baselines_table1.csv', info) (notebook 07)"),
+    "audit": FigureSpec(
+        "protocol_audit.csv", AUDIT_COLUMNS, ("seed", "epoch", "epochs", "z_dim", "balanced_accuracy"), audit_figure,
+        "The evaluation protocol audit: R, U, S under each probe protocol", "protocol_audit",
+        "`coral-lab study --name audit --protocol held_out published published_shuffled --results <results>/...`"),
     "study": FigureSpec(
         "curves.csv", STUDY_COLUMNS, ("seed", "epoch", "train_seconds", "balanced_accuracy"), study_figure,
         "Learning curves against training time (coral_lab.study)", "study_curves",

@@ -58,6 +58,10 @@ __all__ = [
     "run_study",
     "collect_curves",
     "final_scores",
+    "AUDIT_TABLE",
+    "AUDIT_SCORES",
+    "audit_table",
+    "STUDY_TABLES",
 ]
 
 # unit kind -> (pair set, config changes on top of the variant's)
@@ -208,6 +212,41 @@ def _audit() -> list[Variant]:
         variants.append(Variant(f"e{epochs}", f"{epochs} epochs (preset: 10)", {"train": {"epochs": epochs}},
                                 ("unbiased", "biased")))
     return variants
+
+
+AUDIT_TABLE = "protocol_audit.csv"
+# the audit's Table 1 scores: name -> (unit kind, task), all read from Z
+AUDIT_SCORES = {"R": ("unbiased", "share"), "U": ("unbiased", "unique1"),
+                "U (lambda_o = 0)": ("unbiased-no-ortho", "unique1"), "S": ("biased", "synergy"),
+                "S (no masking)": ("biased-no-mask", "synergy")}
+AUDIT_COLUMNS = ["variant", "label", "z_dim", "image_size", "stem_stride", "epochs", "epoch", "pairs_seen", "unit",
+                 "seed", "protocol", "score", "balanced_accuracy", "roc_auc"]
+
+
+def audit_table(curves: pd.DataFrame, cfg: RunConfig) -> pd.DataFrame:
+    """The audit study's tidy result (``AUDIT_TABLE``): every Table 1 score (``AUDIT_SCORES``) of every
+    probed epoch, unit, seed and protocol, with the factors of its variant (Z's dimension, image size,
+    stem stride, epochs) read from the unit's config on top of ``cfg`` (the preset the study ran on)."""
+    variants = study_variants("audit")
+    rows = with_protocol(curves)
+    rows = rows[(rows["features"] == "Z") & rows["variant"].isin(list(variants))]
+    out = []
+    for score, (unit, task) in AUDIT_SCORES.items():
+        sel = rows[(rows["unit"] == unit) & (rows["task"] == task)]
+        for r in sel.itertuples():
+            ucfg = unit_config(cfg, variants[r.variant], int(r.seed), unit)
+            out.append({"variant": r.variant, "label": variants[r.variant].label, "z_dim": 2 * ucfg.model.embed_dim,
+                        "image_size": ucfg.data.image_size, "stem_stride": ucfg.model.encoder_stem_stride,
+                        "epochs": ucfg.train.epochs, "epoch": int(r.epoch), "pairs_seen": int(r.pairs_seen),
+                        "unit": unit, "seed": int(r.seed), "protocol": r.protocol, "score": score,
+                        "balanced_accuracy": float(r.balanced_accuracy), "roc_auc": float(r.roc_auc)})
+    return pd.DataFrame(out, columns=AUDIT_COLUMNS)
+
+
+# a study's extra result tables: study name -> [(file name, table of its curves and preset config)]
+STUDY_TABLES: dict[str, list[tuple[str, Callable[[pd.DataFrame, RunConfig], pd.DataFrame]]]] = {
+    "audit": [(AUDIT_TABLE, audit_table)],
+}
 
 
 # study name -> its variants (a function, so every call builds fresh ones)
