@@ -12,7 +12,10 @@ The exercises (the notebook each one sits in):
 - ``token_keep_mask`` (03): the per-token Bernoulli keep mask of M_m (``coral_lab.masking``);
 - ``info_nce`` (04): the SimCLR / NT-Xent loss of eq. 4 (``coral_lab.losses.info_nce``);
 - ``hinge_orthogonality`` (04): the cosine embedding loss of eq. 7 (``coral_lab.losses.orthogonality_loss``);
-- ``synergy_from_unique`` and ``texture1_from_z2`` (06): multiple choice on what the probes show.
+- ``synergy_from_unique`` and ``texture1_from_z2`` (06): multiple choice on what the probes show;
+- ``published_penalty`` and ``balanced_accuracy`` (13): the published probe's regulariser and the score
+  both protocols report, checked against values worked out by hand (a call of coral_lab's own function
+  passes only where it computes the same thing).
 
 The multiple-choice keys are stored as SHA-256 digests so that the answer is not on the page; with
 four options that hides it from a glance, not from a determined student.
@@ -45,6 +48,8 @@ __all__ = [
     "check_token_keep_mask",
     "check_info_nce",
     "check_hinge_orthogonality",
+    "check_published_penalty",
+    "check_balanced_accuracy",
     "check_choice",
     "report",
     "BEGIN",
@@ -213,6 +218,66 @@ def _digest(question: str, answer: str) -> str:
 
 
 # question -> (the question, its options, SHA-256 digest of the right option's letter)
+# --------------------------------------------------------------------------------- probe protocols
+
+
+# (weight, C, the published penalty (1 / C) * 0.5 * ||W||_2 worked by hand)
+_PENALTY_CASES = (
+    (((3.0, 0.0), (0.0, 4.0)), 2.0, 1.25),  # ||W|| = 5
+    (((1.0, 2.0, 2.0),), 0.5, 3.0),  # ||W|| = 3
+    (((0.0, 0.0), (0.0, 0.0)), 10.0, 0.0),
+    (((1.0, 1.0), (1.0, 1.0)), 0.1, 10.0),  # ||W|| = 2
+)
+
+
+def check_published_penalty(fn: Callable[[torch.Tensor, float], torch.Tensor] | None) -> Grade:
+    """A student's ``penalty(weight, C)``: the published probe's ``(1 / C) * 0.5 * ||W||_2`` (the norm, not
+    its square), against values worked out by hand (not against coral_lab's own function)."""
+    name = "published_penalty"
+    for rows, c, want in _PENALTY_CASES:
+        got, problem = _call(name, fn, torch.tensor(rows), c)
+        if problem is not None:
+            return problem
+        value = _as_float(got)
+        if value is None:
+            return _record(name, WRONG, f"expected a scalar, got {type(got).__name__}")
+        if not math.isclose(value, want, rel_tol=1e-5, abs_tol=1e-6):
+            squared = 0.5 * sum(v * v for row in rows for v in row) / c
+            hint = (" (that is the squared norm: the published penalty takes the norm itself)"
+                    if math.isclose(value, squared, rel_tol=1e-5) else "")
+            return _record(name, WRONG, f"for W = {list(map(list, rows))}, C = {c} you get {value:.4f}, expected "
+                                        f"{want:.4f}{hint}")
+    return _record(name, DONE, "(1 / C) * 0.5 * ||W||_2 on four weights worked by hand")
+
+
+# (true labels, predictions, balanced accuracy worked by hand)
+_BALANCED_CASES = (
+    ((0, 0, 0, 0, 1, 1), (0, 0, 0, 0, 0, 0), 0.5),  # the majority class everywhere: chance on two classes
+    ((0, 0, 1, 1), (0, 1, 1, 1), 0.75),  # recalls 1/2 and 2/2
+    ((0, 1, 2, 2, 2, 2), (0, 2, 2, 2, 2, 1), (1.0 + 0.0 + 0.75) / 3),
+    ((1, 1, 1, 0), (1, 1, 1, 0), 1.0),
+)
+
+
+def check_balanced_accuracy(fn: Callable[[Any, Any], float] | None) -> Grade:
+    """A student's ``balanced_accuracy(y_true, y_pred)`` (mean per-class recall over the classes in
+    ``y_true``) against values worked out by hand."""
+    name = "balanced_accuracy"
+    for y, pred, want in _BALANCED_CASES:
+        got, problem = _call(name, fn, list(y), list(pred))
+        if problem is not None:
+            return problem
+        value = _as_float(got)
+        if value is None:
+            return _record(name, WRONG, f"expected a number, got {type(got).__name__}")
+        if not math.isclose(value, want, rel_tol=1e-6, abs_tol=1e-9):
+            plain = sum(a == b for a, b in zip(y, pred)) / len(y)
+            hint = " (that is plain accuracy: average the recall of each class instead)" if math.isclose(value, plain) else ""
+            return _record(name, WRONG, f"for y = {list(y)}, predictions {list(pred)} you get {value:.4f}, expected "
+                                        f"{want:.4f}{hint}")
+    return _record(name, DONE, "mean per-class recall on four label sets worked by hand")
+
+
 QUESTIONS: dict[str, tuple[str, dict[str, str], str]] = {
     "synergy_from_unique": (
         "Why can a linear probe on (Z_1^U, Z_2^U) not solve the synergy task, however well each is trained?",
