@@ -5,8 +5,10 @@ Layout (committed under ``pretrained/<preset>/`` at the top of the checkout):
 - ``<unit>/model.pt``: the model's ``state_dict`` only (tensors; loaded with ``weights_only=True``);
 - ``<unit>/config.json``: its ``RunConfig``; ``<unit>/history.csv``: one row per epoch;
   ``<unit>/probe.csv``: its Table 1 probe rows (``coral_lab.protocol.run_unit``'s layout);
+- ``<unit>/probe_published.csv`` (optional): its probe rows under the published protocol
+  (``coral_lab.published_probe``; ``add_probe_table``), so a notebook shows both protocols at once;
 - ``MANIFEST.json``: the SHA-256 and size of every file above, and the provenance of the training
-  (command, preset, seeds, device, commit, date).
+  (command, preset, seeds, device, commit, date) and of each added probe table.
 
 The units are the four models the notebooks need for one seed: ``seed41-unbiased`` (R, U),
 ``seed41-biased`` (S with masking), ``seed41-biased-no-mask`` (S without masking) and
@@ -27,7 +29,8 @@ import torch
 from coral_lab.config import RunConfig
 from coral_lab.io import atomic_write, atomic_write_text, load_checkpoint
 from coral_lab.methods import build_model
-from coral_lab.runs import CHECKPOINT, unit_dir
+from coral_lab.published_probe import HELD_OUT, PROTOCOLS
+from coral_lab.runs import CHECKPOINT, probe_table, unit_dir
 
 __all__ = [
     "SHIPPED_UNITS",
@@ -40,6 +43,8 @@ __all__ = [
     "shipped_config",
     "load_shipped",
     "shipped_probe_rows",
+    "add_probe_table",
+    "PROBE_TABLES",
 ]
 
 # unit folder -> (train_set, the config changes of the unit on top of the preset's Table 1 unit)
@@ -51,6 +56,8 @@ SHIPPED_UNITS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
 }
 MANIFEST = "MANIFEST.json"
 FILES = ("model.pt", "config.json", "history.csv", "probe.csv")
+# the optional probe tables of another protocol than held out (probe.csv), by protocol
+PROBE_TABLES = {p: probe_table(p) for p in PROTOCOLS if p != HELD_OUT}
 
 
 class ShippedModelError(RuntimeError):
@@ -180,9 +187,31 @@ def load_shipped(folder: str | Path, name: str, device: str | torch.device = "cp
     return model, cfg, pd.read_csv(unit / "history.csv")
 
 
-def shipped_probe_rows(folder: str | Path, name: str) -> pd.DataFrame:
-    """A shipped unit's probe rows (``probe.csv``, checksum verified)."""
-    verify_shipped(folder, [name])
-    rows = pd.read_csv(Path(folder) / name / "probe.csv")
+def shipped_probe_rows(folder: str | Path, name: str, protocol: str = HELD_OUT) -> pd.DataFrame | None:
+    """A shipped unit's probe rows under ``protocol`` (checksum verified): ``probe.csv`` for held out, which
+    every unit ships; for another protocol its table (``PROBE_TABLES``) if the manifest lists one, else None."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown probe protocol {protocol!r}; valid: {list(PROTOCOLS)}")
+    manifest = verify_shipped(folder, [name])
+    table = probe_table(protocol)
+    if protocol != HELD_OUT and f"{name}/{table}" not in manifest["files"]:
+        return None
+    rows = pd.read_csv(Path(folder) / name / table)
     rows["column"] = rows["column"].fillna("")
     return rows
+
+
+def add_probe_table(folder: str | Path, name: str, protocol: str, rows: pd.DataFrame,
+                    info: Mapping[str, Any]) -> Path:
+    """Ship a unit's probe rows under another ``protocol`` than held out: the table is written first, then
+    the manifest gains its checksum and ``info`` (its provenance) in one atomic rewrite, so a kill leaves
+    either the old manifest (the new file unlisted, never read) or the new one."""
+    if protocol not in PROBE_TABLES:
+        raise ValueError(f"probe tables can be added for {list(PROBE_TABLES)}; held out is the unit's probe.csv")
+    manifest = verify_shipped(folder, [name])
+    folder = Path(folder)
+    path = atomic_write_text(folder / name / PROBE_TABLES[protocol], rows.to_csv(index=False))
+    manifest["files"][f"{name}/{PROBE_TABLES[protocol]}"] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
+    manifest.setdefault("probe_tables", {})[f"{name}/{PROBE_TABLES[protocol]}"] = dict(info)
+    atomic_write_text(folder / MANIFEST, json.dumps(manifest, indent=2, default=str) + "\n")
+    return path

@@ -24,10 +24,11 @@ import torch
 
 from coral_lab import pretrained, runs, train
 from coral_lab.config import PRESETS, RunConfig, require_trifeature
-from coral_lab.data import TASKS, TrifeatureBenchmark
+from coral_lab.data import TrifeatureBenchmark
 from coral_lab.device import resolve_device
-from coral_lab.evaluate import probe_model
-from coral_lab.protocol import UNITS, score_columns
+from coral_lab.evaluate import probe_model, with_protocol
+from coral_lab.protocol import UNITS, score_columns, unit_probe_plan
+from coral_lab.published_probe import HELD_OUT
 
 __all__ = [
     "SUBSPACE_PROBE",
@@ -182,13 +183,17 @@ def unit_probe_rows(
     benchmark: TrifeatureBenchmark | None = None,
     progress: bool = True,
     shipped_root: str | Path | None = None,
+    protocol: str = HELD_OUT,
 ) -> tuple[pd.DataFrame, str]:
-    """The probe rows (every task from each of ``subspaces``) of one notebook unit, and where they came from.
+    """The probe rows of one notebook unit under one probe ``protocol``, and where they came from.
 
-    The shipped unit's ``probe.csv`` when it was probed with exactly this config (probe settings
-    included) and holds these feature sets; else the unit (``load_unit``) is probed here and the rows
-    are kept in ``<runs_dir>/seed<S>-<kind>/probe_subspaces.csv`` beside its config, and read back next
-    time (a file of its own: the protocol's ``probe.csv`` keeps its layout).
+    Held out (the default): every task from each of ``subspaces``. The published protocol and its
+    control: the tasks the unit is scored on, from Z (``protocol.unit_probe_plan``). The shipped unit's
+    table (``probe.csv``, or ``probe_published.csv`` where one is shipped) when it was probed with exactly
+    this config (probe settings and protocol included) and holds these feature sets; else the unit
+    (``load_unit``) is probed here and the rows are kept in ``<runs_dir>/seed<S>-<kind>/probe_subspaces.csv``
+    (``probe_subspaces_<protocol>.csv``) beside its config, and read back next time (a file of its own:
+    the protocol's ``probe.csv`` keeps its layout).
 
     Returns:
         (rows with columns seed, train_set, task, features, balanced_accuracy, C, val_balanced_accuracy,
@@ -202,25 +207,28 @@ def unit_probe_rows(
 
     name = pretrained.unit_name(seed, kind)
     train_set, changes = pretrained.SHIPPED_UNITS[kind]
-    ucfg = unit_config(cfg, seed, train_set).replace(**changes)
+    ucfg = unit_config(cfg, seed, train_set).replace(**changes).replace(probe={"protocol": protocol})
+    tasks, subspaces = unit_probe_plan(protocol, train_set, subspaces)
     wanted = set(subspaces)
     folder = pretrained.shipped_dir(cfg.preset, shipped_root)
     if not retrain and name in pretrained.shipped_units(folder):
-        if pretrained.shipped_config(folder, name).experiment_dict() == ucfg.experiment_dict():
-            rows = pretrained.shipped_probe_rows(folder, name)
-            if wanted <= set(rows["features"]):
-                return tidy(rows), f"shipped {folder / name}"
+        shipped_cfg = pretrained.shipped_config(folder, name).replace(probe={"protocol": protocol})
+        if shipped_cfg.experiment_dict() == ucfg.experiment_dict():
+            rows = pretrained.shipped_probe_rows(folder, name, protocol)
+            if rows is not None and wanted <= set(rows["features"]):
+                return tidy(with_protocol(rows)), f"shipped {folder / name}"
     run_dir = Path(runs_dir) / name
-    rows = runs.read_table(run_dir, SUBSPACE_PROBE, ucfg)  # None unless probed for this training and config
+    table = runs.probe_table(protocol, SUBSPACE_PROBE)
+    rows = runs.read_table(run_dir, table, ucfg)  # None unless probed for this training and config
     if rows is not None and wanted <= set(rows["features"]):
-        return tidy(rows), f"run {run_dir}"
+        return tidy(with_protocol(rows)), f"run {run_dir}"
     model, _, source = load_unit(cfg, runs_dir, seed, kind, retrain=True, device=device, benchmark=benchmark,
                                  progress=progress, shipped_root=shipped_root)
     if benchmark is None:
         benchmark = train.load_benchmark(ucfg, progress=progress)
-    rows = probe_model(model, benchmark, tasks=TASKS, subspaces=list(subspaces), probe_cfg=ucfg.probe,
+    rows = probe_model(model, benchmark, tasks=tasks, subspaces=list(subspaces), probe_cfg=ucfg.probe,
                        augment_cfg=ucfg.augment, seed=seed)
-    runs.write_table(run_dir, SUBSPACE_PROBE, rows, ucfg)
+    runs.write_table(run_dir, table, rows, ucfg)
     return tidy(rows), source
 
 

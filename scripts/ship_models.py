@@ -10,6 +10,10 @@ own run folder under ``--runs`` (resumable: run the command again after an inter
 weights, configs, histories and probe rows are copied into ``pretrained/<preset>/`` with the SHA-256
 of every file and the provenance of the training in ``MANIFEST.json``.
 
+``--probe-protocol published`` trains nothing: it probes the shipped units of ``--preset`` under that
+protocol (``coral_lab.published_probe``; the tasks each unit is scored on, from Z) and adds the table to
+each unit and to the manifest (``pretrained.add_probe_table``), so the notebooks show both protocols.
+
 ``--from-study DIR`` ships the units a ``coral-lab study --name confirm`` run already trained
 (``DIR/preset/seed<S>-<kind>``, the same configs): each is probed as ``run_unit`` probes (every task,
 from Z and each subspace; ``probe.csv``) and exported, with the study's provenance.
@@ -30,7 +34,7 @@ from coral_lab.units import unit_config
 from coral_lab.evaluate import probe_model
 from coral_lab.config import get_preset
 from coral_lab.device import describe_device, resolve_device, worker_threads
-from coral_lab.protocol import run_unit, score_columns
+from coral_lab.protocol import run_unit, score_columns, unit_probe_plan
 from coral_lab.provenance import mark_start, provenance
 from coral_lab.train import load_benchmark, load_model
 
@@ -69,6 +73,32 @@ def _probe_study_unit(preset: str, seed: int, kind: str, folder: Path) -> str:
     return str(folder)
 
 
+def _probe_shipped(preset: str, seed: int, kind: str, protocol: str) -> tuple[str, "pd.DataFrame", float]:
+    """A shipped unit's probe rows under ``protocol`` (``protocol.unit_probe_plan``), in run_unit's layout."""
+    import pandas as pd
+
+    torch.set_num_threads(1)
+    folder, name = pretrained.shipped_dir(preset), pretrained.unit_name(seed, kind)
+    train_set, changes = pretrained.SHIPPED_UNITS[kind]
+    want = unit_config(get_preset(preset), seed, train_set).replace(**changes).replace(probe={"protocol": protocol})
+    model, cfg, _ = pretrained.load_shipped(folder, name)
+    if cfg.pretrain_dict() != want.pretrain_dict():
+        raise SystemExit(f"error: {folder / name} was not trained with today's {preset} preset's {kind} unit config")
+    held = pretrained.shipped_probe_rows(folder, name)
+    t0 = time.perf_counter()
+    tasks, feats = unit_probe_plan(protocol, train_set, SUBSPACES)
+    df = probe_model(model, load_benchmark(want, progress=False), tasks=tasks, subspaces=feats, probe_cfg=want.probe,
+                     augment_cfg=want.augment, seed=seed)
+    df.insert(0, "train_set", train_set)
+    df.insert(0, "seed", seed)
+    df.insert(0, "method", cfg.method)
+    df["column"] = score_columns(df, train_set)
+    if "run_id" in held.columns:  # the same training as the unit's probe.csv
+        df["run_id"] = held["run_id"].iloc[0]
+    df["config_hash"] = runs.config_hash(want)
+    return name, pd.DataFrame(df), time.perf_counter() - t0
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", default="quick")
@@ -78,8 +108,23 @@ def main() -> None:
     p.add_argument("--units", nargs="+", default=list(pretrained.SHIPPED_UNITS), choices=list(pretrained.SHIPPED_UNITS))
     p.add_argument("--from-study", default=None, help="a confirm study's folder whose 'preset' units to ship")
     p.add_argument("--dest", default=None, help="where to write (default: pretrained/<preset> of this checkout)")
+    p.add_argument("--probe-protocol", default=None, choices=list(pretrained.PROBE_TABLES),
+                   help="probe the shipped units under this protocol and add the table (trains nothing)")
     args = p.parse_args()
     mark_start()
+    if args.probe_protocol:
+        device = resolve_device("cpu")
+        for kind in args.units:
+            name, rows, seconds = _probe_shipped(args.preset, args.seed, kind, args.probe_protocol)
+            command = (f"python scripts/ship_models.py --preset {args.preset} --seed {args.seed} "
+                       f"--probe-protocol {args.probe_protocol} --units {kind}")
+            info = provenance(preset=args.preset, seeds=[args.seed], device=describe_device(device, 1), command=command,
+                              extra={"protocol": args.probe_protocol, "probe_seconds": round(seconds, 1)})
+            path = pretrained.add_probe_table(pretrained.shipped_dir(args.preset), name, args.probe_protocol, rows, info)
+            scored = rows[rows["column"] != ""]
+            print(f"{path}: " + ", ".join(f"{c} {v:.1f}" for c, v in zip(scored["column"], scored["balanced_accuracy"]))
+                  + f" ({seconds:.0f} s)")
+        return
     runs_root = Path(args.runs or f"runs/ship-{args.preset}")
     device = resolve_device("auto")
     load_benchmark(get_preset(args.preset), progress=False)  # render the cache once, before the workers

@@ -148,3 +148,38 @@ def test_the_repository_ships_checksummed_models_of_todays_presets():
             assert got.experiment_dict() == want.experiment_dict(), (
                 f"pretrained/{preset}/{pretrained.unit_name(41, kind)} was trained with another config than the "
                 f"{preset} preset's; re-run `python scripts/ship_models.py --preset {preset}`")
+
+
+def test_a_shipped_unit_gains_a_published_probe_table_listed_and_checked_by_its_manifest(shipped, ci_config,
+                                                                                          ci_benchmark, tmp_path):
+    import shutil
+
+    root = tmp_path / "root"
+    shutil.copytree(shipped[0], root)
+    folder = pretrained.shipped_dir("ci", root)
+    name = "seed41-unbiased"
+    assert pretrained.shipped_probe_rows(folder, name, "published") is None  # none shipped yet
+    # without a shipped table, the published rows are probed here and kept beside the unit's run folder
+    rows, source = units.unit_probe_rows(ci_config, tmp_path / "runs", 41, "unbiased", protocol="published",
+                                         device="cpu", benchmark=ci_benchmark, progress=False, shipped_root=root)
+    assert source.startswith("run") and set(rows["protocol"]) == {"published"}
+    assert sorted(zip(rows["task"], rows["features"], rows["column"])) == [("share", "Z", "redundancy"),
+                                                                          ("unique1", "Z", "uniqueness")]
+    assert (tmp_path / "runs" / name / "probe_subspaces_published.csv").is_file()
+    pretrained.add_probe_table(folder, name, "published", rows, {"command": "test"})
+    manifest = json.loads((folder / pretrained.MANIFEST).read_text())
+    assert f"{name}/probe_published.csv" in manifest["files"] and manifest["probe_tables"]
+    shipped_rows, source = units.unit_probe_rows(ci_config, tmp_path / "other", 41, "unbiased", protocol="published",
+                                                 device="cpu", benchmark=ci_benchmark, progress=False,
+                                                 shipped_root=root)
+    assert source.startswith("shipped")
+    pd.testing.assert_frame_equal(shipped_rows.reset_index(drop=True), rows.reset_index(drop=True), check_dtype=False)
+    held, _ = units.unit_probe_rows(ci_config, tmp_path / "other", 41, "unbiased", subspaces=("Z",), device="cpu",
+                                    benchmark=ci_benchmark, progress=False, shipped_root=root)
+    assert set(held["protocol"]) == {"held_out"}  # the held-out rows are never the published ones
+    table = folder / name / "probe_published.csv"
+    table.write_text(table.read_text().replace("unique1", "unique2"))
+    with pytest.raises(pretrained.ShippedModelError, match="does not match its checksum"):
+        pretrained.shipped_probe_rows(folder, name, "published")
+    with pytest.raises(ValueError, match="held out is the unit's probe.csv"):
+        pretrained.add_probe_table(folder, name, "held_out", rows, {})
