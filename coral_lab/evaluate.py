@@ -259,11 +259,11 @@ def published_probe_model(
     seed: int = 0,
     shuffle_fitted_labels: bool = False,
     batch_size: int = 256,
-    n_pairs: int = PROBE_PAIRS,
+    n_pairs: int | None = None,
 ) -> pd.DataFrame:
     """The published Trifeature protocol on ``model`` (``coral_lab.published_probe``), per task:
 
-    1. ``n_pairs`` (the published 10,000, ``PROBE_PAIRS``) probe-train pairs and as many test pairs, or
+    1. ``n_pairs`` (None: the published 10,000, ``PROBE_PAIRS``) probe-train pairs and as many test pairs, or
        every test pair where there are fewer (``bench.probe_pairs``);
     2. three independent crop draws (``sources.CropDraw``, area ``CROP_SCALE``): the probe-train pairs,
        the test pairs' fitted copy and their scored copy (a task's draws come from ``seed`` and the
@@ -282,7 +282,7 @@ def published_probe_model(
     if unknown:
         raise ValueError(f"unknown task(s) {sorted(unknown)}; valid tasks: {list(TASKS)}")
     dev = model_device(model, device)
-    pairs_train, pairs_test = bench.probe_pairs(n_pairs)
+    pairs_train, pairs_test = bench.probe_pairs(PROBE_PAIRS if n_pairs is None else n_pairs)
     y_tr = pair_labels(bench.data.train, pairs_train, bench.mapping)
     y_te = pair_labels(bench.data.test, pairs_test, bench.mapping)
     protocol = MEMORISATION_CONTROL if shuffle_fitted_labels else "published"

@@ -27,6 +27,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from coral_lab import pretrained, runs
@@ -73,10 +74,8 @@ def _probe_study_unit(preset: str, seed: int, kind: str, folder: Path) -> str:
     return str(folder)
 
 
-def _probe_shipped(preset: str, seed: int, kind: str, protocol: str) -> tuple[str, "pd.DataFrame", float]:
+def _probe_shipped(preset: str, seed: int, kind: str, protocol: str) -> tuple[str, pd.DataFrame, float]:
     """A shipped unit's probe rows under ``protocol`` (``protocol.unit_probe_plan``), in run_unit's layout."""
-    import pandas as pd
-
     torch.set_num_threads(1)
     folder, name = pretrained.shipped_dir(preset), pretrained.unit_name(seed, kind)
     train_set, changes = pretrained.SHIPPED_UNITS[kind]
@@ -96,7 +95,7 @@ def _probe_shipped(preset: str, seed: int, kind: str, protocol: str) -> tuple[st
     if "run_id" in held.columns:  # the same training as the unit's probe.csv
         df["run_id"] = held["run_id"].iloc[0]
     df["config_hash"] = runs.config_hash(want)
-    return name, pd.DataFrame(df), time.perf_counter() - t0
+    return name, df, time.perf_counter() - t0
 
 
 def main() -> None:

@@ -133,3 +133,54 @@ def test_run_study_with_two_workers_matches_one_process(tiny, ci_benchmark, tmp_
                                   parallel[cols].sort_values(key).reset_index(drop=True))
     with pytest.raises(ValueError, match="jobs must be a positive int"):
         run_study("tiny", tiny, tmp_path / "x", seeds=[41], every=3, jobs=0)
+
+
+def test_a_unit_is_probed_under_each_protocol_and_a_protocol_added_later_reads_the_checkpoint(
+        tiny, ci_benchmark, tmp_path, monkeypatch):
+    import coral_lab.evaluate as evaluate
+
+    monkeypatch.setattr(evaluate, "PROBE_PAIRS", 300)  # the published 10,000 pairs take a while at test scale
+    v = Variant("v", "v")
+    held = run_curve_unit(tiny, v, 41, "unbiased", tmp_path, every=2, benchmark=ci_benchmark)
+    assert set(held["protocol"]) == {"held_out"} and sorted(held["epoch"].unique()) == [2, 3]
+    both = run_curve_unit(tiny, v, 41, "unbiased", tmp_path, every=2, benchmark=ci_benchmark,
+                          protocols=("held_out", "published"))
+    pub = both[both["protocol"] == "published"]
+    # epoch 2's weights are gone: the published probe reads the checkpoint (epoch 3), on the scored tasks from Z
+    assert sorted(pub["epoch"].unique()) == [3]
+    assert sorted(zip(pub["task"], pub["features"])) == [("share", "Z"), ("unique1", "Z")]
+    pd.testing.assert_frame_equal(both[both["protocol"] == "held_out"].reset_index(drop=True), held)
+    table = final_scores(both, protocol="published").set_index("variant")
+    assert table.loc["v", "R"] == pytest.approx(pub.loc[pub["task"] == "share", "balanced_accuracy"].iloc[0])
+    assert table.loc["v", "protocol"] == "published"
+    again = run_curve_unit(tiny, v, 41, "unbiased", tmp_path, every=2, benchmark=ci_benchmark,
+                           protocols=("published",))
+    pd.testing.assert_frame_equal(again, both)  # nothing probed twice
+
+
+def test_the_audit_table_and_figure_hold_every_score_per_protocol():
+    from coral_lab.config import get_preset
+    from coral_lab.figures import audit_figure
+
+    rows = []
+    for variant, epochs in (("d64", (10,)), ("d512", (10,)), ("e30", (10, 20, 30)), ("px64", (10,))):
+        for unit, task in (("unbiased", "share"), ("unbiased", "unique1"), ("biased", "synergy"),
+                           ("biased-no-mask", "synergy")):
+            for epoch in epochs:
+                for protocol, shift in (("held_out", 0.0), ("published", 10.0)):
+                    rows.append({"variant": variant, "unit": unit, "seed": 41, "epoch": epoch, "pairs_seen": 0,
+                                 "train_seconds": 1.0, "probe_seconds": 1.0, "protocol": protocol, "task": task,
+                                 "features": "Z", "balanced_accuracy": 50.0 + shift + epoch / 10, "val_balanced_accuracy": 0.0,
+                                 "roc_auc": 60.0, "C": 1.0})
+    curves = pd.DataFrame(rows)
+    table = study.audit_table(curves, get_preset("quick"))
+    assert set(table["score"]) == {"R", "U", "S", "S (no masking)"}
+    d512 = table[(table["variant"] == "d512") & (table["score"] == "R")].set_index("protocol")
+    assert d512.loc["published", "z_dim"] == 1024 and d512.loc["published", "balanced_accuracy"] == 61.0
+    assert set(table.loc[table["variant"] == "px64", "image_size"]) == {64}
+    assert set(table.loc[table["variant"] == "e30", "epochs"]) == {30}
+    fig = audit_figure(table)
+    r_width, r_budget = fig.axes[0], fig.axes[3]
+    assert len(r_width.lines) >= 2 and len(r_budget.lines) >= 2  # one line per protocol
+    held = next(line for line in r_width.lines if list(line.get_xdata()) == [128.0, 1024.0])
+    assert list(held.get_ydata()) == [51.0, 51.0]
