@@ -46,6 +46,7 @@ from coral_lab.paper import CHANCE, PAPER_TABLE1, SEED_STD_DDOF
 from coral_lab.published_probe import (
     CROP_SCALE,
     HELD_OUT,
+    MAX_ITER,
     MEMORISATION_CONTROL,
     PROBE_PAIRS,
     PROTOCOLS,
@@ -260,6 +261,9 @@ def published_probe_model(
     shuffle_fitted_labels: bool = False,
     batch_size: int = 256,
     n_pairs: int | None = None,
+    crop_scale: tuple[float, float] | None = CROP_SCALE,
+    standardise: bool = False,
+    max_iter: int = MAX_ITER,
 ) -> pd.DataFrame:
     """The published Trifeature protocol on ``model`` (``coral_lab.published_probe``), per task:
 
@@ -273,6 +277,11 @@ def published_probe_model(
 
     ``shuffle_fitted_labels`` is the memorisation control (``published_shuffled``): the fitted copy's
     labels are permuted before the search and the fit; the score uses the true labels.
+
+    Three knobs take the replica apart (``benchmarks/protocol_parts.py``; the protocol is the defaults):
+    ``crop_scale=None`` probes un-augmented images (the fitted and the scored copy are then the same
+    features), ``standardise=True`` scales every feature by the probe-train rows' mean and std before the
+    fit (as coral_lab's held-out probe does), ``max_iter`` sets the L-BFGS iterations (published: 100).
 
     Returns:
         The columns of ``probe_model``: balanced_accuracy is the scored copy's macro accuracy (%),
@@ -290,8 +299,9 @@ def published_probe_model(
     def features(split: TrifeatureSplit, pairs: PairSet, purpose: str) -> dict[str, np.ndarray]:
         gen = torch.Generator(device=dev)
         gen.manual_seed(int(derived_rng(seed, purpose).integers(2**62)))
-        return feature_sets(frozen_features(model, trifeature_batches(
-            split, pairs, dev, augment_cfg, batch_size, crops=CropDraw(gen, CROP_SCALE))))
+        crops = None if crop_scale is None else CropDraw(gen, crop_scale)
+        return feature_sets(frozen_features(model, trifeature_batches(split, pairs, dev, augment_cfg, batch_size,
+                                                                      crops=crops)))
 
     rows, names = [], None
     for task in tasks:
@@ -304,8 +314,12 @@ def published_probe_model(
         if shuffle_fitted_labels:
             y_fit = derived_rng(seed, f"published_probe/{task}/shuffle").permutation(y_fit)
         for feats in names:
-            fit = fit_published_probe(tr[feats], y_tr[task], fitted[feats], y_fit)
-            proba = fit.classifier.predict_proba(torch.from_numpy(scored[feats])).numpy()
+            x_tr, x_fit, x_score = tr[feats], fitted[feats], scored[feats]
+            if standardise:
+                mean, std = x_tr.mean(0), x_tr.std(0) + 1e-8
+                x_tr, x_fit, x_score = ((x - mean) / std for x in (x_tr, x_fit, x_score))
+            fit = fit_published_probe(x_tr, y_tr[task], x_fit, y_fit, max_iter=max_iter)
+            proba = fit.classifier.predict_proba(torch.from_numpy(np.ascontiguousarray(x_score))).numpy()
             n_classes = proba.shape[1]
             y = y_te[task]
             rows.append(
