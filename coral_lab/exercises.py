@@ -230,24 +230,35 @@ _PENALTY_CASES = (
 )
 
 
-def check_published_penalty(fn: Callable[[torch.Tensor, float], torch.Tensor] | None) -> Grade:
-    """A student's ``penalty(weight, C)``: the published probe's ``(1 / C) * 0.5 * ||W||_2`` (the norm, not
-    its square), against values worked out by hand (not against coral_lab's own function)."""
-    name = "published_penalty"
-    for rows, c, want in _PENALTY_CASES:
-        got, problem = _call(name, fn, torch.tensor(rows), c)
+def _check_against_hand_values(name: str, fn: Any, cases: Any, args: Callable[[tuple], tuple],
+                               shown: Callable[[tuple], str], mistake: Callable[[tuple, float], str]) -> Grade | None:
+    """``fn(*args(case))`` against each case's hand-worked value (its last item); the first mismatch's grade,
+    naming the inputs (``shown``) and a known mistake's hint (``mistake``: "" when none fits), or None."""
+    for case in cases:
+        got, problem = _call(name, fn, *args(case))
         if problem is not None:
             return problem
         value = _as_float(got)
         if value is None:
-            return _record(name, WRONG, f"expected a scalar, got {type(got).__name__}")
-        if not math.isclose(value, want, rel_tol=1e-5, abs_tol=1e-6):
-            squared = 0.5 * sum(v * v for row in rows for v in row) / c
-            hint = (" (that is the squared norm: the published penalty takes the norm itself)"
-                    if math.isclose(value, squared, rel_tol=1e-5) else "")
-            return _record(name, WRONG, f"for W = {list(map(list, rows))}, C = {c} you get {value:.4f}, expected "
-                                        f"{want:.4f}{hint}")
-    return _record(name, DONE, "(1 / C) * 0.5 * ||W||_2 on four weights worked by hand")
+            return _record(name, WRONG, f"expected a number, got {type(got).__name__}")
+        if not math.isclose(value, case[-1], rel_tol=1e-5, abs_tol=1e-6):
+            return _record(name, WRONG, f"for {shown(case)} you get {value:.4f}, expected {case[-1]:.4f}"
+                                        f"{mistake(case, value)}")
+    return None
+
+
+def check_published_penalty(fn: Callable[[torch.Tensor, float], torch.Tensor] | None) -> Grade:
+    """A student's ``penalty(weight, C)``: the published probe's ``(1 / C) * 0.5 * ||W||_2`` (the norm, not
+    its square), against values worked out by hand (not against coral_lab's own function)."""
+    def squared(case: tuple, value: float) -> str:
+        rows, c, _ = case
+        if math.isclose(value, 0.5 * sum(v * v for row in rows for v in row) / c, rel_tol=1e-5):
+            return " (that is the squared norm: the published penalty takes the norm itself)"
+        return ""
+
+    bad = _check_against_hand_values("published_penalty", fn, _PENALTY_CASES, lambda case: (torch.tensor(case[0]), case[1]),
+                                     lambda case: f"W = {list(map(list, case[0]))}, C = {case[1]}", squared)
+    return bad or _record("published_penalty", DONE, "(1 / C) * 0.5 * ||W||_2 on four weights worked by hand")
 
 
 # (true labels, predictions, balanced accuracy worked by hand)
@@ -262,20 +273,15 @@ _BALANCED_CASES = (
 def check_balanced_accuracy(fn: Callable[[Any, Any], float] | None) -> Grade:
     """A student's ``balanced_accuracy(y_true, y_pred)`` (mean per-class recall over the classes in
     ``y_true``) against values worked out by hand."""
-    name = "balanced_accuracy"
-    for y, pred, want in _BALANCED_CASES:
-        got, problem = _call(name, fn, list(y), list(pred))
-        if problem is not None:
-            return problem
-        value = _as_float(got)
-        if value is None:
-            return _record(name, WRONG, f"expected a number, got {type(got).__name__}")
-        if not math.isclose(value, want, rel_tol=1e-6, abs_tol=1e-9):
-            plain = sum(a == b for a, b in zip(y, pred)) / len(y)
-            hint = " (that is plain accuracy: average the recall of each class instead)" if math.isclose(value, plain) else ""
-            return _record(name, WRONG, f"for y = {list(y)}, predictions {list(pred)} you get {value:.4f}, expected "
-                                        f"{want:.4f}{hint}")
-    return _record(name, DONE, "mean per-class recall on four label sets worked by hand")
+    def plain(case: tuple, value: float) -> str:
+        y, pred, _ = case
+        if math.isclose(value, sum(a == b for a, b in zip(y, pred)) / len(y)):
+            return " (that is plain accuracy: average the recall of each class instead)"
+        return ""
+
+    bad = _check_against_hand_values("balanced_accuracy", fn, _BALANCED_CASES, lambda case: (list(case[0]), list(case[1])),
+                                     lambda case: f"y = {list(case[0])}, predictions {list(case[1])}", plain)
+    return bad or _record("balanced_accuracy", DONE, "mean per-class recall on four label sets worked by hand")
 
 
 QUESTIONS: dict[str, tuple[str, dict[str, str], str]] = {
