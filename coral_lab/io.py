@@ -17,7 +17,7 @@ import torch
 from torch.torch_version import TorchVersion
 
 __all__ = ["atomic_write", "atomic_write_text", "atomic_torch_save", "load_checkpoint", "remove_stale_temporaries",
-           "CheckpointError"]
+           "is_temporary", "CheckpointError"]
 
 
 def _umask() -> int:
@@ -47,8 +47,18 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing, unreadable or does not match the run that asks for it."""
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
-    """Call ``write(tmp_path)`` and move the result to ``path`` atomically."""
+def is_temporary(name: str) -> bool:
+    """True for the name of a temporary file ``atomic_write`` makes (``.<name>.<random>.tmp``)."""
+    return name.startswith(".") and name.endswith(".tmp")
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None],
+                 before_replace: Callable[[str], None] | None = None) -> Path:
+    """Call ``write(tmp_path)`` and move the result to ``path`` atomically.
+
+    ``before_replace(tmp_path)``, when given, runs once the new content is complete and on disk, just
+    before it replaces ``path`` (``atomic_torch_save`` records the new checksum there).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -58,6 +68,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a result file gets the usual mode
+        if before_replace is not None:
+            before_replace(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -91,16 +103,36 @@ def _sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def _listed_digests(sums: Path) -> list[str]:
+    """The digests a checksum file lists, one a line (an unreadable file lists none)."""
+    try:
+        return [line.strip() for line in sums.read_text().splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
-    """``torch.save`` atomically, with the file's SHA-256 in ``<path>.sha256`` (checked by ``load_checkpoint``)."""
+    """``torch.save`` atomically, with the file's SHA-256 in ``<path>.sha256`` (checked by ``load_checkpoint``).
+
+    The two files never disagree, whenever the process stops: the new digest is added to the checksum
+    file (beside the digest of the file it replaces) *before* the new file takes the old one's place,
+    and the old digest is dropped only after. A kill or Ctrl-C at any moment leaves a checkpoint whose
+    digest is listed, so a resume never has to ask for anything to be deleted.
+    """
+    path = Path(path)
+    sums = checksum_path(path)
     digest: list[str] = []
 
     def write(tmp: str) -> None:
         torch.save(obj, tmp)
         digest.append(_sha256(tmp))
 
-    out = atomic_write(path, write)
-    atomic_write_text(checksum_path(out), digest[0] + "\n")
+    def announce(tmp: str) -> None:  # the commit point of the pair: both digests listed, the new file next
+        listed = [d for d in _listed_digests(sums) if d != digest[0]]
+        atomic_write_text(sums, "\n".join([digest[0], *listed[:1]]) + "\n")
+
+    out = atomic_write(path, write, before_replace=announce)
+    atomic_write_text(sums, digest[0] + "\n")
     return out
 
 
@@ -115,7 +147,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} not found; run `coral-lab pretrain` to create it")
     sums = checksum_path(path)
-    if sums.is_file() and sums.read_text().strip() != _sha256(path):
+    if sums.is_file() and _sha256(path) not in _listed_digests(sums):
         raise CheckpointError(
             f"checkpoint {path} does not match its checksum in {sums.name}: the file was changed or corrupted after "
             f"it was written. Retrain (delete both files), or delete {sums.name} to load it as it is"

@@ -113,8 +113,11 @@ def fit(
     else:
         run_id = uuid.uuid4().hex  # a fresh training: outputs of an earlier one in this folder are stale
     if run_dir is not None and info.is_main:
+        # the checkpoint is the run's commit point: the marker's run id, config.json and history.csv are
+        # derived from it, so a kill between its write and theirs is repaired here
         runs.new_run_id(run_dir, run_id)
         cfg.to_json(run_dir / runs.CONFIG)
+        _write_history(run_dir, history)
 
     part_names = list(model.loss_parts)
     bar_parts = tuple(model.progress_parts)
@@ -199,4 +202,21 @@ def _save(run_dir, model, optimizer, cfg, epoch, history, order_gen, aug_gen, ru
         "run_id": run_id,
     }
     atomic_torch_save(ckpt, run_dir / runs.CHECKPOINT)
-    atomic_write_text(run_dir / runs.HISTORY, pd.DataFrame(history).to_csv(index=False))
+    _write_history(run_dir, history)
+
+
+def _write_history(run_dir: Path, history: list[dict]) -> None:
+    """``history.csv`` as the checkpoint's history: left alone when it already is, removed before a fresh
+    training's first epoch (an earlier training's rows are not this run's; its checkpoint, until replaced,
+    still holds them)."""
+    path = run_dir / runs.HISTORY
+    if not history:
+        path.unlink(missing_ok=True)
+        return
+    text = pd.DataFrame(history).to_csv(index=False)
+    try:
+        if path.read_text() == text:
+            return
+    except (OSError, UnicodeDecodeError):
+        pass
+    atomic_write_text(path, text)

@@ -32,7 +32,7 @@ from typing import Any
 
 import pandas as pd
 
-from coral_lab.io import atomic_write_text, remove_stale_temporaries
+from coral_lab.io import atomic_write_text, is_temporary, remove_stale_temporaries
 from coral_lab.published_probe import HELD_OUT, PROTOCOLS
 
 try:  # POSIX; elsewhere the folders are not locked (``RunLock`` says so once)
@@ -167,11 +167,14 @@ def claim(path: str | os.PathLike) -> Path:
     """Make ``path`` a run folder (create it, or check that it is one) and return it.
 
     A new or empty folder gets the marker; a marked folder, or one an older coral_lab wrote, is used
-    as it is. Anything else (a folder with other files, a file, an empty path) raises
-    ``RunFolderError`` and nothing in it is touched.
+    as it is. A folder holding nothing but coral_lab's temporary files and lock file (a first write
+    killed before the marker was in place) counts as empty: the marker is written, and the
+    temporaries go when the folder is next locked (``RunLock``). Anything else (a folder with other
+    files, a file, an empty path) raises ``RunFolderError`` and nothing in it is touched.
     """
     folder = _check_path(path)
-    if folder.is_dir() and any(folder.iterdir()):
+    # a folder that holds only what a killed first write left (its temporaries, the lock file) is still new
+    if folder.is_dir() and any(not (is_temporary(p.name) or p.name == LOCK) for p in folder.iterdir()):
         marker = _read_marker(folder)
         if marker is None:
             if not _legacy_run(folder):

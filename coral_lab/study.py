@@ -40,7 +40,7 @@ from coral_lab.analysis import one_modality_probe
 from coral_lab.config import TEACHING_DATA, RunConfig, require_trifeature
 from coral_lab.evaluate import TABLE1_TASKS, probe_model, protocol_rows, with_protocol
 from coral_lab.device import set_cpu_threads, worker_threads
-from coral_lab.io import atomic_write_text
+from coral_lab.io import atomic_write_text, load_checkpoint
 from coral_lab.protocol import UNITS, check_protocols
 from coral_lab.published_probe import HELD_OUT
 from coral_lab.train import load_benchmark, pretrain
@@ -332,8 +332,9 @@ def run_curve_unit(
         return rows
     bench = benchmark if benchmark is not None else load_benchmark(ucfg, progress=progress)
     frames = [rows] if len(rows) else []
-    history_csv = unit_dir / "history.csv"
-    trained = len(pd.read_csv(history_csv)) if history_csv.exists() else 0  # epochs the checkpoint holds
+    checkpoint = unit_dir / runs.CHECKPOINT
+    # the epochs the checkpoint holds (the run's commit point: history.csv may lag it after a kill)
+    trained = int(load_checkpoint(checkpoint)["epoch"]) if checkpoint.is_file() else 0
     for mark in marks:
         missing = [p for p in protocols if (mark, p) not in done]
         if not missing or mark < trained:  # probed, or passed before a probe could run: weights are gone
@@ -342,6 +343,8 @@ def run_curve_unit(
                        max_epochs_this_call=mark - trained)
         history = res.history
         trained = len(history)
+        if trained != mark:  # never probe weights under another epoch's label
+            raise RuntimeError(f"{unit_dir} holds epoch {trained} where the study expected {mark}; rerun the study")
         for protocol in missing:
             t0 = time.perf_counter()
             tasks, feats = _probe_plan(protocol, ucfg.train.train_set)
