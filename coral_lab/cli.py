@@ -469,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException as e:  # every failure: one line that says what to do (--debug: the traceback)
         if args.debug or isinstance(e, SystemExit):
             raise
-        print(f"error: {error_line(e, CheckpointError, CacheError)}", file=sys.stderr)
+        print(f"error: {error_line(e, CheckpointError, CacheError, distributed.LaunchError)}", file=sys.stderr)
         code = 130 if isinstance(e, KeyboardInterrupt) else 2
     if distributed.dist_info().enabled:
         # under torchrun: leave without C++ static destructors, at which torch's gloo backend can

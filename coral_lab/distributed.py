@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
 
 from coral_lab.embeddings import Embeddings
 
-__all__ = ["DistInfo", "dist_info", "init_from_env", "gather_with_grad", "gather_embeddings", "broadcast_buffers", "cleanup"]
+__all__ = ["DistInfo", "LaunchError", "JOIN_TIMEOUT_S", "dist_info", "init_from_env", "gather_with_grad", "gather_embeddings", "broadcast_buffers", "cleanup"]
 
 
 @dataclass(frozen=True)
@@ -40,16 +41,49 @@ def dist_info() -> DistInfo:
     return DistInfo()
 
 
+JOIN_TIMEOUT_S = 120  # how long a process waits for the others of a distributed launch (CORAL_LAB_DIST_TIMEOUT)
+
+
+class LaunchError(RuntimeError):
+    """The environment announces a distributed launch that does not come together."""
+
+
 def init_from_env(device_type: str) -> DistInfo:
     """Initialise the process group from torchrun's environment (``WORLD_SIZE`` > 1); otherwise a no-op.
 
-    Uses NCCL for CUDA and gloo for the CPU.
+    A launch is what the process group says once it is formed, never an environment variable alone: a
+    stray ``RANK`` without ``WORLD_SIZE`` > 1 is a single process (rank 0). The processes must find each
+    other within ``CORAL_LAB_DIST_TIMEOUT`` seconds (default ``JOIN_TIMEOUT_S``), else ``LaunchError``
+    with one line, before any folder is touched. Uses NCCL for CUDA and gloo for the CPU.
     """
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1 or (dist.is_available() and dist.is_initialized()):
+    if dist.is_available() and dist.is_initialized():
         return dist_info()
+    try:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+    except ValueError:
+        raise LaunchError(f"WORLD_SIZE={os.environ['WORLD_SIZE']!r} is not a number; unset it, or launch with "
+                          "torchrun") from None
+    if world <= 1:
+        return DistInfo()
+    missing = [k for k in ("RANK", "MASTER_ADDR", "MASTER_PORT") if k not in os.environ]
+    if missing:
+        raise LaunchError(f"WORLD_SIZE={world} announces a distributed launch but {', '.join(missing)} "
+                          "is not set; launch with torchrun --nproc_per_node N, or unset WORLD_SIZE")
+    try:
+        timeout = float(os.environ.get("CORAL_LAB_DIST_TIMEOUT", JOIN_TIMEOUT_S))
+    except ValueError:
+        raise LaunchError("CORAL_LAB_DIST_TIMEOUT must be a number of seconds") from None
     backend = "nccl" if device_type == "cuda" else "gloo"
-    dist.init_process_group(backend=backend)
+    try:
+        dist.init_process_group(backend=backend, timeout=timedelta(seconds=timeout))
+    except Exception as e:  # the store's or the backend's timeout, refused connections, ...
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        raise LaunchError(
+            f"the distributed launch (WORLD_SIZE={world}, RANK={os.environ['RANK']}, "
+            f"MASTER_ADDR={os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']}) did not come together within "
+            f"{timeout:g} s ({first}); start every process with torchrun --nproc_per_node N, or unset WORLD_SIZE "
+            "for one process"
+        ) from None
     info = dist_info()
     if device_type == "cuda":
         torch.cuda.set_device(info.local_rank)

@@ -12,8 +12,7 @@ interrupted unit resumes from its checkpoint, so the protocol can be completed a
 
 from __future__ import annotations
 
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -29,6 +28,7 @@ from coral_lab.io import atomic_write_text
 from coral_lab.paper import DISPLAY_NAMES, PAPER_SEEDS, PAPER_TABLE1_PROTOCOLS, SPREAD_NOTE
 from coral_lab.published_probe import HELD_OUT, PROTOCOL_LABELS, PROTOCOLS
 from coral_lab.train import load_benchmark, load_model, pretrain
+from coral_lab.workers import unit_pool
 
 __all__ = ["UNITS", "check_protocols", "unit_probe_plan", "run_unit", "score_columns", "run_table1", "format_table1",
            "PROTOCOL_NOTES"]
@@ -142,7 +142,7 @@ def _run_units_in_processes(cfg, units, out_dir, device, jobs, on_unit_end, subs
     threads = (worker_threads(resolved, jobs, cfg.train.num_threads) or 0) if resolved == "cpu" else 0
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     results: dict[tuple[int, str], pd.DataFrame] = {}
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with unit_pool(jobs) as pool:
         futures = {pool.submit(_unit_worker, cfg, seed, ts, str(out_dir), resolved, threads, tuple(subspaces),
                                tuple(protocols)): (seed, ts)
                    for seed, ts in units}

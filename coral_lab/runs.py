@@ -228,7 +228,15 @@ class RunLock:
             held[1] += 1
             return self
         self.folder.mkdir(parents=True, exist_ok=True)
-        f = open(self.folder / LOCK, "a+")
+        lock = self.folder / LOCK
+        try:  # never through a link: a lock file that is a symlink would make the write below land elsewhere
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        except OSError:
+            if lock.is_symlink():
+                raise RunFolderError(f"{lock} is a symbolic link, not coral_lab's lock file; remove the link (nothing "
+                                     "it points to was touched) and run again") from None
+            raise
+        f = os.fdopen(fd, "a+")
         if fcntl is not None:
             try:
                 fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -26,9 +26,8 @@ checkpoint and keeps the probes it has, so an interrupted study continues where 
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -44,6 +43,7 @@ from coral_lab.io import atomic_write_text, load_checkpoint
 from coral_lab.protocol import UNITS, check_protocols
 from coral_lab.published_probe import HELD_OUT
 from coral_lab.train import load_benchmark, pretrain
+from coral_lab.workers import unit_pool
 
 __all__ = [
     "UNIT_KINDS",
@@ -457,7 +457,7 @@ def run_study(
             datasets.setdefault(dataclasses.astuple(ucfg.data), ucfg)
         for ucfg in datasets.values():
             load_benchmark(ucfg, progress=False)
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with unit_pool(jobs) as pool:
             futures = {pool.submit(_unit_worker, cfg, v, s, u, str(out_dir), every, device, threads, protocols): (v, s, u)
                        for v, s, u in units}
             for fut in as_completed(futures):

@@ -24,7 +24,6 @@ the un-augmented pair as both views to a method with ``uses_augmentation = False
 from __future__ import annotations
 
 import functools
-import os
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,7 +156,10 @@ def pretrain(
             raise ValueError(f"pretrain: benchmark is the Trifeature pairs; a {cfg.dataset} config takes data=")
         data = data if data is not None else load_dataset(cfg.dataset, cfg.data.path, cfg.data.split_seed)
         train = functools.partial(_pretrain_features, data=data)
-    if run_dir is None or int(os.environ.get("RANK", "0")) != 0:
+    # a distributed launch is what the formed process group says (a stray RANK is not one), and it is
+    # formed before the folder is claimed, so a launch that never comes together holds nothing
+    info = distributed.init_from_env(resolve_device(device).type) if cfg.is_trifeature else distributed.DistInfo()
+    if run_dir is None or not info.is_main:
         return train(cfg, run_dir, device=device, progress=progress, resume=resume,
                      on_epoch_end=on_epoch_end, max_epochs_this_call=max_epochs_this_call)
     folder = runs.claim(run_dir)

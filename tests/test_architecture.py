@@ -20,6 +20,7 @@ LAZY_OK = ("matplotlib", "seaborn", "plotly", "umap", "ipywidgets", "IPython", "
 LAZY_MODULES = {
     "coral_lab.figures": "imports matplotlib at the top; the coral-lab CLI must start without the notebooks extra",
     "coral_lab.lecture": "imports matplotlib at the top, as coral_lab.figures",
+    "coral_lab.cli": "the console entry point (coral_lab.launch) imports it under a Ctrl-C guard",
 }
 
 
