@@ -445,6 +445,10 @@ def error_line(e: BaseException, *expected: type) -> str:
                 "where it stopped")
     if isinstance(e, (ValueError, FileNotFoundError, runs.RunBusyError, *expected)):
         return text  # coral_lab's own messages already say what to do
+    if isinstance(e, RuntimeError) and any(m in text for m in ("unexpected pos", "PytorchStreamWriter", "file write failed")):
+        # torch.save's message when a write stops short, as on a full disk
+        return (f"a file could not be written completely ({text[:160]}); is the disk full? Free some space and run the "
+                "same command again (the last complete checkpoint is kept)")
     if isinstance(e, FloatingPointError):
         return f"{text} (the training diverged; try a lower --lr)"
     if isinstance(e, ModuleNotFoundError):

@@ -435,6 +435,7 @@ class RunConfig(ConfigTree):
             _check_trifeature(self.data, self.model)
         else:
             _check_feature_model(self.model)
+            _check_feature_augment(self.augment)
             _check_finetune(self.finetune)
             _check(self.probe.protocol == HELD_OUT,
                    "probe.protocol 'published' replicates the released Trifeature script; a feature data set is "
@@ -522,6 +523,14 @@ def _check_trifeature(data: DataConfig, model: ModelConfig) -> None:
            (model.embed_dim, model.n_heads))
 
 
+def _check_feature_augment(a: FeatureAugmentConfig) -> None:
+    """The feature-data augmentations: probabilities and fractions in [0, 1], the noise's std >= 0."""
+    for name in ("drop_p", "drop_max", "noise_p", "corrupt_rate"):
+        _check(0 <= getattr(a, name) <= 1, f"augment.{name} must be in [0, 1] (a probability or a fraction)",
+               getattr(a, name))
+    _check(0 <= a.noise_std < math.inf, "augment.noise_std must be >= 0 (a standard deviation)", a.noise_std)
+
+
 def _check_feature_model(m: FeatureModelConfig) -> None:
     """The feature-data model section: the fusion width and the per-modality encoders."""
     enc = m.encoder
@@ -535,7 +544,11 @@ def _check_feature_model(m: FeatureModelConfig) -> None:
 def _check_finetune(f: FinetuneConfig) -> None:
     _check(f.epochs > 0, "finetune.epochs must be > 0", f.epochs)
     _check(f.batch_size >= 2, "finetune.batch_size must be >= 2 (contrastive losses need negatives)", f.batch_size)
-    _check(f.lr > 0, "finetune.lr must be > 0", f.lr)
+    _check(0 < f.lr < math.inf, "finetune.lr must be a positive number", f.lr)
+    _check(0 <= f.weight_decay < math.inf, "finetune.weight_decay must be >= 0", f.weight_decay)
+    for name in ("lambda_s", "lambda_u", "lambda_o"):
+        _check(0 <= getattr(f, name) < math.inf, f"finetune.{name} must be >= 0 (a loss weight)", getattr(f, name))
+    _check(0 < f.temperature < math.inf, "finetune.temperature must be > 0", f.temperature)
     _check(0 <= f.mask_ratio < 1, "finetune.mask_ratio must be in [0, 1)", f.mask_ratio)
     _check(f.positives in ("class", "self"), "finetune.positives must be 'class' or 'self'", f.positives)
     _check(f.patience >= 1, "finetune.patience must be >= 1", f.patience)

@@ -139,7 +139,31 @@ def read_result(
         if values.isna().any() or not np.isfinite(values.to_numpy(dtype=float)).all():
             raise ValueError(f"result file {path}: column {c!r} must hold finite numbers only{hint}")
         table[c] = values
+    for c in required:  # a required label column (variant, method, ...) is filled in every row ('column' is
+        if c not in numeric and c != "column" and table[c].isna().any():  # empty for a row no column scores)
+            rows = [int(i) + 2 for i in np.flatnonzero(table[c].isna().to_numpy())[:3]]  # CSV line numbers
+            raise ValueError(f"result file {path}: column {c!r} is empty on line(s) {rows}{hint}")
+    for c in SCORE_COLUMNS:
+        if c in table.columns:
+            values = pd.to_numeric(table[c], errors="coerce")
+            bad = values.notna() & ~values.between(0, 100)
+            if bad.any():
+                raise ValueError(f"result file {path}: column {c!r} holds {values[bad].iloc[0]!r}, outside the "
+                                 f"0-100 % of a score{hint}")
+    if "column" in table.columns and "column" in required:
+        unknown = sorted(set(table["column"].dropna().astype(str)) - set(COLUMNS) - {""})
+        if unknown:
+            raise ValueError(f"result file {path}: column 'column' holds {unknown}, not a Table 1 column "
+                             f"{list(COLUMNS)}{hint}")
+    if "protocol" in table.columns:
+        unknown = sorted(set(table["protocol"].dropna().astype(str)) - set(PROTOCOLS))
+        if unknown:
+            raise ValueError(f"result file {path}: column 'protocol' holds {unknown}, not a probe protocol "
+                             f"{list(PROTOCOLS)}{hint}")
     return table, info
+
+
+SCORE_COLUMNS = ("balanced_accuracy", "roc_auc", "val_balanced_accuracy")  # percentages wherever they appear
 
 
 # ---------------------------------------------------------------------------------------------

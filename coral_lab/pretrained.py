@@ -38,6 +38,7 @@ __all__ = [
     "shipped_dir",
     "unit_name",
     "export_units",
+    "read_manifest",
     "verify_shipped",
     "shipped_units",
     "shipped_config",
@@ -119,29 +120,61 @@ def export_units(runs: Mapping[str, str | Path], dest: str | Path, info: Mapping
     return atomic_write_text(dest / MANIFEST, json.dumps(manifest, indent=2, default=str) + "\n")
 
 
+_HEX = frozenset("0123456789abcdef")
+
+
+def read_manifest(folder: str | Path) -> dict[str, Any]:
+    """A shipped folder's ``MANIFEST.json``, its layout checked: ``files`` maps ``<unit>/<file>`` to
+    ``{"sha256": 64 hex digits, "bytes": int}``. A missing, unreadable or malformed manifest raises
+    ``ShippedModelError`` with one line (nothing of it is trusted)."""
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        raise ShippedModelError(f"no shipped models in {folder} ({MANIFEST} not found); train instead (RETRAIN = True)")
+    restore = f"restore it with `git checkout {path}`"
+    try:
+        manifest = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ShippedModelError(f"{path} is not a valid manifest ({type(e).__name__}); {restore}") from None
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict):
+        raise ShippedModelError(f"{path} is not a valid manifest (no 'files' mapping); {restore}")
+    for key, entry in files.items():
+        ok = (isinstance(key, str) and key.count("/") == 1 and ".." not in key.split("/")
+              and isinstance(entry, dict) and isinstance(entry.get("sha256"), str) and len(entry["sha256"]) == 64
+              and set(entry["sha256"]) <= _HEX and isinstance(entry.get("bytes"), int)
+              and not isinstance(entry.get("bytes"), bool))
+        if not ok:
+            raise ShippedModelError(f"{path} is not a valid manifest (its entry {key!r} is not "
+                                    f"<unit>/<file> -> {{sha256, bytes}}); {restore}")
+    return manifest
+
+
 def verify_shipped(folder: str | Path, names: Sequence[str] | None = None) -> dict[str, Any]:
-    """Check the files of ``names`` (default: every unit in the manifest) against ``MANIFEST.json``.
+    """Check the files of ``names`` (default: every unit in the manifest) against ``MANIFEST.json``: every
+    file a unit ships (``FILES``) must be listed, and every listed file must exist and match its checksum.
 
     Returns:
         The manifest.
 
     Raises:
-        ShippedModelError: no manifest, a file missing, or a checksum mismatch (the message names the file).
+        ShippedModelError: no manifest or a malformed one, a file unlisted or missing, or a checksum
+        mismatch (the message names the file).
     """
     folder = Path(folder)
     path = folder / MANIFEST
-    if not path.is_file():
-        raise ShippedModelError(f"no shipped models in {folder} ({MANIFEST} not found); train instead (RETRAIN = True)")
-    try:
-        manifest = json.loads(path.read_text())
-        files = manifest["files"]
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise ShippedModelError(f"{path} is not a valid manifest ({e}); restore it with `git checkout {path}`") from None
-    wanted = [k for k in files if names is None or k.split("/", 1)[0] in names]
+    manifest = read_manifest(folder)
+    files = manifest["files"]
+    units = sorted({k.split("/")[0] for k in files})
     if names is not None:
-        missing = [n for n in names if not any(k.startswith(f"{n}/") for k in files)]
+        missing = [n for n in names if n not in units]
         if missing:
-            raise ShippedModelError(f"{folder} ships no unit(s) {missing}; shipped: {sorted({k.split('/')[0] for k in files})}")
+            raise ShippedModelError(f"{folder} ships no unit(s) {missing}; shipped: {units}")
+    for name in units if names is None else names:
+        unlisted = [f for f in FILES if f"{name}/{f}" not in files]
+        if unlisted:
+            raise ShippedModelError(f"{path} does not list {name}/{unlisted[0]}: every shipped file must carry its "
+                                    f"checksum; restore the manifest with `git checkout {path}`")
+    wanted = [k for k in files if names is None or k.split("/")[0] in names]
     for key in wanted:
         p = folder / key
         if not p.is_file():
@@ -156,13 +189,9 @@ def verify_shipped(folder: str | Path, names: Sequence[str] | None = None) -> di
 
 def shipped_units(folder: str | Path) -> list[str]:
     """The unit names a shipped folder's manifest lists (``[]`` when there is no manifest)."""
-    path = Path(folder) / MANIFEST
-    if not path.is_file():
+    if not (Path(folder) / MANIFEST).is_file():
         return []
-    try:
-        return sorted({k.split("/", 1)[0] for k in json.loads(path.read_text())["files"]})
-    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
-        raise ShippedModelError(f"{path} is not a valid manifest ({e}); restore it with `git checkout {path}`") from None
+    return sorted({k.split("/", 1)[0] for k in read_manifest(folder)["files"]})
 
 
 def shipped_config(folder: str | Path, name: str) -> RunConfig:

@@ -236,3 +236,21 @@ def test_one_override_builder_serves_both_command_lines():
         ["paper", "paper", None, 0.5, (0.1, 0.9)]
     with pytest.raises(SystemExit, match="section.field=value"):
         overrides_from_args(argparse.Namespace(set=["epochs=3"]), CLI_FLAGS)
+
+
+@pytest.mark.parametrize("item, message", [
+    ("finetune.lambda_s=-5", "finetune.lambda_s must be >= 0"),
+    ("finetune.lambda_u=-5", "finetune.lambda_u must be >= 0"),
+    ("finetune.weight_decay=-1", "finetune.weight_decay must be >= 0"),
+    ("finetune.temperature=0", "finetune.temperature must be > 0"),
+    ("augment.drop_max=5", "augment.drop_max must be in [0, 1]"),
+    ("augment.noise_std=-1", "augment.noise_std must be >= 0"),
+    ("augment.corrupt_rate=2", "augment.corrupt_rate must be in [0, 1]"),
+    ("augment.drop_p=-0.1", "augment.drop_p must be in [0, 1]"),
+])
+def test_feature_data_values_are_range_checked_before_anything_runs(item, message, tmp_path):
+    from coral_lab.cli import main
+
+    with pytest.raises(SystemExit, match=re.escape(message)):
+        main(["reproduce", "--dataset", "digits", "--preset", "ci", "--set", item, "--out", str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists()

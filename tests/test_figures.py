@@ -200,7 +200,8 @@ def test_make_all_figures_finds_results_one_level_down_and_reports_missing(tmp_p
     written = made[made["status"] == "written"]
     assert sorted(p.split("/")[-1] for p in written["path"]) == [
         "table1_bars.png", "table1_bars_quick.png", "table3_masking_abl.png"]
-    assert set(made.loc[made["status"] == "missing", "figure"]) == {"weights", "probe_map", "umap", "baselines", "study"}
+    assert set(made.loc[made["status"] == "missing", "figure"]) == {"weights", "probe_map", "umap", "baselines", "study",
+                                                                    "audit"}
     assert (out / "table1_bars.json").is_file() and (out / "table3_masking_abl.json").is_file()
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -243,3 +244,27 @@ def test_baselines_figure_bars_are_each_methods_seed_mean_with_the_papers_ticks(
     assert "baselines_table1_b.png" in " ".join(made["path"])
     with pytest.raises(ValueError, match="unknown method"):
         figures.baselines_figure(rows.assign(method="simclr"))
+
+
+@pytest.mark.parametrize("flaw, message", [
+    ("a NaN variant", "column 'variant' is empty on line"),
+    ("a score of 130", "outside the 0-100 %"),
+    ("an unknown column", "not a Table 1 column"),
+    ("an unknown protocol", "not a probe protocol"),
+])
+def test_a_malformed_result_stops_naming_its_file(flaw, message, tmp_path):
+    values = {"increasing": {"redundancy": 80.0, "uniqueness": 30.0, "synergy": 60.0},
+              "none": {"redundancy": 70.0, "uniqueness": 20.0, "synergy": 50.0}}
+    res = ablation_rows("masking", values)
+    if flaw == "a NaN variant":
+        res.loc[1, "variant"] = np.nan
+    elif flaw == "a score of 130":
+        res.loc[0, "balanced_accuracy"] = 130.0
+    elif flaw == "an unknown column":
+        res.loc[0, "column"] = "colour"
+    else:
+        res["protocol"] = "test_pairs"
+    csv, _ = figures.save_result(res, tmp_path / "ablation_masking.csv", PROV)
+    with pytest.raises(ValueError, match=message) as e:
+        figures.render_figure("masking", csv, tmp_path / "m.png")
+    assert str(csv) in str(e.value) and not (tmp_path / "m.png").exists()

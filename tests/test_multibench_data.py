@@ -143,3 +143,29 @@ def test_digits_are_two_halves_of_real_images():
     first = np.concatenate([top[0], bottom[0]])
     assert np.isclose(images, first).all(axis=(1, 2)).any()  # the two views reassemble a real image
     assert set(np.unique(data.train.y)) == set(range(10))
+
+
+class _RunsACommand:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("payload", ["command", "builtins eval"])
+def test_a_pickle_whose_unpickling_runs_code_is_refused_unread(tmp_path, payload):
+    import builtins
+    import pickle
+
+    from coral_lab.multibench.datasets import DataFileError, load_dataset
+
+    marker = tmp_path / "ran"
+    evil = _RunsACommand(marker) if payload == "command" else type(
+        "E", (), {"__reduce__": lambda self: (builtins.eval, (f"open({str(marker)!r}, 'w')",))})()
+    (tmp_path / "mosi_data.pkl").write_bytes(pickle.dumps({"train": {"vision": evil}}))
+    with pytest.raises(DataFileError, match="not a plain data pickle"):
+        load_dataset("mosi", tmp_path)
+    assert not marker.exists()

@@ -183,3 +183,39 @@ def test_a_shipped_unit_gains_a_published_probe_table_listed_and_checked_by_its_
         pretrained.shipped_probe_rows(folder, name, "published")
     with pytest.raises(ValueError, match="held out is the unit's probe.csv"):
         pretrained.add_probe_table(folder, name, "held_out", rows, {})
+
+
+@pytest.mark.parametrize("tamper", ["unlisted model.pt", "entry is a string", "no sha256", "files is a list",
+                                    "binary bytes", "not json", "path outside"])
+def test_a_tampered_manifest_is_refused_in_one_line(tamper, tmp_path, ci_config):
+    import shutil
+
+    root = tmp_path / "root"
+    shutil.copytree(pretrained.shipped_dir("ci"), pretrained.shipped_dir("ci", root))
+    folder = pretrained.shipped_dir("ci", root)
+    path = folder / pretrained.MANIFEST
+    manifest = json.loads(path.read_text())
+    key = "seed41-unbiased/model.pt"
+    if tamper == "unlisted model.pt":  # and then a flipped byte in the file nobody checks any more
+        del manifest["files"][key]
+        data = bytearray((folder / key).read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        (folder / key).write_bytes(bytes(data))
+    elif tamper == "entry is a string":
+        manifest["files"][key] = "6f3f7d5c"
+    elif tamper == "no sha256":
+        del manifest["files"][key]["sha256"]
+    elif tamper == "files is a list":
+        manifest["files"] = list(manifest["files"])
+    elif tamper == "path outside":
+        manifest["files"]["../etc/passwd"] = manifest["files"][key]
+    if tamper == "binary bytes":
+        path.write_bytes(b"\x80\xff\x00garbage")
+    elif tamper == "not json":
+        path.write_text("{files: nope")
+    else:
+        path.write_text(json.dumps(manifest))
+    with pytest.raises(pretrained.ShippedModelError) as e:
+        units.load_unit(ci_config, tmp_path / "runs", 41, "unbiased", device="cpu", progress=False, shipped_root=root)
+    assert "\n" not in str(e.value) and "MANIFEST.json" in str(e.value)
+    assert not (tmp_path / "runs").exists()  # refused, not silently retrained

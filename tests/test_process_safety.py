@@ -146,3 +146,30 @@ def test_ctrl_c_while_the_command_starts_prints_one_line():
     done = subprocess.run([sys.executable, "-c", guarded], capture_output=True, text=True, timeout=120)
     assert done.returncode == 130 and "Traceback" not in done.stderr
     assert done.stderr.strip() == "error: interrupted while starting; nothing was written"
+
+
+def test_a_checkpoint_write_cut_short_by_a_full_disk_says_so_and_keeps_the_last_one(ci_cache, tmp_path, monkeypatch,
+                                                                                    capsys):
+    import torch
+
+    from coral_lab.cli import main
+
+    argv = ["pretrain", "--preset", "ci", "--device", "cpu", "--cache-dir", str(ci_cache), "--epochs", "2",
+            "--no-progress", "--out", str(tmp_path / "run")]
+    real_save, calls = torch.save, []
+
+    def full_disk(obj, f, *args, **kwargs):
+        calls.append(f)
+        if len(calls) == 2:  # the second epoch's checkpoint: the disk fills up mid-write
+            raise RuntimeError("[enforce fail at inline_container.cc:626] . unexpected pos 1536 vs 1432")
+        return real_save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "is the disk full?" in err
+    monkeypatch.setattr(torch, "save", real_save)
+    from coral_lab.io import load_checkpoint
+
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["epoch"] == 1  # the last complete one, readable
+    assert main(argv) == 0  # and the same command resumes

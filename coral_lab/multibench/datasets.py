@@ -148,10 +148,41 @@ def resolve_data_file(dataset: str, path: str | os.PathLike | None = None) -> Pa
     return p
 
 
+# What a MultiBench pickle holds besides dicts, lists, strings and numbers: numpy arrays, their dtypes and
+# scalars (numpy 1 and 2 spell the module differently), and what Python 2 / protocol 2 pickles need for
+# bytes and ordered dicts. Anything else would be code run by the unpickling: refused.
+SAFE_PICKLE_GLOBALS = frozenset({
+    ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+    ("_codecs", "encode"), ("collections", "OrderedDict"),
+})
+
+
+class UnsafePickleError(pickle.UnpicklingError):
+    """A pickle asks for something other than the data a MultiBench file holds."""
+
+
+class _DataUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if (module, name) not in SAFE_PICKLE_GLOBALS:
+            raise UnsafePickleError(f"{module}.{name}")
+        return super().find_class(module, name)
+
+
 def _read_pickle(path: Path, spec: DatasetSpec) -> object:
+    """The pickle's data, read by an unpickler that builds nothing but ``SAFE_PICKLE_GLOBALS`` (numpy
+    arrays, dicts, lists, scalars): a file whose unpickling would run code is refused, not run."""
     try:
         with open(path, "rb") as f:
-            return pickle.load(f, encoding="latin1")  # MultiBench's pickles date from Python 2 for some sets
+            # MultiBench's pickles date from Python 2 for some sets
+            return _DataUnpickler(f, encoding="latin1").load()
+    except UnsafePickleError as e:
+        raise DataFileError(
+            f"{path} is not a plain data pickle: it asks to load {e}, which a MultiBench file never holds, so it was "
+            f"refused unread (unpickling it could run code). Get {spec.title}'s {spec.filename} from {spec.source}."
+        ) from None
     except Exception as e:  # truncated or garbage files raise several types
         raise DataFileError(
             f"{path} could not be read as a pickle ({type(e).__name__}: {e}); the file is truncated or not "
