@@ -246,7 +246,7 @@ def test_one_override_builder_serves_both_command_lines():
     ("augment.drop_max=5", "augment.drop_max must be in [0, 1]"),
     ("augment.noise_std=-1", "augment.noise_std must be >= 0"),
     ("augment.corrupt_rate=2", "augment.corrupt_rate must be in [0, 1]"),
-    ("augment.drop_p=-0.1", "augment.drop_p must be in [0, 1]"),
+    ("augment.drop_p=-0.1", "augment.drop_p is a probability and must be in [0, 1]"),
 ])
 def test_feature_data_values_are_range_checked_before_anything_runs(item, message, tmp_path):
     from coral_lab.cli import main
