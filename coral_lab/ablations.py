@@ -175,13 +175,35 @@ def run_ablation(
     unknown = [n for n in names if n not in available]
     if unknown or not names:
         raise ValueError(f"unknown or no variant(s) {unknown or names} for study {study!r}; valid: {list(available)}")
-    seeds = [int(s) for s in seeds]
-    if not seeds:
-        raise ValueError("give at least one seed")
+    seeds = protocol.check_seeds(seeds)
     dev = resolve_device(device)
     configs = {n: variant_config(cfg, available[n]) for n in names}  # all validated before any training
-    out_dir = Path(out_dir)
+    out_dir = runs.claim_experiment(out_dir, "ablate")
+    with runs.RunLock(out_dir):  # one command writes the study's table at a time
+        return _run_variants(study, cfg, out_dir, available, names, configs, seeds, dev, progress, command,
+                             on_variant_end, jobs, protocols)
+
+
+def _kept_rows(csv_path: Path, available: dict[str, Variant], cfg: RunConfig, names: Sequence[str]) -> pd.DataFrame:
+    """The saved rows of the variants this command does not run, where they are still current (their
+    config hash is the one the variant has today); rows of another config, or of an older layout, go."""
+    if not csv_path.is_file():
+        return pd.DataFrame(columns=list(RESULT_COLUMNS))
+    try:
+        saved = pd.read_csv(csv_path)
+    except (OSError, ValueError, pd.errors.ParserError):
+        return pd.DataFrame(columns=list(RESULT_COLUMNS))
+    if not set(RESULT_COLUMNS) <= set(saved.columns):
+        return pd.DataFrame(columns=list(RESULT_COLUMNS))
+    current = {v: runs.config_hash(variant_config(cfg, var)) for v, var in available.items() if v not in names}
+    keep = [current.get(v) == str(h) for v, h in zip(saved["variant"], saved["config_hash"])]
+    return saved.loc[keep, list(RESULT_COLUMNS)].reset_index(drop=True)
+
+
+def _run_variants(study, cfg, out_dir, available, names, configs, seeds, dev, progress, command, on_variant_end, jobs,
+                  protocols) -> pd.DataFrame:
     csv_path = results_path(out_dir, study)
+    kept = _kept_rows(csv_path, available, cfg, names)  # merged, never dropped: other variants' rows stay
     t0 = time.perf_counter()
     frames: list[pd.DataFrame] = []
     for name in names:
@@ -212,7 +234,11 @@ def run_ablation(
         }, columns=list(RESULT_COLUMNS))
         frames.append(tidy)
         result = pd.concat(frames, ignore_index=True)
-        atomic_write_text(csv_path, result.to_csv(index=False))
+        order = list(available)  # the study's own order of variants, whatever ran when
+        written = pd.concat([kept, result], ignore_index=True) if len(kept) else result
+        written = (written.assign(_order=written["variant"].map(order.index)).sort_values("_order", kind="stable")
+                   .drop(columns="_order"))
+        atomic_write_text(csv_path, written.to_csv(index=False))
         info = provenance(
             preset=cfg.preset, seeds=seeds, device=describe_device(dev, cfg.train.num_threads, jobs), command=command,
             extra={
@@ -220,6 +246,8 @@ def run_ablation(
                 "protocols": list(dict.fromkeys(result["protocol"])),
                 "variants": {n: available[n].overrides for n in names},
                 "finished_variants": [f["variant"].iloc[0] for f in frames],
+                # rows of earlier commands in this folder, kept because their config is still the variant's
+                "kept_variants": list(dict.fromkeys(kept["variant"])),
                 "wall_minutes": round((time.perf_counter() - t0) / 60, 2),
                 "config": cfg.to_dict(),
             },

@@ -332,11 +332,12 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     text = format_table1(table, title=f"Trifeature Table 1, {name} ({scale}; seeds {seeds})", method=name)
     print(text)
     print(f"wall time {minutes:.1f} min on {where}; results in {out}/")
-    write_sidecar(out / "table1.provenance.json",
-                  provenance(preset=cfg.preset, seeds=seeds, device=where,
-                             extra={"method": cfg.method, "protocols": list(protocols), "wall_minutes": round(minutes, 2),
-                                    "config": cfg.to_dict()}))
-    (out / "table1.txt").write_text(text + "\n")
+    with runs.RunLock(out):
+        write_sidecar(out / "table1.provenance.json",
+                      provenance(preset=cfg.preset, seeds=seeds, device=where,
+                                 extra={"method": cfg.method, "protocols": list(protocols),
+                                        "wall_minutes": round(minutes, 2), "config": cfg.to_dict()}))
+        atomic_write_text(out / "table1.txt", text + "\n")
     return 0
 
 
@@ -367,7 +368,8 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     scale = "the paper's scale" if cfg.preset == "paper" else f"the reduced '{cfg.preset}' preset, not the paper's scale"
     text = format_ablation(summarize_ablation(rows), title=f"{args.study} ablation ({scale}; seeds {seeds})")
     print(text)
-    (out / f"ablation_{args.study}.txt").write_text(text + "\n")
+    with runs.RunLock(out):
+        atomic_write_text(out / f"ablation_{args.study}.txt", text + "\n")
     print(f"wall time {(time.perf_counter() - t0) / 60:.1f} min on "
           f"{describe_device(device, cfg.train.num_threads, args.jobs)}; "
           f"results in {results_path(out, args.study)}")
@@ -410,7 +412,8 @@ def cmd_study(args: argparse.Namespace) -> int:
     curves = run_study(args.name, cfg, out, seeds=args.seeds, every=args.probe_every, variants=args.variants,
                        units=args.units, device=str(device), jobs=args.jobs, on_unit_end=unit_done,
                        protocols=protocols)
-    record(curves)
+    with runs.RunLock(out):
+        record(curves)
     for protocol in protocols:
         table = final_scores(curves, protocol=protocol)
         print(f"probe protocol: {protocol}")

@@ -202,6 +202,7 @@ NEUTRAL_DEFAULTS: dict[tuple[str, ...], Any] = {
     ("data", "n_textures"): 10,
     ("dataset",): TRIFEATURE,  # a Trifeature run's identity from before the one run config
     ("probe", "protocol"): HELD_OUT,  # a probe's identity from before the published replica
+    ("data", "sha256"): None,  # a feature-data run's identity from before its data file's digest was recorded
 }
 
 

@@ -30,7 +30,7 @@ from coral_lab.published_probe import HELD_OUT, PROTOCOL_LABELS, PROTOCOLS
 from coral_lab.train import load_benchmark, load_model, pretrain
 from coral_lab.workers import unit_pool
 
-__all__ = ["UNITS", "check_protocols", "unit_probe_plan", "run_unit", "score_columns", "run_table1", "format_table1",
+__all__ = ["UNITS", "check_protocols", "check_seeds", "unit_probe_plan", "run_unit", "score_columns", "run_table1", "format_table1",
            "PROTOCOL_NOTES"]
 
 # which Table 1 columns each pretraining is scored on
@@ -82,8 +82,14 @@ def run_unit(
     unit_cfg = cfg.replace(train={"seed": seed, "train_set": train_set})
     unit_dir = runs.unit_dir(out_dir, seed, train_set)
     configs = {p: unit_cfg.replace(probe={"protocol": p}) for p in protocols}
-    # None unless probed for this training and config
+    # None unless probed for this training and config, and for every feature set asked for
     saved = {p: runs.read_table(unit_dir, runs.probe_table(p), configs[p]) for p in protocols}
+    wanted = {p: set(unit_probe_plan(p, train_set, subspaces)[1]) for p in protocols}
+    for p, rows in saved.items():
+        if rows is not None and not wanted[p] <= set(rows["features"]):
+            # probed before with fewer feature sets: probed again with theirs and these, so no row is lost
+            subspaces = tuple(dict.fromkeys([*subspaces, *rows["features"]]))
+            saved[p] = None
     if all(rows is not None for rows in saved.values()):
         return _unit_rows(saved.values())
     bench = benchmark if benchmark is not None else load_benchmark(unit_cfg, progress=progress)
@@ -194,34 +200,74 @@ def run_table1(
     """
     require_trifeature(cfg, "the Table 1 protocol")
     protocols = check_protocols(protocols)
-    if len(seeds) == 0:
-        raise ValueError("give at least one seed")
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive int, got {jobs!r}")
+    seeds = check_seeds(seeds)
     for seed in seeds:  # every unit's config is checked before anything trains (a bad seed fails now)
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise ValueError(f"seeds must be ints, got {seed!r}")
         cfg.replace(train={"seed": seed}).validate()
-    bench = load_benchmark(cfg, progress=progress)  # renders the image cache once, before any worker starts
-    units = [(seed, train_set) for seed in seeds for train_set in UNITS]
-    frames = []
-    if jobs == 1:
-        for seed, train_set in units:
-            df = run_unit(cfg, seed, train_set, out_dir, device=device, progress=progress, benchmark=bench,
-                          subspaces=subspaces, protocols=protocols)
-            frames.append(df)
-            if on_unit_end is not None:
-                on_unit_end(df)
-    else:
-        frames = _run_units_in_processes(cfg, units, out_dir, device, min(jobs, len(units)), on_unit_end,
-                                         subspaces, protocols)
-
-    rows = pd.concat(frames, ignore_index=True)
-    table = summarize(rows[rows["column"].fillna("") != ""], method=DISPLAY_NAMES[cfg.method])
-    out_dir = Path(out_dir)
-    atomic_write_text(out_dir / "table1.csv", rows.to_csv(index=False))
-    atomic_write_text(out_dir / "table1_summary.csv", table.to_csv(index=False))
+    out_dir = runs.claim_experiment(out_dir, "reproduce")
+    with runs.RunLock(out_dir):  # one command writes the folder's tables at a time
+        bench = load_benchmark(cfg, progress=progress)  # renders the image cache once, before any worker starts
+        units = [(seed, train_set) for seed in seeds for train_set in UNITS]
+        frames = []
+        if jobs == 1:
+            for seed, train_set in units:
+                df = run_unit(cfg, seed, train_set, out_dir, device=device, progress=progress, benchmark=bench,
+                              subspaces=subspaces, protocols=protocols)
+                frames.append(df)
+                if on_unit_end is not None:
+                    on_unit_end(df)
+        else:
+            frames = _run_units_in_processes(cfg, units, out_dir, device, min(jobs, len(units)), on_unit_end,
+                                             subspaces, protocols)
+        rows = pd.concat(frames, ignore_index=True)
+        table = summarize(rows[rows["column"].fillna("") != ""], method=DISPLAY_NAMES[cfg.method])
+        # table1.csv keeps every seed of the folder whose units hold current rows of this config (an earlier
+        # command's other seeds are merged, not dropped); the summary is this command's seeds
+        kept = [rows, *(_saved_seed_rows(cfg, out_dir, s, protocols) for s in _other_seeds(out_dir, seeds))]
+        merged = pd.concat([f for f in kept if f is not None], ignore_index=True).sort_values("seed", kind="stable")
+        atomic_write_text(out_dir / "table1.csv", merged.to_csv(index=False))
+        atomic_write_text(out_dir / "table1_summary.csv", table.to_csv(index=False))
     return rows, table
+
+
+def check_seeds(seeds: Sequence[int]) -> list[int]:
+    """``seeds`` as a list of distinct ints; an empty list, a non-int or a repeated seed stops
+    with one line (a seed given twice would count twice in a mean and train one unit in two workers)."""
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("give at least one seed")
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, int):  # the range is the config's (train.seed >= 0)
+            raise ValueError(f"seeds must be ints, got {seed!r}")
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise ValueError(f"seed(s) {repeated} given more than once; give each seed once")
+    return seeds
+
+
+def _other_seeds(out_dir: Path, seeds: Sequence[int]) -> list[int]:
+    """The seeds of the unit folders in ``out_dir`` (``seed<S>-<train_set>``) other than ``seeds``."""
+    found = set()
+    for folder in out_dir.glob(runs.UNIT_GLOB):
+        head = folder.name.split("-", 1)[0][len("seed"):]
+        if folder.is_dir() and head.isdigit() and int(head) not in seeds:
+            found.add(int(head))
+    return sorted(found)
+
+
+def _saved_seed_rows(cfg: RunConfig, out_dir: Path, seed: int, protocols: Sequence[str]) -> pd.DataFrame | None:
+    """A seed's saved rows, both pretrainings and every protocol, if all are current for ``cfg``; else None."""
+    frames = []
+    for train_set in UNITS:
+        unit_cfg = cfg.replace(train={"seed": seed, "train_set": train_set})
+        for p in protocols:
+            rows = runs.read_table(runs.unit_dir(out_dir, seed, train_set), runs.probe_table(p),
+                                   unit_cfg.replace(probe={"protocol": p}))
+            if rows is None:
+                return None
+            frames.append(rows)
+    return _unit_rows(frames)
 
 
 # what each protocol's column of a printed table measured (format_table1's footnote)

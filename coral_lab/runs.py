@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -55,6 +56,8 @@ __all__ = [
     "config_hash",
     "is_run_folder",
     "claim",
+    "claim_experiment",
+    "EXPERIMENT_MARKER",
     "new_run_id",
     "run_id",
     "RunLock",
@@ -186,6 +189,64 @@ def claim(path: str | os.PathLike) -> Path:
         return folder
     folder.mkdir(parents=True, exist_ok=True)
     _write_marker(folder, {"coral_lab_run": FORMAT, "created": _now(), "run_id": None})
+    return folder
+
+
+EXPERIMENT_MARKER = "coral_lab_experiment.json"
+EXPERIMENT_KINDS = ("reproduce", "study", "ablate")
+# the files an experiment folder's commands write at its top level (what an older, unmarked one may hold)
+_EXPERIMENT_OUTPUTS = re.compile(
+    r"^(table[12](_summary)?\.(csv|txt)|ablation_\w+\.(csv|txt)|curves\.csv|protocol_audit\.csv|probe_map\.csv|"
+    r"umap\.csv|[\w.-]+\.provenance\.json|README\.md)$")
+
+
+def _holds_run_folders(folder: Path, depth: int = 3) -> bool:
+    """True when a coral_lab run folder sits in ``folder`` or up to ``depth`` levels below it."""
+    for sub in folder.iterdir():
+        if sub.is_dir() and not sub.is_symlink() and (is_run_folder(sub) or (depth > 1 and _holds_run_folders(sub, depth - 1))):
+            return True
+    return False
+
+
+def claim_experiment(path: str | os.PathLike, kind: str) -> Path:
+    """Make ``path`` an experiment folder of ``kind`` (``reproduce``, ``study``, ``ablate``: the folder of
+    ``--out`` that holds units and the tables made from them) and return it.
+
+    A new or empty folder gets the marker ``coral_lab_experiment.json``; a folder marked for the same
+    kind is used as it is; one an older coral_lab wrote (its top-level files all coral_lab's outputs and
+    coral_lab run folders below) is adopted. Anything else (a run folder, another kind's experiment, a
+    folder with other files: the user's own table1.txt, say) raises ``RunFolderError`` and nothing in
+    it is touched. Hold ``RunLock`` on it while writing its tables.
+    """
+    if kind not in EXPERIMENT_KINDS:
+        raise ValueError(f"unknown experiment kind {kind!r}; valid: {list(EXPERIMENT_KINDS)}")
+    folder = _check_path(path)
+    entries = [p for p in folder.iterdir() if not (is_temporary(p.name) or p.name == LOCK)] if folder.is_dir() else []
+    marker_path = folder / EXPERIMENT_MARKER
+    if entries:
+        if (folder / MARKER).exists():
+            raise RunFolderError(f"{folder} is a coral_lab run folder (one pretraining), not an experiment folder; give "
+                                 "a new folder for --out")
+        if marker_path.is_file():
+            try:
+                marker = json.loads(marker_path.read_text())
+            except (OSError, ValueError, UnicodeDecodeError):
+                marker = None
+            if not isinstance(marker, dict) or marker.get("coral_lab_experiment") != FORMAT:
+                raise RunFolderError(f"{marker_path} is not a coral_lab experiment marker; restore it, or give a new "
+                                     "folder")
+            if marker.get("kind") != kind:
+                raise RunFolderError(f"{folder} holds a coral_lab {marker.get('kind')} experiment, not a {kind}; give "
+                                     "another folder")
+            return folder
+        foreign = sorted(p.name for p in entries if p.is_file() and not _EXPERIMENT_OUTPUTS.match(p.name))
+        if foreign or not _holds_run_folders(folder):
+            what = f"{foreign[0]!r} is not a coral_lab output" if foreign else "no coral_lab run folder is in it"
+            raise RunFolderError(f"{folder} already holds files and is not a coral_lab experiment folder ({what}); "
+                                 "nothing was written. Give a new or empty folder for --out")
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(marker_path, json.dumps({"coral_lab_experiment": FORMAT, "kind": kind, "created": _now(),
+                                                "adopted": bool(entries)}, indent=2) + "\n")
     return folder
 
 

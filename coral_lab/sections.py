@@ -121,6 +121,9 @@ class FeatureDataConfig:
 
     path: str | None = None  # file or folder; None: the environment variable, see multibench/datasets.py
     split_seed: int = 0  # MIMIC's shuffle and the digits split
+    # the SHA-256 of the data file a run trains on, filled when the Table 2 protocol starts
+    # (multibench.protocol.run_table2); None for the bundled digits set and before a run starts
+    sha256: str | None = None
 
 
 @dataclass

@@ -40,7 +40,7 @@ from coral_lab.config import TEACHING_DATA, RunConfig, require_trifeature
 from coral_lab.evaluate import TABLE1_TASKS, probe_model, protocol_rows, with_protocol
 from coral_lab.device import set_cpu_threads, worker_threads
 from coral_lab.io import atomic_write_text, load_checkpoint
-from coral_lab.protocol import UNITS, check_protocols
+from coral_lab.protocol import UNITS, check_protocols, check_seeds
 from coral_lab.published_probe import HELD_OUT
 from coral_lab.train import load_benchmark, pretrain
 from coral_lab.workers import unit_pool
@@ -285,10 +285,19 @@ def unit_config(cfg: RunConfig, variant: Variant, seed: int, unit: str) -> RunCo
     return out.validate()
 
 
-def _read_curve(path: Path) -> pd.DataFrame:
-    if not path.exists():
+def _read_curve(unit_dir: Path, ucfg: RunConfig | None = None) -> pd.DataFrame:
+    """A unit's curve rows if they were written for its current training and config (``runs.read_table``;
+    ``ucfg`` None: the config the unit folder records), else none: rows of another training or config
+    are never read as this unit's."""
+    if ucfg is None:
+        try:
+            ucfg = RunConfig.from_json(unit_dir / runs.CONFIG)
+        except (OSError, ValueError):
+            return pd.DataFrame(columns=CURVE_COLUMNS)
+    rows = runs.read_table(unit_dir, CURVE, ucfg)
+    if rows is None:
         return pd.DataFrame(columns=CURVE_COLUMNS)
-    return with_protocol(pd.read_csv(path))[CURVE_COLUMNS]  # rows from before the replica are held out
+    return with_protocol(rows)[CURVE_COLUMNS]  # rows from before the replica are held out
 
 
 def _probe_plan(protocol: str, train_set: str) -> tuple[list[str], list[str]]:
@@ -324,8 +333,7 @@ def run_curve_unit(
     ucfg = unit_config(cfg, variant, seed, unit)
     protocols = check_protocols(protocols)
     unit_dir = runs.unit_dir(Path(out_dir) / variant.name, seed, unit)
-    curve_path = unit_dir / CURVE
-    rows = _read_curve(curve_path)
+    rows = _read_curve(unit_dir, ucfg)
     marks = probe_epochs(ucfg.train.epochs, every)
     done = set(zip(rows["epoch"].astype(int), rows["protocol"])) if len(rows) else set()
     if all((e, p) in done for e in marks for p in protocols):
@@ -372,7 +380,7 @@ def run_curve_unit(
             block.insert(0, "variant", variant.name)
             frames.append(block[CURVE_COLUMNS])
             rows = pd.concat(frames, ignore_index=True)
-            atomic_write_text(curve_path, rows.to_csv(index=False))
+            runs.write_table(unit_dir, CURVE, rows, ucfg)  # tied to this training and config
             done.add((mark, protocol))
     return rows
 
@@ -386,7 +394,8 @@ def _unit_worker(cfg, variant, seed, unit, out_dir, every, device, threads, prot
 def collect_curves(out_dir: str | Path) -> pd.DataFrame:
     """Every unit's curve rows under a study folder, in one tidy frame (``CURVE_COLUMNS``)."""
     out_dir = Path(out_dir)
-    frames = [with_protocol(pd.read_csv(p)) for p in sorted(out_dir.glob(f"*/{runs.UNIT_GLOB}/{CURVE}"))]
+    frames = [_read_curve(p.parent) for p in sorted(out_dir.glob(f"*/{runs.UNIT_GLOB}/{CURVE}"))]
+    frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame(columns=CURVE_COLUMNS)
     return pd.concat(frames, ignore_index=True)[CURVE_COLUMNS]
@@ -425,8 +434,7 @@ def run_study(
     unknown = [v for v in chosen if v not in table]
     if unknown:
         raise ValueError(f"unknown variant(s) {unknown} of study {name!r}; valid: {list(table)}")
-    if not seeds:
-        raise ValueError("give at least one seed")
+    seeds = check_seeds(seeds)
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive int, got {jobs!r}")
     probe_epochs(cfg.train.epochs, every)  # checks every
@@ -436,8 +444,12 @@ def run_study(
              for unit in (table[v].units if units is None else units)]
     for variant, seed, unit in units:  # every unit's config is valid before anything trains
         unit_config(cfg, variant, seed, unit)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = runs.claim_experiment(out_dir, "study")
+    with runs.RunLock(out_dir):  # one command writes the study's tables at a time
+        return _run_units(units, cfg, out_dir, every, device, jobs, on_unit_end, protocols)
+
+
+def _run_units(units, cfg, out_dir, every, device, jobs, on_unit_end, protocols) -> pd.DataFrame:
 
     def finished(variant: Variant, seed: int, unit: str, rows: pd.DataFrame) -> None:
         atomic_write_text(out_dir / CURVES, collect_curves(out_dir).to_csv(index=False))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from coral_lab import runs
 from coral_lab.config import RunConfig
 from coral_lab.device import describe_device, resolve_device
 from coral_lab.io import atomic_write_text
@@ -45,9 +46,11 @@ def reproduce_features(args: argparse.Namespace, cfg: RunConfig) -> int:
                          raw=raw, method=name)
     print(text)
     print(f"wall time {minutes:.1f} min on {describe_device(device)}; results in {out}/")
-    atomic_write_text(out / "table2.txt", text + "\n")
-    write_sidecar(out / "table2.provenance.json",
-                  provenance(preset=cfg.preset, seeds=seeds, device=describe_device(device),
-                             extra={"commit": commit, "dataset": cfg.dataset, "method": method, "data_file": data.path, "wall_minutes": round(minutes, 2),
-                                    "raw_input_probe": raw, "config": cfg.to_dict()}))
+    with runs.RunLock(out):
+        atomic_write_text(out / "table2.txt", text + "\n")
+        write_sidecar(out / "table2.provenance.json",
+                      provenance(preset=cfg.preset, seeds=seeds, device=describe_device(device),
+                                 extra={"commit": commit, "dataset": cfg.dataset, "method": method, "data_file": data.path,
+                                        "data_sha256": data.sha256, "wall_minutes": round(minutes, 2),
+                                        "raw_input_probe": raw, "config": cfg.to_dict()}))
     return 0

@@ -18,6 +18,7 @@ image into two views, the top four pixel rows and the bottom four, each a sequen
 from __future__ import annotations
 
 import os
+import hashlib
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,6 +108,21 @@ class FeatureDataset:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def sha256(self) -> str | None:
+        """The SHA-256 of the file the data set was read from (None: the bundled digits set, built in code).
+
+        Part of a feature-data run's identity (``FeatureDataConfig.sha256``): a run trained on one file is
+        never resumed, or its scores read, for another file under the same name.
+        """
+        if self.path is None:
+            return None
+        h = hashlib.sha256()
+        with open(self.path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        return h.hexdigest()
 
     @property
     def n_classes(self) -> int:

@@ -21,6 +21,7 @@ from coral_lab.multibench.datasets import FeatureDataset
 from coral_lab.multibench.finetune import finetune
 from coral_lab.multibench.pretrain import load_feature_model, pretrain_features
 from coral_lab.multibench.probe import probe_feature_model, probe_splits, raw_features
+from coral_lab.protocol import check_seeds
 
 __all__ = ["run_feature_unit", "run_table2", "summarize_table2", "format_table2",
            "raw_feature_probe", "compare_methods"]
@@ -84,13 +85,20 @@ def run_table2(
     progress: bool = False,
     with_finetune: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every seed's rows and their summary (``summarize_table2``); writes ``table2.csv`` and ``table2_summary.csv``."""
-    rows = pd.concat([run_feature_unit(cfg, data, s, out_dir, device=device, progress=progress, with_finetune=with_finetune)
-                      for s in seeds], ignore_index=True)
-    summary = summarize_table2(rows, data.name, DISPLAY_NAMES[cfg.method])
-    out = Path(out_dir)
-    atomic_write_text(out / "table2.csv", rows.to_csv(index=False))
-    atomic_write_text(out / "table2_summary.csv", summary.to_csv(index=False))
+    """Every seed's rows and their summary (``summarize_table2``); writes ``table2.csv`` and ``table2_summary.csv``.
+
+    The data file's digest becomes part of every unit's config (``data.sha256``): a unit trained on
+    another file of the same name is not resumed and its rows are not read (one line says so).
+    """
+    seeds = check_seeds(seeds)
+    cfg = cfg.replace(data={"sha256": data.sha256}).validate()
+    out = runs.claim_experiment(out_dir, "reproduce")
+    with runs.RunLock(out):
+        rows = pd.concat([run_feature_unit(cfg, data, s, out, device=device, progress=progress,
+                                           with_finetune=with_finetune) for s in seeds], ignore_index=True)
+        summary = summarize_table2(rows, data.name, DISPLAY_NAMES[cfg.method])
+        atomic_write_text(out / "table2.csv", rows.to_csv(index=False))
+        atomic_write_text(out / "table2_summary.csv", summary.to_csv(index=False))
     return rows, summary
 
 
