@@ -35,3 +35,13 @@ def test_committed_state(path):
             )
         else:
             assert all(o["output_type"] == "stream" for o in c["outputs"]), "pinned cells keep small text outputs"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_notebook_changes_its_preset_because_a_gpu_is_present(path):
+    import re
+
+    code = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
+    for call in re.findall(r"preset_from_env\(([^)]*)\)", code):
+        assert not re.search(r"cuda|DEVICE|gpu", call, re.IGNORECASE), (
+            f"{path.name}: the preset is the student's choice (CORAL_LAB_PRESET), never the hardware's: {call!r}")
