@@ -30,8 +30,10 @@ import copy
 import hashlib
 import math
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -89,18 +91,45 @@ def _record(exercise: str, status: str, detail: str) -> Grade:
     return grade
 
 
+_PACKAGE = str(Path(__file__).resolve().parent)
+
+
+def _library_calls(fn: Callable[..., Any], *args: Any) -> tuple[Any, list[str]]:
+    """``fn(*args)`` and the coral_lab functions it called (a profile hook sees every Python call), so a
+    check can refuse an answer that only hands the work to the function it is checked against."""
+    seen: list[str] = []
+
+    def hook(frame: Any, event: str, arg: Any) -> None:
+        if event == "call":
+            path = frame.f_code.co_filename
+            if path.startswith(_PACKAGE) and not path.endswith("exercises.py"):
+                seen.append(f"coral_lab.{Path(path).stem}.{frame.f_code.co_name}")
+
+    previous = sys.getprofile()
+    sys.setprofile(hook)
+    try:
+        return fn(*args), seen
+    finally:
+        sys.setprofile(previous)
+
+
 def _call(exercise: str, fn: Any, *args: Any) -> tuple[Any, Grade | None]:
-    """``fn(*args)``, or the grade that says why it could not be used (not done, not callable, it raised)."""
+    """``fn(*args)``, or the grade that says why it could not be used (not done, not callable, it raised,
+    or it called coral_lab's own implementation instead of computing the answer)."""
     if fn is None:
         return None, _record(exercise, NOT_DONE, "fill in the cell above, then run it and this one")
     if not callable(fn):
         return None, _record(exercise, WRONG, f"expected a function, got {type(fn).__name__}")
     try:
-        return fn(*args), None
+        result, calls = _library_calls(fn, *args)
     except NotImplementedError:
         return None, _record(exercise, NOT_DONE, "fill in the cell above, then run it and this one")
     except Exception as e:  # a student's bug: report it as one line, never as a traceback
         return None, _record(exercise, WRONG, f"your function raised {type(e).__name__}: {e}")
+    if calls:
+        return None, _record(exercise, WRONG, f"your function calls {calls[0]}: write it yourself with torch / "
+                                              "numpy, without coral_lab's own implementation")
+    return result, None
 
 
 def _as_float(value: Any) -> float | None:

@@ -125,3 +125,14 @@ def test_a_students_unfilled_exercises_run_and_report_not_done(name, capsys):
     assert E.GRADES, "no exercise was checked"
     assert all(g.status == "not done" for g in E.GRADES.values()), E.report()
     assert "[ ]" in capsys.readouterr().out
+
+
+def test_an_answer_that_calls_the_library_it_is_checked_against_is_wrong():
+    from coral_lab.losses import info_nce, orthogonality_loss
+    from coral_lab.masking import token_keep_mask
+
+    for check, lazy in ((E.check_info_nce, lambda z1, z2, t=0.1: info_nce(z1, z2, t)),
+                        (E.check_hinge_orthogonality, lambda a, b: orthogonality_loss(a, b, "hinge")),
+                        (E.check_token_keep_mask, lambda b, t, m, g: token_keep_mask(b, t, m, g))):
+        grade = check(lazy)
+        assert grade.status == "wrong" and "calls coral_lab." in grade.detail, grade
