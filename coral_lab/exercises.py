@@ -17,8 +17,8 @@ The exercises (the notebook each one sits in):
   both protocols report, checked against values worked out by hand (a call of coral_lab's own function
   passes only where it computes the same thing).
 
-The multiple-choice keys are stored as SHA-256 digests so that the answer is not on the page; with
-four options that hides it from a glance, not from a determined student.
+The multiple-choice answers are in ``coral_lab/answer_keys.json``, which the student release
+(``scripts/make_student_release.py``) leaves out: there a choice is recorded for the instructor to grade.
 
 ``coral_lab.exercises.student_version`` turns an instructor's notebook (solutions between
 ``### BEGIN SOLUTION`` and ``### END SOLUTION``) into the student's (``scripts/make_student_notebooks.py``).
@@ -27,7 +27,7 @@ four options that hides it from a glance, not from a determined student.
 from __future__ import annotations
 
 import copy
-import hashlib
+import json
 import math
 import re
 import sys
@@ -59,7 +59,7 @@ __all__ = [
     "student_version",
 ]
 
-DONE, WRONG, NOT_DONE = "done", "wrong", "not done"
+DONE, WRONG, NOT_DONE, RECORDED = "done", "wrong", "not done", "recorded"
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class Grade:
         return self.status == DONE
 
     def __str__(self) -> str:
-        mark = {DONE: "[x]", WRONG: "[!]", NOT_DONE: "[ ]"}[self.status]
+        mark = {DONE: "[x]", WRONG: "[!]", NOT_DONE: "[ ]", RECORDED: "[?]"}[self.status]
         return f"{mark} {self.exercise}: {self.status} - {self.detail}"
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:  # IPython shows the line, not the dataclass
@@ -242,10 +242,6 @@ def check_hinge_orthogonality(fn: Callable[[torch.Tensor, torch.Tensor], torch.T
 # ----------------------------------------------------------------------------------- multiple choice
 
 
-def _digest(question: str, answer: str) -> str:
-    return hashlib.sha256(f"coral_lab:{question}:{answer.strip().lower()}".encode()).hexdigest()
-
-
 # question -> (the question, its options, SHA-256 digest of the right option's letter)
 # --------------------------------------------------------------------------------- probe protocols
 
@@ -313,6 +309,8 @@ def check_balanced_accuracy(fn: Callable[[Any, Any], float] | None) -> Grade:
     return bad or _record("balanced_accuracy", DONE, "mean per-class recall on four label sets worked by hand")
 
 
+# question key -> (question, {letter: option}, the notebook it is asked in); the right letters are in
+# ANSWER_KEYS (coral_lab/answer_keys.json), which the student release leaves out
 QUESTIONS: dict[str, tuple[str, dict[str, str], str]] = {
     "synergy_from_unique": (
         "Why can a linear probe on (Z_1^U, Z_2^U) not solve the synergy task, however well each is trained?",
@@ -322,7 +320,7 @@ QUESTIONS: dict[str, tuple[str, dict[str, str], str]] = {
               "no such sum can test",
          "c": "the orthogonality loss removes synergy from the unique subspaces",
          "d": "the unique pathways are masked during training, so they never see both images"},
-        "fee51dbe591589485e2a84a8698f0219e2d04382591f1fb10a621a80742775f7",
+        "06",
     ),
     "texture1_from_z2": (
         "Texture 1 scores a little below chance (about 9 % against 10 %) when probed from Z_2^U. Why below, "
@@ -334,23 +332,41 @@ QUESTIONS: dict[str, tuple[str, dict[str, str], str]] = {
               "probe-train pairs are rare with it in the probe-test pairs, so what the probe learns there points "
               "the wrong way",
          "d": "balanced accuracy is biased downwards for 10 classes"},
-        "498395e8dae35d5634217fd9c0563d40f9538be24aeaf969b0785868e50a4e35",
+        "06",
     ),
 }
 
 
+ANSWER_KEYS = Path(__file__).with_name("answer_keys.json")
+
+
+def _answer(question: str) -> str | None:
+    """The right letter of ``question`` from ``ANSWER_KEYS``; None where the file is absent (a student release)."""
+    try:
+        keys = json.loads(ANSWER_KEYS.read_text())
+    except FileNotFoundError:
+        return None
+    return keys[question]
+
+
 def check_choice(question: str, answer: str | None) -> Grade:
-    """A multiple-choice answer (the option's letter) to one of ``QUESTIONS``."""
+    """A multiple-choice answer (the option's letter) to one of ``QUESTIONS``: graded where the answer keys
+    are at hand (the instructor's checkout), recorded for the instructor to grade where they are not (the
+    student release, ``scripts/make_student_release.py``)."""
     if question not in QUESTIONS:
         raise ValueError(f"unknown question {question!r}; valid: {sorted(QUESTIONS)}")
-    _, options, digest = QUESTIONS[question]
+    _, options, _ = QUESTIONS[question]
     if answer is None:
         return _record(question, NOT_DONE, "set answer to the letter of your choice")
     if not isinstance(answer, str) or answer.strip().lower() not in options:
         return _record(question, WRONG, f"answer with one letter of {sorted(options)}")
-    if _digest(question, answer) != digest:
-        return _record(question, WRONG, f"not {answer.strip().lower()}: go back to the probe map and think again")
-    return _record(question, DONE, f"{answer.strip().lower()} is right")
+    letter = answer.strip().lower()
+    key = _answer(question)
+    if key is None:
+        return _record(question, RECORDED, f"your answer is {letter}; your instructor grades it")
+    if letter != key:
+        return _record(question, WRONG, f"not {letter}: go back to the probe map and think again")
+    return _record(question, DONE, f"{letter} is right")
 
 
 def report() -> str:
