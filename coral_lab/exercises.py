@@ -12,6 +12,7 @@ The exercises (the notebook each one sits in):
 - ``token_keep_mask`` (03): the per-token Bernoulli keep mask of M_m (``coral_lab.masking``);
 - ``info_nce`` (04): the SimCLR / NT-Xent loss of eq. 4 (``coral_lab.losses.info_nce``);
 - ``hinge_orthogonality`` (04): the cosine embedding loss of eq. 7 (``coral_lab.losses.orthogonality_loss``);
+- ``paper_schedule`` (05): the paper's increasing masking schedule, against values worked out by hand;
 - ``synergy_from_unique`` and ``texture1_from_z2`` (06): multiple choice on what the probes show;
 - ``published_penalty`` and ``balanced_accuracy`` (13): the published probe's regulariser and the score
   both protocols report, checked against values worked out by hand (a call of coral_lab's own function
@@ -50,6 +51,7 @@ __all__ = [
     "check_token_keep_mask",
     "check_info_nce",
     "check_hinge_orthogonality",
+    "check_paper_schedule",
     "check_published_penalty",
     "check_balanced_accuracy",
     "check_choice",
@@ -244,6 +246,29 @@ def check_hinge_orthogonality(fn: Callable[[torch.Tensor, torch.Tensor], torch.T
 
 # question -> (the question, its options, SHA-256 digest of the right option's letter)
 # --------------------------------------------------------------------------------- probe protocols
+
+
+# (epoch, epochs, the paper's mask ratio worked by hand: 0.05 / 0.35 / 0.55 / 0.75 from the training fractions
+# 0, 1/4, 1/2, 3/4 on; with 10 epochs the quarters fall between epochs)
+_SCHEDULE_CASES = (
+    (0, 100, 0.05), (24, 100, 0.05), (25, 100, 0.35), (74, 100, 0.55), (75, 100, 0.75), (99, 100, 0.75),
+    (2, 10, 0.05), (3, 10, 0.35), (5, 10, 0.55), (7, 10, 0.55), (8, 10, 0.75), (0, 1, 0.05),
+)
+
+
+def check_paper_schedule(fn: Callable[[int, int], float] | None) -> Grade:
+    """A student's ``mask_ratio(epoch, epochs)``: the paper's increasing masking schedule (section 5.3) for a
+    0-based epoch of ``epochs``, against values worked out by hand (10 epochs included, where the quarters
+    fall between epochs)."""
+    def integer_quarters(case: tuple, value: float) -> str:
+        epoch, epochs, _ = case
+        if epochs != 100:
+            return " (the quarters are fractions of training: compare epoch / epochs with 1/4, 1/2, 3/4)"
+        return ""
+
+    bad = _check_against_hand_values("paper_schedule", fn, _SCHEDULE_CASES, lambda case: (case[0], case[1]),
+                                     lambda case: f"epoch {case[0]} of {case[1]}", integer_quarters)
+    return bad or _record("paper_schedule", DONE, "the 5 / 35 / 55 / 75 % steps at 100 and at 10 epochs")
 
 
 # (weight, C, the published penalty (1 / C) * 0.5 * ||W||_2 worked by hand)

@@ -35,6 +35,8 @@ def _nce(z1, z2, t=0.1):  # written out independently of coral_lab.losses
      lambda a, b: (F.cosine_similarity(a, b) ** 2).mean()),  # the squared penalty is not the hinge
     (E.check_token_keep_mask, lambda b, t, m, g: torch.rand((b, t), generator=g) >= m,
      lambda b, t, m, g: torch.rand((b, t), generator=g) < m),
+    (E.check_paper_schedule, lambda e, n: [0.05, 0.35, 0.55, 0.75][min(3, 4 * e // n)],
+     lambda e, n: [0.05, 0.35, 0.55, 0.75][min(3, e // 25)]),  # quarters of 100 epochs, not of training
     (E.check_published_penalty, lambda w, c: 0.5 * torch.linalg.norm(w) / c,
      lambda w, c: 0.5 * (w ** 2).sum() / c),  # the squared norm is not the published penalty
     (E.check_balanced_accuracy, lambda y, p: sum(sum(a == b == k for a, b in zip(y, p)) / y.count(k)
@@ -102,12 +104,12 @@ def test_the_committed_student_copies_are_up_to_date():
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     copies = sorted(p.name for p in STUDENT.glob("*.ipynb"))
-    assert copies == ["01_pid_concepts.ipynb", "03_architecture.ipynb", "04_losses.ipynb", "06_linear_probes.ipynb",
-                      "13_evaluation_protocols.ipynb"]
+    assert copies == ["01_pid_concepts.ipynb", "03_architecture.ipynb", "04_losses.ipynb", "05_pretraining.ipynb",
+                      "06_linear_probes.ipynb", "13_evaluation_protocols.ipynb"]
 
 
-@pytest.mark.parametrize("name", ["01_pid_concepts", "03_architecture", "04_losses", "06_linear_probes",
-                                  "13_evaluation_protocols"])
+@pytest.mark.parametrize("name", ["01_pid_concepts", "03_architecture", "04_losses", "05_pretraining",
+                                  "06_linear_probes", "13_evaluation_protocols"])
 def test_a_students_unfilled_exercises_run_and_report_not_done(name, capsys):
     """The student copy's exercise cells, run in order with the notebook's imports: every check says not done.
 
