@@ -372,6 +372,8 @@ CITATIONS = (
     Citation("README.md", "| transfer: color-2 probe on image 1 -> pi(texture 1) | {} | {} |",
              (("=", confirm("biased", "transfer: color-2 probe on image 1 -> pi(texture 1)", ONE)),
               ("=", confirm("biased-no-mask", "transfer: color-2 probe on image 1 -> pi(texture 1)", ONE)))),
+    Citation("STUDENTS.md", "(measured: {} s and {} s a trial on a 2-core server",
+             (("=", lab_trial("none", "seconds")), ("=", lab_trial("static", "seconds")))),
     Citation("notebooks/05_pretraining.ipynb",
              "better ({} % against {} % without), and the transfer rises above chance ({} % against {} %)",
              (("=", confirm("biased", "texture 1 | image 1 only", ONE)),
