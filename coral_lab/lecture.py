@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from coral_lab import plotting
+from coral_lab.config import get_preset
 from coral_lab.losses import orthogonality_loss
 from coral_lab.masking import PAPER_SCHEDULE, mask_ratio_at, token_keep_mask
 from coral_lab.provenance import provenance
@@ -109,7 +110,7 @@ def architecture_figure() -> Figure:
 
 
 def mask_grid_figure(grid_hw: tuple[int, int] = (6, 6), *, seed: int = 0,
-                     ratios: Sequence[float] | None = None) -> Figure:
+                     ratios: Sequence[float] | None = None, title: str | None = None) -> Figure:
     """The complementary token masks of one sample in both views, one row per masking ratio.
 
     Args:
@@ -132,7 +133,7 @@ def mask_grid_figure(grid_hw: tuple[int, int] = (6, 6), *, seed: int = 0,
     return plotting.token_mask_grid(
         torch.stack(rows), grid_hw, row_labels=[f"m = {r:.0%}" for r in ratios],
         col_labels=["view 1: modality 1", "view 1: modality 2", "view 2: modality 1", "view 2: modality 2"],
-        title=f"complementary asymmetric masking M_m (eq. 5-6), one sample, {n_tokens} tokens per modality",
+        title=title or f"complementary asymmetric masking M_m (eq. 5-6), one sample, {n_tokens} tokens per modality",
     )
 
 
@@ -177,12 +178,31 @@ def schedule_lecture_figure(epochs: int = 100) -> Figure:
                                                   "epochs (section 5.6.1)", figsize=(7.0, 3.2))
 
 
+def quick_mask_grid_figure(samples: int = 6, seed: int = 0) -> Figure:
+    """The quick preset's masks: a fixed 90 % of 2 x 2 tokens per modality, ``samples`` draws (one per row)."""
+    return mask_grid_figure((2, 2), seed=seed, ratios=[0.9] * samples,
+                            title=f"the quick preset's masks: 90 % of 2 x 2 tokens per modality, {samples} samples "
+                                  "(one per row)")
+
+
+def quick_schedule_figure() -> Figure:
+    """The quick preset's masking ratio over its 10 epochs: a fixed 90 %."""
+    t = get_preset("quick").train
+    ratios = [mask_ratio_at(e, t.epochs, t.mask_schedule) for e in range(t.epochs)]
+    return plotting.schedule_figure(ratios, title=f"masking ratio m per epoch: the quick preset, a fixed "
+                                                  f"{ratios[0]:.0%} over its {t.epochs} epochs", figsize=(7.0, 3.2))
+
+
 # name -> (figure builder, what it shows)
 LECTURE_FIGURES = {
     "lecture_architecture": (architecture_figure, "both pathways, where masking acts, the loss terms"),
     "lecture_mask_grid": (mask_grid_figure, "complementary token masks at the paper's four ratios (seed 0)"),
     "lecture_orthogonality": (orthogonality_figure, "hinge vs squared orthogonality per angle"),
     "lecture_schedule": (schedule_lecture_figure, "the 5/35/55/75 % schedule over 100 epochs"),
+    # the scale the students run (the quick preset): what their models were trained with
+    "lecture_mask_grid_quick": (quick_mask_grid_figure, "the quick preset's masks: 90 % of 2 x 2 tokens, six draws "
+                                                        "(seed 0): often a whole image hidden"),
+    "lecture_schedule_quick": (quick_schedule_figure, "the quick preset's fixed 90 % over its 10 epochs"),
 }
 
 
@@ -200,7 +220,7 @@ def make_lecture_figures(out_dir: str | Path, *, formats: Sequence[str] = ("png"
     rows = []
     for name, (build, what) in LECTURE_FIGURES.items():
         fig = build()
-        info = provenance(preset="none", seeds=[0] if name == "lecture_mask_grid" else [], device="cpu",
+        info = provenance(preset="none", seeds=[0] if name.startswith("lecture_mask_grid") else [], device="cpu",
                           command=command, extra={"figure": name, "what": what})
         for fmt in formats:
             path, _ = plotting.save_figure(fig, out_dir / f"{name}.{fmt}", info, dpi=200)

@@ -64,3 +64,11 @@ def test_figures_command_writes_the_lecture_figures_even_without_results(tmp_pat
     assert (out / "lecture" / "lecture_schedule.svg").is_file()
     main(["figures", "--results", str(tmp_path / "nope"), "--out", str(tmp_path / "other"), "--no-lecture"])
     assert not (tmp_path / "other" / "lecture").exists()
+
+
+def test_the_students_scale_has_its_own_lecture_figures(tmp_path):
+    from coral_lab.lecture import LECTURE_FIGURES, quick_schedule_figure
+
+    assert {"lecture_mask_grid_quick", "lecture_schedule_quick"} <= set(LECTURE_FIGURES)
+    line = quick_schedule_figure().axes[0].lines[0]
+    assert list(line.get_ydata()) == [0.9] * 10  # the quick preset's fixed ratio, every epoch
