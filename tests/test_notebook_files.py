@@ -45,3 +45,10 @@ def test_no_notebook_changes_its_preset_because_a_gpu_is_present(path):
     for call in re.findall(r"preset_from_env\(([^)]*)\)", code):
         assert not re.search(r"cuda|DEVICE|gpu", call, re.IGNORECASE), (
             f"{path.name}: the preset is the student's choice (CORAL_LAB_PRESET), never the hardware's: {call!r}")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_notebook_sends_a_student_to_a_file_outside_the_repository(path):
+    text = path.read_text()
+    assert "shared/paper" not in text and "shared/design" not in text, (
+        f"{path.name} cites a file the repository (and the student release) does not have")
