@@ -289,15 +289,30 @@ def _read_curve(unit_dir: Path, ucfg: RunConfig | None = None) -> pd.DataFrame:
     """A unit's curve rows if they were written for its current training and config (``runs.read_table``;
     ``ucfg`` None: the config the unit folder records), else none: rows of another training or config
     are never read as this unit's."""
-    if ucfg is None:
-        try:
-            ucfg = RunConfig.from_json(unit_dir / runs.CONFIG)
-        except (OSError, ValueError):
-            return pd.DataFrame(columns=CURVE_COLUMNS)
+    try:
+        saved = RunConfig.from_json(unit_dir / runs.CONFIG)
+    except (OSError, ValueError):
+        return pd.DataFrame(columns=CURVE_COLUMNS)
+    ucfg = saved if ucfg is None else ucfg
     rows = runs.read_table(unit_dir, CURVE, ucfg)
+    if rows is None:
+        rows = _legacy_curve(unit_dir, saved, ucfg)
     if rows is None:
         return pd.DataFrame(columns=CURVE_COLUMNS)
     return with_protocol(rows)[CURVE_COLUMNS]  # rows from before the replica are held out
+
+
+def _legacy_curve(unit_dir: Path, saved: RunConfig, ucfg: RunConfig) -> pd.DataFrame | None:
+    """A curve.csv written before curves were tied to their training (no run_id / config_hash columns): a
+    study only ever probed the training of its own folder, so the rows are that training's, and they are
+    read while the folder's config is ``ucfg`` (their earlier epochs cannot be probed again)."""
+    try:
+        rows = pd.read_csv(unit_dir / CURVE)
+    except (OSError, ValueError, pd.errors.ParserError):
+        return None
+    if set(runs.TABLE_KEYS) & set(rows.columns) or saved.experiment_dict() != ucfg.experiment_dict():
+        return None
+    return rows
 
 
 def _probe_plan(protocol: str, train_set: str) -> tuple[list[str], list[str]]:

@@ -125,3 +125,17 @@ def test_a_feature_data_run_on_another_file_is_neither_resumed_nor_read(syntheti
     assert main(argv) == 2  # A's unit is not taken for C's: its checkpoint is another run's
     assert "different configuration" in capsys.readouterr().err
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "m" / "table2.csv"), first)  # nothing overwritten
+
+
+def test_a_curve_written_before_curves_were_tied_to_their_training_is_still_read(tiny, ci_benchmark, tmp_path):
+    from coral_lab import study
+    from coral_lab.study import Variant, collect_curves, run_curve_unit
+
+    v = Variant("v", "v")
+    rows = run_curve_unit(tiny, v, 41, "biased", tmp_path, every=1, benchmark=ci_benchmark)
+    path = tmp_path / "v" / "seed41-biased" / study.CURVE
+    legacy = pd.read_csv(path).drop(columns=list(runs.TABLE_KEYS))  # as an older coral_lab wrote it
+    legacy.to_csv(path, index=False)
+    pd.testing.assert_frame_equal(collect_curves(tmp_path), rows)  # its earlier epochs cannot be probed again
+    again = run_curve_unit(tiny, v, 41, "biased", tmp_path, every=1, benchmark=ci_benchmark)
+    pd.testing.assert_frame_equal(again, rows)  # nothing retrained or probed twice
