@@ -181,7 +181,7 @@ def test_cli_probe_keeps_the_protocols_probe_file(tiny, ci_benchmark, tmp_path, 
     run_unit(tiny, 41, "biased", tmp_path, device="cpu", progress=False, benchmark=ci_benchmark)
     unit = runs.unit_dir(tmp_path, 41, "biased")
     before = (unit / runs.PROBE).read_bytes()
-    assert main(["probe", "--run", str(unit), "--device", "cpu", "--features", "Z", "shared"]) == 0
+    assert main(["probe", "--run", str(unit), "--device", "cpu", "--features", "Z", "shared", "--protocol", "held_out"]) == 0
     assert (unit / runs.PROBE).read_bytes() == before
     rows = runs.read_table(unit, runs.PROBE_COMMAND, tiny.replace(train={"seed": 41, "train_set": "biased"}))
     assert rows is not None and set(rows["features"]) == {"Z", "shared"}
