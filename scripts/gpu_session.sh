@@ -9,9 +9,10 @@
 #    (default, reduce-overhead) at batch 64, eagerly at batch 256, and the published-style reference
 #    path (PIL in 4 DataLoader workers, fp32) at batch 64 -> $OUT/throughput.json
 # 2. the Table 1 protocol (coral-lab reproduce --preset paper, seeds 41-45, JOBS units at once) until
-#    TOTAL_SECONDS are nearly spent -> $OUT/table1-paper.tar.gz with every unit's config, history and
-#    probe.csv (checkpoints stay behind: they are too large for the transfer, so a unit that has not
-#    finished is lost, but its history still records its speed)
+#    TOTAL_SECONDS are nearly spent, every unit probed under both probe protocols (held out and the
+#    published replica, `--protocol held_out published`) -> $OUT/table1-paper.tar.gz with every unit's
+#    config, history, probe.csv and probe_published.csv (checkpoints stay behind: they are too large for
+#    the transfer, so a unit that has not finished is lost, but its history still records its speed)
 # 3. $OUT/gpu_session.log: everything printed, and nvidia-smi before and after.
 #
 # The device's python3 has torch, scikit-learn, pandas, tqdm, seaborn and pillow; coral_lab's training,
@@ -53,7 +54,7 @@ budget=$(( $(left) - 45 ))
 echo "== reproduce --preset $PRESET for at most ${budget} s"
 if [ "$budget" -gt 60 ]; then
     timeout "$budget" python3 -m coral_lab.cli reproduce --preset "$PRESET" --device "$DEVICE" --jobs "$JOBS" \
-        --no-progress --out "$RUN"
+        --protocol held_out published --no-progress --out "$RUN"
     echo "reproduce exit status $? (124: stopped at the budget; finished units are kept)"
 fi
 smi name,memory.used,utilization.gpu
