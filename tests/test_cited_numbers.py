@@ -519,6 +519,52 @@ CITATIONS = (
               ("=", lambda: quickstart_row("synergy", "published")))),
 )
 
+@cache
+def protocol_parts() -> pd.DataFrame:
+    rows = pd.read_csv(ROOT / "results" / "protocol-parts-quick" / "protocol_parts.csv")
+    return rows.pivot(index="reading", columns="column", values="balanced_accuracy")
+
+
+def _parts_row(label: str, reading: str) -> Citation:
+    return Citation("README.md", f"| {label} | {{}} | {{}} | {{}} |",
+                    tuple(("=", (lambda c=c: float(protocol_parts().loc[reading, c])))
+                          for c in ("redundancy", "uniqueness", "synergy")))
+
+
+@cache
+def audit_final() -> pd.DataFrame:
+    rows = pd.read_csv(ROOT / "results" / "study-audit-quick" / "protocol_audit.csv")
+    return rows[rows["epoch"] == rows["epochs"]]
+
+
+def _audit(variant: str, protocol: str, score: str) -> Callable[[], float]:
+    def value() -> float:
+        rows = audit_final()
+        sel = rows[(rows["variant"] == variant) & (rows["protocol"] == protocol) & (rows["score"] == score)]
+        assert len(sel), (variant, protocol, score)
+        return float(sel["balanced_accuracy"].mean())
+    return value
+
+
+def _width_row(d: int, label: str, protocol: str) -> Citation:
+    scores = ("R", "U", "U (lambda_o = 0)", "S", "S (no masking)")
+    return Citation("README.md", f"| {d} ({2 * d}) | {label} | {{}} | {{}} | {{}} | {{}} | {{}} |",
+                    tuple(("=", _audit(f"d{d}", protocol, sc)) for sc in scores))
+
+
+AUDIT_CITATIONS = (
+    *(_parts_row(label, reading) for label, reading in (
+        ("held out (coral_lab)", "held_out"), ("published (the replica)", "published"),
+        ("replica, probe images not cropped", "published, no crops"),
+        ("replica, standardised features", "published, standardised"),
+        ("replica, standardised, not cropped", "published, standardised, no crops"),
+        ("replica, 1,000 L-BFGS iterations", "published, 1,000 L-BFGS iterations"),
+        ("replica, fitted labels shuffled (control)", "published, fitted labels shuffled"))),
+    *(_width_row(d, label, protocol) for d in (64, 128, 256, 512) for label, protocol in (
+        ("held out", "held_out"), ("published", "published"), ("published, labels shuffled", "published_shuffled"))),
+)
+CITATIONS = CITATIONS + AUDIT_CITATIONS
+
 _NUMBER = r"([-+]?\d+(?:\.\d+)?)"
 
 
