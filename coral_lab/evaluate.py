@@ -55,6 +55,7 @@ from coral_lab.published_probe import (
 )
 from coral_lab.sources import (
     CropDraw,
+    ProbeData,
     feature_sets,
     frozen_features,
     model_device,
@@ -309,7 +310,7 @@ def published_probe_model(
         fitted = features(bench.data.test, pairs_test, f"published_probe/{task}/fitted")
         scored = features(bench.data.test, pairs_test, f"published_probe/{task}/scored")
         if names is None:
-            names = _check_feature_names(subspaces, tr)
+            names = ProbeData({"train": tr}, {}).check_feature_names(subspaces)
         y_fit = y_te[task]
         if shuffle_fitted_labels:
             y_fit = derived_rng(seed, f"published_probe/{task}/shuffle").permutation(y_fit)
@@ -334,14 +335,6 @@ def published_probe_model(
                 }
             )
     return pd.DataFrame(rows)
-
-
-def _check_feature_names(names: Iterable[str], features: dict[str, np.ndarray]) -> list[str]:
-    names = list(names)
-    unknown = set(names) - set(features)
-    if unknown:
-        raise ValueError(f"unknown feature set(s) {sorted(unknown)}; valid: {sorted(features)}")
-    return names
 
 
 def with_protocol(rows: pd.DataFrame) -> pd.DataFrame:

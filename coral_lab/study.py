@@ -37,10 +37,10 @@ import pandas as pd
 from coral_lab import runs
 from coral_lab.analysis import one_modality_probe
 from coral_lab.config import TEACHING_DATA, RunConfig, require_trifeature
-from coral_lab.evaluate import TABLE1_TASKS, probe_model, protocol_rows, with_protocol
+from coral_lab.evaluate import probe_model, protocol_rows, with_protocol
 from coral_lab.device import set_cpu_threads, worker_threads
 from coral_lab.io import atomic_write_text, load_checkpoint
-from coral_lab.protocol import UNITS, check_protocols, check_seeds
+from coral_lab.protocol import check_protocols, check_seeds, unit_probe_plan
 from coral_lab.published_probe import HELD_OUT
 from coral_lab.train import load_benchmark, pretrain
 from coral_lab.workers import unit_pool
@@ -321,7 +321,8 @@ def _probe_plan(protocol: str, train_set: str) -> tuple[list[str], list[str]]:
     if protocol == HELD_OUT:
         pairs = UNIT_TASKS[train_set]
         return list(dict.fromkeys(t for t, _ in pairs)), list(dict.fromkeys(f for _, f in pairs))
-    return [TABLE1_TASKS[c] for c in UNITS[train_set]], ["Z"]
+    tasks, feats = unit_probe_plan(protocol, train_set, ("Z",))
+    return list(tasks), list(feats)
 
 
 def run_curve_unit(
