@@ -40,7 +40,7 @@ from typing import Any
 from coral_lab.device import COMPILE_MODES
 from coral_lab.io import atomic_write_text
 from coral_lab.masking import mask_ratio_at
-from coral_lab.multibench.datasets import DATASETS as FEATURE_DATASETS
+from coral_lab.data.features import DATASETS as FEATURE_DATASETS
 from coral_lab.published_probe import HELD_OUT, PROTOCOLS
 from coral_lab.sections import (
     AugmentConfig,

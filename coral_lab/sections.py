@@ -116,10 +116,10 @@ class ModelConfig:
 
 @dataclass
 class FeatureDataConfig:
-    """A feature data set's file and split (``coral_lab.multibench.datasets.load_dataset``); which data set
+    """A feature data set's file and split (``coral_lab.data.features.load_dataset``); which data set
     is ``RunConfig.dataset``."""
 
-    path: str | None = None  # file or folder; None: the environment variable, see multibench/datasets.py
+    path: str | None = None  # file or folder; None: the environment variable, see data/features.py
     split_seed: int = 0  # MIMIC's shuffle and the digits split
     # the SHA-256 of the data file a run trains on, filled when the Table 2 protocol starts
     # (multibench.protocol.run_table2); None for the bundled digits set and before a run starts
@@ -163,7 +163,7 @@ class FeatureModelConfig:
 
 @dataclass
 class FeatureAugmentConfig:
-    """Augmentations of feature data (``coral_lab.multibench.augment``).
+    """Augmentations of feature data (``coral_lab.data.feature_augment``).
 
     Sequences / time series (the published MultiBench feature augmentations): with probability
     ``drop_p`` zero a U(0, ``drop_max``) fraction of the time steps, with probability ``noise_p`` add

@@ -5,7 +5,7 @@ lists of n modality tensors and NumPy feature arrays. A data source produces thr
 
 - **pretraining views**, a ``coral_lab.loop.PretrainSource``: ``TrifeatureSource`` (pairs of uint8
   images on the training device, augmented there by ``coral_lab.augment``) and ``FeatureSource``
-  (feature tensors, augmented by ``coral_lab.multibench.augment``);
+  (feature tensors, augmented by ``coral_lab.data.feature_augment``);
 - **frozen features** for the probe, from ``model.embed`` in eval mode, without augmentation or
   masking (paper: "during inference, neither data augmentation nor masking is applied"):
   ``frozen_features`` over the source's batches (``trifeature_batches`` / ``feature_batches``);
@@ -30,8 +30,8 @@ import torch
 from coral_lab.augment import augment_batch, normalize, random_resized_crop, to_model_input
 from coral_lab.config import AugmentConfig
 from coral_lab.data import TASKS, PairSet, TrifeatureBenchmark, TrifeatureSplit, pair_labels
-from coral_lab.multibench.augment import augment_modalities
-from coral_lab.multibench.datasets import FeatureDataset, FeatureSplit
+from coral_lab.data.feature_augment import augment_modalities
+from coral_lab.data.features import FeatureDataset, FeatureSplit
 
 __all__ = [
     "TrifeatureSource",
@@ -87,7 +87,7 @@ class FeatureSource:
     """Feature tensors as ``coral_lab.loop.PretrainSource``: the train split's n modalities on the device.
 
     ``views(batch)``: the rows ``batch`` of every modality, augmented twice
-    (``coral_lab.multibench.augment``: view 1 then view 2, from one generator); un-augmented (CLIP),
+    (``coral_lab.data.feature_augment``: view 1 then view 2, from one generator); un-augmented (CLIP),
     the rows themselves are both views.
     """
 

@@ -41,7 +41,7 @@ from coral_lab.io import load_checkpoint
 from coral_lab.methods import BaselineModel, build_model
 from coral_lab.models import CoralModel
 from coral_lab.loop import fit
-from coral_lab.multibench.datasets import FeatureDataset, load_dataset
+from coral_lab.data.features import FeatureDataset, load_dataset
 from coral_lab.sources import FeatureSource, TrifeatureSource
 from coral_lab.training import TrainingStep, adamw, augmentation_seed
 

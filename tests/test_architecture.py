@@ -164,3 +164,56 @@ def test_every_script_and_benchmark_starts(script):
     # --help parses the arguments after the imports: a renamed or removed package name fails here
     r = subprocess.run([sys.executable, script, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
+
+
+# The layers of the package, from the ground up: a module imports only modules of its own layer or of a
+# layer below it (the README's "Architecture: the layers" draws the same list). A new module must be placed.
+LAYERS = {
+    "primitives": ("coral_lab", "coral_lab.io", "coral_lab.device", "coral_lab.modalities", "coral_lab.sections",
+                   "coral_lab.paper", "coral_lab.embeddings", "coral_lab.workers", "coral_lab.training",
+                   "coral_lab.masking", "coral_lab.losses", "coral_lab.published_probe", "coral_lab.data",
+                   "coral_lab.data.*"),
+    "configuration and run folders": ("coral_lab.config", "coral_lab.provenance", "coral_lab.distributed",
+                                      "coral_lab.runs", "coral_lab.upgrade"),
+    "inputs and models": ("coral_lab.augment", "coral_lab.sources", "coral_lab.pid", "coral_lab.models",
+                          "coral_lab.models.*", "coral_lab.reference_pipeline"),
+    "methods": ("coral_lab.methods", "coral_lab.methods.*"),
+    "training": ("coral_lab.loop", "coral_lab.train", "coral_lab.pretrained"),
+    "evaluation": ("coral_lab.evaluate", "coral_lab.protocol", "coral_lab.analysis", "coral_lab.units"),
+    "applications": ("coral_lab.ablations", "coral_lab.study", "coral_lab.compare", "coral_lab.multibench",
+                     "coral_lab.multibench.*"),
+    "drawing and teaching": ("coral_lab.plotting", "coral_lab.views", "coral_lab.figures", "coral_lab.lecture",
+                             "coral_lab.lab", "coral_lab.exercises"),
+    "entry points": ("coral_lab.cli", "coral_lab.launch"),
+}
+# the command line of the Table 2 application is an entry point although it lives in its package
+ENTRY_POINTS_ELSEWHERE = ("coral_lab.multibench.cli",)
+
+
+def _layer_of(module: str) -> int:
+    if module in ENTRY_POINTS_ELSEWHERE:
+        return list(LAYERS).index("entry points")
+    exact = [i for i, mods in enumerate(LAYERS.values()) if module in mods]
+    if exact:
+        return exact[0]
+    starred = [i for i, mods in enumerate(LAYERS.values())
+               for m in mods if m.endswith(".*") and module.startswith(m[:-1])]
+    return starred[0] if starred else -1
+
+
+def test_every_module_has_a_layer():
+    assert [m for m in MODULES if _layer_of(m) < 0] == []
+
+
+def test_no_module_imports_one_from_a_layer_above_it():
+    names = list(LAYERS)
+    upward = [f"{m} ({names[_layer_of(m)]}) imports {d} ({names[_layer_of(d)]})"
+              for m, deps in _graph().items() for d in sorted(deps) if _layer_of(d) > _layer_of(m)]
+    assert upward == []
+
+
+def test_the_layer_check_sees_an_upward_import():
+    # the check itself: a primitive importing an application is caught
+    assert _layer_of("coral_lab.io") < _layer_of("coral_lab.multibench.protocol")
+    assert _layer_of("coral_lab.data.features") < _layer_of("coral_lab.models.feature_encoders")
+    assert _layer_of("coral_lab.multibench.cli") == list(LAYERS).index("entry points")

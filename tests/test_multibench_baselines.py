@@ -15,7 +15,7 @@ from coral_lab.methods.clip import CLIPModel, clip_loss
 from coral_lab.methods.comm import CoMMModel
 from coral_lab.methods.factorcl import FactorCLModel
 from coral_lab.methods.infmasking import InfMaskingModel
-from coral_lab.multibench import load_dataset
+from coral_lab.data.features import load_dataset
 from coral_lab.multibench.finetune import finetune
 from coral_lab.multibench.pretrain import build_feature_model, load_feature_model, pretrain_features
 from coral_lab.multibench.probe import probe_feature_model

@@ -5,7 +5,7 @@ import pickle
 import numpy as np
 import pytest
 
-from coral_lab.multibench.datasets import ENV_VAR, DataFileError, load_affect, load_dataset, load_mimic
+from coral_lab.data.features import ENV_VAR, DataFileError, load_affect, load_dataset, load_mimic
 from coral_lab.multibench.synthetic import synthetic_affect, synthetic_mimic, write_synthetic
 
 
@@ -160,7 +160,7 @@ def test_a_pickle_whose_unpickling_runs_code_is_refused_unread(tmp_path, payload
     import builtins
     import pickle
 
-    from coral_lab.multibench.datasets import DataFileError, load_dataset
+    from coral_lab.data.features import DataFileError, load_dataset
 
     marker = tmp_path / "ran"
     evil = _RunsACommand(marker) if payload == "command" else type(

@@ -4,10 +4,10 @@ import pytest
 import torch
 
 from coral_lab.losses import coral_loss
-from coral_lab.multibench.augment import augment_sequences, augment_tabular
+from coral_lab.data.feature_augment import augment_sequences, augment_tabular
 from coral_lab.config import FeatureAugmentConfig, get_preset
 from coral_lab.modalities import ModalitySpec
-from coral_lab.multibench.encoders import FeatureTokenizer, GRUEncoder, SequenceTransformer, TabularEncoder
+from coral_lab.models.feature_encoders import FeatureTokenizer, GRUEncoder, SequenceTransformer, TabularEncoder
 from coral_lab.models import CoralModel
 
 
@@ -96,7 +96,7 @@ def test_masking_reaches_only_the_shared_pathway():
 @pytest.mark.parametrize("preset", ["ci", "quick", "paper"])
 def test_every_preset_validates_and_round_trips_json(preset, tmp_path):
     from coral_lab.config import RunConfig
-    from coral_lab.multibench.datasets import DATASETS
+    from coral_lab.data.features import DATASETS
 
     for name in DATASETS:
         cfg = get_preset(preset, name).validate()

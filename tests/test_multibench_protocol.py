@@ -9,7 +9,7 @@ import torch
 
 from coral_lab.config import get_preset
 from coral_lab.cli import main
-from coral_lab.multibench import load_dataset
+from coral_lab.data.features import load_dataset
 from coral_lab.multibench.finetune import FINETUNE_CHECKPOINT, finetune
 from coral_lab.multibench.pretrain import CHECKPOINT, load_feature_model, pretrain_features
 from coral_lab.multibench.probe import probe_feature_model

@@ -309,7 +309,7 @@ def test_a_flipped_bit_in_a_checkpoint_is_caught_by_its_checksum(tmp_path):
 
 def test_feature_runs_are_claimed_locked_and_their_scores_tied_to_the_training(tmp_path):
     from coral_lab.config import get_preset
-    from coral_lab.multibench.datasets import load_digits_halves
+    from coral_lab.data.features import load_digits_halves
     from coral_lab.multibench.pretrain import pretrain_features
     from coral_lab.multibench.protocol import run_feature_unit
 

@@ -7,7 +7,7 @@ import torch
 
 from coral_lab.data import TASKS, pair_labels
 from coral_lab.methods import build_model
-from coral_lab.multibench import load_dataset
+from coral_lab.data.features import load_dataset
 from coral_lab.config import FeatureAugmentConfig, get_preset
 from coral_lab.multibench.probe import probe_feature_model
 from coral_lab.sources import (

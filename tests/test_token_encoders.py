@@ -8,7 +8,7 @@ from coral_lab.config import get_preset
 from coral_lab.modalities import FEATURE_KINDS, IMAGE, MODALITY_KINDS, ModalitySpec, image_modalities, modality_names
 from coral_lab.models import CoralModel, TokenEncoder
 from coral_lab.models.token_encoders import TOKEN_ENCODERS, build_token_encoder
-from coral_lab.multibench.encoders import FeatureTokenEncoder
+from coral_lab.models.feature_encoders import FeatureTokenEncoder
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -6,7 +6,7 @@ import torch
 
 from coral_lab.config import METHOD_NAMES, get_preset
 from coral_lab.methods import METHODS, build_model
-from coral_lab.multibench import load_dataset
+from coral_lab.data.features import load_dataset
 from coral_lab.multibench.pretrain import build_feature_model
 from coral_lab.training import StepContext, TrainingStep, adamw, augmentation_seed, progress_at
 

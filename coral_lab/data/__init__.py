@@ -1,8 +1,11 @@
-"""The bimodal Trifeature benchmark: vectorised rendering, a verified on-disk cache, and image pairs.
+"""The data sets: the bimodal Trifeature benchmark (vectorised rendering, a verified on-disk cache, image
+pairs) and, in their own modules, the feature data sets of Table 2.
 
 - ``trifeature``: attributes (``SHAPES``, ``TEXTURES``, ``COLOR_NAMES``, ``COLORS``) and ``render_images``.
 - ``cache``: the 80/20 combination split (``make_trifeature``) and ``load_or_render``.
 - ``pairs``: same-shape pairs (``build_pairs``), task labels (``pair_labels``), ``make_benchmark``.
+- ``features`` (imported by name, not re-exported here): the MultiBench feature data sets and ``digits``;
+  ``feature_augment``: their augmentations.
 """
 
 from coral_lab.data.trifeature import (

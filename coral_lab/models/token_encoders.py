@@ -6,7 +6,7 @@ per-modality encoders here, from the modality's ``ModalitySpec`` and the run's m
 - ``"image"``: ``TokenEncoder`` (``coral_lab.models.encoders``): the CNN named by ``ModelConfig.encoder``
   and COrAL's latent converter, ``(B, C, H, W)`` -> ``(B, T_i, D)``;
 - ``"sequence"``, ``"timeseries"``, ``"tabular"``: ``FeatureTokenEncoder``
-  (``coral_lab.multibench.encoders``): Transformer / GRU / MLP + feature tokenizer, then a per-token
+  (``coral_lab.models.feature_encoders``): Transformer / GRU / MLP + feature tokenizer, then a per-token
   linear converter, ``(B, *shape_i)`` -> ``(B, T_i, D)``, from ``FeatureModelConfig.encoder``.
 
 Each returned module is ``nn.Sequential(encoder, converter)`` with ``n_tokens`` = T_i, so a unique
@@ -23,7 +23,7 @@ from coral_lab.config import ModelConfig
 from coral_lab.modalities import IMAGE, MODALITY_KINDS, ModalitySpec
 from coral_lab.models.encoders import TokenEncoder
 from coral_lab.sections import FeatureModelConfig
-from coral_lab.multibench.encoders import FeatureTokenEncoder
+from coral_lab.models.feature_encoders import FeatureTokenEncoder
 
 __all__ = ["TOKEN_ENCODERS", "build_token_encoder"]
 

@@ -4,7 +4,7 @@
 one pretraining entry point, with CPU and no progress bar as defaults; ``load_feature_model`` reads a
 run folder back for a data set's modalities. One epoch is one pass over the train split in a seeded
 order, batches of ``train.batch_size`` (the last partial batch is dropped). Per batch: two augmented
-views of every modality (``coral_lab.sources.FeatureSource``: ``coral_lab.multibench.augment``), then
+views of every modality (``coral_lab.sources.FeatureSource``: ``coral_lab.data.feature_augment``), then
 the method's loss, then an AdamW step (no weight decay on biases and normalisation parameters).
 ``method`` names the method, a class of ``coral_lab.methods.METHODS`` (COrAL and the baselines
 CLIP, CoMM, InfMasking, FactorCL), built with the data set's modalities, whose kinds pick the feature
@@ -26,7 +26,7 @@ from coral_lab import runs
 from coral_lab.config import RunConfig
 from coral_lab.io import load_checkpoint
 from coral_lab.methods import build_model
-from coral_lab.multibench.datasets import FeatureDataset
+from coral_lab.data.features import FeatureDataset
 from coral_lab.train import PretrainResult, pretrain
 
 __all__ = ["build_feature_model", "pretrain_features", "load_feature_model"]

@@ -18,7 +18,7 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
 from coral_lab.config import ProbeConfig
 from coral_lab.evaluate import choose_C
-from coral_lab.multibench.datasets import FeatureDataset, FeatureSplit
+from coral_lab.data.features import FeatureDataset, FeatureSplit
 from coral_lab.sources import FEATURE_TASK, feature_batches, feature_probe_data, frozen_features, model_device
 
 __all__ = ["extract_embeddings", "probe_splits", "probe_feature_model", "raw_features"]

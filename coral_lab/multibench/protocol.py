@@ -17,7 +17,7 @@ from coral_lab.evaluate import seed_std
 from coral_lab.paper import DISPLAY_NAMES, PAPER_FINETUNE, PAPER_TABLE2, SPREAD_NOTE
 from coral_lab.io import atomic_write_text
 from coral_lab.config import RunConfig
-from coral_lab.multibench.datasets import FeatureDataset
+from coral_lab.data.features import FeatureDataset
 from coral_lab.multibench.finetune import finetune
 from coral_lab.multibench.pretrain import load_feature_model, pretrain_features
 from coral_lab.multibench.probe import probe_feature_model, probe_splits, raw_features

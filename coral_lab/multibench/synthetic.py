@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from coral_lab.io import atomic_write
-from coral_lab.multibench.datasets import DATASETS, VISION_DIM
+from coral_lab.data.features import DATASETS, VISION_DIM
 
 __all__ = ["synthetic_affect", "synthetic_mimic", "write_synthetic"]
 
