@@ -18,7 +18,6 @@ column) and the settings of the variant, plus its provenance sidecar
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -27,18 +26,19 @@ import pandas as pd
 
 from coral_lab import protocol, runs
 from coral_lab.config import RunConfig, require_trifeature
+from coral_lab.data import PAIR_KINDS
 from coral_lab.device import describe_device, resolve_device
 from coral_lab.evaluate import seed_std, with_protocol
 from coral_lab.io import atomic_write_text
 from coral_lab.paper import SPREAD_NOTE
 from coral_lab.provenance import provenance, write_sidecar
 from coral_lab.published_probe import HELD_OUT, PROTOCOL_LABELS, PROTOCOLS
+from coral_lab.study import Variant
 
 __all__ = [
-    "STUDIES",
+    "ABLATION_STUDIES",
     "RESULT_COLUMNS",
-    "Variant",
-    "study_variants",
+    "ablation_variants",
     "variant_config",
     "results_path",
     "run_ablation",
@@ -48,7 +48,7 @@ __all__ = [
     "format_ablation",
 ]
 
-STUDIES = ("masking", "weights")
+ABLATION_STUDIES = ("masking", "weights")
 # the tidy result file's columns, in order; config_hash (``coral_lab.runs.config_hash`` of the variant's
 # whole experiment config) decides whether saved rows are reused
 RESULT_COLUMNS = (
@@ -57,32 +57,25 @@ RESULT_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class Variant:
-    """One setting of a study: the base config with ``overrides`` (``RunConfig.replace`` sections).
-
-    ``name`` is also the variant's folder name; ``label`` is what plots and tables show.
-    """
-
-    name: str
-    label: str
-    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+def _table1_variant(name: str, label: str, changes: dict[str, dict[str, Any]] | None = None) -> Variant:
+    """An ablation setting: its changes train the two Table 1 units (the unbiased and the biased pairs)."""
+    return Variant(name, label, changes or {}, PAIR_KINDS)
 
 
 def _masking_variants(cfg: RunConfig) -> list[Variant]:
     # paper Table 3: the increasing schedule first (COrAL's default), then none and the static ratios
     out = [
-        Variant("increasing", "increasing 5-35-55-75 %", {"train": {"mask_schedule": "paper"}}),
-        Variant("none", "none", {"train": {"mask_schedule": None}}),
+        _table1_variant("increasing", "increasing 5-35-55-75 %", {"train": {"mask_schedule": "paper"}}),
+        _table1_variant("none", "none", {"train": {"mask_schedule": None}}),
     ]
     for pct in (25, 50, 75):
-        out.append(Variant(f"static-{pct}", f"static {pct} %", {"train": {"mask_schedule": pct / 100}}))
+        out.append(_table1_variant(f"static-{pct}", f"static {pct} %", {"train": {"mask_schedule": pct / 100}}))
     # a preset that trains with another static ratio (quick and long: 90 %) measures its own as well,
     # so the table shows the setting its other results come from (no paper value: Table 3 stops at 75 %)
     ratio = cfg.train.mask_schedule
     if isinstance(ratio, float) and not isinstance(ratio, bool) and round(100 * ratio) not in (25, 50, 75):
         pct = round(100 * ratio)
-        out.append(Variant(f"static-{pct}", f"static {pct} % ({cfg.preset} preset)",
+        out.append(_table1_variant(f"static-{pct}", f"static {pct} % ({cfg.preset} preset)",
                            {"train": {"mask_schedule": ratio}}))
     return out
 
@@ -90,16 +83,16 @@ def _masking_variants(cfg: RunConfig) -> list[Variant]:
 def _weights_variants(cfg: RunConfig) -> list[Variant]:
     # paper section 5.6.2: halve / double lambda_s and lambda_u around the base values, lambda_o -> 3, 5
     loss = cfg.loss
-    out = [Variant("default", f"default (lambda_s = {loss.lambda_s:g}, lambda_u = {loss.lambda_u:g}, "
+    out = [_table1_variant("default", f"default (lambda_s = {loss.lambda_s:g}, lambda_u = {loss.lambda_u:g}, "
                               f"lambda_o = {loss.lambda_o:g})")]
     for name in ("lambda_s", "lambda_u"):
         base = getattr(loss, name)
         for factor in (0.5, 2.0):
             value = base * factor
-            out.append(Variant(f"{name}-{value:g}", f"{name} = {value:g}", {"loss": {name: value}}))
+            out.append(_table1_variant(f"{name}-{value:g}", f"{name} = {value:g}", {"loss": {name: value}}))
     for value in (3.0, 5.0):
         if value != loss.lambda_o:
-            out.append(Variant(f"lambda_o-{value:g}", f"lambda_o = {value:g}", {"loss": {"lambda_o": value}}))
+            out.append(_table1_variant(f"lambda_o-{value:g}", f"lambda_o = {value:g}", {"loss": {"lambda_o": value}}))
     return out
 
 
@@ -111,10 +104,10 @@ _STUDY_VARIANTS: dict[str, Callable[[RunConfig], list[Variant]]] = {
 
 def _check_study(study: str) -> None:
     if study not in _STUDY_VARIANTS:
-        raise ValueError(f"unknown ablation study {study!r}; valid studies: {list(STUDIES)}")
+        raise ValueError(f"unknown ablation study {study!r}; valid studies: {list(ABLATION_STUDIES)}")
 
 
-def study_variants(study: str, cfg: RunConfig) -> dict[str, Variant]:
+def ablation_variants(study: str, cfg: RunConfig) -> dict[str, Variant]:
     """The variants of ``study`` around the base config ``cfg``, in the paper's order, by name."""
     _check_study(study)
     require_trifeature(cfg, "an ablation study")
@@ -123,7 +116,7 @@ def study_variants(study: str, cfg: RunConfig) -> dict[str, Variant]:
 
 def variant_config(cfg: RunConfig, variant: Variant) -> RunConfig:
     """The base config with the variant's overrides, validated."""
-    return cfg.replace(**variant.overrides).validate()
+    return cfg.replace(**variant.changes).validate()
 
 
 def results_path(out_dir: str | Path, study: str) -> Path:
@@ -160,7 +153,7 @@ def run_ablation(
         out_dir: study folder: ``runs/<variant>/seed<S>-<train_set>/`` per unit, the CSV and its sidecar.
         seeds: training seeds (the paper's Table 1 protocol uses 41..45).
         device: "auto", "cpu" or "cuda".
-        variants: names of a subset of ``study_variants(study, cfg)`` (default: all, in order).
+        variants: names of a subset of ``ablation_variants(study, cfg)`` (default: all, in order).
         command: the command line for the provenance sidecar (default: ``sys.argv``).
         on_variant_end: called with each finished variant and its tidy rows.
         jobs: units of a variant trained at once in separate processes (``run_table1``).
@@ -170,7 +163,7 @@ def run_ablation(
         The tidy rows of every finished variant: columns ``RESULT_COLUMNS`` (balanced accuracy in %);
         the CSV and sidecar are rewritten after each variant, so an interruption keeps what is done.
     """
-    available = study_variants(study, cfg)
+    available = ablation_variants(study, cfg)
     names = list(available) if variants is None else list(variants)
     unknown = [n for n in names if n not in available]
     if unknown or not names:
@@ -244,7 +237,7 @@ def _run_variants(study, cfg, out_dir, available, names, configs, seeds, dev, pr
             extra={
                 "study": study,
                 "protocols": list(dict.fromkeys(result["protocol"])),
-                "variants": {n: available[n].overrides for n in names},
+                "variants": {n: available[n].changes for n in names},
                 "finished_variants": [f["variant"].iloc[0] for f in frames],
                 # rows of earlier commands in this folder, kept because their config is still the variant's
                 "kept_variants": list(dict.fromkeys(kept["variant"])),
@@ -283,7 +276,7 @@ def load_or_run_ablation(
     saved = complete_results(study, cfg, out_dir, seeds=seeds, variants=variants, protocols=protocols)
     if saved is not None:
         return saved
-    names = list(study_variants(study, cfg)) if variants is None else list(variants)
+    names = list(ablation_variants(study, cfg)) if variants is None else list(variants)
     return run_ablation(study, cfg, out_dir, seeds=[int(x) for x in seeds], device=device, variants=names,
                         progress=progress, command=command, jobs=jobs, protocols=protocols)
 
@@ -309,7 +302,7 @@ def complete_results(
         The tidy rows of the requested variants, seeds and protocols (``RESULT_COLUMNS``), or None when
         the file is missing, incomplete or was made with other settings (nothing is trained here).
     """
-    available = study_variants(study, cfg)
+    available = ablation_variants(study, cfg)
     names = list(available) if variants is None else list(variants)
     seeds = [int(s) for s in seeds]
     protocols = protocol.check_protocols(protocols)

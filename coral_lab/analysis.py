@@ -45,7 +45,7 @@ from coral_lab.paper import chance_percent
 
 __all__ = [
     "TASK_LABELS",
-    "CHANCE",
+    "TASK_CHANCE",
     "SUBSPACES",
     "LABEL_COLUMNS",
     "LABEL_NAMES",
@@ -65,7 +65,7 @@ __all__ = [
 
 # probe task -> readable row label of the probe map, and chance level (balanced accuracy %) per label
 TASK_LABELS = {"share": "shape", "unique1": "texture 1", "unique2": "texture 2", "synergy": "synergy"}
-CHANCE = {TASK_LABELS[t]: chance_percent(N_CLASSES[t]) for t in TASKS}
+TASK_CHANCE = {TASK_LABELS[t]: chance_percent(N_CLASSES[t]) for t in TASKS}
 SUBSPACES = ("shared", "unique1", "unique2")  # the bimodal model's Z^SR, Z_1^U, Z_2^U
 # embedding_frame's label columns (integer indices into SHAPES / TEXTURES / COLOR_NAMES; synergy 0 / 1)
 LABEL_COLUMNS = ("shape", "texture1", "texture2", "color1", "color2", "synergy")
@@ -132,7 +132,7 @@ def findings_table(rows_by_kind: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         auc = sel["roc_auc"].iloc[0] if "roc_auc" in sel else float("nan")
         out.append({"finding": finding, "unit": kind, "what": what,
                     "balanced_accuracy": float(sel["balanced_accuracy"].iloc[0]), "roc_auc": float(auc),
-                    "chance": CHANCE[TASK_LABELS[task]]})
+                    "chance": TASK_CHANCE[TASK_LABELS[task]]})
     return pd.DataFrame(out)
 
 
@@ -156,7 +156,7 @@ def subspace_probe_map(
     Returns:
         A DataFrame, rows = tasks by readable label (``TASK_LABELS``: shape, texture 1, texture 2,
         synergy; index name "task"), columns = ``subspaces`` (``"Z"`` is their concatenation, eq. 2),
-        values = balanced accuracy in [0, 100]. Chance per row: ``CHANCE``.
+        values = balanced accuracy in [0, 100]. Chance per row: ``TASK_CHANCE``.
     """
     tasks, subspaces = list(tasks), list(subspaces)
     if not tasks or not subspaces:

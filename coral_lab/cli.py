@@ -18,11 +18,10 @@ import torch
 
 from coral_lab import distributed, runs
 from coral_lab.ablations import format_ablation, results_path, run_ablation, summarize_ablation
-from coral_lab.ablations import study_variants as ablation_variants
+from coral_lab.ablations import ablation_variants
 from coral_lab.config import (
     CLI_FLAGS,
     DATA_SOURCES,
-    METHOD_NAMES,
     PRESETS,
     TRIFEATURE,
     TRIFEATURE_ONLY_FLAGS,
@@ -30,13 +29,14 @@ from coral_lab.config import (
     get_preset,
     overrides_from_args,
 )
-from coral_lab.data import CacheError, cache_path, load_or_render
+from coral_lab.data import PAIR_KINDS, CacheError, cache_path, load_or_render
 from coral_lab.device import describe_device, resolve_device
 from coral_lab.evaluate import probe_model
 from coral_lab.io import CheckpointError, atomic_write_text
-from coral_lab.methods import subspaces, with_method
+from coral_lab.losses import ORTHO_KINDS
+from coral_lab.methods import METHODS, check_config, display_name, subspaces, with_method
 from coral_lab.multibench.cli import reproduce_features
-from coral_lab.paper import DISPLAY_NAMES, PAPER_SEEDS
+from coral_lab.paper import PAPER_SEEDS
 from coral_lab.protocol import format_table1, run_table1
 from coral_lab.provenance import mark_start, provenance, write_sidecar
 from coral_lab.published_probe import HELD_OUT, PROTOCOLS
@@ -77,7 +77,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     if getattr(args, "data_path", None):
         changes.setdefault("data", {})["path"] = args.data_path
     try:
-        return cfg.replace(**changes).validate()
+        # the config's own checks, then the method registry's (a known method, each method's settings)
+        return check_config(cfg.replace(**changes).validate())
     except ValueError as e:
         raise SystemExit(f"error: {e}") from None
 
@@ -101,7 +102,7 @@ def _training(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lambda-s", type=float, help="weight of the shared InfoNCE (eq. 3)")
     p.add_argument("--lambda-u", type=float, help="weight of the unique InfoNCE terms (eq. 3)")
     p.add_argument("--lambda-o", type=float, help="weight of the orthogonality loss (eq. 3, 8)")
-    p.add_argument("--ortho-kind", choices=["hinge", "squared"], help="hinge = paper eq. 7; squared = released code")
+    p.add_argument("--ortho-kind", choices=list(ORTHO_KINDS), help="hinge = paper eq. 7; squared = released code")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -109,7 +110,7 @@ def _jobs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=_jobs_value, default="auto",
                    help="(seed, pretraining) units trained at once, each in its own process on the same device "
                         "(a GPU is mostly idle with one run at batch 64); default auto: on a CPU one process per "
-                        "core with one torch thread each (measured fastest, see README), up to the number of "
+                        "core with one torch thread each (measured fastest, see docs/measured.md), up to the number of "
                         "units; on a GPU 1")
 
 
@@ -160,7 +161,7 @@ def protocols_from_args(args: argparse.Namespace, cfg: RunConfig) -> tuple[str, 
 
 
 def _method(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--method", choices=list(METHOD_NAMES), default=None,
+    p.add_argument("--method", choices=list(METHODS), default=None,
                    help="pretraining method (default coral); the baselines of the paper's Table 1 use the same "
                         "encoders; at --preset paper each takes its published lr / weight decay")
 
@@ -181,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     _training(p)
     _method(p)
     p.add_argument("--out", required=True, help="run folder (resumes if it holds a checkpoint of the same config)")
-    p.add_argument("--train-set", choices=["unbiased", "biased"])
+    p.add_argument("--train-set", choices=list(PAIR_KINDS))
     p.add_argument("--seed", type=int)
     p.add_argument("--no-resume", action="store_true", help="start over even if --out holds a checkpoint")
     p.set_defaults(func=cmd_pretrain)
@@ -328,7 +329,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     minutes = (time.perf_counter() - t0) / 60
     where = describe_device(device, cfg.train.num_threads, args.jobs)
     scale = "the paper's scale" if cfg.preset == "paper" else f"the reduced '{cfg.preset}' preset, not the paper's scale"
-    name = DISPLAY_NAMES[cfg.method]
+    name = display_name(cfg.method)
     text = format_table1(table, title=f"Trifeature Table 1, {name} ({scale}; seeds {seeds})", method=name)
     print(text)
     print(f"wall time {minutes:.1f} min on {where}; results in {out}/")

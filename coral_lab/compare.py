@@ -7,7 +7,7 @@ the paper's Table 1, and read each method's probe map from its probe files.
   ``protocol.run_table1`` (resumable).
 - ``comparison_table(rows)``: per method and column, ours (mean, std, seeds) beside the paper's value
   and chance; ``wide_table`` is the same as one row per method, for display.
-- ``probe_map_from_rows(rows)``: task x subspace balanced accuracy (the probe map) from the per-subspace
+- ``method_probe_map(rows)``: task x subspace balanced accuracy (the probe map) from the per-subspace
   probe rows that ``coral-lab reproduce`` records for a baseline (redundancy and uniqueness tasks from
   the unbiased pretraining, synergy from the biased one).
 - ``paper_pattern(table)``: the qualitative pattern of the paper's Table 1 checked on our numbers.
@@ -27,15 +27,15 @@ import pandas as pd
 from coral_lab import runs
 from coral_lab.analysis import TASK_LABELS
 from coral_lab.units import unit_config
-from coral_lab.config import RunConfig, check_method_name, get_preset
+from coral_lab.config import RunConfig, get_preset
 from coral_lab.evaluate import protocol_rows, summarize, with_protocol
-from coral_lab.methods import subspaces, with_method
-from coral_lab.paper import CHANCE, DISPLAY_NAMES, TABLE1_COLUMNS as COLUMNS
+from coral_lab.methods import display_name, get_method, subspaces, with_method
+from coral_lab.paper import CHANCE, TABLE1_COLUMNS as COLUMNS
 from coral_lab.protocol import UNITS, check_protocols, run_table1
 from coral_lab.published_probe import HELD_OUT, PROTOCOL_LABELS, PROTOCOLS
 from coral_lab.provenance import save_result
 
-__all__ = ["comparison_config", "load_or_run", "comparison_table", "wide_table", "probe_map_from_rows", "paper_pattern",
+__all__ = ["comparison_config", "load_or_run", "comparison_table", "wide_table", "method_probe_map", "paper_pattern",
            "write_comparison"]
 
 # which pretraining each probe task is read from in the probe map (as Table 1 scores them)
@@ -47,7 +47,7 @@ def comparison_config(preset: str) -> RunConfig:
 
     Until 2026-12-04 the quick comparison used a reduced budget (3 epochs of 3,200 pairs); with the
     probe on one thread and two units side by side, the five methods' full quick budget takes about
-    18 minutes per seed here (section Baselines of the README), so every preset is used as it is.
+    18 minutes per seed here (docs/baselines.md), so every preset is used as it is.
     """
     return get_preset(preset)
 
@@ -85,7 +85,7 @@ def load_or_run(
         The rows of ``table1.csv``: method, seed, train_set, task, features, balanced_accuracy, C,
         val_balanced_accuracy, column, protocol.
     """
-    check_method_name(method)
+    get_method(method)
     protocols = check_protocols(protocols)
     folder = Path(folder)
     mcfg = with_method(cfg, method)
@@ -126,10 +126,9 @@ def comparison_table(rows: pd.DataFrame) -> pd.DataFrame:
         raise ValueError(f"no scored rows: the column 'column' must hold some of {list(COLUMNS)}")
     frames = []
     for method in dict.fromkeys(scored["method"]):
-        if method not in DISPLAY_NAMES:
-            raise ValueError(f"unknown method {method!r} in the rows; valid methods: {list(DISPLAY_NAMES)}")
-        t = summarize(scored[scored["method"] == method], method=DISPLAY_NAMES[method])
-        t.insert(0, "method", DISPLAY_NAMES[method])
+        name = display_name(method)  # an unknown method: one line naming the valid ones
+        t = summarize(scored[scored["method"] == method], method=name)
+        t.insert(0, "method", name)
         frames.append(t)
     return pd.concat(frames, ignore_index=True)
 
@@ -151,7 +150,7 @@ def wide_table(table: pd.DataFrame) -> pd.DataFrame:
     return wide[[c for c in order if c in wide.columns]]
 
 
-def probe_map_from_rows(rows: pd.DataFrame, method: str | None = None) -> pd.DataFrame:
+def method_probe_map(rows: pd.DataFrame, method: str | None = None) -> pd.DataFrame:
     """The probe map (task x feature set, balanced accuracy %, mean over seeds) from probe rows.
 
     Args:
@@ -239,7 +238,7 @@ def write_comparison(folders: dict[str, str | Path], path: str | Path) -> tuple[
         raise ValueError("give at least one method folder")
     frames, infos = [], {}
     for method, folder in folders.items():
-        check_method_name(method)
+        get_method(method)
         folder = Path(folder)
         csv, sidecar = folder / "table1.csv", folder / "table1.provenance.json"
         for f in (csv, sidecar):

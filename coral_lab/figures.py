@@ -28,7 +28,6 @@ has no Trifeature numbers, so the sensitivity figure shows ours only and says so
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import sys
 from dataclasses import dataclass
@@ -49,7 +48,9 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 from coral_lab import views
 from coral_lab.ablations import summarize_ablation
 from coral_lab.evaluate import protocol_rows, seed_std, summarize, with_protocol
-from coral_lab.paper import CHANCE, DISPLAY_NAMES, PAPER_TABLE1, PAPER_TABLE3, TABLE1_COLUMNS as COLUMNS
+from coral_lab.io import sha256_file
+from coral_lab.methods import METHODS, display_name
+from coral_lab.paper import CHANCE, PAPER_TABLE1, PAPER_TABLE3, TABLE1_COLUMNS as COLUMNS
 from coral_lab.plotting import save_figure
 from coral_lab.provenance import check_sidecar_info, result_sidecar_path, save_result, start_commit
 from coral_lab.published_probe import HELD_OUT, PROTOCOL_LABELS, PROTOCOLS
@@ -204,10 +205,6 @@ def figure_title(title: str, info: Mapping[str, Any], table: pd.DataFrame | None
     return f"{title}\n({note}; {seeds_text})" if note else f"{title}\n(preset '{info.get('preset')}'; {seeds_text})"
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def figure_provenance(result_info: Mapping[str, Any], result_path: str | Path, *, command: str | None = None,
                       kind: str = "") -> dict[str, Any]:
     """A figure's sidecar: the result's provenance (command, preset, seeds, device, commit, date) and
@@ -222,7 +219,7 @@ def figure_provenance(result_info: Mapping[str, Any], result_path: str | Path, *
         "commit": start_commit(),  # where the checkout stood when the command started
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "source": str(result_path),
-        "source_sha256": _sha256(result_path),
+        "source_sha256": sha256_file(result_path),
         "scale_note": scale_note(result_info) or "the paper's scale",
     }
     return out
@@ -465,9 +462,9 @@ def baselines_figure(rows: pd.DataFrame, title: str = "Trifeature Table 1: every
     if scored.empty:
         raise ValueError(f"no scored rows: the column 'column' must hold some of {list(COLUMNS)}")
     methods = list(dict.fromkeys(scored["method"]))
-    unknown = [m for m in methods if m not in DISPLAY_NAMES]
+    unknown = [m for m in methods if m not in METHODS]
     if unknown:
-        raise ValueError(f"unknown method(s) {unknown}; valid: {list(DISPLAY_NAMES)}")
+        raise ValueError(f"unknown method(s) {unknown}; valid: {list(METHODS)}")
     protocols = protocols_of(scored)
     x = np.arange(len(COLUMNS))
     width = 0.8 / len(methods)
@@ -476,7 +473,7 @@ def baselines_figure(rows: pd.DataFrame, title: str = "Trifeature Table 1: every
     for ax, protocol in zip(axes, protocols):
         mine = scored[scored["protocol"] == protocol]
         for j, m in enumerate(methods):
-            name = DISPLAY_NAMES[m]
+            name = display_name(m)
             means = np.array([mine.loc[(mine["method"] == m) & (mine["column"] == c), "balanced_accuracy"].mean()
                               for c in COLUMNS], dtype=float)
             pos = x - 0.4 + width * (j + 0.5)
@@ -538,7 +535,7 @@ def study_figure(curves: pd.DataFrame, title: str = "Learning curves against tra
     return fig
 
 
-AUDIT_COLUMNS = ("variant", "z_dim", "image_size", "stem_stride", "epochs", "epoch", "unit", "seed", "protocol",
+AUDIT_FIGURE_COLUMNS = ("variant", "z_dim", "image_size", "stem_stride", "epochs", "epoch", "unit", "seed", "protocol",
                  "score", "balanced_accuracy")
 # the audit figure's panels (score, paper column, chance) and the variants of each row
 _AUDIT_PANELS = (("R", "redundancy"), ("U", "uniqueness"), ("S", "synergy"))
@@ -652,7 +649,7 @@ FIGURES: dict[str, FigureSpec] = {
         "coral_lab.figures.save_result(<scored rows of compare.load_or_run for each method>, "
         "'<results>/baselines_table1.csv', info) (notebook 07)"),
     "audit": FigureSpec(
-        "protocol_audit.csv", AUDIT_COLUMNS, ("seed", "epoch", "epochs", "z_dim", "balanced_accuracy"), audit_figure,
+        "protocol_audit.csv", AUDIT_FIGURE_COLUMNS, ("seed", "epoch", "epochs", "z_dim", "balanced_accuracy"), audit_figure,
         "The evaluation protocol audit: R, U, S under each probe protocol", "protocol_audit",
         "`coral-lab study --name audit --protocol held_out published published_shuffled --results <results>/...`"),
     "study": FigureSpec(

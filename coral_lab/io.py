@@ -16,7 +16,7 @@ from typing import Any, Callable
 import torch
 from torch.torch_version import TorchVersion
 
-__all__ = ["atomic_write", "atomic_write_text", "atomic_torch_save", "load_checkpoint", "remove_stale_temporaries",
+__all__ = ["sha256_file", "atomic_write", "atomic_write_text", "atomic_torch_save", "load_checkpoint", "remove_stale_temporaries",
            "is_temporary", "CheckpointError"]
 
 
@@ -95,7 +95,8 @@ def checksum_path(path: str | os.PathLike) -> Path:
     return path.with_name(path.name + CHECKSUM_SUFFIX)
 
 
-def _sha256(path: str | os.PathLike) -> str:
+def sha256_file(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes (hex), read in 1 MiB blocks: the one file digest of the package."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -125,7 +126,7 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
 
     def write(tmp: str) -> None:
         torch.save(obj, tmp)
-        digest.append(_sha256(tmp))
+        digest.append(sha256_file(tmp))
 
     def announce(tmp: str) -> None:  # the commit point of the pair: both digests listed, the new file next
         listed = [d for d in _listed_digests(sums) if d != digest[0]]
@@ -147,7 +148,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} not found; run `coral-lab pretrain` to create it")
     sums = checksum_path(path)
-    if sums.is_file() and _sha256(path) not in _listed_digests(sums):
+    if sums.is_file() and sha256_file(path) not in _listed_digests(sums):
         raise CheckpointError(
             f"checkpoint {path} does not match its checksum in {sums.name}: the file was changed or corrupted after "
             f"it was written. Retrain (delete both files), or delete {sums.name} to load it as it is"

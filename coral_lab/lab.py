@@ -39,9 +39,11 @@ import torch
 
 from coral_lab import analysis, pretrained, views
 from coral_lab.config import TEACHING_DATA, RunConfig, require_trifeature
-from coral_lab.data import N_CLASSES, TASKS, TrifeatureBenchmark, task_classes
+from coral_lab.data import N_CLASSES, PAIR_KINDS, TASKS, TrifeatureBenchmark, task_classes
 from coral_lab.device import resolve_device
 from coral_lab.evaluate import probe_model
+from coral_lab.losses import ORTHO_KINDS
+from coral_lab.masking import check_mask_ratio
 from coral_lab.paper import chance_percent
 from coral_lab.train import load_benchmark, pretrain
 
@@ -50,8 +52,6 @@ __all__ = [
     "DATA_SETS",
     "trial_config",
     "MASKING_MODES",
-    "ORTHO_KINDS",
-    "TRAIN_SETS",
     "SCORES",
     "S_AUC",
     "TrialSettings",
@@ -69,15 +69,13 @@ TRIAL_EPOCHS = {"ci": 2, "quick": 8, "long": 3, "paper": 10}
 # the data a trial trains on (trial_config): the benchmark, or the teaching variant (config.TEACHING_DATA)
 DATA_SETS = ("benchmark", "teaching")
 MASKING_MODES = ("none", "static", "paper")
-ORTHO_KINDS = ("hinge", "squared")
-TRAIN_SETS = ("unbiased", "biased")
 # trial score -> (probe task, chance level in balanced accuracy % on the benchmark; a session on a teaching
 # variant has its own in LabSession.chance)
 SCORES = {name: (task, chance_percent(N_CLASSES[task]))
           for name, task in {"R": "share", "U1": "unique1", "U2": "unique2", "S": "synergy"}.items()}
 _SETTING_COLUMNS = ("masking", "mask_ratio", "lambda_s", "lambda_u", "lambda_o", "ortho_kind", "epochs", "train_set")
 # the synergy probe's test ROC-AUC %, beside its balanced accuracy: the threshold-free reading, on which
-# masking's effect is visible within a short trial (the README's section Measured: 10 quick epochs move S
+# masking's effect is visible within a short trial (docs/measured.md: 10 quick epochs move S
 # by about 5 points of balanced accuracy and 26 of AUC); chance 50
 S_AUC = "S AUC"
 _TRIAL_COLUMNS = ("trial", *_SETTING_COLUMNS, "mask_schedule", *SCORES, S_AUC, "final_loss", "seconds")
@@ -127,7 +125,7 @@ def trial_config(base: RunConfig, data: str = "benchmark") -> RunConfig:
         data: ``"benchmark"`` (Trifeature, 10 shapes x 10 textures x 10 colors) or ``"teaching"``: the
             named teaching variant ``config.TEACHING_DATA`` (4 textures and their 4 partner colors;
             texture chance 25 %), on which one short trial shows masking's effect on synergy (the
-            levers study, README section Measured). Never a replacement for the benchmark.
+            levers study, docs/measured.md). Never a replacement for the benchmark.
     """
     if base.preset not in TRIAL_EPOCHS:
         raise ValueError(f"no lab trial length for preset {base.preset!r}; known: {sorted(TRIAL_EPOCHS)}")
@@ -173,9 +171,7 @@ def settings_from_controls(
         ValueError: any value outside its range, with the valid range in the message.
     """
     masking = _choice(masking, "masking", MASKING_MODES)
-    ratio = _real(mask_ratio, "mask_ratio")
-    if not 0.0 <= ratio < 1.0:
-        raise ValueError(f"mask_ratio must be in [0, 1) (the fraction of shared tokens masked), got {mask_ratio!r}")
+    ratio = check_mask_ratio(_real(mask_ratio, "mask_ratio"))
     if masking == "static" and ratio == 0.0:
         raise ValueError("static masking needs mask_ratio > 0; for no masking choose masking='none'")
     weights = {n: _real(v, n) for n, v in (("lambda_s", lambda_s), ("lambda_u", lambda_u), ("lambda_o", lambda_o))}
@@ -187,7 +183,7 @@ def settings_from_controls(
     ortho_kind = _choice(ortho_kind, "ortho_kind", ORTHO_KINDS)
     if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
         raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
-    train_set = _choice(train_set, "train_set", TRAIN_SETS)
+    train_set = _choice(train_set, "train_set", PAIR_KINDS)
     return TrialSettings(masking, ratio, weights["lambda_s"], weights["lambda_u"], weights["lambda_o"], ortho_kind,
                          int(epochs), train_set)
 
@@ -608,7 +604,7 @@ def build_lab_widgets(session: LabSession, *, max_epochs: int | None = None) -> 
     ortho = w.Dropdown(options=list(ORTHO_KINDS), value=d.ortho_kind, description="orthogonality", style=style)
     epochs = w.IntSlider(value=min(d.epochs, max_epochs), min=1, max=max_epochs, description="epochs", style=style,
                          continuous_update=False)
-    train_set = w.Dropdown(options=list(TRAIN_SETS), value=d.train_set, description="pretrain on", style=style)
+    train_set = w.Dropdown(options=list(PAIR_KINDS), value=d.train_set, description="pretrain on", style=style)
     button = w.Button(description="Train", button_style="primary", icon="play")
     progress = w.IntProgress(value=0, min=0, max=d.epochs, description="epochs", style=style)
     status = w.HTML(value="choose settings and press Train")

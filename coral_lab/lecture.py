@@ -27,7 +27,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from coral_lab import plotting
 from coral_lab.config import get_preset
-from coral_lab.losses import orthogonality_loss
+from coral_lab.losses import ORTHO_KINDS, orthogonality_loss
 from coral_lab.masking import PAPER_SCHEDULE, mask_ratio_at, token_keep_mask
 from coral_lab.provenance import provenance
 
@@ -148,7 +148,7 @@ def orthogonality_curves(n_angles: int = 181) -> pd.DataFrame:
     a = torch.stack([torch.ones_like(rad), torch.zeros_like(rad)], dim=1)  # (A, 2): the x axis
     b = torch.stack([torch.cos(rad), torch.sin(rad)], dim=1)  # (A, 2): at the angle
     out = {"angle_deg": angles, "cosine": np.cos(np.deg2rad(angles))}
-    for kind in ("hinge", "squared"):
+    for kind in ORTHO_KINDS:
         # one pair at a time: orthogonality_loss is a batch mean, each row here is one angle
         out[kind] = [float(orthogonality_loss(a[k:k + 1].float(), b[k:k + 1].float(), kind)) for k in range(n_angles)]
     return pd.DataFrame(out)

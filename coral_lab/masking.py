@@ -30,6 +30,7 @@ from torch import Tensor
 
 __all__ = [
     "PAPER_SCHEDULE",
+    "check_mask_ratio",
     "mask_ratio_at",
     "split_modalities",
     "token_keep_mask",
@@ -60,8 +61,9 @@ def _is_real(x: object) -> bool:
     return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
-def _check_ratio(ratio: object, what: str) -> float:
-    """A masking ratio as a float in [0, 1); raise ValueError otherwise."""
+def check_mask_ratio(ratio: object, what: str = "mask_ratio") -> float:
+    """A masking ratio m as a float in [0, 1); raise ValueError naming ``what`` otherwise: the one range
+    check of a ratio (schedules, the model's forward, the lab's settings, the config's fields)."""
     if not _is_real(ratio):
         raise ValueError(f"{what} must be a real number in [0, 1), got {ratio!r} ({type(ratio).__name__})")
     ratio = float(ratio)  # type: ignore[arg-type]
@@ -84,7 +86,7 @@ def _ratio_from_pairs(fraction: float, pairs: Sequence, what: str) -> float:
         start, _ = pair
         if not _is_real(start) or not 0.0 <= float(start) < 1.0:
             raise ValueError(f"{what}[{k}] start fraction must be in [0, 1), got {start!r}")
-        _check_ratio(pair[1], f"{what}[{k}] ratio")
+        check_mask_ratio(pair[1], f"{what}[{k}] ratio")
         starts.append(float(start))
     if starts[0] != 0.0:
         raise ValueError(f"{what} must start at fraction 0.0 so every epoch has a ratio, got {starts[0]!r}")
@@ -139,9 +141,9 @@ def mask_ratio_at(epoch: int, total_epochs: int, schedule: object) -> float:
             value = float(text)
         except ValueError:
             raise ValueError(f"unknown mask schedule {schedule!r}; valid forms: {_VALID_SCHEDULES}") from None
-        return _check_ratio(value, f"static mask ratio {schedule!r}")
+        return check_mask_ratio(value, f"static mask ratio {schedule!r}")
     if _is_real(schedule):
-        return _check_ratio(schedule, "static mask ratio")
+        return check_mask_ratio(schedule, "static mask ratio")
     if isinstance(schedule, Sequence):
         return _ratio_from_pairs(fraction, schedule, "mask schedule")
     raise ValueError(
@@ -215,7 +217,7 @@ def token_keep_mask(batch_size: int, n_tokens: int, ratio: float, generator: tor
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
     if not _is_int(n_tokens) or n_tokens < 1:
         raise ValueError(f"n_tokens must be an int >= 1, got {n_tokens!r}")
-    ratio = _check_ratio(ratio, "mask ratio")
+    ratio = check_mask_ratio(ratio, "mask ratio")
     _check_generator(generator)
     u = torch.rand((batch_size, n_tokens), generator=generator, device=generator.device)  # (B, T) in [0, 1)
     return u >= ratio  # P(keep) = 1 - m; m = 0 keeps every token

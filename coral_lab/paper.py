@@ -1,4 +1,4 @@
-"""The paper's facts in one place: its tables, seeds, chance levels, method names and published settings.
+"""The paper's facts in one place: its tables, seeds and chance levels.
 
 Every number here is copied from the COrAL paper (``shared/paper/coral-paper.txt``) or, where the paper
 is silent, from the published code (named beside the value); nothing here is measured by coral_lab.
@@ -13,8 +13,10 @@ The rest of the package imports these names from here, so a corrected value is c
 - ``CHANCE``: each Table 1 column's chance level in balanced accuracy % (10 classes for R and U, two
   for S); ``chance_percent(k)`` for any k-class task.
 - ``PAPER_SEEDS``, ``SEED_STD_DDOF`` / ``SPREAD_NOTE``: the seeds and the spread statistic of the tables.
-- ``DISPLAY_NAMES``: each method's name as the tables print it; ``PUBLISHED_OPTIMISER``: each method's
-  published Trifeature (lr, weight decay).
+
+The tables are keyed by the names they print, which are the methods' display names
+(``coral_lab.methods.display_name``); each method's published optimiser settings sit beside its class
+(``coral_lab.methods.METHODS``).
 """
 
 from __future__ import annotations
@@ -32,8 +34,6 @@ __all__ = [
     "PAPER_SEEDS",
     "SEED_STD_DDOF",
     "SPREAD_NOTE",
-    "DISPLAY_NAMES",
-    "PUBLISHED_OPTIMISER",
 ]
 
 # Table 1 / Table 3 columns, in the paper's order: redundancy R, uniqueness U, synergy S
@@ -108,18 +108,3 @@ PAPER_SEEDS = (41, 42, 43, 44, 45)
 SEED_STD_DDOF = 0
 SPREAD_NOTE = "+- is the std over seeds, np.std (ddof 0), as the paper's"
 
-# method key (coral_lab.methods.METHODS) -> the name the paper's tables print
-DISPLAY_NAMES = {"coral": "COrAL", "clip": "CLIP", "comm": "CoMM", "infmasking": "InfMasking", "factorcl": "FactorCL"}
-
-# (lr, weight decay) each method's Trifeature results were published with (coral_lab.methods.with_method
-# applies them at the paper preset only). COrAL, InfMasking, FactorCL: as the COrAL paper (section 5.3)
-# quotes them. CLIP and CoMM: the values of CoMM's own Trifeature configuration (Duplums/CoMM
-# configs/train_trifeatures.yaml), whose runs Table 1's CLIP and CoMM rows come from, not the lr 1e-3 /
-# wd 1e-2 section 5.3 quotes (those are CoMM's MultiBench settings)
-PUBLISHED_OPTIMISER = {
-    "coral": (1e-4, 1e-3),
-    "clip": (3e-4, 1e-4),
-    "comm": (3e-4, 1e-4),
-    "infmasking": (3e-4, 1e-4),
-    "factorcl": (1e-4, 0.0),
-}

@@ -18,7 +18,6 @@ reads anything and refuses a mismatch; ``export_units`` writes the folder from f
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -27,7 +26,7 @@ import pandas as pd
 import torch
 
 from coral_lab.config import RunConfig
-from coral_lab.io import atomic_write, atomic_write_text, load_checkpoint
+from coral_lab.io import atomic_write, atomic_write_text, load_checkpoint, sha256_file
 from coral_lab.methods import build_model
 from coral_lab.published_probe import HELD_OUT, PROTOCOLS
 from coral_lab.runs import CHECKPOINT, probe_table, unit_dir
@@ -78,14 +77,6 @@ def unit_name(seed: int, kind: str) -> str:
     return unit_dir(".", seed, kind).name
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def export_units(runs: Mapping[str, str | Path], dest: str | Path, info: Mapping[str, Any]) -> Path:
     """Copy finished run folders into a shipped folder and write its manifest.
 
@@ -115,7 +106,7 @@ def export_units(runs: Mapping[str, str | Path], dest: str | Path, info: Mapping
         atomic_write_text(unit / "probe.csv", (run / "probe.csv").read_text())
         for f in FILES:
             p = unit / f
-            files[f"{name}/{f}"] = {"sha256": _sha256(p), "bytes": p.stat().st_size}
+            files[f"{name}/{f}"] = {"sha256": sha256_file(p), "bytes": p.stat().st_size}
     manifest = {"files": files, "provenance": dict(info)}
     return atomic_write_text(dest / MANIFEST, json.dumps(manifest, indent=2, default=str) + "\n")
 
@@ -179,7 +170,7 @@ def verify_shipped(folder: str | Path, names: Sequence[str] | None = None) -> di
         p = folder / key
         if not p.is_file():
             raise ShippedModelError(f"shipped file {p} is missing; restore it with `git checkout {p}`")
-        if _sha256(p) != files[key]["sha256"]:
+        if sha256_file(p) != files[key]["sha256"]:
             raise ShippedModelError(
                 f"shipped file {p} does not match its checksum in {path}: it was changed or corrupted. "
                 f"Restore it with `git checkout {p}`, or retrain (RETRAIN = True)"
@@ -240,7 +231,7 @@ def add_probe_table(folder: str | Path, name: str, protocol: str, rows: pd.DataF
     manifest = verify_shipped(folder, [name])
     folder = Path(folder)
     path = atomic_write_text(folder / name / PROBE_TABLES[protocol], rows.to_csv(index=False))
-    manifest["files"][f"{name}/{PROBE_TABLES[protocol]}"] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
+    manifest["files"][f"{name}/{PROBE_TABLES[protocol]}"] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
     manifest.setdefault("probe_tables", {})[f"{name}/{PROBE_TABLES[protocol]}"] = dict(info)
     atomic_write_text(folder / MANIFEST, json.dumps(manifest, indent=2, default=str) + "\n")
     return path

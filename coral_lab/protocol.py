@@ -21,14 +21,15 @@ import torch
 
 from coral_lab import runs
 from coral_lab.config import RunConfig, require_trifeature
-from coral_lab.device import set_cpu_threads, worker_threads
+from coral_lab.device import worker_threads
 from coral_lab.data import TASKS
 from coral_lab.evaluate import TABLE1_TASKS, probe_model, summarize, with_protocol
 from coral_lab.io import atomic_write_text
-from coral_lab.paper import DISPLAY_NAMES, PAPER_SEEDS, PAPER_TABLE1_PROTOCOLS, SPREAD_NOTE
+from coral_lab.methods import display_name
+from coral_lab.paper import PAPER_SEEDS, PAPER_TABLE1_PROTOCOLS, SPREAD_NOTE
 from coral_lab.published_probe import HELD_OUT, PROTOCOL_LABELS, PROTOCOLS
 from coral_lab.train import load_benchmark, load_model, pretrain
-from coral_lab.workers import unit_pool
+from coral_lab.workers import run_with_threads, unit_pool
 
 __all__ = ["UNITS", "check_protocols", "check_seeds", "unit_probe_plan", "run_unit", "score_columns", "run_table1", "format_table1",
            "PROTOCOL_NOTES"]
@@ -132,15 +133,6 @@ def score_columns(rows: pd.DataFrame, train_set: str) -> list[str]:
     ]
 
 
-def _unit_worker(cfg: RunConfig, seed: int, train_set: str, out_dir: str, device: str, threads: int,
-                 subspaces: Sequence[str], protocols: Sequence[str]) -> pd.DataFrame:
-    """One unit in a worker process (no progress bars: several would interleave)."""
-    if threads:
-        set_cpu_threads(threads)
-    return run_unit(cfg, seed, train_set, out_dir, device=device, progress=False, subspaces=subspaces,
-                    protocols=protocols)
-
-
 def _run_units_in_processes(cfg, units, out_dir, device, jobs, on_unit_end, subspaces, protocols) -> list[pd.DataFrame]:
     """``run_unit`` for every (seed, train_set) in ``jobs`` spawned processes; results in ``units`` order."""
 
@@ -149,8 +141,8 @@ def _run_units_in_processes(cfg, units, out_dir, device, jobs, on_unit_end, subs
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     results: dict[tuple[int, str], pd.DataFrame] = {}
     with unit_pool(jobs) as pool:
-        futures = {pool.submit(_unit_worker, cfg, seed, ts, str(out_dir), resolved, threads, tuple(subspaces),
-                               tuple(protocols)): (seed, ts)
+        futures = {pool.submit(run_with_threads, threads, run_unit, cfg, seed, ts, str(out_dir), device=resolved,
+                               progress=False, subspaces=tuple(subspaces), protocols=tuple(protocols)): (seed, ts)
                    for seed, ts in units}
         for fut in as_completed(futures):
             seed, ts = futures[fut]
@@ -221,7 +213,7 @@ def run_table1(
             frames = _run_units_in_processes(cfg, units, out_dir, device, min(jobs, len(units)), on_unit_end,
                                              subspaces, protocols)
         rows = pd.concat(frames, ignore_index=True)
-        table = summarize(rows[rows["column"].fillna("") != ""], method=DISPLAY_NAMES[cfg.method])
+        table = summarize(rows[rows["column"].fillna("") != ""], method=display_name(cfg.method))
         # table1.csv keeps every seed of the folder whose units hold current rows of this config (an earlier
         # command's other seeds are merged, not dropped); the summary is this command's seeds
         kept = [rows, *(_saved_seed_rows(cfg, out_dir, s, protocols) for s in _other_seeds(out_dir, seeds))]

@@ -38,12 +38,13 @@ from coral_lab import runs
 from coral_lab.analysis import one_modality_probe
 from coral_lab.config import TEACHING_DATA, RunConfig, require_trifeature
 from coral_lab.evaluate import probe_model, protocol_rows, with_protocol
-from coral_lab.device import set_cpu_threads, worker_threads
+from coral_lab.device import worker_threads
 from coral_lab.io import atomic_write_text, load_checkpoint
 from coral_lab.protocol import check_protocols, check_seeds, unit_probe_plan
 from coral_lab.published_probe import HELD_OUT
 from coral_lab.train import load_benchmark, pretrain
-from coral_lab.workers import unit_pool
+from coral_lab.units import unit_config
+from coral_lab.workers import run_with_threads, unit_pool
 
 __all__ = [
     "UNIT_KINDS",
@@ -53,7 +54,7 @@ __all__ = [
     "STUDIES",
     "study_variants",
     "probe_epochs",
-    "unit_config",
+    "variant_unit_config",
     "run_curve_unit",
     "run_study",
     "collect_curves",
@@ -240,7 +241,7 @@ def audit_table(curves: pd.DataFrame, cfg: RunConfig) -> pd.DataFrame:
     for score, (unit, task) in AUDIT_SCORES.items():
         sel = rows[(rows["unit"] == unit) & (rows["task"] == task)]
         for r in sel.itertuples():
-            ucfg = unit_config(cfg, variants[r.variant], int(r.seed), unit)
+            ucfg = variant_unit_config(cfg, variants[r.variant], int(r.seed), unit)
             out.append({"variant": r.variant, "label": variants[r.variant].label, "z_dim": 2 * ucfg.model.embed_dim,
                         "image_size": ucfg.data.image_size, "stem_stride": ucfg.model.encoder_stem_stride,
                         "epochs": ucfg.train.epochs, "epoch": int(r.epoch), "pairs_seen": int(r.pairs_seen),
@@ -275,14 +276,13 @@ def probe_epochs(epochs: int, every: int) -> list[int]:
     return sorted({*range(every, epochs + 1, every), epochs})
 
 
-def unit_config(cfg: RunConfig, variant: Variant, seed: int, unit: str) -> RunConfig:
-    """The validated config of one unit: the preset, the variant's changes, the unit kind's, the seed."""
+def variant_unit_config(cfg: RunConfig, variant: Variant, seed: int, unit: str) -> RunConfig:
+    """The validated config of one unit of a study: the preset, the variant's changes, the unit kind's
+    changes, then the Table 1 unit's seed and pair set (``coral_lab.units.unit_config``)."""
     if unit not in UNIT_KINDS:
         raise ValueError(f"unknown unit kind {unit!r}; valid: {list(UNIT_KINDS)}")
     train_set, unit_changes = UNIT_KINDS[unit]
-    out = cfg.replace(**variant.changes)
-    out = out.replace(**unit_changes).replace(train={"seed": seed, "train_set": train_set})
-    return out.validate()
+    return unit_config(cfg.replace(**variant.changes).replace(**unit_changes), seed, train_set).validate()
 
 
 def _read_curve(unit_dir: Path, ucfg: RunConfig | None = None) -> pd.DataFrame:
@@ -346,7 +346,7 @@ def run_curve_unit(
     later is probed at the epochs still ahead and at the checkpoint's own epoch (the weights of earlier
     epochs are gone).
     """
-    ucfg = unit_config(cfg, variant, seed, unit)
+    ucfg = variant_unit_config(cfg, variant, seed, unit)
     protocols = check_protocols(protocols)
     unit_dir = runs.unit_dir(Path(out_dir) / variant.name, seed, unit)
     rows = _read_curve(unit_dir, ucfg)
@@ -401,12 +401,6 @@ def run_curve_unit(
     return rows
 
 
-def _unit_worker(cfg, variant, seed, unit, out_dir, every, device, threads, protocols) -> pd.DataFrame:
-    if threads:
-        set_cpu_threads(threads)
-    return run_curve_unit(cfg, variant, seed, unit, out_dir, every=every, device=device, protocols=protocols)
-
-
 def collect_curves(out_dir: str | Path) -> pd.DataFrame:
     """Every unit's curve rows under a study folder, in one tidy frame (``CURVE_COLUMNS``)."""
     out_dir = Path(out_dir)
@@ -459,7 +453,7 @@ def run_study(
     units = [(table[v], seed, unit) for v in chosen for seed in seeds
              for unit in (table[v].units if units is None else units)]
     for variant, seed, unit in units:  # every unit's config is valid before anything trains
-        unit_config(cfg, variant, seed, unit)
+        variant_unit_config(cfg, variant, seed, unit)
     out_dir = runs.claim_experiment(out_dir, "study")
     with runs.RunLock(out_dir):  # one command writes the study's tables at a time
         return _run_units(units, cfg, out_dir, every, device, jobs, on_unit_end, protocols)
@@ -481,12 +475,13 @@ def _run_units(units, cfg, out_dir, every, device, jobs, on_unit_end, protocols)
         # render every data set the units need (sizes, teaching subsets) once, before the workers start
         datasets = {}
         for v, s, u in units:
-            ucfg = unit_config(cfg, v, s, u)
+            ucfg = variant_unit_config(cfg, v, s, u)
             datasets.setdefault(dataclasses.astuple(ucfg.data), ucfg)
         for ucfg in datasets.values():
             load_benchmark(ucfg, progress=False)
         with unit_pool(jobs) as pool:
-            futures = {pool.submit(_unit_worker, cfg, v, s, u, str(out_dir), every, device, threads, protocols): (v, s, u)
+            futures = {pool.submit(run_with_threads, threads, run_curve_unit, cfg, v, s, u, str(out_dir), every=every,
+                                       device=device, protocols=protocols): (v, s, u)
                        for v, s, u in units}
             for fut in as_completed(futures):
                 v, s, u = futures[fut]

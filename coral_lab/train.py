@@ -38,7 +38,7 @@ from coral_lab.data import TrifeatureBenchmark, attribute_subset, load_or_render
 from coral_lab.device import compile_parts, resolve_device, set_cpu_threads
 from coral_lab import runs
 from coral_lab.io import load_checkpoint
-from coral_lab.methods import BaselineModel, build_model
+from coral_lab.methods import BaselineModel, build_model, check_config
 from coral_lab.models import CoralModel
 from coral_lab.loop import fit
 from coral_lab.data.features import FeatureDataset, load_dataset
@@ -147,6 +147,7 @@ def pretrain(
     if not isinstance(cfg, RunConfig):
         raise TypeError(f"pretrain expects a coral_lab.config.RunConfig, got {type(cfg).__name__}")
     cfg.validate()
+    check_config(cfg)  # a known method and its settings, before a folder is claimed or a file written
     if cfg.is_trifeature:
         if data is not None:
             raise ValueError("pretrain: data is a feature data set; a Trifeature config takes benchmark=")

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from coral_lab.analysis import CHANCE, COLOR_BY, LABEL_COLUMNS, LABEL_NAMES, check_umap_frame, subspace_label
+from coral_lab.analysis import TASK_CHANCE, COLOR_BY, LABEL_COLUMNS, LABEL_NAMES, check_umap_frame, subspace_label
 from coral_lab.data import COLOR_NAMES, COLORS
 
 __all__ = ["history_figure", "probe_map_heatmap", "umap_scatter", "umap_density_figure", "umap_static_figure"]
@@ -101,13 +101,13 @@ def probe_map_heatmap(table: pd.DataFrame, title: str):
         raise TypeError(f"table must be a pandas DataFrame (from subspace_probe_map), got {type(table).__name__}")
     if table.empty:
         raise ValueError("table is empty; build it with subspace_probe_map")
-    unknown = [r for r in table.index if r not in CHANCE]
+    unknown = [r for r in table.index if r not in TASK_CHANCE]
     if unknown:
-        raise ValueError(f"unknown row label(s) {unknown}; rows must be task labels {list(CHANCE)} (subspace_probe_map)")
+        raise ValueError(f"unknown row label(s) {unknown}; rows must be task labels {list(TASK_CHANCE)} (subspace_probe_map)")
     values = table.to_numpy(dtype=float)
     if not np.isfinite(values).all() or values.min() < 0 or values.max() > 100:
         raise ValueError("table values must be balanced accuracies in [0, 100] %")
-    chance = np.array([CHANCE[r] for r in table.index])[:, None]  # (tasks, 1)
+    chance = np.array([TASK_CHANCE[r] for r in table.index])[:, None]  # (tasks, 1)
     above = np.clip((values - chance) / (100 - chance), 0, 1)
     fig = Figure(figsize=(1.6 * table.shape[1] + 3.0, 0.75 * table.shape[0] + 1.6), layout="constrained")
     ax = fig.add_subplot()
@@ -115,7 +115,7 @@ def probe_map_heatmap(table: pd.DataFrame, title: str):
         above, annot=np.vectorize(lambda v: f"{v:.1f}")(values), fmt="", cmap="viridis", vmin=0, vmax=1,
         ax=ax, cbar_kws={"label": "(acc - chance) / (100 - chance)"}, linewidths=0.5,
         xticklabels=[subspace_label(c) for c in table.columns],
-        yticklabels=[f"{r}\n(chance {CHANCE[r]:.0f} %)" for r in table.index],
+        yticklabels=[f"{r}\n(chance {TASK_CHANCE[r]:.0f} %)" for r in table.index],
     )
     ax.set_xlabel("probed features")
     ax.set_ylabel("task")

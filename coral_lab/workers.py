@@ -25,8 +25,13 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from typing import Any, Callable, TypeVar
 
-__all__ = ["unit_pool"]
+from coral_lab.device import set_cpu_threads
+
+T = TypeVar("T")
+
+__all__ = ["unit_pool", "run_with_threads"]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -92,3 +97,11 @@ def _kill(pool: ProcessPoolExecutor) -> None:
     for process in list((getattr(pool, "_processes", None) or {}).values()):
         process.kill()
     pool.shutdown(wait=False, cancel_futures=True)
+
+
+def run_with_threads(threads: int, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)`` in a worker with torch's CPU threads set to ``threads`` first (0: left as
+    they are): what a unit pool's worker runs, ``fn`` a module-level function (it is pickled)."""
+    if threads:
+        set_cpu_threads(threads)
+    return fn(*args, **kwargs)

@@ -16,6 +16,9 @@ stage=site/_build/stage
 rm -rf site/_build
 mkdir -p "$stage/site"
 cp site/_config.yml site/_toc.yml site/index.md "$stage/site/"
+# the reference pages (docs/*.md of the table of contents; the instructor's guide is not one)
+mkdir -p "$stage/docs"
+grep -o "docs/[a-z-]*" site/_toc.yml | while read -r page; do cp "$page.md" "$stage/$page.md"; done
 python3 scripts/execute_notebooks.py --toc site/_toc.yml --out "$stage"
 # --toc is read relative to the book folder, --config relative to here
 jupyter-book build "$stage" --config "$stage/site/_config.yml" --toc site/_toc.yml --path-output site \

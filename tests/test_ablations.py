@@ -16,7 +16,7 @@ from coral_lab.masking import PAPER_SCHEDULE, mask_ratio_at
 
 def test_masking_study_is_paper_table3():
     cfg = get_preset("ci").replace(train={"epochs": 8})
-    variants = ablations.study_variants("masking", cfg)
+    variants = ablations.ablation_variants("masking", cfg)
     assert list(variants) == ["increasing", "none", "static-25", "static-50", "static-75"]
     ratios = {}
     for name, v in variants.items():
@@ -30,18 +30,18 @@ def test_masking_study_is_paper_table3():
 
 
 def test_masking_study_adds_the_presets_own_static_ratio():
-    quick = ablations.study_variants("masking", get_preset("quick"))
+    quick = ablations.ablation_variants("masking", get_preset("quick"))
     assert list(quick)[-1] == "static-90" and "quick preset" in quick["static-90"].label
     assert ablations.variant_config(get_preset("quick"), quick["static-90"]).train.mask_schedule == 0.9
     # a preset already on a Table 3 ratio, or on the schedule, gets no extra variant
     for cfg in (get_preset("paper"), get_preset("ci").replace(train={"mask_schedule": 0.5})):
-        assert list(ablations.study_variants("masking", cfg)) == ["increasing", "none", "static-25", "static-50",
+        assert list(ablations.ablation_variants("masking", cfg)) == ["increasing", "none", "static-25", "static-50",
                                                                    "static-75"]
 
 
 def test_weights_study_changes_one_lambda_at_a_time_around_the_base():
     cfg = get_preset("ci").replace(loss={"lambda_s": 2.0, "lambda_u": 1.0, "lambda_o": 1.0})
-    variants = ablations.study_variants("weights", cfg)
+    variants = ablations.ablation_variants("weights", cfg)
     assert list(variants) == ["default", "lambda_s-1", "lambda_s-4", "lambda_u-0.5", "lambda_u-2",
                               "lambda_o-3", "lambda_o-5"]
     base = {"lambda_s": 2.0, "lambda_u": 1.0, "lambda_o": 1.0}
@@ -55,14 +55,14 @@ def test_weights_study_changes_one_lambda_at_a_time_around_the_base():
             param, value = name.rsplit("-", 1)
             assert changed == {param} and got[param] == float(value)
     # a base lambda_o of 3 is the default already: no duplicate variant
-    names = ablations.study_variants("weights", cfg.replace(loss={"lambda_o": 3.0}))
+    names = ablations.ablation_variants("weights", cfg.replace(loss={"lambda_o": 3.0}))
     assert "lambda_o-3" not in names and "lambda_o-5" in names
 
 
 def test_bad_study_or_variant_is_an_error(tmp_path):
     cfg = get_preset("ci")
     with pytest.raises(ValueError, match="unknown ablation study 'heads'"):
-        ablations.study_variants("heads", cfg)
+        ablations.ablation_variants("heads", cfg)
     with pytest.raises(ValueError, match="valid: \\['increasing'"):
         ablations.run_ablation("masking", cfg, tmp_path, seeds=[1], device="cpu", variants=["static-60"])
     with pytest.raises(ValueError, match="at least one seed"):

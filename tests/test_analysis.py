@@ -139,7 +139,7 @@ def test_probe_map_shape_labels_and_range(probe_map):
     assert list(probe_map.columns) == ["shared", "unique1", "unique2", "Z"]
     v = probe_map.to_numpy()
     assert np.isfinite(v).all() and (v >= 0).all() and (v <= 100).all()
-    assert A.CHANCE == {"shape": 10.0, "texture 1": 10.0, "texture 2": 10.0, "synergy": 50.0}
+    assert A.TASK_CHANCE == {"shape": 10.0, "texture 1": 10.0, "texture 2": 10.0, "synergy": 50.0}
 
 
 def test_probe_map_equals_probe_model(probe_map, model, ci_benchmark, ci_config):

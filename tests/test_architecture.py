@@ -173,7 +173,7 @@ LAYERS = {
                    "coral_lab.paper", "coral_lab.embeddings", "coral_lab.workers", "coral_lab.training",
                    "coral_lab.masking", "coral_lab.losses", "coral_lab.published_probe", "coral_lab.data",
                    "coral_lab.data.*"),
-    "configuration and run folders": ("coral_lab.config", "coral_lab.provenance", "coral_lab.distributed",
+    "configuration and run folders": ("coral_lab.config", "coral_lab.config.*", "coral_lab.provenance", "coral_lab.distributed",
                                       "coral_lab.runs", "coral_lab.upgrade"),
     "inputs and models": ("coral_lab.augment", "coral_lab.sources", "coral_lab.pid", "coral_lab.models",
                           "coral_lab.models.*", "coral_lab.reference_pipeline"),

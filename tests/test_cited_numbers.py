@@ -1,4 +1,4 @@
-"""The numbers the notebooks and the README quote from committed results still match those results.
+"""The numbers the notebooks, the README and docs/ quote from committed results still match those results.
 
 Each citation is a sentence pattern (``{}`` where a number stands; whitespace and line breaks are
 free) in one file, and for each number the value it quotes, recomputed here from the committed file
@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
+from coral_lab.paper import CHANCE, PAPER_TABLE1
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIRM = ROOT / "results" / "study-confirm-quick" / "curves.csv"
@@ -146,9 +148,9 @@ def _weights_row(label: str, variant: str) -> Citation:
         values += [("=", weights(variant, c)), ("=", weights(variant, c, "std"))]
     values.append(("=", weights(variant, "synergy", "auc_mean")))
     if variant == "default":
-        return Citation("README.md", f"| {label} | {{}} +- {{}} | {{}} +- {{}} | {{}} +- {{}} ({{}}) | - |", tuple(values))
+        return Citation("docs/measured.md", f"| {label} | {{}} +- {{}} | {{}} +- {{}} | {{}} +- {{}} ({{}}) | - |", tuple(values))
     values += [("=", weights(variant, c, minus_default=True)) for c in ("redundancy", "uniqueness", "synergy")]
-    return Citation("README.md", f"| {label} | {{}} +- {{}} | {{}} +- {{}} | {{}} +- {{}} ({{}}) | {{}} / {{}} / {{}} |",
+    return Citation("docs/measured.md", f"| {label} | {{}} +- {{}} | {{}} +- {{}} | {{}} +- {{}} ({{}}) | {{}} / {{}} / {{}} |",
                     tuple(values))
 
 
@@ -190,12 +192,12 @@ def _baseline_row(label: str, method: str) -> Citation:
     for column in ("redundancy", "uniqueness", "synergy"):
         values += [("=", baseline(method, column)), ("=", baseline(method, column, "std"))]
     values.append(("=", baseline(method, "synergy", "auc")))
-    from coral_lab.paper import DISPLAY_NAMES, PAPER_TABLE1
+    from coral_lab.methods import display_name
 
     def paper(column: str) -> tuple[str, Callable[[], float]]:
-        return "=", lambda: PAPER_TABLE1[DISPLAY_NAMES[method]][column][0]
+        return "=", lambda: PAPER_TABLE1[display_name(method)][column][0]
 
-    return Citation("README.md", f"| {label} | {{}} +- {{}} / {{}} | {{}} +- {{}} / {{}} | {{}} +- {{}} ({{}}) / {{}} |",
+    return Citation("docs/baselines.md", f"| {label} | {{}} +- {{}} / {{}} | {{}} +- {{}} / {{}} | {{}} +- {{}} ({{}}) / {{}} |",
                     (*values[:2], paper("redundancy"), *values[2:4], paper("uniqueness"), *values[4:], paper("synergy")))
 
 
@@ -230,7 +232,7 @@ def _digits_row(name: str, method: str, subspaces: tuple[str, ...]) -> Citation:
     parts = ", ".join(f"{f} {{}}" for f in subspaces)
     values = [("=", digits_method(method, "Z")), ("=", digits_method(method, "Z", "std"))]
     values += [("=", digits_method(method, f)) for f in subspaces]
-    return Citation("README.md", f"| {name} | 41-43 | {{}} +- {{}} | {parts} |", tuple(values))
+    return Citation("docs/real-data.md", f"| {name} | 41-43 | {{}} +- {{}} | {parts} |", tuple(values))
 
 
 @dataclass(frozen=True)
@@ -244,7 +246,7 @@ def _row(label: str, unit: str, task: str) -> Citation:
     """One row of the README's confirm-study table."""
     bas = tuple(("=", confirm(unit, task, stat=s)) for s in (41, 42, 43))
     return Citation(
-        "README.md", f"| {label} | {unit} | {{}} +- {{}} | {{}} +- {{}} | {{}}, {{}}, {{}} |",
+        "docs/measured.md", f"| {label} | {unit} | {{}} +- {{}} | {{}} +- {{}} | {{}}, {{}}, {{}} |",
         (("=", confirm(unit, task)), ("=", confirm(unit, task, stat="std")),
          ("=", confirm(unit, task, column="roc_auc")), ("=", confirm(unit, task, column="roc_auc", stat="std")),
          *bas))
@@ -256,7 +258,7 @@ def _ablation_row(label: str, variant: str) -> Citation:
     for column in ("redundancy", "uniqueness", "synergy"):
         values += [("=", ablation(variant, column)), ("=", ablation(variant, column, "std"))]
     values.append(("=", ablation(variant, "synergy", "auc_mean")))
-    return Citation("README.md", f"| {label} | {{}} +- {{}} | {{}} +- {{}} | {{}} +- {{}} | {{}} |", tuple(values))
+    return Citation("docs/measured.md", f"| {label} | {{}} +- {{}} | {{}} +- {{}} | {{}} +- {{}} | {{}} |", tuple(values))
 
 
 @cache
@@ -314,7 +316,7 @@ def _levers_row(variant: str, label: str, seeds: tuple[int, ...], no_mask: bool 
                for u, t in (("unbiased", "share"), ("unbiased", "unique1"), ("biased", "synergy"))]
     pattern = (f"| `{variant}`: {label} | {len(seeds)} | {cell} | {cell} | {cell} ({{}}) | {no_mask_cell} | "
                "{} / {} / {} |")
-    return Citation("README.md", pattern, tuple(values))
+    return Citation("docs/measured.md", pattern, tuple(values))
 
 
 @cache
@@ -325,7 +327,7 @@ def ceiling_row(label: str) -> dict:
 
 
 def _ceiling_row(text: str, label: str) -> Citation:
-    return Citation("README.md", f"| {text} | {{}} | {{}} | {{}} |",
+    return Citation("docs/measured.md", f"| {text} | {{}} | {{}} | {{}} |",
                     tuple(("=", (lambda a: lambda: ceiling_row(label)[a])(a)) for a in ("shape", "texture", "color")))
 
 
@@ -345,7 +347,7 @@ CITATIONS = (
              r"Texture 1 sat in $Z_1^U$ ({}) and at chance in $Z_2^U$, and $\lambda_o = 0$ left it there ({})",
              (("=", shipped("unbiased", "unique1", "unique1")), ("=", shipped("unbiased-no-ortho", "unique1", "unique1")))),
     Citation("notebooks/09_interactive_lab.ipynb",
-             "in the quick preset's confirm study (10 epochs, README section Measured), masking moved the AUC by "
+             "in the quick preset's confirm study (10 epochs, docs/measured.md), masking moved the AUC by "
              "more than {} points",
              ((">", difference(confirm("biased", "synergy", column="roc_auc"),
                                confirm("biased-no-mask", "synergy", column="roc_auc"))),)),
@@ -355,7 +357,7 @@ CITATIONS = (
               ("=", lab_trial("static", "S AUC")), ("=", lab_trial("none", "S AUC")))),
     Citation("notebooks/09_interactive_lab.ipynb", "static 90 % masking $S$ = {}, without masking {}, each trial",
              (("=", lab_trial("static", "S")), ("=", lab_trial("none", "S")))),
-    Citation("README.md", "S {} with the preset's masking and {} without (ROC-AUC {} and {}), {} s and {} s a trial",
+    Citation("docs/measured.md", "S {} with the preset's masking and {} without (ROC-AUC {} and {}), {} s and {} s a trial",
              (("=", lab_trial("static", "S")), ("=", lab_trial("none", "S")), ("=", lab_trial("static", "S AUC")),
               ("=", lab_trial("none", "S AUC")), ("=", lab_trial("static", "seconds")), ("=", lab_trial("none", "seconds")))),
     _row("R", "unbiased", "share"),
@@ -363,13 +365,13 @@ CITATIONS = (
     _row("U (lambda_o = 0)", "unbiased-no-ortho", "unique1"),
     _row("S", "biased", "synergy"),
     _row("S (no masking)", "biased-no-mask", "synergy"),
-    Citation("README.md", "| texture 1, from image 1 only | {} | {} |",
+    Citation("docs/measured.md", "| texture 1, from image 1 only | {} | {} |",
              (("=", confirm("biased", "texture 1 | image 1 only", ONE)),
               ("=", confirm("biased-no-mask", "texture 1 | image 1 only", ONE)))),
-    Citation("README.md", "| color 2, from image 2 only | {} | {} |",
+    Citation("docs/measured.md", "| color 2, from image 2 only | {} | {} |",
              (("=", confirm("biased", "color 2 | image 2 only", ONE)),
               ("=", confirm("biased-no-mask", "color 2 | image 2 only", ONE)))),
-    Citation("README.md", "| transfer: color-2 probe on image 1 -> pi(texture 1) | {} | {} |",
+    Citation("docs/measured.md", "| transfer: color-2 probe on image 1 -> pi(texture 1) | {} | {} |",
              (("=", confirm("biased", "transfer: color-2 probe on image 1 -> pi(texture 1)", ONE)),
               ("=", confirm("biased-no-mask", "transfer: color-2 probe on image 1 -> pi(texture 1)", ONE)))),
     Citation("notebooks/09_interactive_lab.ipynb",
@@ -385,7 +387,7 @@ CITATIONS = (
               ("=", confirm("biased-no-mask", "texture 1 | image 1 only", ONE)),
               ("=", confirm("biased", "transfer: color-2 probe on image 1 -> pi(texture 1)", ONE)),
               ("=", confirm("biased-no-mask", "transfer: color-2 probe on image 1 -> pi(texture 1)", ONE)))),
-    Citation("README.md", "| synergy from Z^SR (both images) | {} | {} |",
+    Citation("docs/measured.md", "| synergy from Z^SR (both images) | {} | {} |",
              (("=", confirm("biased", "synergy", "shared")), ("=", confirm("biased-no-mask", "synergy", "shared")))),
     _ablation_row("increasing 5-35-55-75 %", "increasing"),
     _ablation_row("none", "none"),
@@ -415,27 +417,27 @@ CITATIONS = (
               ("=", baseline("coral", "synergy", "auc")), ("=", baseline("comm", "synergy")),
               ("=", baseline("comm", "uniqueness")), ("=", baseline("infmasking", "uniqueness")),
               ("=", baseline("coral", "uniqueness")))),
-    Citation("README.md", "| Z = (Z^SR, Z_1^U, Z_2^U), after 30 epochs of pretraining | {} +- {} |",
+    Citation("docs/real-data.md", "| Z = (Z^SR, Z_1^U, Z_2^U), after 30 epochs of pretraining | {} +- {} |",
              (("=", digits("pretrained", "Z")), ("=", digits("pretrained", "Z", "std")))),
-    Citation("README.md", "| Z^SR alone | {} +- {} |",
+    Citation("docs/real-data.md", "| Z^SR alone | {} +- {} |",
              (("=", digits("pretrained", "shared")), ("=", digits("pretrained", "shared", "std")))),
-    Citation("README.md", "| Z_1^U alone (top half) / Z_2^U alone (bottom half) | {} +- {} / {} +- {} |",
+    Citation("docs/real-data.md", "| Z_1^U alone (top half) / Z_2^U alone (bottom half) | {} +- {} / {} +- {} |",
              (("=", digits("pretrained", "unique1")), ("=", digits("pretrained", "unique1", "std")),
               ("=", digits("pretrained", "unique2")), ("=", digits("pretrained", "unique2", "std")))),
-    Citation("README.md", "| Z after SupCon fine-tuning (best epochs of at most 30) | {} +- {} |",
+    Citation("docs/real-data.md", "| Z after SupCon fine-tuning (best epochs of at most 30) | {} +- {} |",
              (("=", digits("finetuned", "Z")), ("=", digits("finetuned", "Z", "std")))),
     _digits_row("COrAL", "coral", ("shared", "unique1", "unique2")),
     _digits_row("CLIP", "clip", ("modality1", "modality2")),
     _digits_row("CoMM", "comm", ("fused",)),
     _digits_row("InfMasking", "infmasking", ("fused",)),
     _digits_row("FactorCL", "factorcl", ("shared", "unique1", "unique2")),
-    Citation("README.md",
+    Citation("docs/real-data.md",
              "COrAL, CLIP and CoMM are within each other's spreads ({}-{}); COrAL is {} points above FactorCL",
              (("=", digits_method("comm", "Z")), ("=", digits_method("clip", "Z")),
               ("=", difference(digits_method("coral", "Z"), digits_method("factorcl", "Z"))))),
     Citation("notebooks/11_real_data.ipynb", "FactorCL is about {} points below COrAL",
              (("=", difference(digits_method("coral", "Z"), digits_method("factorcl", "Z"))),)),
-    Citation("README.md", "(InfMasking: {} below COrAL, its spread {})",
+    Citation("docs/real-data.md", "(InfMasking: {} below COrAL, its spread {})",
              (("=", difference(digits_method("coral", "Z"), digits_method("infmasking", "Z"))),
               ("=", digits_method("infmasking", "Z", "std")))),
     _weights_row("default (lambda_s = lambda_u = lambda_o = 1)", "default"),
@@ -452,24 +454,24 @@ CITATIONS = (
              (("=", weights_max_change(("uniqueness", "synergy"), WEIGHTS_VARIANTS)),
               ("=", weights_max_change(("redundancy",), WEIGHTS_SU)),
               ("=", weights("lambda_o-3", "redundancy", minus_default=True)))),
-    Citation("README.md",
+    Citation("docs/measured.md",
              "U and S stay within {} points of the default for every weight, inside the seeds' spread (up to "
              "+- {} for U here)",
              (("=", weights_max_change(("uniqueness", "synergy"), WEIGHTS_VARIANTS)),
               ("=", lambda: max(weights(v, "uniqueness", "std")() for v in ("default", *WEIGHTS_VARIANTS))))),
-    Citation("README.md",
+    Citation("docs/measured.md",
              "R changes by {} points or less for every lambda_s and lambda_u",
              (("=", weights_max_change(("redundancy",), WEIGHTS_SU)),)),
-    Citation("README.md",
+    Citation("docs/measured.md",
              "is R with lambda_o = 3 ({}, spreads {} and {} over three seeds; lambda_o = 5: {})",
              (("=", weights("lambda_o-3", "redundancy", minus_default=True)),
               ("=", weights("lambda_o-3", "redundancy", "std")), ("=", weights("default", "redundancy", "std")),
               ("=", weights("lambda_o-5", "redundancy", minus_default=True)))),
-    Citation("README.md",
+    Citation("docs/measured.md",
              "with three seeds these are {} and {}, which is why",
              (("=", weights("lambda_s-0.5", "redundancy", minus_default=True)),
               ("=", weights("lambda_u-2", "redundancy", minus_default=True)))),
-    Citation("README.md", "R {} / U {} / S {} (synergy ROC-AUC {}), `results/table1-long/`",
+    Citation("docs/measured.md", "R {} / U {} / S {} (synergy ROC-AUC {}), `results/table1-long/`",
              (("=", lambda: table1_row("long", "share")), ("=", lambda: table1_row("long", "unique1")),
               ("=", lambda: table1_row("long", "synergy")), ("=", lambda: table1_row("long", "synergy", "roc_auc")))),
     _levers_row("preset", "the quick preset", THREE),
@@ -480,10 +482,10 @@ CITATIONS = (
     _levers_row("d128", "D = 128", (41,)),
     _levers_row("b32", "batch 32", (41,)),
     _levers_row("e20", "20 epochs, probed at epoch 20", THREE),
-    Citation("README.md", "Against the preset's seed-41 unit (R {}, U {}, S {})",
+    Citation("docs/measured.md", "Against the preset's seed-41 unit (R {}, U {}, S {})",
              (("=", levers_seed("preset", "unbiased", "share")), ("=", levers_seed("preset", "unbiased", "unique1")),
               ("=", levers_seed("preset", "biased", "synergy")))),
-    Citation("README.md", "R reaches {} and U {} at epoch 20, {} and {} points above the preset (validation {} / {}) "
+    Citation("docs/measured.md", "R reaches {} and U {} at epoch 20, {} and {} points above the preset (validation {} / {}) "
              "while S stays at {}",
              (("=", levers("e20", "unbiased", "share", seeds=THREE)), ("=", levers("e20", "unbiased", "unique1", seeds=THREE)),
               ("=", difference(levers("e20", "unbiased", "share", seeds=THREE), levers("preset", "unbiased", "share", seeds=THREE))),
@@ -492,7 +494,7 @@ CITATIONS = (
               ("=", levers("e20", "unbiased", "share", "val_balanced_accuracy", seeds=THREE)),
               ("=", levers("e20", "unbiased", "unique1", "val_balanced_accuracy", seeds=THREE)),
               ("=", levers("e20", "biased", "synergy", seeds=THREE)))),
-    Citation("README.md", "D = 128 adds about {} points to R and {} to U at the same cost (seed 41); batch 32 (twice the steps, "
+    Citation("docs/measured.md", "D = 128 adds about {} points to R and {} to U at the same cost (seed 41); batch 32 (twice the steps, "
              "half the negatives per step) costs {} points of R",
              (("=", difference(levers("d128", "unbiased", "share"), levers_seed("preset", "unbiased", "share"))),
               ("=", difference(levers("d128", "unbiased", "unique1"), levers_seed("preset", "unbiased", "unique1"))),
@@ -507,16 +509,22 @@ CITATIONS = (
     _ceiling_row("3 x the steps", "steps3x"),
     _ceiling_row("crops 0.8-1", "crop80"),
     _ceiling_row("crops 0.8-1, 3 x the steps", "crop80-steps3x"),
-    Citation("README.md", "R {} / U {} / S {} (synergy ROC-AUC {}), 22.5 min (`results/table1-long-crop80/`",
+    Citation("docs/measured.md", "R {} / U {} / S {} (synergy ROC-AUC {}), 22.5 min (`results/table1-long-crop80/`",
              (("=", lambda: table1_row("long-crop80", "share")), ("=", lambda: table1_row("long-crop80", "unique1")),
               ("=", lambda: table1_row("long-crop80", "synergy")),
               ("=", lambda: table1_row("long-crop80", "synergy", "roc_auc")))),
-    Citation("README.md", "held out R {} / U {} / S {} (seed 41, `results/quickstart-quick/`",
+    Citation("docs/measured.md", "held out R {} / U {} / S {} (seed 41, `results/quickstart-quick/`",
              (("=", lambda: quickstart_row("share")), ("=", lambda: quickstart_row("unique1")),
               ("=", lambda: quickstart_row("synergy")))),
-    Citation("README.md", "which now holds this run), published protocol R {} / U {} / S {}, in",
+    Citation("docs/measured.md", "which now holds this run), published protocol R {} / U {} / S {}, in",
              (("=", lambda: quickstart_row("share", "published")), ("=", lambda: quickstart_row("unique1", "published")),
               ("=", lambda: quickstart_row("synergy", "published")))),
+    # the README's main table: the quickstart run under both protocols beside the paper's COrAL row
+    *(Citation("README.md", f"| {label} | {{}} | {{}} | {{}} | {{}} |",
+               (("=", lambda t=task: quickstart_row(t)), ("=", lambda t=task: quickstart_row(t, "published")),
+                ("=", lambda c=column: PAPER_TABLE1["COrAL"][c][0]), ("=", lambda c=column: CHANCE[c])))
+      for label, task, column in (("redundancy (R)", "share", "redundancy"), ("uniqueness (U)", "unique1", "uniqueness"),
+                                  ("synergy (S)", "synergy", "synergy"))),
 )
 
 @cache
@@ -526,7 +534,7 @@ def protocol_parts() -> pd.DataFrame:
 
 
 def _parts_row(label: str, reading: str) -> Citation:
-    return Citation("README.md", f"| {label} | {{}} | {{}} | {{}} |",
+    return Citation("docs/evaluation-protocols.md", f"| {label} | {{}} | {{}} | {{}} |",
                     tuple(("=", (lambda c=c: float(protocol_parts().loc[reading, c])))
                           for c in ("redundancy", "uniqueness", "synergy")))
 
@@ -548,7 +556,7 @@ def _audit(variant: str, protocol: str, score: str) -> Callable[[], float]:
 
 def _width_row(d: int, label: str, protocol: str) -> Citation:
     scores = ("R", "U", "U (lambda_o = 0)", "S", "S (no masking)")
-    return Citation("README.md", f"| {d} ({2 * d}) | {label} | {{}} | {{}} | {{}} | {{}} | {{}} |",
+    return Citation("docs/evaluation-protocols.md", f"| {d} ({2 * d}) | {label} | {{}} | {{}} | {{}} | {{}} | {{}} |",
                     tuple(("=", _audit(f"d{d}", protocol, sc)) for sc in scores))
 
 

@@ -58,14 +58,14 @@ def test_comparison_table_is_the_seed_mean_beside_the_papers_row():
 
 def test_probe_map_reads_each_task_from_its_own_pretraining():
     rows = rows_of("factorcl", 90.0, 60.0, 70.0, seeds=(41,), subspaces=("shared", "unique1", "unique2"))
-    table = compare.probe_map_from_rows(rows, method="factorcl")
+    table = compare.method_probe_map(rows, method="factorcl")
     assert list(table.index) == ["shape", "texture 1", "texture 2", "synergy"]
     assert list(table.columns) == ["shared", "unique1", "unique2", "Z"]
     assert table.loc["shape", "Z"] == pytest.approx(89.5)
     assert table.loc["synergy", "shared"] == pytest.approx(66.5)  # from the biased pretraining, not 33
     assert table.loc["texture 2", "unique1"] == pytest.approx(51.5)
     with pytest.raises(ValueError, match="per-subspace"):
-        compare.probe_map_from_rows(rows[rows["features"] == "Z"])
+        compare.method_probe_map(rows[rows["features"] == "Z"])
 
 
 def test_paper_pattern_checks_each_claim():

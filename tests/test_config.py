@@ -5,6 +5,7 @@ import re
 import pytest
 
 from coral_lab.config import PRESETS, RunConfig, get_preset, preset_from_env
+from coral_lab.methods import check_config
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -65,7 +66,7 @@ def test_both_run_configs_share_one_config_tree():
     with pytest.raises(ValueError, match=r"unknown field\(s\) \['depth'\] in config section 'model.encoder'"):
         RunConfig.from_dict({**digits.to_dict(), "model": {"encoder": {"depth": 2}}})
     with pytest.raises(ValueError, match="unknown method 'simclr'"):
-        trifeature.replace(method="simclr")
+        check_config(trifeature.replace(method="simclr"))
     assert trifeature.replace(data={"image_size": 48}).model.image_size == 48  # the model follows the data
 
 
@@ -120,10 +121,13 @@ def test_method_round_trips_and_defaults_to_coral(tmp_path):
     d = cfg.to_dict()
     del d["method"], d["baseline"]
     assert RunConfig.from_dict(d) == cfg
+    # the config checks a name's form; which names and settings are valid, the method registry says
+    with pytest.raises(ValueError, match="method must be a method's name"):
+        cfg.replace(method="BYOL 2")
     with pytest.raises(ValueError, match="valid methods"):
-        cfg.replace(method="byol")
+        check_config(cfg.replace(method="byol"))
     with pytest.raises(ValueError, match="infmasking_ratio"):
-        cfg.replace(baseline={"infmasking_ratio": 1.0}).validate()
+        check_config(cfg.replace(baseline={"infmasking_ratio": 1.0}).validate())
 
 
 def test_published_code_choices_are_the_defaults():
@@ -134,7 +138,7 @@ def test_published_code_choices_are_the_defaults():
         with pytest.raises(ValueError, match=f"model.{field}"):
             cfg.replace(model={field: value}).validate()
     with pytest.raises(ValueError, match="infmasking_total"):
-        cfg.replace(baseline={"infmasking_total": "sum"}).validate()
+        check_config(cfg.replace(baseline={"infmasking_total": "sum"}).validate())
 
 
 def test_a_saved_config_without_the_new_fields_reads_as_the_code_that_wrote_it(tmp_path):

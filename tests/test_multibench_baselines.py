@@ -10,7 +10,7 @@ import torch
 
 from coral_lab.cli import main
 from coral_lab.config import RunConfig, get_preset
-from coral_lab.methods import METHODS, build_model
+from coral_lab.methods import METHODS, build_model, check_config
 from coral_lab.methods.clip import CLIPModel, clip_loss
 from coral_lab.methods.comm import CoMMModel
 from coral_lab.methods.factorcl import FactorCLModel
@@ -48,7 +48,7 @@ def test_every_baseline_is_registered():
 
 @pytest.mark.parametrize("name", ["coral", *BASELINES])
 def test_one_class_per_method_takes_both_kinds_of_data(name, digits):
-    cls = METHODS[name]
+    cls = METHODS[name].model
     cfg = get_preset("ci", "digits").replace(method=name)
     on_features = build_model(cfg, digits.modalities)
     on_images = build_model(get_preset("ci").replace(method=name))
@@ -148,7 +148,7 @@ def test_feature_baselines_reject_bad_input(mosi):
 def test_unknown_method_and_finetuning_a_baseline_stop_with_a_message(mosi, tmp_path):
     data, folder = mosi
     with pytest.raises(ValueError, match=r"unknown method 'simclr'; valid methods: \['clip', 'comm', 'coral'"):
-        get_preset("ci", "mosi").replace(method="simclr").validate()
+        check_config(get_preset("ci", "mosi").replace(method="simclr").validate())
     cfg = get_preset("ci", "mosi").replace(method="comm")
     with pytest.raises(ValueError, match="COrAL-only"):
         run_feature_unit(cfg, data, 1, tmp_path, with_finetune=True)

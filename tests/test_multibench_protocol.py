@@ -10,6 +10,7 @@ import torch
 from coral_lab.config import get_preset
 from coral_lab.cli import main
 from coral_lab.data.features import load_dataset
+from coral_lab.methods import check_config
 from coral_lab.multibench.finetune import FINETUNE_CHECKPOINT, finetune
 from coral_lab.multibench.pretrain import CHECKPOINT, load_feature_model, pretrain_features
 from coral_lab.multibench.probe import probe_feature_model
@@ -70,7 +71,7 @@ def test_mimic_end_to_end(tmp_path):
 
 def test_unknown_method_lists_the_valid_ones():
     with pytest.raises(ValueError, match=r"unknown method 'simclr'; valid methods: \['clip', 'comm', 'coral', 'factorcl', 'infmasking'\]"):
-        get_preset("ci", "mosi").replace(method="simclr").validate()
+        check_config(get_preset("ci", "mosi").replace(method="simclr").validate())
 
 
 def test_cli_reproduce_prints_table2_and_writes_results(mosi, tmp_path, capsys):

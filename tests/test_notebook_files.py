@@ -1,4 +1,4 @@
-"""The committed notebooks: valid nbformat, in the declared state (README "Notebooks"), importing coral_lab."""
+"""The committed notebooks: valid nbformat, in the declared state (README "Notebooks", docs/notebooks.md), importing coral_lab."""
 
 import json
 import warnings

@@ -118,7 +118,7 @@ def test_the_command_line_picks_the_source_with_dataset():
 
 
 def test_trifeature_only_entry_points_refuse_a_feature_config_with_one_line(tmp_path):
-    from coral_lab.ablations import study_variants
+    from coral_lab.ablations import ablation_variants
     from coral_lab.protocol import run_table1
     from coral_lab.study import run_study
     from coral_lab.train import load_benchmark
@@ -128,7 +128,7 @@ def test_trifeature_only_entry_points_refuse_a_feature_config_with_one_line(tmp_
         "the Table 1 protocol": lambda: run_table1(digits, tmp_path / "t1", seeds=[1]),
         "a learning-curve study": lambda: run_study("screen", digits, tmp_path / "s", seeds=[1], every=1),
         "the Trifeature benchmark": lambda: load_benchmark(digits, progress=False),
-        "an ablation study": lambda: study_variants("masking", digits),
+        "an ablation study": lambda: ablation_variants("masking", digits),
     }
     for what, call in calls.items():
         with pytest.raises(ValueError, match=rf"^{what} runs on Trifeature images; got a digits config"):

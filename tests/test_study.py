@@ -27,11 +27,11 @@ def test_probe_epochs_include_the_last():
 
 def test_unit_kinds_change_what_they_name(tiny):
     v = Variant("v", "v", {"train": {"mask_schedule": 0.5}})
-    assert study.unit_config(tiny, v, 41, "biased").train.mask_schedule == 0.5
-    assert study.unit_config(tiny, v, 41, "biased-no-mask").train.mask_schedule is None
-    assert study.unit_config(tiny, v, 41, "unbiased-no-ortho").loss.lambda_o == 0.0
-    assert study.unit_config(tiny, v, 42, "unbiased").train.train_set == "unbiased"
-    assert study.unit_config(tiny, v, 42, "unbiased").train.seed == 42
+    assert study.variant_unit_config(tiny, v, 41, "biased").train.mask_schedule == 0.5
+    assert study.variant_unit_config(tiny, v, 41, "biased-no-mask").train.mask_schedule is None
+    assert study.variant_unit_config(tiny, v, 41, "unbiased-no-ortho").loss.lambda_o == 0.0
+    assert study.variant_unit_config(tiny, v, 42, "unbiased").train.train_set == "unbiased"
+    assert study.variant_unit_config(tiny, v, 42, "unbiased").train.seed == 42
     with pytest.raises(ValueError, match="unknown unit kind"):
         Variant("w", "w", units=("biased", "sideways"))
     with pytest.raises(ValueError, match="plain folder name"):
@@ -65,7 +65,7 @@ def test_an_interrupted_unit_keeps_its_probes_and_trains_on(tiny, ci_benchmark, 
     from coral_lab.train import pretrain
 
     v = Variant("v", "v")
-    ucfg = study.unit_config(tiny, v, 41, "unbiased")
+    ucfg = study.variant_unit_config(tiny, v, 41, "unbiased")
     unit_dir = tmp_path / "v" / "seed41-unbiased"
     # killed after epoch 2, before any probe: epoch 1's weights are gone, epoch 2's are the checkpoint
     pretrain(ucfg, unit_dir, benchmark=ci_benchmark, device="cpu", progress=False, max_epochs_this_call=2)

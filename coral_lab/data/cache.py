@@ -33,6 +33,7 @@ import numpy as np
 
 from coral_lab import __version__
 from coral_lab.data import trifeature
+from coral_lab.io import sha256_file
 
 __all__ = [
     "TrifeatureSplit",
@@ -258,14 +259,6 @@ class _Invalid(Exception):
     """A cache folder failed a check; the message says which."""
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 24):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _read_checked(folder: Path, name: str, files: dict) -> bytearray:
     """The bytes of ``folder/name`` after checking its size and sha256 against the manifest."""
     meta = files.get(name)
@@ -384,7 +377,7 @@ def _write_file(path: Path, write) -> dict:
         write(f)
         f.flush()
         os.fsync(f.fileno())
-    return {"sha256": _sha256_file(path), "bytes": path.stat().st_size}
+    return {"sha256": sha256_file(path), "bytes": path.stat().st_size}
 
 
 STALE_SECONDS = 3600.0  # a cache write takes seconds to minutes; older temporaries belong to a killed writer

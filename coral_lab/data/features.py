@@ -18,7 +18,6 @@ image into two views, the top four pixel rows and the bottom four, each a sequen
 from __future__ import annotations
 
 import os
-import hashlib
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from coral_lab.modalities import ModalitySpec
+from coral_lab.io import sha256_file
 
 __all__ = [
     "ENV_VAR",
@@ -118,11 +118,7 @@ class FeatureDataset:
         """
         if self.path is None:
             return None
-        h = hashlib.sha256()
-        with open(self.path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        return h.hexdigest()
+        return sha256_file(self.path)
 
     @property
     def n_classes(self) -> int:

@@ -12,12 +12,12 @@ transformer and projection heads as COrAL, and every one, COrAL included, follow
 contract of ``coral_lab.training`` (``training_loss(view1, view2, ctx) -> (total, parts)``), so the
 training loop does not know which it trains.
 
-``METHODS[name]`` is the method's class, for both kinds of data: built from a ``RunConfig`` it takes
-Trifeature images, built from a feature data set's ``RunConfig`` and the data set's modalities it
-takes feature data; each modality's encoder E_i comes from ``coral_lab.models.token_encoders`` by its kind, and
-nothing else in a method depends on the input. A new method is one class in this package and one
-entry here. ``build_model(cfg, modalities)`` builds the method a config names, for either kind of data;
-``subspaces(cfg)`` names its probe representations; ``with_method(cfg, name)`` selects a method.
+``METHODS`` is the one registry: name -> ``Method`` (``coral_lab.methods.spec``), which each method's module
+declares beside its class: the class (for both kinds of data: built from a Trifeature ``RunConfig`` it
+takes images, from a feature data set's ``RunConfig`` and modalities it takes feature data), the name
+tables print, its published optimiser and the checks of its own settings. Everything else is derived
+from it: ``--method``'s choices, ``display_name``, ``with_method``, ``subspaces``, ``check_config``. A new
+method is one module that ends with its ``METHOD``, added to ``METHODS`` (``register_method``).
 """
 
 from __future__ import annotations
@@ -26,50 +26,80 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from coral_lab.config import METHOD_NAMES, RunConfig, check_method_name
+from coral_lab.config import RunConfig
+from coral_lab.methods import clip, comm, coral, factorcl, infmasking
 from coral_lab.methods.base import BaselineModel, Representation
-from coral_lab.methods.clip import CLIPModel
-from coral_lab.methods.comm import CoMMModel
-from coral_lab.methods.factorcl import FactorCLModel
-from coral_lab.methods.infmasking import InfMaskingModel
+from coral_lab.methods.spec import Method
 from coral_lab.modalities import ModalitySpec
-from coral_lab.models import CoralModel
-from coral_lab.paper import PUBLISHED_OPTIMISER
 
 __all__ = [
     "METHODS",
     "BaselineModel",
+    "Method",
     "Representation",
     "build_model",
+    "check_config",
+    "display_name",
+    "get_method",
     "method_name",
+    "register_method",
     "subspaces",
     "with_method",
 ]
 
+# name -> Method, in the paper's Table 1 order
+METHODS: dict[str, Method] = {m.name: m for m in (coral.METHOD, clip.METHOD, comm.METHOD, infmasking.METHOD,
+                                                   factorcl.METHOD)}
 
-# name -> the method's model class; every one follows the contract of coral_lab.training
-# (training_loss -> (total, parts), mask_ratio_at, loss_parts, subspaces, from_config) on both kinds of data
-METHODS: dict[str, type[nn.Module]] = {
-    "coral": CoralModel,
-    "clip": CLIPModel,
-    "comm": CoMMModel,
-    "infmasking": InfMaskingModel,
-    "factorcl": FactorCLModel,
-}
-assert tuple(METHODS) == METHOD_NAMES
+
+def register_method(method: Method) -> Method:
+    """Add a method to ``METHODS`` (a user's own, a test's toy); a name already taken is refused."""
+    if not isinstance(method, Method):
+        raise TypeError(f"register_method expects a coral_lab.methods.Method, got {type(method).__name__}")
+    if method.name in METHODS:
+        raise ValueError(f"a method named {method.name!r} is already registered")
+    METHODS[method.name] = method
+    return method
+
+
+def get_method(name: object) -> Method:
+    """The registry's entry of ``name``; one line listing the valid names otherwise."""
+    if not isinstance(name, str) or name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; valid methods: {sorted(METHODS)}")
+    return METHODS[name]
+
+
+def display_name(name: str) -> str:
+    """The name tables print for the method ``name`` (the paper's, e.g. ``COrAL``, ``InfMasking``)."""
+    return get_method(name).display_name
+
+
+def check_config(cfg: RunConfig) -> RunConfig:
+    """``cfg`` if it names a registered method and every method's own settings in its ``baseline`` section
+    are in range (each method checks its own fields, ``Method.check_settings``); ValueError otherwise.
+
+    The command line's config builder and ``build_model`` call it, so a bad value stops before anything runs
+    or is written."""
+    if not isinstance(cfg, RunConfig):
+        raise TypeError(f"expected a coral_lab RunConfig, got {type(cfg).__name__}")
+    get_method(cfg.method)
+    for method in METHODS.values():
+        if method.check_settings is not None:
+            method.check_settings(cfg.baseline)
+    return cfg
 
 
 def with_method(cfg: RunConfig, name: str) -> RunConfig:
     """``cfg`` with ``method = name``; at Trifeature's paper preset also the method's published lr / weight
-    decay (``paper.PUBLISHED_OPTIMISER``: Trifeature's values; feature data keeps the preset's).
+    decay (``Method.published_optimiser``: Trifeature's values; feature data keeps the preset's).
 
     The CPU presets (ci, quick) keep one lr and weight decay for every method, so that a comparison
     there differs only in the objective.
     """
-    name = check_method_name(name)
-    new = cfg.replace(method=name)
-    if cfg.preset == "paper" and cfg.is_trifeature:
-        lr, wd = PUBLISHED_OPTIMISER[name]
+    method = get_method(name)
+    new = cfg.replace(method=method.name)
+    if cfg.preset == "paper" and cfg.is_trifeature and method.published_optimiser is not None:
+        lr, wd = method.published_optimiser
         new = new.replace(train={"lr": lr, "weight_decay": wd})
     return new
 
@@ -78,17 +108,16 @@ def method_name(cfg: RunConfig) -> str:
     """The method a config trains (``RunConfig.method``), checked."""
     if not isinstance(cfg, RunConfig):
         raise TypeError(f"expected a coral_lab RunConfig, got {type(cfg).__name__}")
-    return check_method_name(cfg.method)
+    return get_method(cfg.method).name
 
 
 def build_model(cfg: RunConfig, modalities: Sequence[ModalitySpec] | None = None) -> nn.Module:
-    """A freshly initialised model of the method ``cfg`` names.
+    """A freshly initialised model of the method ``cfg`` names (its settings checked first).
 
-    Trifeature: ``METHODS[cfg.method].from_config(cfg)``. A feature data set:
-    ``METHODS[cfg.method].from_config(cfg, modalities)``, with ``modalities`` the data set's
-    ``ModalitySpec`` s (``FeatureDataset.modalities``).
+    Trifeature: ``Method.model.from_config(cfg)``. A feature data set: ``Method.model.from_config(cfg,
+    modalities)``, with ``modalities`` the data set's ``ModalitySpec`` s (``FeatureDataset.modalities``).
     """
-    cls = METHODS[method_name(cfg)]
+    cls = get_method(check_config(cfg).method).model
     if cfg.is_trifeature:
         if modalities is not None:
             raise ValueError("build_model: modalities are for feature data; a Trifeature config's images need none")
@@ -103,13 +132,7 @@ def subspaces(cfg_or_model: RunConfig | nn.Module) -> tuple[str, ...]:
     """The names of the method's probe representations (``embed(x).parts()``), e.g. COrAL's
     ``("shared", "unique1", "unique2")``, CLIP's ``("modality1", "modality2")``, CoMM's ``("fused",)``."""
     if isinstance(cfg_or_model, RunConfig):
-        cls = METHODS[check_method_name(cfg_or_model.method)]
-        n = cfg_or_model.model.n_modalities
-        if cls is CoralModel:
-            return ("shared", *(f"unique{i + 1}" for i in range(n)))
-        if cls.subspaces:
-            return tuple(cls.subspaces)
-        return tuple(f"modality{i + 1}" for i in range(n))
+        return tuple(get_method(cfg_or_model.method).model.subspace_names(cfg_or_model.model.n_modalities))
     names = getattr(cfg_or_model, "subspaces", None)
     if names is None or not isinstance(cfg_or_model, nn.Module):
         raise TypeError(f"subspaces expects a RunConfig or a coral_lab model, got {type(cfg_or_model).__name__}")

@@ -171,6 +171,12 @@ class BaselineModel(nn.Module):
     # --------------------------------------------------------------------------------- interface
 
     @classmethod
+    def subspace_names(cls, n_modalities: int) -> tuple[str, ...]:
+        """The probe representations of a model of ``n_modalities``: the class's ``subspaces``, or one per
+        modality (``modality1`` ...) for a method that names none (CLIP)."""
+        return tuple(cls.subspaces) or tuple(f"modality{i + 1}" for i in range(n_modalities))
+
+    @classmethod
     def from_config(cls, cfg, modalities: Sequence[ModalitySpec] | None = None) -> "BaselineModel":
         """The model of a run config (Trifeature: images; a feature data set: with the data set's
         modalities)."""

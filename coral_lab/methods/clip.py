@@ -25,13 +25,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from coral_lab.config import RunConfig
+from coral_lab.config import RunConfig, require
 from coral_lab.modalities import ModalitySpec
 from coral_lab.losses import check_matrix, check_pair
 from coral_lab.methods.base import BaselineModel, Representation, VectorEncoder
+from coral_lab.methods.spec import Method
 from coral_lab.models.heads import ProjectionHead
+from coral_lab.sections import BaselineConfig
 
-__all__ = ["clip_loss", "CLIPModel"]
+__all__ = ["clip_loss", "CLIPModel", "METHOD"]
 
 
 def clip_loss(z1: Tensor, z2: Tensor, logit_scale: Tensor | float) -> Tensor:
@@ -97,3 +99,16 @@ class CLIPModel(BaselineModel):
         """The unimodal embeddings before the heads: ``{"modality<i>": (B, D)}``."""
         v = self.check_view(x, "x")
         return Representation({name: enc(xi) for name, enc, xi in zip(self.subspaces, self.encoders, v)})
+
+
+def _check_settings(b: BaselineConfig) -> None:
+    require(b.clip_logit_scale_max >= b.clip_logit_scale_init,
+            "baseline.clip_logit_scale_max must be >= baseline.clip_logit_scale_init",
+            (b.clip_logit_scale_init, b.clip_logit_scale_max))
+
+
+# Table 1's CLIP row comes from CoMM's own Trifeature runs (Duplums/CoMM configs/train_trifeatures.yaml:
+# lr 3e-4, weight decay 1e-4), not from the lr 1e-3 / wd 1e-2 the COrAL paper's section 5.3 quotes (those
+# are CoMM's MultiBench settings)
+METHOD = Method("clip", "CLIP", CLIPModel, published_optimiser=(3e-4, 1e-4),
+                settings=("clip_logit_scale_init", "clip_logit_scale_max"), check_settings=_check_settings)

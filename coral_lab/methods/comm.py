@@ -31,10 +31,11 @@ from coral_lab.config import RunConfig
 from coral_lab.modalities import ModalitySpec
 from coral_lab.losses import check_matrix, check_pair, info_nce
 from coral_lab.methods.base import BaselineModel, Representation
+from coral_lab.methods.spec import Method
 from coral_lab.models.fusion import FusionTransformer
 from coral_lab.models.heads import ProjectionHead
 
-__all__ = ["comm_loss", "CoMMModel"]
+__all__ = ["comm_loss", "CoMMModel", "METHOD"]
 
 
 def comm_loss(
@@ -113,3 +114,7 @@ class CoMMModel(BaselineModel):
         """The fusion output before the head, ``{"fused": (B, D)}``."""
         v = self.check_view(x, "x")
         return Representation({"fused": self.fusion([enc(xi) for enc, xi in zip(self.token_encoders, v)])})
+
+
+# Table 1's CoMM row: CoMM's own Trifeature configuration (Duplums/CoMM configs/train_trifeatures.yaml)
+METHOD = Method("comm", "CoMM", CoMMModel, published_optimiser=(3e-4, 1e-4))

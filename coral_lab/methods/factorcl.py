@@ -37,11 +37,13 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from coral_lab.config import RunConfig
+from coral_lab.config import RunConfig, require
 from coral_lab.modalities import ModalitySpec
 from coral_lab.methods.base import BaselineModel, Representation, VectorEncoder
+from coral_lab.methods.spec import Method
+from coral_lab.sections import BaselineConfig
 
-__all__ = ["ConcatCritic", "nce_lower_bound", "club_upper_bound", "FactorCLModel"]
+__all__ = ["ConcatCritic", "nce_lower_bound", "club_upper_bound", "FactorCLModel", "METHOD"]
 
 HEADS = ("shared", "club", "unique", "cond_nce", "cond_club")
 
@@ -177,3 +179,15 @@ class FactorCLModel(BaselineModel):
         unique = {f"unique{i + 1}": torch.cat([h[name][i](f[i]) for name in ("unique", "club", "cond_nce")], dim=1)
                   for i in range(2)}
         return Representation({"shared": shared, **unique})
+
+
+def _check_settings(b: BaselineConfig) -> None:
+    require(b.factorcl_critic_hidden is None or (isinstance(b.factorcl_critic_hidden, int)
+                                                 and not isinstance(b.factorcl_critic_hidden, bool)
+                                                 and b.factorcl_critic_hidden >= 1),
+            "baseline.factorcl_critic_hidden must be None or a positive int", b.factorcl_critic_hidden)
+
+
+# lr 1e-4, no weight decay: as the COrAL paper (section 5.3) quotes FactorCL's Trifeature settings
+METHOD = Method("factorcl", "FactorCL", FactorCLModel, published_optimiser=(1e-4, 0.0),
+                settings=("factorcl_critic_hidden",), check_settings=_check_settings)

@@ -35,13 +35,19 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from coral_lab.config import INFMASKING_TOTALS, RunConfig
+from coral_lab.config import RunConfig, require
 from coral_lab.modalities import ModalitySpec
 from coral_lab.losses import check_temperature
-from coral_lab.masking import exact_keep_mask
+from coral_lab.masking import check_mask_ratio, exact_keep_mask
 from coral_lab.methods.comm import CoMMModel
+from coral_lab.methods.spec import Method
+from coral_lab.sections import BaselineConfig
 
-__all__ = ["infmasking_loss", "infmasking_total", "lambda_at", "InfMaskingModel"]
+__all__ = ["INFMASKING_TOTALS", "infmasking_loss", "infmasking_total", "lambda_at", "InfMaskingModel", "METHOD"]
+
+# InfMasking's total (``baseline.infmasking_total``): "mean", the published mean of its five terms, or
+# "comm_plus_half", L_CoMM + 1/2 (L_mask' + L_mask''), coral_lab's first version
+INFMASKING_TOTALS: tuple[str, ...] = ("mean", "comm_plus_half")
 
 
 def infmasking_total(comm: Tensor, mask1: Tensor, mask2: Tensor, n_modalities: int, kind: str = "mean") -> Tensor:
@@ -171,3 +177,18 @@ class InfMaskingModel(CoMMModel):
         total = infmasking_total(comm, losses[0], losses[1], self.n_modalities, self.total_kind)
         lam_t = torch.tensor(lam, device=total.device)
         return total, {"comm": comm, **parts, "masked": mask_term, "lambda_e": lam_t}
+
+
+def _check_settings(b: BaselineConfig) -> None:
+    require(isinstance(b.infmasking_views, int) and b.infmasking_views >= 2,
+            "baseline.infmasking_views must be an int >= 2 (mean and covariance over the copies)", b.infmasking_views)
+    check_mask_ratio(b.infmasking_ratio, "baseline.infmasking_ratio")
+    require(b.infmasking_lambda >= 0, "baseline.infmasking_lambda must be >= 0", b.infmasking_lambda)
+    require(b.infmasking_total in INFMASKING_TOTALS, f"baseline.infmasking_total must be one of {list(INFMASKING_TOTALS)}",
+            b.infmasking_total)
+
+
+# lr 3e-4, weight decay 1e-4: as the COrAL paper (section 5.3) quotes InfMasking's Trifeature settings
+METHOD = Method("infmasking", "InfMasking", InfMaskingModel, published_optimiser=(3e-4, 1e-4),
+                settings=("infmasking_views", "infmasking_ratio", "infmasking_lambda", "infmasking_total"),
+                check_settings=_check_settings)

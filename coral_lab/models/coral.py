@@ -27,7 +27,7 @@ from coral_lab import distributed
 from coral_lab.config import LossConfig, ModelConfig
 from coral_lab.embeddings import Embeddings
 from coral_lab.losses import coral_loss, loss_part_names
-from coral_lab.masking import apply_token_mask, mask_ratio_at, split_modalities, token_keep_mask
+from coral_lab.masking import apply_token_mask, check_mask_ratio, mask_ratio_at, split_modalities, token_keep_mask
 from coral_lab.models.checks import check_finite, check_view, same_device
 from coral_lab.modalities import ModalitySpec, image_modalities, modality_names
 from coral_lab.models.fusion import FusionTransformer
@@ -212,15 +212,6 @@ class CoralModel(nn.Module):
             raise ValueError(f"{hint}; got {halves!r}")
         return first, second
 
-    @staticmethod
-    def _check_ratio(mask_ratio: object) -> float:
-        if not isinstance(mask_ratio, numbers.Real) or isinstance(mask_ratio, bool):
-            raise ValueError(f"mask_ratio must be a real number in [0, 1), got {mask_ratio!r}")
-        ratio = float(mask_ratio)
-        if not 0.0 <= ratio < 1.0:
-            raise ValueError(f"mask_ratio must be in [0, 1) (fraction of tokens masked), got {mask_ratio!r}")
-        return ratio
-
     # --------------------------------------------------------------------------------- pathways
 
     def encode_views(
@@ -255,7 +246,7 @@ class CoralModel(nn.Module):
                 f"view1 and view2 must have the same batch size, got {v1[0].shape[0]} and {v2[0].shape[0]}"
             )
         first, second = self._check_halves(halves)
-        ratio = self._check_ratio(mask_ratio)
+        ratio = check_mask_ratio(mask_ratio)
         if generator is not None:
             if not isinstance(generator, torch.Generator):
                 raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
@@ -342,10 +333,15 @@ class CoralModel(nn.Module):
         """The named parts of ``training_loss`` (``coral_lab.losses.loss_part_names``), logged per epoch."""
         return tuple(loss_part_names(self.n_modalities))
 
+    @classmethod
+    def subspace_names(cls, n_modalities: int) -> tuple[str, ...]:
+        """The probe representations of a model of ``n_modalities``: ``("shared", "unique1", ..., "unique{n}")``."""
+        return ("shared", *(f"unique{i + 1}" for i in range(n_modalities)))
+
     @property
     def subspaces(self) -> tuple[str, ...]:
-        """The probe representations of ``embed(x).parts()``: ``("shared", "unique1", ..., "unique{n}")``."""
-        return ("shared", *(f"unique{i + 1}" for i in range(self.n_modalities)))
+        """The probe representations of ``embed(x).parts()`` (``subspace_names``)."""
+        return self.subspace_names(self.n_modalities)
 
     @staticmethod
     def mask_ratio_at(epoch: int, epochs: int, schedule) -> float:

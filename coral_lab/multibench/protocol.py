@@ -14,7 +14,8 @@ import pandas as pd
 
 from coral_lab import runs
 from coral_lab.evaluate import seed_std
-from coral_lab.paper import DISPLAY_NAMES, PAPER_FINETUNE, PAPER_TABLE2, SPREAD_NOTE
+from coral_lab.methods import display_name
+from coral_lab.paper import PAPER_FINETUNE, PAPER_TABLE2, SPREAD_NOTE
 from coral_lab.io import atomic_write_text
 from coral_lab.config import RunConfig
 from coral_lab.data.features import FeatureDataset
@@ -96,7 +97,7 @@ def run_table2(
     with runs.RunLock(out):
         rows = pd.concat([run_feature_unit(cfg, data, s, out, device=device, progress=progress,
                                            with_finetune=with_finetune) for s in seeds], ignore_index=True)
-        summary = summarize_table2(rows, data.name, DISPLAY_NAMES[cfg.method])
+        summary = summarize_table2(rows, data.name, display_name(cfg.method))
         atomic_write_text(out / "table2.csv", rows.to_csv(index=False))
         atomic_write_text(out / "table2_summary.csv", summary.to_csv(index=False))
     return rows, summary

@@ -1,0 +1,83 @@
+"""The method registry is the one source of what a method is: a method added in one file trains and is
+probed through the command line, and the registry refuses a malformed entry in one line."""
+
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from coral_lab import methods
+from coral_lab.cli import main
+from coral_lab.config import get_preset
+from coral_lab.methods import METHODS, Method, check_config, display_name, get_method, register_method, subspaces
+from coral_lab.models import CoralModel
+
+sys.path.insert(0, str(Path(__file__).parent))
+import toy_method  # noqa: E402
+
+
+@pytest.fixture
+def toy_registered(monkeypatch):
+    monkeypatch.setitem(METHODS, "toy", toy_method.METHOD)
+    return toy_method.METHOD
+
+
+def test_a_method_added_in_one_file_trains_and_is_probed_through_the_cli(toy_registered, ci_cache, tmp_path):
+    run = tmp_path / "toy"
+    assert main(["pretrain", "--preset", "ci", "--method", "toy", "--device", "cpu", "--cache-dir", str(ci_cache),
+                 "--out", str(run), "--no-progress"]) == 0
+    history = pd.read_csv(run / "history.csv")
+    assert len(history) == get_preset("ci").train.epochs and "toy" in history.columns
+    assert json.loads((run / "config.json").read_text())["method"] == "toy"
+    assert main(["probe", "--run", str(run), "--device", "cpu", "--features", "Z", "joint",
+                 "--protocol", "held_out"]) == 0
+    probe = pd.read_csv(run / "probe_cli.csv")
+    assert set(probe["features"]) == {"Z", "joint"}
+    # everything else is derived from the entry
+    cfg = methods.with_method(get_preset("ci"), "toy")
+    assert subspaces(cfg) == ("joint",) and display_name("toy") == "Toy"
+    assert methods.with_method(get_preset("paper"), "toy").train.lr == get_preset("paper").train.lr  # none published
+
+
+def test_an_unregistered_method_stops_before_anything_is_written(tmp_path):
+    with pytest.raises(SystemExit):  # argparse: --method's choices are the registry's names
+        main(["pretrain", "--preset", "ci", "--method", "toy", "--out", str(tmp_path / "x")])
+    from coral_lab.train import pretrain
+
+    with pytest.raises(ValueError, match="unknown method 'toy'; valid methods"):
+        pretrain(get_preset("ci").replace(method="toy"), tmp_path / "y", device="cpu", progress=False)
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_each_method_checks_its_own_settings():
+    cfg = get_preset("ci")
+    for changes, field in (({"clip_logit_scale_max": 0.0}, "clip_logit_scale_max"),
+                           ({"infmasking_views": 1}, "infmasking_views"),
+                           ({"infmasking_ratio": 1.0}, "infmasking_ratio"),
+                           ({"factorcl_critic_hidden": 0}, "factorcl_critic_hidden")):
+        with pytest.raises(ValueError, match=field):
+            check_config(cfg.replace(baseline=changes))
+    # every field of the baseline section belongs to exactly one method
+    owners = [f for m in METHODS.values() for f in m.settings]
+    assert sorted(owners) == sorted(cfg.baseline.__dataclass_fields__) and len(owners) == len(set(owners))
+
+
+def test_the_registry_refuses_malformed_entries():
+    with pytest.raises(ValueError, match="lower case"):
+        Method("Toy Method", "Toy", toy_method.ToyModel)
+    with pytest.raises(TypeError, match="class"):
+        Method("toy2", "Toy", object)
+    with pytest.raises(ValueError, match="baseline section lacks"):
+        Method("toy2", "Toy", toy_method.ToyModel, settings=("toy_width",))
+    with pytest.raises(ValueError, match="already registered"):
+        register_method(Method("clip", "CLIP again", toy_method.ToyModel))
+    with pytest.raises(ValueError, match="valid methods"):
+        get_method("byol")
+
+
+def test_coral_is_a_registry_entry_like_the_baselines():
+    assert get_method("coral").model is CoralModel and display_name("coral") == "COrAL"
+    assert subspaces(get_preset("ci")) == ("shared", "unique1", "unique2")
+    assert get_method("coral").published_optimiser == (1e-4, 1e-3)

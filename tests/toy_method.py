@@ -1,0 +1,42 @@
+"""A method written as a user would add one: this file and nothing else (tests/test_method_registry.py
+registers it and trains it through the command line).
+
+``toy``: one encoder per modality (COrAL's token encoder + a one-modality fusion transformer, i.e. the
+baselines' ``VectorEncoder``), the modalities' vectors concatenated, InfoNCE between the two augmented
+views of the pair; its one setting is a temperature multiplier kept in the shared sections (none of its
+own in ``baseline``), so ``check_settings`` has nothing to check.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from coral_lab.losses import info_nce
+from coral_lab.methods import Method, Representation
+from coral_lab.methods.base import BaselineModel, VectorEncoder
+
+
+class ToyModel(BaselineModel):
+    name = "toy"
+    loss_parts = ("toy",)
+    progress_parts = ("loss",)
+    subspaces = ("joint",)
+
+    def __init__(self, cfg, modalities=None) -> None:
+        super().__init__(cfg, modalities)
+        self.encoders = torch.nn.ModuleList(VectorEncoder(cfg.model, self.token_encoder(i))
+                                            for i in range(self.n_modalities))
+
+    def _joint(self, x) -> torch.Tensor:
+        return torch.cat([enc(xi) for enc, xi in zip(self.encoders, x)], dim=1)  # (B, n D)
+
+    def forward(self, view1, view2, progress: float = 0.0, generator=None):
+        v1, v2 = self.check_views(view1, view2)
+        loss = info_nce(self._joint(v1), self._joint(v2), self.temperature)
+        return loss, {"toy": loss}
+
+    def embed(self, x) -> Representation:
+        return Representation({"joint": self._joint(self.check_view(x, "x"))})
+
+
+METHOD = Method("toy", "Toy", ToyModel)
