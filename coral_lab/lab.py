@@ -15,6 +15,11 @@ One trial (kept short on purpose):
    Z = (Z^SR, Z_1^U, Z_2^U) (eq. 2), as ``coral_lab.evaluate.probe_model`` (balanced accuracy %);
 4. optionally, a UMAP of the subspaces (``coral_lab.analysis``).
 
+A session started with ``shipped_trials=True`` opens a trial whose exact config was shipped
+(``pretrained/<preset>-lab/``, ``lab_trials_dir``; written by ``scripts/ship_models.py --lab-trials``: the
+notebook's two trials) from the shipped weights, history and probe rows instead of training it; every other
+trial trains.
+
 This differs from the Table 1 protocol (``coral_lab.protocol``), which trains two models per seed
 and reads synergy only from the model pretrained on the *biased* pairs: from an unbiased
 pretraining, S stays near chance (50 %) whatever the settings, because unbiased pairs rarely
@@ -32,13 +37,14 @@ import numbers
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import pandas as pd
 import torch
 
 from coral_lab import analysis, pretrained, views
-from coral_lab.config import TEACHING_DATA, RunConfig, require_trifeature
+from coral_lab.config import TEACHING_DATA, RunConfig, get_preset, require_trifeature
 from coral_lab.data import N_CLASSES, PAIR_KINDS, TASKS, TrifeatureBenchmark, task_classes
 from coral_lab.device import resolve_device
 from coral_lab.evaluate import probe_model
@@ -59,6 +65,11 @@ __all__ = [
     "LabSession",
     "LabWidgets",
     "build_lab_widgets",
+    "lab_trials_dir",
+    "NOTEBOOK_TRIALS",
+    "notebook_trial_config",
+    "default_settings",
+    "config_for",
 ]
 
 # epochs of one trial per preset: the quick preset's 8 epochs of the biased pairs take about 4 minutes on
@@ -188,6 +199,55 @@ def settings_from_controls(
                          int(epochs), train_set)
 
 
+def lab_trials_dir(preset: str, root: Any = None) -> Path:
+    """``<root>/pretrained/<preset>-lab``: the shipped trials of a preset (its own ``MANIFEST.json``)."""
+    return pretrained.shipped_dir(f"{preset}-lab", root)
+
+
+# the trials notebook 09 runs, by shipped name: (data, changes to the session's default settings)
+NOTEBOOK_TRIALS: dict[str, tuple[str, dict[str, Any]]] = {
+    "teaching-default": ("teaching", {}),
+    "teaching-no-masking": ("teaching", {"masking": "none"}),
+}
+
+
+def default_settings(base: RunConfig) -> TrialSettings:
+    """The settings of the base config ``base`` itself (a trial with these trains the preset as it is)."""
+    sched = base.train.mask_schedule
+    if sched is None or (isinstance(sched, str) and sched.lower() == "none") or sched == 0:
+        masking, ratio = "none", 0.5
+    elif isinstance(sched, str) and sched.lower() == "paper":
+        masking, ratio = "paper", 0.5
+    elif isinstance(sched, numbers.Real):
+        masking, ratio = "static", float(sched)
+    else:
+        raise ValueError(f"the base config's mask_schedule {sched!r} is not one the lab offers: {list(MASKING_MODES)}")
+    loss = base.loss
+    return settings_from_controls(masking, ratio, loss.lambda_s, loss.lambda_u, loss.lambda_o, loss.ortho_kind,
+                                  base.train.epochs, base.train.train_set)
+
+
+def config_for(base: RunConfig, settings: TrialSettings) -> RunConfig:
+    """``base`` with the trial's settings, validated: the config a trial trains."""
+    if not isinstance(settings, TrialSettings):
+        raise TypeError(f"settings must be TrialSettings (from settings_from_controls), got {type(settings).__name__}")
+    return base.replace(
+        train={"epochs": settings.epochs, "mask_schedule": settings.mask_schedule, "train_set": settings.train_set},
+        loss={"lambda_s": settings.lambda_s, "lambda_u": settings.lambda_u, "lambda_o": settings.lambda_o,
+              "ortho_kind": settings.ortho_kind},
+    ).validate()
+
+
+def notebook_trial_config(preset: str, name: str) -> RunConfig:
+    """The config notebook 09's trial ``name`` (``NOTEBOOK_TRIALS``) trains at ``preset``: what
+    ``scripts/ship_models.py --lab-trials`` ships and ``shipped_trials`` opens."""
+    if name not in NOTEBOOK_TRIALS:
+        raise ValueError(f"unknown notebook trial {name!r}; valid: {list(NOTEBOOK_TRIALS)}")
+    data, changes = NOTEBOOK_TRIALS[name]
+    base = trial_config(get_preset(preset), data=data)
+    return config_for(base, default_settings(base).with_changes(**changes))
+
+
 class LabSession:
     """Trials of COrAL settings on one shared benchmark, each kept in ``trials``.
 
@@ -198,6 +258,9 @@ class LabSession:
         umap_pairs: probe-train and probe-test pairs embedded for the UMAP after each trial (capped
             by the benchmark's sizes); 0 skips the UMAP.
         progress: show tqdm bars while training (off for the widget, which has its own bar).
+        shipped_trials: open a trial whose exact config is shipped (``lab_trials_dir``) from the shipped
+            files (weights, history, probe rows; checksums verified) instead of training it.
+        shipped_root: the checkout whose ``pretrained/`` holds them (default: this package's).
     """
 
     def __init__(
@@ -208,6 +271,8 @@ class LabSession:
         benchmark: TrifeatureBenchmark | None = None,
         umap_pairs: int = 200,
         progress: bool = False,
+        shipped_trials: bool = False,
+        shipped_root: Any = None,
     ) -> None:
         require_trifeature(cfg, "the interactive lab")
         if isinstance(umap_pairs, bool) or not isinstance(umap_pairs, numbers.Integral) or umap_pairs < 0:
@@ -219,6 +284,10 @@ class LabSession:
             raise TypeError(f"benchmark must be a TrifeatureBenchmark, got {type(self.bench).__name__}")
         self.umap_pairs = int(umap_pairs)
         self.progress = progress
+        if not isinstance(shipped_trials, bool):
+            raise TypeError(f"shipped_trials must be True or False, got {shipped_trials!r}")
+        self.shipped_trials = shipped_trials
+        self.shipped_folder = lab_trials_dir(self.cfg.preset, shipped_root)
         classes = task_classes(self.cfg.data.n_textures)
         # trial score -> chance in balanced accuracy % on this session's data set (U: 25 % with 4 textures)
         self.chance: dict[str, float] = {name: chance_percent(classes[task]) for name, (task, _) in SCORES.items()}
@@ -241,33 +310,20 @@ class LabSession:
 
     def default_settings(self) -> TrialSettings:
         """The base config's own settings (the paper's defaults for every preset)."""
-        sched = self.cfg.train.mask_schedule
-        if sched is None or (isinstance(sched, str) and sched.lower() == "none") or sched == 0:
-            masking, ratio = "none", 0.5
-        elif isinstance(sched, str) and sched.lower() == "paper":
-            masking, ratio = "paper", 0.5
-        elif isinstance(sched, numbers.Real):
-            masking, ratio = "static", float(sched)
-        else:
-            raise ValueError(f"the base config's mask_schedule {sched!r} is not one the lab offers: {list(MASKING_MODES)}")
-        loss = self.cfg.loss
-        return settings_from_controls(masking, ratio, loss.lambda_s, loss.lambda_u, loss.lambda_o, loss.ortho_kind,
-                                      self.cfg.train.epochs, self.cfg.train.train_set)
+        return default_settings(self.cfg)
 
     def config_for(self, settings: TrialSettings) -> RunConfig:
         """The base config with the trial's settings, validated."""
-        if not isinstance(settings, TrialSettings):
-            raise TypeError(f"settings must be TrialSettings (from settings_from_controls), got {type(settings).__name__}")
-        return self.cfg.replace(
-            train={"epochs": settings.epochs, "mask_schedule": settings.mask_schedule, "train_set": settings.train_set},
-            loss={"lambda_s": settings.lambda_s, "lambda_u": settings.lambda_u, "lambda_o": settings.lambda_o,
-                  "ortho_kind": settings.ortho_kind},
-        ).validate()
+        return config_for(self.cfg, settings)
 
     # -- trials --------------------------------------------------------------------------------
 
     def run_trial(self, settings: TrialSettings, on_epoch_end: Callable[[dict], None] | None = None) -> dict[str, Any]:
         """Pretrain once with ``settings``, probe every task from Z, add a row to ``trials`` (synchronous).
+
+        With ``shipped_trials``, a trial whose exact config is shipped is opened from the shipped weights,
+        history (replayed through ``on_epoch_end``) and probe rows instead; its ``seconds`` are the shipped
+        training's.
 
         Args:
             settings: from ``settings_from_controls``.
@@ -279,27 +335,50 @@ class LabSession:
         """
         cfg = self.config_for(settings)
         t0 = time.perf_counter()
-        result = pretrain(cfg, None, benchmark=self.bench, device=self.device, progress=self.progress,
-                          on_epoch_end=on_epoch_end)
-        probe = probe_model(result.model, self.bench, tasks=TASKS, subspaces=("Z",), probe_cfg=cfg.probe,
-                            augment_cfg=cfg.augment, seed=cfg.train.seed)
+        shipped = self.shipped_trial_name(cfg) if self.shipped_trials else None
+        if shipped is None:
+            result = pretrain(cfg, None, benchmark=self.bench, device=self.device, progress=self.progress,
+                              on_epoch_end=on_epoch_end)
+            model, history = result.model, result.history
+            probe = probe_model(model, self.bench, tasks=TASKS, subspaces=("Z",), probe_cfg=cfg.probe,
+                                augment_cfg=cfg.augment, seed=cfg.train.seed)
+        else:
+            model, _, history = pretrained.load_shipped(self.shipped_folder, shipped, self.device)
+            for epoch_row in history.to_dict("records"):
+                if on_epoch_end is not None:
+                    on_epoch_end(epoch_row)
+            probe = pretrained.shipped_probe_rows(self.shipped_folder, shipped)
+            probe = probe[probe["features"] == "Z"]
         acc = dict(zip(probe["task"], probe["balanced_accuracy"].astype(float)))
         auc = dict(zip(probe["task"], probe["roc_auc"].astype(float)))
-        umap_frame = self._umap(result.model, cfg) if self.umap_pairs else None
-        seconds = time.perf_counter() - t0
+        umap_frame = self._umap(model, cfg) if self.umap_pairs else None
+        # a shipped trial's time is its training's, as it ran (the history's seconds), not the seconds to open it
+        seconds = time.perf_counter() - t0 if shipped is None else float(history["seconds"].sum())
         with self._lock:
             row: dict[str, Any] = {"trial": len(self._rows) + 1, **dataclasses.asdict(settings)}
             sched = settings.mask_schedule
             row["mask_schedule"] = "none" if sched is None else (sched if isinstance(sched, str) else f"{sched:g}")
             row.update({name: acc[task] for name, (task, _) in SCORES.items()})
             row[S_AUC] = auc["synergy"]
-            row["final_loss"] = float(result.history["loss"].iloc[-1])
+            row["final_loss"] = float(history["loss"].iloc[-1])
             row["seconds"] = seconds
             self._rows.append(row)
-            self.last_model = result.model
+            self.last_model = model
             if umap_frame is not None:
                 self.last_umap = umap_frame
         return dict(row)
+
+    @property
+    def shipped_trial_names(self) -> list[str]:
+        """The trials this session opens from shipped files (none when ``shipped_trials`` is off)."""
+        return pretrained.shipped_units(self.shipped_folder) if self.shipped_trials else []
+
+    def shipped_trial_name(self, cfg: RunConfig) -> str | None:
+        """The shipped trial trained with exactly ``cfg`` (``RunConfig.pretrain_dict``), or None."""
+        for name in pretrained.shipped_units(self.shipped_folder):
+            if pretrained.shipped_config(self.shipped_folder, name).pretrain_dict() == cfg.pretrain_dict():
+                return name
+        return None
 
     def _umap(self, model: torch.nn.Module, cfg: RunConfig) -> pd.DataFrame:
         n = min(self.umap_pairs, len(self.bench.probe_train), len(self.bench.probe_test))

@@ -14,6 +14,11 @@ of every file and the provenance of the training in ``MANIFEST.json``.
 protocol (``coral_lab.published_probe``; the tasks each unit is scored on, from Z) and adds the table to
 each unit and to the manifest (``pretrained.add_probe_table``), so the notebooks show both protocols.
 
+``--lab-trials`` trains the interactive lab's notebook trials instead (``coral_lab.lab.NOTEBOOK_TRIALS``:
+notebook 09's trials on the teaching variant, with the preset's masking and without), each exactly as
+``LabSession.run_trial`` trains and probes it, into ``pretrained/<preset>-lab/`` with a manifest of its own;
+a session started with ``shipped_trials=True`` then opens them instead of training (the rendered site).
+
 ``--from-study DIR`` ships the units a ``coral-lab study --name confirm`` run already trained
 (``DIR/preset/seed<S>-<kind>``, the same configs): each is probed as ``run_unit`` probes (every task,
 from Z and each subspace; ``probe.csv``) and exported, with the study's provenance.
@@ -98,6 +103,36 @@ def _probe_shipped(preset: str, seed: int, kind: str, protocol: str) -> tuple[st
     return name, df, time.perf_counter() - t0
 
 
+def _ship_lab_trials(preset: str, runs_root: Path, dest: Path | None) -> None:
+    """Train, probe and ship the notebook's lab trials of ``preset`` (resumable run folders)."""
+    from coral_lab import lab
+    from coral_lab.data import TASKS
+    from coral_lab.train import pretrain
+
+    device = resolve_device("auto")
+    t0 = time.perf_counter()
+    folders: dict[str, Path] = {}
+    for name in lab.NOTEBOOK_TRIALS:
+        cfg = lab.notebook_trial_config(preset, name)
+        bench = load_benchmark(cfg, progress=False)
+        folder = runs_root / name
+        pretrain(cfg, folder, benchmark=bench, device=device, progress=False)
+        model, _, _ = load_model(folder, device=device)
+        probe = probe_model(model, bench, tasks=TASKS, subspaces=("Z",), probe_cfg=cfg.probe,
+                            augment_cfg=cfg.augment, seed=cfg.train.seed)
+        probe["column"] = ""  # a trial is no Table 1 unit: its scores are read by task
+        runs.write_table(folder, runs.PROBE, probe, cfg)
+        folders[name] = folder
+        print(f"{name}: " + ", ".join(f"{t} {v:.1f}" for t, v in zip(probe["task"], probe["balanced_accuracy"])))
+    minutes = (time.perf_counter() - t0) / 60
+    info = provenance(preset=preset, seeds=[get_preset(preset).train.seed], device=describe_device(device),
+                      command=f"python scripts/ship_models.py --preset {preset} --lab-trials",
+                      extra={"units": list(folders), "wall_minutes": round(minutes, 2),
+                             "trials": {n: {"data": d, "changes": c} for n, (d, c) in lab.NOTEBOOK_TRIALS.items()}})
+    manifest = pretrained.export_units(folders, dest or lab.lab_trials_dir(preset), info)
+    print(f"shipped {len(folders)} lab trials in {manifest.parent}, trained in {minutes:.1f} min")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", default="quick")
@@ -109,8 +144,14 @@ def main() -> None:
     p.add_argument("--dest", default=None, help="where to write (default: pretrained/<preset> of this checkout)")
     p.add_argument("--probe-protocol", default=None, choices=list(pretrained.PROBE_TABLES),
                    help="probe the shipped units under this protocol and add the table (trains nothing)")
+    p.add_argument("--lab-trials", action="store_true",
+                   help="train and ship notebook 09's lab trials (pretrained/<preset>-lab/) instead of the units")
     args = p.parse_args()
     mark_start()
+    if args.lab_trials:
+        _ship_lab_trials(args.preset, Path(args.runs or f"runs/ship-{args.preset}-lab"),
+                         Path(args.dest) if args.dest else None)
+        return
     if args.probe_protocol:
         device = resolve_device("cpu")
         for kind in args.units:

@@ -241,3 +241,49 @@ def test_trial_config_picks_the_benchmark_or_the_named_teaching_variant():
         "n_textures": 4, "renders_train": 19, "renders_test": 8}
     with pytest.raises(ValueError, match="data must be one of"):
         lab.trial_config(get_preset("quick"), data="mnist")
+
+
+def test_a_shipped_trial_opens_from_its_files_and_any_other_trains(ci_config, ci_benchmark, tmp_path, monkeypatch):
+    import pandas as pd
+
+    from coral_lab import pretrained, runs
+    from coral_lab.evaluate import probe_model
+    from coral_lab.train import load_model, pretrain
+
+    trainer = LabSession(ci_config, "cpu", benchmark=ci_benchmark, umap_pairs=0)
+    settings = trainer.default_settings().with_changes(epochs=1)
+    cfg = trainer.config_for(settings)
+    folder = tmp_path / "runs" / "trial"
+    pretrain(cfg, folder, benchmark=ci_benchmark, device="cpu", progress=False)
+    model, _, history = load_model(folder)
+    probe = probe_model(model, ci_benchmark, tasks=lab.TASKS, subspaces=("Z",), probe_cfg=cfg.probe,
+                        augment_cfg=cfg.augment, seed=cfg.train.seed)
+    probe["column"] = ""
+    runs.write_table(folder, runs.PROBE, probe, cfg)
+    pretrained.export_units({"my-trial": folder}, lab.lab_trials_dir(cfg.preset, tmp_path), {"command": "test"})
+
+    session = LabSession(ci_config, "cpu", benchmark=ci_benchmark, umap_pairs=0, shipped_trials=True,
+                         shipped_root=tmp_path)
+    assert session.shipped_trial_name(cfg) == "my-trial"
+    calls = []
+    monkeypatch.setattr(lab, "pretrain", lambda *a, **k: calls.append(a) or pytest.fail("a shipped trial trained"))
+    epochs = []
+    row = session.run_trial(settings, on_epoch_end=epochs.append)
+    want = dict(zip(probe["task"], probe["balanced_accuracy"]))
+    assert row["R"] == pytest.approx(want["share"]) and row["S"] == pytest.approx(want["synergy"])
+    assert [e["epoch"] for e in epochs] == list(history["epoch"])  # the curve replays the shipped history
+    assert row["seconds"] == pytest.approx(float(history["seconds"].sum()))
+    assert session.last_model is not None and not calls
+    # a trial of another config trains (here: the stub, which fails the test if it is reached)
+    with pytest.raises(pytest.fail.Exception, match="a shipped trial trained"):
+        session.run_trial(settings.with_changes(lambda_o=2.0))
+    # a shipped file changed after shipping is refused, naming the file
+    model_pt = lab.lab_trials_dir(cfg.preset, tmp_path) / "my-trial" / "model.pt"
+    data = bytearray(model_pt.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    model_pt.write_bytes(bytes(data))
+    with pytest.raises(pretrained.ShippedModelError, match="model.pt"):
+        session.run_trial(settings)
+    assert isinstance(session.trials, pd.DataFrame) and len(session.trials) == 1
+    with pytest.raises(TypeError, match="shipped_trials"):
+        LabSession(ci_config, "cpu", benchmark=ci_benchmark, umap_pairs=0, shipped_trials="yes")

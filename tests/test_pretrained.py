@@ -135,7 +135,7 @@ def test_the_repository_ships_checksummed_models_of_todays_presets():
     from coral_lab.config import PRESETS, get_preset
 
     root = pretrained.shipped_dir("ci").parent
-    presets = sorted(p.name for p in root.iterdir() if p.is_dir())
+    presets = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.endswith("-lab"))
     assert "ci" in presets and set(presets) <= set(PRESETS)
     for preset in presets:
         folder = root / preset
@@ -148,6 +148,25 @@ def test_the_repository_ships_checksummed_models_of_todays_presets():
             assert got.experiment_dict() == want.experiment_dict(), (
                 f"pretrained/{preset}/{pretrained.unit_name(41, kind)} was trained with another config than the "
                 f"{preset} preset's; re-run `python scripts/ship_models.py --preset {preset}`")
+
+
+def test_the_shipped_lab_trials_are_notebook_09s_trials_of_todays_presets():
+    # pretrained/<preset>-lab/ holds exactly the trials notebook 09 runs, trained with today's configs
+    from coral_lab import lab
+    from coral_lab.config import PRESETS
+
+    root = pretrained.shipped_dir("ci").parent
+    for folder in sorted(root.glob("*-lab")):
+        preset = folder.name[: -len("-lab")]
+        assert preset in PRESETS, folder
+        manifest = pretrained.verify_shipped(folder)
+        assert sum(f["bytes"] for f in manifest["files"].values()) < 8 * 2**20
+        assert set(pretrained.shipped_units(folder)) == set(lab.NOTEBOOK_TRIALS)
+        for name in lab.NOTEBOOK_TRIALS:
+            got = pretrained.shipped_config(folder, name)
+            assert got.pretrain_dict() == lab.notebook_trial_config(preset, name).pretrain_dict(), (
+                f"{folder / name} was trained with another config than notebook 09's {name} trial; re-run "
+                f"`python scripts/ship_models.py --preset {preset} --lab-trials`")
 
 
 def test_a_shipped_unit_gains_a_published_probe_table_listed_and_checked_by_its_manifest(shipped, ci_config,
