@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -52,7 +51,7 @@ from coral_lab.io import sha256_file
 from coral_lab.methods import METHODS, display_name
 from coral_lab.paper import CHANCE, PAPER_TABLE1, PAPER_TABLE3, TABLE1_COLUMNS as COLUMNS
 from coral_lab.plotting import save_figure
-from coral_lab.provenance import check_sidecar_info, result_sidecar_path, save_result, start_commit
+from coral_lab.provenance import check_sidecar_info, command_line, result_sidecar_path, save_result, start_commit
 from coral_lab.published_probe import HELD_OUT, PROTOCOL_LABELS, PROTOCOLS
 
 __all__ = [
@@ -205,6 +204,15 @@ def figure_title(title: str, info: Mapping[str, Any], table: pd.DataFrame | None
     return f"{title}\n({note}; {seeds_text})" if note else f"{title}\n(preset '{info.get('preset')}'; {seeds_text})"
 
 
+def _checkout_relative(path: Path) -> str:
+    """``path`` relative to the checkout when it lies in it (a sidecar names no machine's folders), else as given."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        return Path(path).resolve().relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def figure_provenance(result_info: Mapping[str, Any], result_path: str | Path, *, command: str | None = None,
                       kind: str = "") -> dict[str, Any]:
     """A figure's sidecar: the result's provenance (command, preset, seeds, device, commit, date) and
@@ -214,11 +222,10 @@ def figure_provenance(result_info: Mapping[str, Any], result_path: str | Path, *
     out = dict(result_info)
     out["figure"] = {
         "kind": kind,
-        "command": command if command is not None else " ".join(
-            ["coral-lab" if a.endswith("coral-lab") else a for a in sys.argv]),
+        "command": command if command is not None else command_line(),
         "commit": start_commit(),  # where the checkout stood when the command started
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "source": str(result_path),
+        "source": _checkout_relative(result_path),
         "source_sha256": sha256_file(result_path),
         "scale_note": scale_note(result_info) or "the paper's scale",
     }

@@ -24,6 +24,7 @@ __all__ = [
     "mark_start",
     "start_commit",
     "provenance",
+    "command_line",
     "write_sidecar",
     "check_sidecar_info",
     "result_sidecar_path",
@@ -63,6 +64,15 @@ def start_commit() -> str:
     return _START.get("commit") or git_commit()
 
 
+def command_line(argv: Sequence[str] | None = None) -> str:
+    """The command as a reader would type it: ``sys.argv`` with the program named ``coral-lab`` when it is
+    the console entry or ``python -m coral_lab.cli`` (whose ``argv[0]`` is this machine's path of cli.py)."""
+    args = list(sys.argv if argv is None else argv)
+    if args and (args[0].endswith("coral-lab") or args[0].replace("\\", "/").endswith("coral_lab/cli.py")):
+        args[0] = "coral-lab"
+    return " ".join(args)
+
+
 def provenance(
     *, preset: str, seeds: Sequence[int], device: str, command: str | None = None, extra: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -73,7 +83,7 @@ def provenance(
     """
     now_commit = git_commit()
     out = {
-        "command": command if command is not None else " ".join(["coral-lab" if a.endswith("coral-lab") else a for a in sys.argv]),
+        "command": command if command is not None else command_line(),
         "preset": preset,
         "seeds": list(seeds),
         "device": device,

@@ -35,3 +35,26 @@ def test_the_device_text_names_threads_and_parallel_processes():
     assert describe_device(cpu, threads=1, jobs=2).endswith(", 1 torch thread each in 2 processes at once")
     assert describe_device(cpu, threads=4).endswith(", 4 torch threads")
     assert describe_device(cpu).endswith(f", {torch.get_num_threads()} torch thread" + ("s" if torch.get_num_threads() != 1 else ""))
+
+
+def test_the_recorded_command_names_the_program_as_a_reader_types_it(monkeypatch):
+    assert P.command_line(["/home/me/coral_lab/coral_lab/cli.py", "figures", "--out", "f"]) == "coral-lab figures --out f"
+    assert P.command_line(["/usr/local/bin/coral-lab", "data"]) == "coral-lab data"
+    assert P.command_line(["scripts/ship_models.py", "--preset", "quick"]) == "scripts/ship_models.py --preset quick"
+    monkeypatch.setattr(P.sys, "argv", ["/x/coral_lab/cli.py", "probe"])
+    assert P.provenance(preset="ci", seeds=[0], device="cpu")["command"] == "coral-lab probe"
+
+
+def test_a_figure_names_a_result_file_of_the_checkout_by_its_path_in_the_checkout(tmp_path):
+    from pathlib import Path
+
+    from coral_lab import figures
+
+    root = Path(figures.__file__).resolve().parents[1]
+    result = root / "results" / "quickstart-quick" / "table1.csv"
+    info = figures.figure_provenance(P.provenance(preset="quick", seeds=[41], device="cpu", command="x"), result,
+                                     command="coral-lab figures")
+    assert info["figure"]["source"] == "results/quickstart-quick/table1.csv"
+    outside = tmp_path / "t.csv"
+    outside.write_text("a\n1\n")
+    assert figures.figure_provenance(info, outside)["figure"]["source"] == str(outside)
