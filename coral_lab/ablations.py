@@ -309,7 +309,7 @@ def complete_results(
     csv_path = results_path(out_dir, study)
     if not (csv_path.is_file() and names and seeds and all(n in available for n in names)):
         return None
-    saved = pd.read_csv(csv_path)
+    saved = with_protocol(pd.read_csv(csv_path))  # rows written before the protocol column are held out
     if not set(RESULT_COLUMNS) <= set(saved.columns):
         return None  # written before rows carried their config's hash: cannot be matched, so not reused
     wanted = saved[saved["variant"].isin(names) & saved["seed"].isin(seeds) & saved["protocol"].isin(protocols)]

@@ -208,6 +208,13 @@ def test_complete_results_is_none_unless_every_variant_and_seed_matches(tmp_path
     assert ablations.complete_results("masking", cfg, tmp_path, seeds=[41, 42], variants=["none"]) is None
     assert ablations.complete_results("masking", cfg.replace(train={"epochs": 3}), tmp_path, seeds=[41],
                                       variants=["none"]) is None  # saved with other settings
+    # a file written before rows named their protocol holds held-out rows: complete for held out only
+    csv = ablations.results_path(tmp_path, "masking")
+    pd.read_csv(csv).drop(columns=["protocol"]).to_csv(csv, index=False)
+    legacy = ablations.complete_results("masking", cfg, tmp_path, seeds=[41], variants=["none"])
+    assert legacy is not None and set(legacy["protocol"]) == {"held_out"}
+    assert ablations.complete_results("masking", cfg, tmp_path, seeds=[41], variants=["none"],
+                                      protocols=["held_out", "published"]) is None
 
 
 def _fake_protocol(monkeypatch) -> list[str]:
