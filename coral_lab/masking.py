@@ -30,6 +30,7 @@ from torch import Tensor
 
 __all__ = [
     "PAPER_SCHEDULE",
+    "SCHEDULE_WORDS",
     "check_mask_ratio",
     "mask_ratio_at",
     "split_modalities",
@@ -41,6 +42,9 @@ __all__ = [
 # (fraction of training at which the ratio starts, masking ratio m); paper section 5.6.1:
 # 5 % -> 35 % -> 55 % -> 75 % over 25-epoch intervals of a 100-epoch run.
 PAPER_SCHEDULE: tuple[tuple[float, float], ...] = ((0.0, 0.05), (0.25, 0.35), (0.5, 0.55), (0.75, 0.75))
+
+# the schedule words, as a config stores them: the CLI's ``--mask-schedule`` and ``mask_ratio_at`` both read them here
+SCHEDULE_WORDS: dict[str, str | None] = {"paper": "paper", "none": None}
 
 _VALID_SCHEDULES = (
     "'paper' (0.05 / 0.35 / 0.55 / 0.75 per quarter of training), a ratio in [0, 1) as a float or a "
@@ -133,10 +137,9 @@ def mask_ratio_at(epoch: int, total_epochs: int, schedule: object) -> float:
         raise ValueError(f"mask schedule {schedule!r} is a bool, not a schedule; valid forms: {_VALID_SCHEDULES}")
     if isinstance(schedule, str):
         text = schedule.strip().lower()
-        if text == "paper":
-            return _ratio_from_pairs(fraction, PAPER_SCHEDULE, "PAPER_SCHEDULE")
-        if text == "none":
-            return 0.0
+        if text in SCHEDULE_WORDS:
+            word = SCHEDULE_WORDS[text]
+            return 0.0 if word is None else _ratio_from_pairs(fraction, PAPER_SCHEDULE, "PAPER_SCHEDULE")
         try:
             value = float(text)
         except ValueError:

@@ -11,7 +11,7 @@ if [ -z "${CORAL_LAB_REQUIRE_BROWSER:-}" ] && { [ -x /usr/bin/chromium ] || [ -n
   export CORAL_LAB_REQUIRE_BROWSER=1
 fi
 export CORAL_LAB_PRESET="${CORAL_LAB_PRESET:-ci}"
-python3 -m pytest -q --nbval-lax "$@"
+python3 -m pytest -q --nbval-lax --durations=25 "$@"
 if [ "$#" -eq 0 ]; then
   # the site shows the quick preset's real outputs: 05, 06 and 08 on the shipped models, 09's two trials
   # shipped (pretrained/quick-lab/), 07, 10 and 12 from the committed results; the suite above ran at ci

@@ -7,6 +7,8 @@ import ast
 from collections.abc import Mapping
 from typing import Any
 
+from coral_lab.masking import SCHEDULE_WORDS
+
 
 def parse_value(text: str) -> Any:
     """The Python value of one command-line override (``--set section.field=VALUE``).
@@ -48,11 +50,9 @@ TRIFEATURE_ONLY_FLAGS: tuple[str, ...] = ("cache_dir", "image_size", "train_set"
 
 def parse_mask_schedule(text: str) -> Any:
     """``--mask-schedule``: ``paper`` (the 5/35/55/75 % schedule), ``none`` (None: no masking) or a ratio / tuple."""
-    low = text.lower()
-    if low == "paper":
-        return "paper"
-    if low == "none":
-        return None
+    low = text.strip().lower()
+    if low in SCHEDULE_WORDS:
+        return SCHEDULE_WORDS[low]
     return parse_value(text)
 
 
