@@ -237,11 +237,14 @@ def figure_provenance(result_info: Mapping[str, Any], result_path: str | Path, *
 # ---------------------------------------------------------------------------------------------
 
 
-def _bar_labels(ax, bars, values) -> None:
+def _bar_labels(ax, bars, values, upright: bool = False) -> None:
+    """Each bar's value above it; ``upright`` turns the labels a quarter turn, for groups of bars too narrow
+    for neighbouring labels (ours under several protocols beside the paper's)."""
     for bar, v in zip(bars, values):
         if np.isfinite(v):
             ax.annotate(f"{v:.1f}", (bar.get_x() + bar.get_width() / 2, bar.get_height()), xytext=(0, 2),
-                        textcoords="offset points", ha="center", va="bottom", fontsize=7)
+                        textcoords="offset points", ha="center", va="bottom", fontsize=7,
+                        rotation=90 if upright else 0)
 
 
 # one colour per probe protocol in every figure that shows several; the paper is grey
@@ -331,6 +334,7 @@ def masking_figure(results: pd.DataFrame, title: str = "Masking ablation (paper 
     axes = fig.subplots(1, len(COLUMNS), sharey=False)
     x = np.arange(len(order))
     width = 0.8 / (len(protocols) + 1)
+    upright = len(protocols) > 1  # three bars or more per variant: labels a quarter turn
     for ax, col in zip(axes, COLUMNS):
         for j, protocol in enumerate(protocols):
             s = summary[(summary["column"] == col) & (summary["protocol"] == protocol)].set_index("variant").reindex(order)
@@ -338,15 +342,15 @@ def masking_figure(results: pd.DataFrame, title: str = "Masking ablation (paper 
             sd = s["std"].to_numpy(dtype=float)  # NaN (no error bar) for a single seed
             bars = ax.bar(x - 0.4 + width * (j + 0.5), np.nan_to_num(m), width, yerr=sd, capsize=2,
                           color=PROTOCOL_COLOURS[protocol], label=f"coral_lab, {PROTOCOL_LABELS[protocol]}")
-            _bar_labels(ax, bars, m)
+            _bar_labels(ax, bars, m, upright)
         pm = np.array([PAPER_TABLE3.get(v, {}).get(col, (np.nan, np.nan))[0] for v in order])
         ps = np.array([PAPER_TABLE3.get(v, {}).get(col, (np.nan, np.nan))[1] for v in order])
         b2 = ax.bar(x - 0.4 + width * (len(protocols) + 0.5), pm, width, yerr=ps, capsize=2, color="C7",
                     label="paper (Table 3, published protocol)")
-        _bar_labels(ax, b2, pm)
+        _bar_labels(ax, b2, pm, upright)
         ax.axhline(CHANCE[col], color="red", linestyle=":", linewidth=1, label="chance")
         ax.set_xticks(x, [labels.get(v, v) for v in order], rotation=30, ha="right", fontsize=8)
-        ax.set(title=col, ylim=(0, 108))
+        ax.set(title=col, ylim=(0, 118 if upright else 108))
     axes[0].set_ylabel("balanced accuracy (%)")
     handles, names = axes[0].get_legend_handles_labels()
     fig.legend(handles, names, loc="outside lower center", ncols=len(protocols) + 2, fontsize=8)
@@ -496,7 +500,7 @@ def baselines_figure(rows: pd.DataFrame, title: str = "Trifeature Table 1: every
         ax.set(ylabel="balanced accuracy (%)", ylim=(0, 110))
         ax.set_title(f"{title}\nprobe protocol: {PROTOCOL_LABELS[protocol]}", fontsize=9)
     handles, names = axes[0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="outside lower center", ncols=len(methods) + 2, fontsize=8)
+    fig.legend(handles, names, loc="outside lower center", ncols=min(len(methods) + 2, 4 * len(protocols)), fontsize=8)
     return fig
 
 
