@@ -52,6 +52,21 @@ _RUN_STATE_JS = r"""() => {
   if (prompts.length > 0 && prompts.every(t => /^\[\d+\]:$/.test(t))) return "done";
   return window.__coralRunSeen ? "stopped" : "";
 }"""
+# JavaScript, run before Run All is clicked: ``__coralRunSeen`` turns true at the first change of any
+# cell's prompt (a MutationObserver sees every change, however short-lived; polling can miss one).
+_WATCH_PROMPTS_JS = r"""() => {
+  window.__coralRunSeen = false;
+  if (window.__coralPromptWatch) window.__coralPromptWatch.disconnect();
+  const notebook = document.querySelector('.jp-Notebook');
+  if (notebook === null) return;
+  window.__coralPromptWatch = new MutationObserver(records => {
+    for (const r of records) {
+      const el = r.target.nodeType === 1 ? r.target : r.target.parentElement;
+      if (el && el.closest('.jp-InputArea-prompt')) { window.__coralRunSeen = true; return; }
+    }
+  });
+  window.__coralPromptWatch.observe(notebook, {subtree: true, childList: true, characterData: true});
+}"""
 # JavaScript: the text of the outputs that hold a Python traceback (the last one first).
 _TRACEBACKS_JS = r"""() => [...document.querySelectorAll('.jp-Notebook .jp-OutputArea-output')]
   .map(e => e.innerText).filter(t => /Traceback|Error\b/.test(t)).reverse()"""
@@ -148,7 +163,9 @@ class LabPage:
         """Run > Run All Cells, wait until every cell has run and the kernel is idle; fail when a cell raised."""
         with self.step(f"run all cells of {name}"):
             self.page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-            self.page.evaluate("() => { window.__coralRunSeen = false; }")
+            # a notebook that runs in a few milliseconds can go from "[*]" back to a number between two
+            # polls of _RUN_STATE_JS: an observer notes any change of a prompt, so a run is never missed
+            self.page.evaluate(_WATCH_PROMPTS_JS)
             self.page.locator("[data-command='runmenu:run-all']").click()
             state = self.page.wait_for_function(_RUN_STATE_JS, timeout=RUN_ALL_TIMEOUT).json_value()
             if state == "stopped":
