@@ -20,8 +20,8 @@ import torch
 
 from coral_lab.config import get_preset, parse_value
 from coral_lab.data import make_trifeature
-from coral_lab.io import atomic_write_text
-from coral_lab.provenance import provenance
+from coral_lab.core.io import atomic_write_text
+from coral_lab.config.provenance import provenance
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # its sibling cpu_speed.py
 from cpu_speed import step_fn  # noqa: E402

@@ -1,4 +1,4 @@
-"""Time ``coral_lab.augment.augment_batch`` against the equivalent kornia pipeline.
+"""Time ``coral_lab.inputs.augment.augment_batch`` against the equivalent kornia pipeline.
 
 Both get the same uint8 ``(B, H, W, 3)`` batch (how the data set is stored) and return normalised
 float ``(B, 3, S, S)`` views; kornia's time includes the uint8 -> float conversion it needs. One
@@ -29,7 +29,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from coral_lab.augment import REFERENCE_SIZE, augment_batch  # noqa: E402
+from coral_lab.inputs.augment import REFERENCE_SIZE, augment_batch  # noqa: E402
 from coral_lab.config import AugmentConfig  # noqa: E402
 
 IMAGES_PER_PAIR = 4  # 2 views x 2 modalities

@@ -10,7 +10,7 @@ Measured in one run, on an otherwise idle machine:
 - ``step``: pairs/s of one training step (augmentation, forward, loss, backward, AdamW) at batch 64 for
   each memory format / precision, and its GFLOP/s from ``torch.utils.flop_counter`` as a fraction of
   the matmul rate;
-- ``loop``: pairs/s of ``coral_lab.train.pretrain`` itself over the same number of steps (one epoch,
+- ``loop``: pairs/s of ``coral_lab.training.pretrain.pretrain`` itself over the same number of steps (one epoch,
   in memory), against the step of the same layout: the loop's overhead;
 - ``layout``: the same step in P processes with T threads each, P x T = the cores, all at once: their
   summed pairs/s (what ``--jobs`` gets for the two pretrainings of a quickstart).
@@ -28,13 +28,13 @@ from contextlib import nullcontext
 
 import torch
 
-from coral_lab.augment import augment_batch
+from coral_lab.inputs.augment import augment_batch
 from coral_lab.config import get_preset, parse_value
 from coral_lab.data import make_trifeature
-from coral_lab.losses import coral_loss
-from coral_lab.masking import split_modalities
+from coral_lab.objectives.losses import coral_loss
+from coral_lab.objectives.masking import split_modalities
 from coral_lab.models import CoralModel
-from coral_lab.train import build_optimizer
+from coral_lab.training.pretrain import build_optimizer
 
 MASK_RATIO = 0.55
 
@@ -97,8 +97,8 @@ def step_rate(cfg, images, threads: int, steps: int, warmup: int, channels_last:
 
 
 def loop_rate(cfg, bench, threads: int, steps: int, channels_last: bool) -> dict:
-    """pairs/s of coral_lab.train.pretrain over one in-memory epoch of ``steps`` batches."""
-    from coral_lab.train import pretrain
+    """pairs/s of coral_lab.training.pretrain.pretrain over one in-memory epoch of ``steps`` batches."""
+    from coral_lab.training.pretrain import pretrain
 
     cfg = cfg.replace(data={"n_train_pairs": steps * cfg.train.batch_size},
                       train={"epochs": 1, "num_threads": threads, "channels_last": channels_last})
@@ -174,8 +174,8 @@ def main() -> None:
     def save():
         print(json.dumps(out, indent=1), flush=True)
         if args.json:
-            from coral_lab.io import atomic_write_text
-            from coral_lab.provenance import provenance
+            from coral_lab.core.io import atomic_write_text
+            from coral_lab.config.provenance import provenance
 
             info = provenance(command=" ".join(["python", "benchmarks/cpu_speed.py", *sys.argv[1:]]),
                               preset=cfg.preset, seeds=[0], device=f"cpu: {cores} cores, {out['cpu_capability']}")

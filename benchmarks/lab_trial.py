@@ -3,7 +3,7 @@
     python benchmarks/lab_trial.py --preset quick --out results/lab-trial-quick
     python benchmarks/lab_trial.py --preset quick --data teaching --out results/lab-trial-quick-teaching
 
-Runs two trials of ``coral_lab.lab.LabSession`` one after the other, as a student would from the
+Runs two trials of ``coral_lab.teaching.lab.LabSession`` one after the other, as a student would from the
 widgets: the preset's default settings (its masking, biased pairs, ``lab.TRIAL_EPOCHS`` epochs) and the
 same with masking off. Writes ``trials.csv`` (the session's trials table: R / U1 / U2 / S, S's ROC-AUC
 and the wall seconds of each trial, probe included) with a provenance sidecar.
@@ -17,10 +17,10 @@ from pathlib import Path
 
 import torch
 
-from coral_lab import lab
+from coral_lab.teaching import lab
 from coral_lab.config import get_preset
-from coral_lab.device import describe_device, resolve_device
-from coral_lab.provenance import mark_start, provenance, save_result
+from coral_lab.core.device import describe_device, resolve_device
+from coral_lab.config.provenance import mark_start, provenance, save_result
 
 
 def main() -> None:

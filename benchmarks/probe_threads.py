@@ -1,5 +1,5 @@
 """The linear probe's speed when several processes share the cores: library thread pools as they come
-against one thread per process (``coral_lab.device.set_cpu_threads``).
+against one thread per process (``coral_lab.core.device.set_cpu_threads``).
 
     python benchmarks/probe_threads.py --json results/cpu-speed/probe_threads.json
 
@@ -12,7 +12,7 @@ with every process fitting at the same time:
 - ``threads``: None = scikit-learn's OpenMP and OpenBLAS pools as they start (one thread per core in
   every process), else ``set_cpu_threads(threads)`` in every process;
 - ``fit``: ``sklearn`` (the pipeline fitted directly, under those pools) or ``coral_lab`` (
-  ``coral_lab.evaluate.fit_probe``, which fits on one thread whatever the pools).
+  ``coral_lab.evaluation.probe.fit_probe``, which fits on one thread whatever the pools).
 
 Each process reports its fit's seconds; the row keeps the slowest (what the command waits for).
 """
@@ -32,12 +32,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from coral_lab import pretrained, units
+from coral_lab.training import pretrained
+from coral_lab.experiments import units
 from coral_lab.data import pair_labels
-from coral_lab.device import set_cpu_threads
-from coral_lab.evaluate import extract_features, feature_sets, fit_probe
-from coral_lab.provenance import provenance, write_sidecar
-from coral_lab.train import load_benchmark
+from coral_lab.core.device import set_cpu_threads
+from coral_lab.evaluation.probe import extract_features, feature_sets, fit_probe
+from coral_lab.config.provenance import provenance, write_sidecar
+from coral_lab.training.pretrain import load_benchmark
 
 UNIT = "seed41-unbiased"
 

@@ -6,7 +6,7 @@ For each Table 1 column of the shipped seed-41 units (``pretrained/<preset>/``: 
 and U, the biased one for S), one row per reading:
 
 - ``held_out``: coral_lab's probe (``probe.protocol = held_out``);
-- ``published``: the replica of the released script (``coral_lab.published_probe``);
+- ``published``: the replica of the released script (``coral_lab.evaluation.published_probe``);
 - ``published, no crops``: the same on un-augmented images, so the scored copy of the test pairs is the
   fitted copy itself;
 - ``published, standardised``: features scaled by the probe-train rows' mean and std before the L-BFGS
@@ -28,13 +28,14 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from coral_lab import pretrained, units
+from coral_lab.training import pretrained
+from coral_lab.experiments import units
 from coral_lab.config import get_preset
-from coral_lab.device import describe_device
-from coral_lab.evaluate import TABLE1_TASKS, probe_model, published_probe_model
-from coral_lab.protocol import UNITS
-from coral_lab.provenance import mark_start, provenance, save_result
-from coral_lab.train import load_benchmark
+from coral_lab.core.device import describe_device
+from coral_lab.evaluation.probe import TABLE1_TASKS, probe_model, published_probe_model
+from coral_lab.evaluation.protocol import UNITS
+from coral_lab.config.provenance import mark_start, provenance, save_result
+from coral_lab.training.pretrain import load_benchmark
 
 READINGS = {
     "published": {},

@@ -26,11 +26,11 @@ import torch
 from sklearn.metrics import balanced_accuracy_score
 from torch import nn
 
-from coral_lab.augment import augment_batch, to_model_input
+from coral_lab.inputs.augment import augment_batch, to_model_input
 from coral_lab.config import get_preset, overrides_from_args
 from coral_lab.data import load_or_render
 from coral_lab.models import build_encoder
-from coral_lab.provenance import provenance, write_sidecar
+from coral_lab.config.provenance import provenance, write_sidecar
 
 ATTRIBUTES = ("shape", "texture", "color")
 

@@ -11,13 +11,13 @@ Two input paths train the same model with the same optimiser, loss and masking r
   CUDA; fused AdamW.
 - ``reference`` (the published code's design): per-sample PIL augmentation in DataLoader worker
   processes (``--workers``, 4 as published), fp32, batches copied to the device each step
-  (``coral_lab.reference_pipeline``).
+  (``coral_lab.inputs.reference_pipeline``).
 
 Each path runs ``--warmup`` steps, then ``--steps`` timed steps; the ratio fast / reference is printed
 for every batch size, with peak GPU memory on CUDA. The published code measured 157 pairs/s on an H100.
 
 ``--compile none default reduce-overhead`` times the fast path once per ``torch.compile`` mode of the
-model's parts (``coral_lab.device.compile_parts``, as ``--set train.compile=MODE`` in training); warm-up
+model's parts (``coral_lab.core.device.compile_parts``, as ``--set train.compile=MODE`` in training); warm-up
 steps include the compilation, whose time is reported apart. A mode that fails is reported and skipped.
 """
 
@@ -30,13 +30,13 @@ import time
 
 import torch
 
-from coral_lab.augment import augment_batch
+from coral_lab.inputs.augment import augment_batch
 from coral_lab.config import get_preset
 from coral_lab.data import make_trifeature
-from coral_lab.device import COMPILE_MODES, compile_parts, describe_device, resolve_device
-from coral_lab.losses import coral_loss
+from coral_lab.core.device import COMPILE_MODES, compile_parts, describe_device, resolve_device
+from coral_lab.objectives.losses import coral_loss
 from coral_lab.models import CoralModel
-from coral_lab.train import build_optimizer
+from coral_lab.training.pretrain import build_optimizer
 
 PUBLISHED_PAIRS_PER_S = 157.0  # reference-results.md: published code, batch 64, one H100
 MASK_RATIO = 0.55
@@ -104,7 +104,7 @@ def fast_path(cfg, data, dev: torch.device, batch: int, warmup: int, steps: int,
 
 def reference_path(cfg, data, dev: torch.device, batch: int, warmup: int, steps: int, workers: int) -> float:
     """Seconds for ``steps`` steps of the published design: PIL per sample in workers, fp32, host -> device."""
-    from coral_lab.reference_pipeline import PilPairDataset, reference_loader
+    from coral_lab.inputs.reference_pipeline import PilPairDataset, reference_loader
 
     model, opt = _model(cfg, dev, fast=False)
     n = len(data.train.images)
@@ -148,8 +148,8 @@ def main() -> None:
         """Write the JSON after every measurement, so a run stopped at a time limit keeps what it measured."""
         if not args.json:
             return
-        from coral_lab.io import atomic_write_text
-        from coral_lab.provenance import provenance
+        from coral_lab.core.io import atomic_write_text
+        from coral_lab.config.provenance import provenance
 
         info = provenance(command=" ".join(["python", "benchmarks/throughput.py", *sys.argv[1:]]),
                           preset=cfg.preset, seeds=[0], device=describe_device(dev))

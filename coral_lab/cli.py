@@ -16,9 +16,10 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from coral_lab import distributed, runs
-from coral_lab.ablations import format_ablation, results_path, run_ablation, summarize_ablation
-from coral_lab.ablations import ablation_variants
+from coral_lab.core import distributed
+from coral_lab.config import runs
+from coral_lab.experiments.ablations import format_ablation, results_path, run_ablation, summarize_ablation
+from coral_lab.experiments.ablations import ablation_variants
 from coral_lab.config import (
     CLI_FLAGS,
     DATA_SOURCES,
@@ -30,18 +31,18 @@ from coral_lab.config import (
     overrides_from_args,
 )
 from coral_lab.data import PAIR_KINDS, CacheError, cache_path, load_or_render
-from coral_lab.device import describe_device, resolve_device
-from coral_lab.evaluate import probe_model
-from coral_lab.io import CheckpointError, atomic_write_text
-from coral_lab.losses import ORTHO_KINDS
+from coral_lab.core.device import describe_device, resolve_device
+from coral_lab.evaluation.probe import probe_model
+from coral_lab.core.io import CheckpointError, atomic_write_text
+from coral_lab.objectives.losses import ORTHO_KINDS
 from coral_lab.methods import METHODS, check_config, display_name, subspaces, with_method
 from coral_lab.multibench.cli import reproduce_features
-from coral_lab.paper import PAPER_SEEDS
-from coral_lab.protocol import format_table1, run_table1
-from coral_lab.provenance import mark_start, provenance, write_sidecar
-from coral_lab.published_probe import HELD_OUT, PROTOCOLS
-from coral_lab.study import STUDY_TABLES, collect_curves, final_scores, run_study, study_variants
-from coral_lab.train import load_benchmark, load_model, pretrain
+from coral_lab.core.paper import PAPER_SEEDS
+from coral_lab.evaluation.protocol import format_table1, run_table1
+from coral_lab.config.provenance import mark_start, provenance, write_sidecar
+from coral_lab.config import HELD_OUT, PROTOCOLS
+from coral_lab.experiments.study import STUDY_TABLES, collect_curves, final_scores, run_study, study_variants
+from coral_lab.training.pretrain import load_benchmark, load_model, pretrain
 
 __all__ = ["main", "build_parser"]
 
@@ -237,12 +238,13 @@ def build_parser() -> argparse.ArgumentParser:
     _protocol(p)
     p.set_defaults(func=cmd_ablate)
 
-    p = sub.add_parser("study", help="a learning-curve study (coral_lab.study): variants x units x seeds, probed at "
-                                     "checkpoints against wall time; resumable")
+    p = sub.add_parser("study", help="a learning-curve study (coral_lab.experiments.study): variants x units x "
+                                     "seeds, probed at checkpoints against wall time; resumable")
     _common(p)
     _training(p)
     _jobs(p)
-    p.add_argument("--name", required=True, help="the study (a key of coral_lab.study.STUDIES, e.g. screen)")
+    p.add_argument("--name", required=True, help="the study (a key of coral_lab.experiments.study.STUDIES, "
+                                                        "e.g. screen)")
     p.add_argument("--variants", nargs="+", default=None, help="run only these variants (default: all of the study)")
     p.add_argument("--units", nargs="+", default=None,
                    help="train these unit kinds of every variant instead of its own (unbiased, unbiased-no-ortho, "
@@ -424,9 +426,9 @@ def cmd_study(args: argparse.Namespace) -> int:
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
-    # lazy: coral_lab.figures needs matplotlib (the optional notebooks extra); no other command does
-    from coral_lab.figures import make_all_figures
-    from coral_lab.lecture import make_lecture_figures
+    # lazy: coral_lab.drawing.figures needs matplotlib (the optional notebooks extra); no other command does
+    from coral_lab.drawing.figures import make_all_figures
+    from coral_lab.drawing.lecture import make_lecture_figures
 
     if not args.no_lecture:  # drawn from the library alone, so they come first and need no result file
         for row in make_lecture_figures(Path(args.out) / "lecture").drop_duplicates("figure").itertuples():

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import torch
 
-from coral_lab import analysis
-from coral_lab.device import describe_device, resolve_device
-from coral_lab.figures import save_result
-from coral_lab.provenance import provenance
-from coral_lab.train import load_benchmark, load_model
+from coral_lab.evaluation import analysis
+from coral_lab.core.device import describe_device, resolve_device
+from coral_lab.drawing.figures import save_result
+from coral_lab.config.provenance import provenance
+from coral_lab.training.pretrain import load_benchmark, load_model
 
 
 def main() -> None:

@@ -5,7 +5,7 @@
 
 The instructor's notebooks in notebooks/ keep their solutions (between ``### BEGIN SOLUTION`` and
 ``### END SOLUTION``) and are tested by nbval with the check cells' outputs pinned; the students'
-copies (``coral_lab.exercises.student_version``) run top to bottom with the blanks unfilled and
+copies (``coral_lab.teaching.exercises.student_version``) run top to bottom with the blanks unfilled and
 report each exercise as not done. Re-run this script after editing an instructor's notebook.
 """
 
@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from coral_lab.exercises import BEGIN, student_version
+from coral_lab.teaching.exercises import BEGIN, student_version
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE, TARGET = ROOT / "notebooks", ROOT / "notebooks" / "student"

@@ -9,8 +9,8 @@ What a student gets: every file git tracks here, except that
   ``### END SOLUTION``) is replaced by its student copy (``notebooks/student/NN_*.ipynb``, written by
   ``scripts/make_student_notebooks.py``) at the instructor's path as well as its own, so the paths
   STUDENTS.md names work in either copy;
-- ``coral_lab/answer_keys.json`` (the multiple-choice answers) is left out: a choice is recorded for the
-  instructor to grade (``coral_lab.exercises.check_choice``);
+- ``coral_lab/teaching/answer_keys.json`` (the multiple-choice answers) is left out: a choice is recorded for the
+  instructor to grade (``coral_lab.teaching.exercises.check_choice``);
 - the instructor's guide (``docs/instructor.md``) and this script are left out.
 
 The release is checked before the command ends: no notebook in it holds a solution marker, and the
@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LEFT_OUT = {"coral_lab/answer_keys.json", "docs/instructor.md", "scripts/make_student_release.py"}
+LEFT_OUT = {"coral_lab/teaching/answer_keys.json", "docs/instructor.md", "scripts/make_student_release.py"}
 MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 
 

@@ -4,17 +4,17 @@
     python scripts/ship_models.py --preset ci --seed 41            # the tiny models CI's notebooks load
     python scripts/ship_models.py --preset quick --from-study runs/confirm-quick   # the confirm study's units
 
-The four units (``coral_lab.pretrained.SHIPPED_UNITS``) are trained as the Table 1 protocol trains a
-unit (``coral_lab.protocol.run_unit``, every task probed from Z and from each subspace), each in its
+The four units (``coral_lab.training.pretrained.SHIPPED_UNITS``) are trained as the Table 1 protocol trains a
+unit (``coral_lab.evaluation.protocol.run_unit``, every task probed from Z and from each subspace), each in its
 own run folder under ``--runs`` (resumable: run the command again after an interruption), then their
 weights, configs, histories and probe rows are copied into ``pretrained/<preset>/`` with the SHA-256
 of every file and the provenance of the training in ``MANIFEST.json``.
 
 ``--probe-protocol published`` trains nothing: it probes the shipped units of ``--preset`` under that
-protocol (``coral_lab.published_probe``; the tasks each unit is scored on, from Z) and adds the table to
+protocol (``coral_lab.evaluation.published_probe``; the tasks each unit is scored on, from Z) and adds the table to
 each unit and to the manifest (``pretrained.add_probe_table``), so the notebooks show both protocols.
 
-``--lab-trials`` trains the interactive lab's notebook trials instead (``coral_lab.lab.NOTEBOOK_TRIALS``:
+``--lab-trials`` trains the interactive lab's notebook trials instead (``coral_lab.teaching.lab.NOTEBOOK_TRIALS``:
 notebook 09's trials on the teaching variant, with the preset's masking and without), each exactly as
 ``LabSession.run_trial`` trains and probes it, into ``pretrained/<preset>-lab/`` with a manifest of its own;
 a session started with ``shipped_trials=True`` then opens them instead of training (the rendered site).
@@ -35,14 +35,15 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from coral_lab import pretrained, runs
-from coral_lab.units import unit_config
-from coral_lab.evaluate import probe_model
+from coral_lab.training import pretrained
+from coral_lab.config import runs
+from coral_lab.experiments.units import unit_config
+from coral_lab.evaluation.probe import probe_model
 from coral_lab.config import get_preset
-from coral_lab.device import describe_device, resolve_device, worker_threads
-from coral_lab.protocol import run_unit, score_columns, unit_probe_plan
-from coral_lab.provenance import mark_start, provenance
-from coral_lab.train import load_benchmark, load_model
+from coral_lab.core.device import describe_device, resolve_device, worker_threads
+from coral_lab.evaluation.protocol import run_unit, score_columns, unit_probe_plan
+from coral_lab.config.provenance import mark_start, provenance
+from coral_lab.training.pretrain import load_benchmark, load_model
 
 SUBSPACES = ("Z", "shared", "unique1", "unique2")
 
@@ -105,9 +106,9 @@ def _probe_shipped(preset: str, seed: int, kind: str, protocol: str) -> tuple[st
 
 def _ship_lab_trials(preset: str, runs_root: Path, dest: Path | None) -> None:
     """Train, probe and ship the notebook's lab trials of ``preset`` (resumable run folders)."""
-    from coral_lab import lab
+    from coral_lab.teaching import lab
     from coral_lab.data import TASKS
-    from coral_lab.train import pretrain
+    from coral_lab.training.pretrain import pretrain
 
     device = resolve_device("auto")
     t0 = time.perf_counter()

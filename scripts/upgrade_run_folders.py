@@ -1,4 +1,4 @@
-"""Bring run folders written by an older coral_lab up to today's config layout (``coral_lab.upgrade``).
+"""Bring run folders written by an older coral_lab up to today's config layout (``coral_lab.config.upgrade``).
 
     python scripts/upgrade_run_folders.py runs/ results/            # rewrite what is out of date
     python scripts/upgrade_run_folders.py --check results/          # exit 1 if anything is out of date
@@ -6,7 +6,7 @@
 Every folder holding a ``config.json`` under the folders given is upgraded: its config in today's
 layout, and the ``config_hash`` of its output tables where they were written for exactly that config.
 Nothing is needed to train, resume or load an older run (those read older configs as they are); this
-keeps an older folder's scores current for ``coral_lab.runs.read_table``.
+keeps an older folder's scores current for ``coral_lab.config.runs.read_table``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from coral_lab.upgrade import run_folders_under, upgrade_run_folder
+from coral_lab.config.upgrade import run_folders_under, upgrade_run_folder
 
 
 def main(argv: list[str] | None = None) -> int:

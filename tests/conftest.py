@@ -35,7 +35,7 @@ def ci_config(ci_cache):
 
 @pytest.fixture(scope="session")
 def ci_benchmark(ci_config):
-    from coral_lab.train import load_benchmark
+    from coral_lab.training.pretrain import load_benchmark
 
     return load_benchmark(ci_config, progress=False)
 

@@ -1,4 +1,4 @@
-"""coral_lab.ablations and `coral-lab ablate`: variants, tidy results, resumability, the CLI."""
+"""coral_lab.experiments.ablations and `coral-lab ablate`: variants, tidy results, resumability, the CLI."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coral_lab import ablations
+from coral_lab.experiments import ablations
 from coral_lab.cli import main
 from coral_lab.config import get_preset
-from coral_lab.masking import PAPER_SCHEDULE, mask_ratio_at
+from coral_lab.objectives.masking import PAPER_SCHEDULE, mask_ratio_at
 
 
 def test_masking_study_is_paper_table3():
@@ -71,7 +71,7 @@ def test_bad_study_or_variant_is_an_error(tmp_path):
 
 def test_run_ablation_writes_tidy_results_and_provenance(tmp_path, monkeypatch):
     """The protocol itself is stubbed: this checks what the study hands it and what it writes."""
-    import coral_lab.protocol
+    import coral_lab.evaluation.protocol
 
     calls = []
 
@@ -86,7 +86,7 @@ def test_run_ablation_writes_tidy_results_and_provenance(tmp_path, monkeypatch):
                              "balanced_accuracy": acc, "column": col})
         return pd.DataFrame(rows), None
 
-    monkeypatch.setattr(coral_lab.protocol, "run_table1", fake_run_table1)
+    monkeypatch.setattr(coral_lab.evaluation.protocol, "run_table1", fake_run_table1)
     cfg = get_preset("ci")
     seen = []
     ablations.run_ablation("masking", cfg, tmp_path, seeds=[1, 2], device="cpu", variants=["none", "static-50"],
@@ -165,7 +165,7 @@ def test_ablate_end_to_end_and_resume(ci_cache, tmp_path, capsys):
 
 
 def test_load_or_run_reads_complete_results_and_runs_otherwise(tmp_path, monkeypatch):
-    import coral_lab.protocol
+    import coral_lab.evaluation.protocol
 
     calls = []
 
@@ -175,7 +175,7 @@ def test_load_or_run_reads_complete_results_and_runs_otherwise(tmp_path, monkeyp
                  "column": c} for s in seeds for c in ("redundancy", "uniqueness", "synergy")]
         return pd.DataFrame(rows), None
 
-    monkeypatch.setattr(coral_lab.protocol, "run_table1", fake_run_table1)
+    monkeypatch.setattr(coral_lab.evaluation.protocol, "run_table1", fake_run_table1)
     cfg = get_preset("ci")
     kw = dict(seeds=[41], device="cpu", variants=["none", "static-25"], progress=False)
     first = ablations.load_or_run_ablation("masking", cfg, tmp_path, **kw)
@@ -190,14 +190,14 @@ def test_load_or_run_reads_complete_results_and_runs_otherwise(tmp_path, monkeyp
 
 
 def test_complete_results_is_none_unless_every_variant_and_seed_matches(tmp_path, monkeypatch):
-    import coral_lab.protocol
+    import coral_lab.evaluation.protocol
 
     def fake_run_table1(cfg, out_dir, *, seeds, device, progress, jobs=1, protocols=("held_out",)):
         rows = [{"seed": s, "train_set": "unbiased", "task": "t", "features": "Z", "balanced_accuracy": 50.0,
                  "column": c} for s in seeds for c in ("redundancy", "uniqueness", "synergy")]
         return pd.DataFrame(rows), None
 
-    monkeypatch.setattr(coral_lab.protocol, "run_table1", fake_run_table1)
+    monkeypatch.setattr(coral_lab.evaluation.protocol, "run_table1", fake_run_table1)
     cfg = get_preset("ci")
     assert ablations.complete_results("masking", cfg, tmp_path, seeds=[41]) is None  # no file yet
     ablations.run_ablation("masking", cfg, tmp_path, seeds=[41], device="cpu", variants=["none"], progress=False)
@@ -219,7 +219,7 @@ def test_complete_results_is_none_unless_every_variant_and_seed_matches(tmp_path
 
 def _fake_protocol(monkeypatch) -> list[str]:
     """Replace run_table1 by one that scores 42 for every unit and records the variant folders it ran."""
-    import coral_lab.protocol
+    import coral_lab.evaluation.protocol
 
     calls: list[str] = []
 
@@ -229,7 +229,7 @@ def _fake_protocol(monkeypatch) -> list[str]:
                  "column": c} for s in seeds for c in ("redundancy", "uniqueness", "synergy")]
         return pd.DataFrame(rows), None
 
-    monkeypatch.setattr(coral_lab.protocol, "run_table1", fake_run_table1)
+    monkeypatch.setattr(coral_lab.evaluation.protocol, "run_table1", fake_run_table1)
     return calls
 
 
@@ -258,7 +258,7 @@ def test_results_written_before_rows_carried_their_config_hash_are_not_reused(tm
 
 
 def test_the_synergy_roc_auc_is_carried_into_the_summary_and_the_text(tmp_path, monkeypatch):
-    import coral_lab.protocol
+    import coral_lab.evaluation.protocol
 
     def fake_run_table1(cfg, out_dir, *, seeds, device, progress, jobs=1, protocols=("held_out",)):
         auc = 80.0 if cfg.train.mask_schedule is not None else 52.0
@@ -266,7 +266,7 @@ def test_the_synergy_roc_auc_is_carried_into_the_summary_and_the_text(tmp_path, 
                  "roc_auc": auc + s - 41, "column": c} for s in seeds for c in ("redundancy", "uniqueness", "synergy")]
         return pd.DataFrame(rows), None
 
-    monkeypatch.setattr(coral_lab.protocol, "run_table1", fake_run_table1)
+    monkeypatch.setattr(coral_lab.evaluation.protocol, "run_table1", fake_run_table1)
     res = ablations.run_ablation("masking", get_preset("ci"), tmp_path, seeds=[41, 42], device="cpu",
                                  variants=["none", "static-50"], progress=False)
     summary = ablations.summarize_ablation(res)

@@ -1,4 +1,4 @@
-"""coral_lab.analysis: runs, probe maps, embedding frames, the joint UMAP and its figures.
+"""coral_lab.evaluation.analysis: runs, probe maps, embedding frames, the joint UMAP and its figures.
 
 Everything runs on a tiny untrained (or two-epoch) ci model. UMAP compiles with numba once per
 process (~10 s), so all UMAP fits share one module-scoped fixture.
@@ -11,11 +11,12 @@ import pandas as pd
 import pytest
 import torch
 
-from coral_lab import analysis as A
-from coral_lab import units, views
+from coral_lab.evaluation import analysis as A
+from coral_lab.experiments import units
+from coral_lab.drawing import views
 from coral_lab.data import COLOR_NAMES, COLORS, SHAPES, TASKS, pair_labels
-from coral_lab.evaluate import extract_features, probe_model
-from coral_lab.io import CheckpointError
+from coral_lab.evaluation.probe import extract_features, probe_model
+from coral_lab.core.io import CheckpointError
 from coral_lab.models import CoralModel
 
 
@@ -74,7 +75,7 @@ def test_unit_config_and_run_dir_follow_the_protocol(ci_config, tmp_path):
 
 
 def test_load_or_pretrain_resumes_then_loads_without_training(ci_config, ci_benchmark, tmp_path, monkeypatch):
-    import coral_lab.train as train_mod
+    import coral_lab.training.pretrain as train_mod
 
     cfg = units.unit_config(ci_config, 7, "unbiased")
     run = tmp_path / "run"
@@ -117,7 +118,7 @@ def test_history_figure_plots_every_part_per_run():
 
 
 def test_history_figure_draws_a_baseline_beside_coral():
-    """A baseline's history (here CLIP's columns, as train.pretrain writes them) shows its own parts."""
+    """A baseline's history (here CLIP's columns, as training.pretrain.pretrain writes them) shows its own parts."""
     coral = pd.DataFrame({"epoch": [1, 2], "mask_ratio": [0.05, 0.55], "loss": [3.0, 2.0], "shared": [1.0, 0.5],
                           "orthogonal": [0.1, 0.05], "seconds": [1.0, 1.0], "pairs_per_s": [9.0, 9.0]})
     clip = pd.DataFrame({"epoch": [1, 2], "mask_ratio": [0.0, 0.0], "loss": [4.0, 3.5], "clip": [4.0, 3.5],
@@ -366,7 +367,7 @@ def test_neighbour_agreement_against_brute_force():
 def test_one_modality_probe_reads_each_modality_and_the_transfer(ci_config, ci_benchmark):
     import torch
 
-    from coral_lab.analysis import one_modality_probe
+    from coral_lab.evaluation.analysis import one_modality_probe
     from coral_lab.models import CoralModel
 
     torch.manual_seed(0)
@@ -377,7 +378,7 @@ def test_one_modality_probe_reads_each_modality_and_the_transfer(ci_config, ci_b
     assert table["balanced_accuracy"].between(0, 100).all()
     # the function zeroes the other modality: with image 2 only, the fusion output cannot depend on image 1,
     # with image 1 only it does
-    from coral_lab.analysis import _shared_with_one_modality
+    from coral_lab.evaluation.analysis import _shared_with_one_modality
 
     a = _shared_with_one_modality(model, ci_benchmark.data.test, ci_benchmark.probe_test, 1, None)
     swapped = type(ci_benchmark.probe_test)(ci_benchmark.probe_test.idx1[::-1].copy(), ci_benchmark.probe_test.idx2)
@@ -398,7 +399,7 @@ def _probe_rows(scores: dict[tuple[str, str], tuple[float, float]]) -> "pd.DataF
 
 
 def test_findings_table_reads_each_finding_from_its_unit():
-    from coral_lab import analysis
+    from coral_lab.evaluation import analysis
 
     rows = {
         "biased": _probe_rows({("synergy", "Z"): (61.0, 80.0)}),
@@ -418,7 +419,7 @@ def test_findings_table_reads_each_finding_from_its_unit():
 
 
 def test_findings_table_names_what_is_missing():
-    from coral_lab import analysis
+    from coral_lab.evaluation import analysis
 
     with pytest.raises(ValueError, match="'biased-no-mask' unit"):
         analysis.findings_table({"biased": _probe_rows({("synergy", "Z"): (61.0, 80.0)})})

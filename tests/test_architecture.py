@@ -13,13 +13,14 @@ PACKAGE = ROOT / "coral_lab"
 
 # libraries a function may import lazily: the notebook / browser extras, not installed by the core
 # package (plotting, UMAP, widgets, the browser harness), and dit (the PID measures: a core dependency,
-# but 1.5 s to import and only coral_lab.pid needs it; a broken install gets a one-line instruction)
+# but 1.5 s to import and only coral_lab.teaching.pid needs it; a broken install gets a one-line instruction)
 LAZY_OK = ("matplotlib", "seaborn", "plotly", "umap", "ipywidgets", "IPython", "playwright", "nbformat", "nbclient",
            "dit")
 # coral_lab modules a function may import lazily, and why
 LAZY_MODULES = {
-    "coral_lab.figures": "imports matplotlib at the top; the coral-lab CLI must start without the notebooks extra",
-    "coral_lab.lecture": "imports matplotlib at the top, as coral_lab.figures",
+    "coral_lab.drawing.figures": "imports matplotlib at the top; the coral-lab CLI must start without the notebooks "
+                                 "extra",
+    "coral_lab.drawing.lecture": "imports matplotlib at the top, as coral_lab.drawing.figures",
     "coral_lab.cli": "the console entry point (coral_lab.launch) imports it under a Ctrl-C guard",
 }
 
@@ -133,8 +134,8 @@ def test_function_level_imports_are_only_the_optional_heavy_libraries():
 
 
 # computing apart from drawing: these modules train, probe or project and never import a plotting library
-COMPUTE_ONLY = ("coral_lab.units", "coral_lab.analysis", "coral_lab.evaluate", "coral_lab.protocol",
-                "coral_lab.study", "coral_lab.ablations", "coral_lab.compare")
+COMPUTE_ONLY = tuple(m for m in MODULES if m.startswith(("coral_lab.evaluation", "coral_lab.experiments",
+                                                          "coral_lab.training")))
 PLOTTING = ("matplotlib", "seaborn", "plotly")
 
 
@@ -143,8 +144,7 @@ def test_computing_modules_import_no_plotting_library():
     for name in COMPUTE_ONLY:
         for node, _ in _import_nodes(ast.parse(MODULES[name].read_text())):
             for module, _ in _imports(name, node):
-                if module.split(".")[0] in PLOTTING or module in ("coral_lab.views", "coral_lab.figures",
-                                                                   "coral_lab.plotting"):
+                if module.split(".")[0] in PLOTTING or module.startswith("coral_lab.drawing"):
                     offenders.append(f"{name}:{node.lineno} {module}")
     assert offenders == []
 
@@ -166,39 +166,31 @@ def test_every_script_and_benchmark_starts(script):
     assert r.returncode == 0, r.stderr[-2000:]
 
 
-# The layers of the package, from the ground up: a module imports only modules of its own layer or of a
-# layer below it (the README's "Architecture: the layers" draws the same list). A new module must be placed.
+# The layers of the package, from the ground up, each one or two subpackages: a module imports only
+# modules of its own layer or of a layer below it (the README's "Architecture: the layers" draws the same
+# list). A new module goes into the subpackage of its layer; the package's top holds only the entry points.
 LAYERS = {
-    "primitives": ("coral_lab", "coral_lab.io", "coral_lab.device", "coral_lab.modalities", "coral_lab.sections",
-                   "coral_lab.paper", "coral_lab.embeddings", "coral_lab.workers", "coral_lab.training",
-                   "coral_lab.masking", "coral_lab.losses", "coral_lab.published_probe", "coral_lab.data",
-                   "coral_lab.data.*"),
-    "configuration and run folders": ("coral_lab.config", "coral_lab.config.*", "coral_lab.provenance", "coral_lab.distributed",
-                                      "coral_lab.runs", "coral_lab.upgrade"),
-    "inputs and models": ("coral_lab.augment", "coral_lab.sources", "coral_lab.pid", "coral_lab.models",
-                          "coral_lab.models.*", "coral_lab.reference_pipeline"),
-    "methods": ("coral_lab.methods", "coral_lab.methods.*"),
-    "training": ("coral_lab.loop", "coral_lab.train", "coral_lab.pretrained"),
-    "evaluation": ("coral_lab.evaluate", "coral_lab.protocol", "coral_lab.analysis", "coral_lab.units"),
-    "applications": ("coral_lab.ablations", "coral_lab.study", "coral_lab.compare", "coral_lab.multibench",
-                     "coral_lab.multibench.*"),
-    "drawing and teaching": ("coral_lab.plotting", "coral_lab.views", "coral_lab.figures", "coral_lab.lecture",
-                             "coral_lab.lab", "coral_lab.exercises"),
-    "entry points": ("coral_lab.cli", "coral_lab.launch"),
+    "foundations": ("coral_lab", "coral_lab.core", "coral_lab.data", "coral_lab.objectives"),
+    "configuration and run folders": ("coral_lab.config",),
+    "inputs and models": ("coral_lab.inputs", "coral_lab.models"),
+    "methods": ("coral_lab.methods",),
+    "training": ("coral_lab.training",),
+    "evaluation": ("coral_lab.evaluation",),
+    "applications": ("coral_lab.experiments", "coral_lab.multibench"),
+    "drawing and teaching": ("coral_lab.drawing", "coral_lab.teaching"),
+    # the command line of the Table 2 application is an entry point although it lives in its package
+    "entry points": ("coral_lab.cli", "coral_lab.launch", "coral_lab.multibench.cli"),
 }
-# the command line of the Table 2 application is an entry point although it lives in its package
-ENTRY_POINTS_ELSEWHERE = ("coral_lab.multibench.cli",)
 
 
 def _layer_of(module: str) -> int:
-    if module in ENTRY_POINTS_ELSEWHERE:
-        return list(LAYERS).index("entry points")
-    exact = [i for i, mods in enumerate(LAYERS.values()) if module in mods]
+    """The index of ``module``'s layer: the layer naming it, else the one naming its subpackage; -1 if none."""
+    exact = [i for i, names in enumerate(LAYERS.values()) if module in names]
     if exact:
         return exact[0]
-    starred = [i for i, mods in enumerate(LAYERS.values())
-               for m in mods if m.endswith(".*") and module.startswith(m[:-1])]
-    return starred[0] if starred else -1
+    inside = [i for i, names in enumerate(LAYERS.values())
+              for name in names if name != "coral_lab" and module.startswith(name + ".")]
+    return inside[0] if inside else -1
 
 
 def test_every_module_has_a_layer():
@@ -212,8 +204,19 @@ def test_no_module_imports_one_from_a_layer_above_it():
     assert upward == []
 
 
+def test_the_package_top_holds_only_the_entry_points():
+    top = sorted(p.stem for p in PACKAGE.glob("*.py"))
+    assert top == ["__init__", "cli", "launch"], top
+    assert {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()} == {
+        name.split(".")[1] for names in LAYERS.values() for name in names if name.count(".") == 1
+        and (PACKAGE / name.split(".")[1]).is_dir()}
+
+
 def test_the_layer_check_sees_an_upward_import():
     # the check itself: a primitive importing an application is caught
-    assert _layer_of("coral_lab.io") < _layer_of("coral_lab.multibench.protocol")
+    assert _layer_of("coral_lab.core.io") < _layer_of("coral_lab.multibench.protocol")
     assert _layer_of("coral_lab.data.features") < _layer_of("coral_lab.models.feature_encoders")
     assert _layer_of("coral_lab.multibench.cli") == list(LAYERS).index("entry points")
+    assert _layer_of("coral_lab.multibench.protocol") == list(LAYERS).index("applications")
+    assert _layer_of("coral_lab.newmodule") == -1  # a module at the top must be placed in a subpackage
+    assert _layer_of("coral_lab.training.loop") > _layer_of("coral_lab.methods.base") > _layer_of("coral_lab.core.io")

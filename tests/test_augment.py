@@ -1,4 +1,4 @@
-"""Tests for coral_lab.augment: the batched per-sample view pipeline t ~ T (paper section 3)."""
+"""Tests for coral_lab.inputs.augment: the batched per-sample view pipeline t ~ T (paper section 3)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from coral_lab import augment as A
+from coral_lab.inputs import augment as A
 from coral_lab.config import AugmentConfig
 
 MEAN = torch.tensor(AugmentConfig().mean).view(1, 3, 1, 1)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coral_lab.paper import CHANCE, PAPER_TABLE1
+from coral_lab.core.paper import CHANCE, PAPER_TABLE1
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIRM = ROOT / "results" / "study-confirm-quick" / "curves.csv"
@@ -96,7 +96,7 @@ def quickstart_row(task: str, protocol: str = "held_out") -> float:
 
 @cache
 def ablation_summary() -> pd.DataFrame:
-    from coral_lab.ablations import summarize_ablation
+    from coral_lab.experiments.ablations import summarize_ablation
 
     return summarize_ablation(pd.read_csv(ROOT / "results" / "ablate-masking-quick" / "ablation_masking.csv"))
 
@@ -113,7 +113,7 @@ def ablation(variant: str, column: str, stat: str = "mean", protocol: str = "hel
 
 @cache
 def weights_summary() -> pd.DataFrame:
-    from coral_lab.ablations import summarize_ablation
+    from coral_lab.experiments.ablations import summarize_ablation
 
     return summarize_ablation(pd.read_csv(ROOT / "results" / "ablate-weights-quick" / "ablation_weights.csv"))
 

@@ -81,7 +81,7 @@ def test_the_protocol_is_chosen_with_protocol_not_set(ci_cache, tmp_path, capsys
 
 def test_quickstart_writes_the_units_notebooks_05_to_07_load(ci_cache, tmp_path, monkeypatch, capsys):
     """A student who ran the README's quickstart is not made to train again by notebook 05."""
-    from coral_lab import units
+    from coral_lab.experiments import units
     from coral_lab.config import get_preset
 
     monkeypatch.chdir(tmp_path)

@@ -1,4 +1,4 @@
-"""coral_lab.compare: the method comparison table, the probe map from probe rows, the paper's pattern."""
+"""coral_lab.experiments.compare: the method comparison table, the probe map from probe rows, the paper's pattern."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coral_lab import compare
+from coral_lab.experiments import compare
 
 
 def rows_of(method: str, r: float, u: float, s: float, seeds=(41, 42), subspaces=("fused",)) -> pd.DataFrame:
@@ -86,7 +86,7 @@ def test_paper_pattern_checks_each_claim():
 
 
 def test_load_or_run_reads_saved_results_of_the_same_config_only(ci_config, tmp_path):
-    from coral_lab.units import unit_config
+    from coral_lab.experiments.units import unit_config
     from coral_lab.methods import with_method
 
     folder = tmp_path / "clip"
@@ -117,7 +117,7 @@ def test_comparison_config_is_the_preset_itself():
 def test_write_comparison_merges_rows_and_provenance(tmp_path):
     import json
 
-    from coral_lab import figures
+    from coral_lab.drawing import figures
 
     folders = {}
     for method, values in {"clip": (99.0, 12.0, 50.0), "coral": (90.0, 60.0, 70.0)}.items():

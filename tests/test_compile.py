@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from coral_lab.device import COMPILE_MODES, compile_parts
-from coral_lab.losses import coral_loss
+from coral_lab.core.device import COMPILE_MODES, compile_parts
+from coral_lab.objectives.losses import coral_loss
 from coral_lab.models import CoralModel
 
 
@@ -53,7 +53,7 @@ def test_train_compile_is_validated_and_is_not_part_of_the_experiment(ci_config)
 
 
 def test_pretrain_compiles_the_parts_it_was_asked_to(ci_config, ci_benchmark, monkeypatch):
-    import coral_lab.train as train
+    import coral_lab.training.pretrain as train
 
     calls = []
 

@@ -7,11 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from coral_lab import runs
-from coral_lab.config import NEUTRAL_DEFAULTS, get_preset
+from coral_lab.config import NEUTRAL_DEFAULTS, get_preset, runs
 from coral_lab.data import attribute_subset, pair_labels, split_combinations, synergy_mapping
 from coral_lab.data.cache import cache_path, load_or_render, make_trifeature
-from coral_lab.train import load_benchmark
+from coral_lab.training.pretrain import load_benchmark
 
 
 def _all_combinations_in_the_old_order(seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,4 @@
-"""coral_lab.device: the CPU thread layout of a training or probing process."""
+"""coral_lab.core.device: the CPU thread layout of a training or probing process."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ import sys
 
 import pytest
 
-from coral_lab.device import set_cpu_threads, worker_threads
+from coral_lab.core.device import set_cpu_threads, worker_threads
 
 # run in a fresh interpreter: the limits stay in force for the whole process, and the test process keeps its own
 _CHILD = """
 import json, torch
 from threadpoolctl import threadpool_info
 import sklearn.linear_model  # loads scikit-learn's OpenMP runtime, as the probe does
-from coral_lab.device import set_cpu_threads
+from coral_lab.core.device import set_cpu_threads
 before = {i["internal_api"]: i["num_threads"] for i in threadpool_info()}
 set_cpu_threads(1)
 after = [i["num_threads"] for i in threadpool_info()]

@@ -6,7 +6,7 @@ import socket
 import torch
 import torch.multiprocessing as mp
 
-from coral_lab.losses import info_nce
+from coral_lab.objectives.losses import info_nce
 
 
 def _exit_worker() -> None:
@@ -17,7 +17,7 @@ def _exit_worker() -> None:
 
 
 def distributed_cleanup() -> None:
-    from coral_lab import distributed
+    from coral_lab.core import distributed
 
     distributed.cleanup()
 
@@ -35,7 +35,7 @@ def _env(rank: int, world: int, port: int) -> None:
 
 def _grad_worker(rank, world, port, x1, x2, out):
     _env(rank, world, port)
-    from coral_lab import distributed
+    from coral_lab.core import distributed
 
     torch.set_num_threads(1)
     distributed.init_from_env("cpu")
@@ -67,7 +67,7 @@ def test_gathered_infonce_gradients_equal_single_process(tmp_path):
 def _pretrain_worker(rank, world, port, cfg_dict, out):
     _env(rank, world, port)
     from coral_lab.config import RunConfig
-    from coral_lab.train import pretrain
+    from coral_lab.training.pretrain import pretrain
 
     torch.set_num_threads(1)
     res = pretrain(RunConfig.from_dict(cfg_dict), f"{out}/run", device="cpu", progress=False)

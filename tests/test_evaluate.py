@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 
 from coral_lab.config import ProbeConfig
-from coral_lab.paper import PAPER_TABLE1
-from coral_lab.evaluate import (
+from coral_lab.core.paper import PAPER_TABLE1
+from coral_lab.evaluation.probe import (
     extract_features,
     feature_sets,
     linear_probe,
@@ -210,7 +210,7 @@ def test_probe_config_rejects_unknown_class_weight_and_bad_grid():
 
 
 def test_choose_C_scores_each_C_on_the_validation_rows_and_breaks_ties_towards_regularisation():
-    from coral_lab.evaluate import choose_C, fit_probe
+    from coral_lab.evaluation.probe import choose_C, fit_probe
 
     rng = np.random.default_rng(0)
     x, y = _blobs(300, 3, 5, rng)
@@ -224,7 +224,7 @@ def test_choose_C_scores_each_C_on_the_validation_rows_and_breaks_ties_towards_r
 
 
 def test_the_feature_data_probe_is_the_trifeature_probe_with_the_given_validation_split():
-    from coral_lab.evaluate import fit_probe
+    from coral_lab.evaluation.probe import fit_probe
     from coral_lab.multibench.probe import probe_splits
     from sklearn.metrics import accuracy_score
 

@@ -1,4 +1,4 @@
-"""coral_lab.exercises: each check grades right, wrong and blank answers; the student copies are the
+"""coral_lab.teaching.exercises: each check grades right, wrong and blank answers; the student copies are the
 instructor's notebooks with the solutions blanked, up to date, and report every exercise as not done."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from coral_lab import exercises as E
+from coral_lab.teaching import exercises as E
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDENT = ROOT / "notebooks" / "student"
@@ -22,7 +22,7 @@ def _blank(*args):
     raise NotImplementedError("your code here")
 
 
-def _nce(z1, z2, t=0.1):  # written out independently of coral_lab.losses
+def _nce(z1, z2, t=0.1):  # written out independently of coral_lab.objectives.losses
     z = F.normalize(torch.cat([z1, z2]), dim=1)
     sim = (z @ z.T / t).masked_fill(torch.eye(len(z), dtype=torch.bool), float("-inf"))
     n = len(z1)
@@ -118,7 +118,7 @@ def test_a_students_unfilled_exercises_run_and_report_not_done(name, capsys):
     cells = [c for c in json.loads((STUDENT / f"{name}.ipynb").read_text())["cells"] if c["cell_type"] == "code"]
     text = ["".join(c["source"]) for c in cells]
     assert not any(E.BEGIN in t or E.END in t for t in text), "a solution was left in the student copy"
-    start = next(k for k, t in enumerate(text) if "from coral_lab import exercises" in t)
+    start = next(k for k, t in enumerate(text) if "from coral_lab.teaching import exercises" in t)
     E.GRADES.clear()
     namespace: dict = {"torch": torch}
     for t in text[start:]:
@@ -130,8 +130,8 @@ def test_a_students_unfilled_exercises_run_and_report_not_done(name, capsys):
 
 
 def test_an_answer_that_calls_the_library_it_is_checked_against_is_wrong():
-    from coral_lab.losses import info_nce, orthogonality_loss
-    from coral_lab.masking import token_keep_mask
+    from coral_lab.objectives.losses import info_nce, orthogonality_loss
+    from coral_lab.objectives.masking import token_keep_mask
 
     for check, lazy in ((E.check_info_nce, lambda z1, z2, t=0.1: info_nce(z1, z2, t)),
                         (E.check_hinge_orthogonality, lambda a, b: orthogonality_loss(a, b, "hinge")),

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from coral_lab import ablations, runs
+from coral_lab.experiments import ablations
+from coral_lab.config import runs
 from coral_lab.cli import main
-from coral_lab.protocol import run_table1
+from coral_lab.evaluation.protocol import run_table1
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -128,8 +129,8 @@ def test_a_feature_data_run_on_another_file_is_neither_resumed_nor_read(syntheti
 
 
 def test_a_curve_written_before_curves_were_tied_to_their_training_is_still_read(tiny, ci_benchmark, tmp_path):
-    from coral_lab import study
-    from coral_lab.study import Variant, collect_curves, run_curve_unit
+    from coral_lab.experiments import study
+    from coral_lab.experiments.study import Variant, collect_curves, run_curve_unit
 
     v = Variant("v", "v")
     rows = run_curve_unit(tiny, v, 41, "biased", tmp_path, every=1, benchmark=ci_benchmark)

@@ -1,4 +1,4 @@
-"""coral_lab.figures and `coral-lab figures`: figures from small synthetic result files written here."""
+"""coral_lab.drawing.figures and `coral-lab figures`: figures from small synthetic result files written here."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coral_lab import figures
+from coral_lab.drawing import figures
 from coral_lab.cli import main
-from coral_lab.paper import PAPER_TABLE1, PAPER_TABLE3
+from coral_lab.core.paper import PAPER_TABLE1, PAPER_TABLE3
 
 matplotlib.use("Agg")
 
@@ -268,3 +268,4 @@ def test_a_malformed_result_stops_naming_its_file(flaw, message, tmp_path):
     with pytest.raises(ValueError, match=message) as e:
         figures.render_figure("masking", csv, tmp_path / "m.png")
     assert str(csv) in str(e.value) and not (tmp_path / "m.png").exists()
+

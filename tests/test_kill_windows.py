@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 import torch
 
-from coral_lab import runs
-from coral_lab.io import load_checkpoint
+from coral_lab.config import runs
+from coral_lab.core.io import load_checkpoint
 
 # a child process that SIGKILLs itself at its N-th os.replace (before that rename happens: every atomic write
 # of coral_lab ends in one), then runs the coral-lab command of argv; N = 0 never kills
@@ -83,7 +83,7 @@ def test_a_pretraining_killed_at_any_rename_resumes_to_the_uninterrupted_run(ref
 
 
 def test_a_checkpoint_is_read_whichever_side_of_its_checksum_a_kill_lands(tmp_path):
-    from coral_lab.io import atomic_torch_save, checksum_path
+    from coral_lab.core.io import atomic_torch_save, checksum_path
 
     path = tmp_path / "checkpoint.pt"
     atomic_torch_save({"model": {"w": torch.zeros(3)}, "config": {}, "epoch": 1}, path)

@@ -1,4 +1,4 @@
-"""coral_lab.lab: settings validation, synchronous and background trials, the widget wiring."""
+"""coral_lab.teaching.lab: settings validation, synchronous and background trials, the widget wiring."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from coral_lab import lab
-from coral_lab.lab import LabSession, TrialSettings, build_lab_widgets, settings_from_controls
+from coral_lab.teaching import lab
+from coral_lab.teaching.lab import LabSession, TrialSettings, build_lab_widgets, settings_from_controls
 
 GOOD = dict(masking="paper", mask_ratio=0.5, lambda_s=1.0, lambda_u=1.0, lambda_o=1.0, ortho_kind="hinge", epochs=1)
 
@@ -175,7 +175,7 @@ def test_trial_with_umap(ci_config, ci_benchmark):
 
 
 def test_shipped_models_open_the_lab_as_trials(ci_config, ci_benchmark):
-    from coral_lab import pretrained
+    from coral_lab.training import pretrained
 
     s = LabSession(ci_config.replace(train={"epochs": 1}), "cpu", benchmark=ci_benchmark, umap_pairs=0)
     added = s.add_shipped_trials()
@@ -246,9 +246,10 @@ def test_trial_config_picks_the_benchmark_or_the_named_teaching_variant():
 def test_a_shipped_trial_opens_from_its_files_and_any_other_trains(ci_config, ci_benchmark, tmp_path, monkeypatch):
     import pandas as pd
 
-    from coral_lab import pretrained, runs
-    from coral_lab.evaluate import probe_model
-    from coral_lab.train import load_model, pretrain
+    from coral_lab.training import pretrained
+    from coral_lab.config import runs
+    from coral_lab.evaluation.probe import probe_model
+    from coral_lab.training.pretrain import load_model, pretrain
 
     trainer = LabSession(ci_config, "cpu", benchmark=ci_benchmark, umap_pairs=0)
     settings = trainer.default_settings().with_changes(epochs=1)

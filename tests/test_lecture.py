@@ -1,4 +1,5 @@
-"""coral_lab.lecture: the slide-ready figures show what the library computes, and are written with provenance."""
+"""coral_lab.drawing.lecture: the slide-ready figures show what the library computes, and are written with
+provenance."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ import torch
 
 pytest.importorskip("matplotlib")
 
-from coral_lab import lecture  # noqa: E402
+from coral_lab.drawing import lecture  # noqa: E402
 from coral_lab.cli import main  # noqa: E402
-from coral_lab.masking import PAPER_SCHEDULE, token_keep_mask  # noqa: E402
-from coral_lab.provenance import SIDECAR_KEYS  # noqa: E402
+from coral_lab.objectives.masking import PAPER_SCHEDULE, token_keep_mask  # noqa: E402
+from coral_lab.config.provenance import SIDECAR_KEYS  # noqa: E402
 
 
 def test_orthogonality_curves_are_the_hinge_and_the_square_of_the_cosine():
@@ -67,7 +68,7 @@ def test_figures_command_writes_the_lecture_figures_even_without_results(tmp_pat
 
 
 def test_the_students_scale_has_its_own_lecture_figures(tmp_path):
-    from coral_lab.lecture import LECTURE_FIGURES, quick_schedule_figure
+    from coral_lab.drawing.lecture import LECTURE_FIGURES, quick_schedule_figure
 
     assert {"lecture_mask_grid_quick", "lecture_schedule_quick"} <= set(LECTURE_FIGURES)
     line = quick_schedule_figure().axes[0].lines[0]

@@ -1,4 +1,4 @@
-"""Tests for coral_lab.losses (paper eq. 3, 4, 7, 8), against references written here."""
+"""Tests for coral_lab.objectives.losses (paper eq. 3, 4, 7, 8), against references written here."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from coral_lab.embeddings import Embeddings
-from coral_lab.losses import loss_part_names, ORTHO_KINDS, coral_loss, info_nce, orthogonality_loss
+from coral_lab.objectives.embeddings import Embeddings
+from coral_lab.objectives.losses import loss_part_names, ORTHO_KINDS, coral_loss, info_nce, orthogonality_loss
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

@@ -1,11 +1,11 @@
-"""Tests for coral_lab.masking (paper eq. 5-6, schedule of section 5.6.1)."""
+"""Tests for coral_lab.objectives.masking (paper eq. 5-6, schedule of section 5.6.1)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from coral_lab.masking import (
+from coral_lab.objectives.masking import (
     PAPER_SCHEDULE,
     apply_token_mask,
     mask_ratio_at,

@@ -44,7 +44,7 @@ def test_a_method_added_in_one_file_trains_and_is_probed_through_the_cli(toy_reg
 def test_an_unregistered_method_stops_before_anything_is_written(tmp_path):
     with pytest.raises(SystemExit):  # argparse: --method's choices are the registry's names
         main(["pretrain", "--preset", "ci", "--method", "toy", "--out", str(tmp_path / "x")])
-    from coral_lab.train import pretrain
+    from coral_lab.training.pretrain import pretrain
 
     with pytest.raises(ValueError, match="unknown method 'toy'; valid methods"):
         pretrain(get_preset("ci").replace(method="toy"), tmp_path / "y", device="cpu", progress=False)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from coral_lab.config import get_preset
-from coral_lab.masking import exact_keep_mask
+from coral_lab.objectives.masking import exact_keep_mask
 from coral_lab.methods import METHODS, build_model, check_config, subspaces, with_method
 from coral_lab.methods.clip import clip_loss
 from coral_lab.methods.comm import comm_loss
@@ -341,11 +341,11 @@ def test_factorcl_is_bimodal():
 def test_default_method_trains_exactly_as_the_coral_loop(ci_config, ci_benchmark):
     """pretrain() with method "coral" (the default) against the COrAL loop written out here, as it was
     before methods existed: same weights bit for bit and the same logged loss after one epoch."""
-    from coral_lab.augment import augment_batch
-    from coral_lab.losses import coral_loss
-    from coral_lab.masking import mask_ratio_at, split_modalities
+    from coral_lab.inputs.augment import augment_batch
+    from coral_lab.objectives.losses import coral_loss
+    from coral_lab.objectives.masking import mask_ratio_at, split_modalities
     from coral_lab.models import CoralModel
-    from coral_lab.train import build_optimizer, pretrain
+    from coral_lab.training.pretrain import build_optimizer, pretrain
 
     cfg = ci_config
     assert cfg.method == "coral"
@@ -383,9 +383,9 @@ def test_default_method_trains_exactly_as_the_coral_loop(ci_config, ci_benchmark
 
 
 def test_a_baseline_pretrains_resumes_and_loads(ci_config, ci_benchmark, tmp_path):
-    from coral_lab.evaluate import probe_model
+    from coral_lab.evaluation.probe import probe_model
     from coral_lab.methods.comm import CoMMModel
-    from coral_lab.train import load_model, pretrain
+    from coral_lab.training.pretrain import load_model, pretrain
 
     cfg = ci_config.replace(method="comm")
     full = pretrain(cfg, tmp_path / "full", benchmark=ci_benchmark, device="cpu", progress=False)

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from coral_lab.config import ModelConfig
-from coral_lab.embeddings import Embeddings
+from coral_lab.objectives.embeddings import Embeddings
 from coral_lab.models import (
     ENCODERS,
     AlexNetFeatures,
@@ -316,7 +316,7 @@ def test_published_init_starts_unique_pathways_as_copies_that_then_train_apart()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     x = [torch.randn(B, 3, SIZE, SIZE) for _ in range(4)]
     e1, e2 = model(x[:2], x[2:], ((0,), (1,)), 0.5, torch.Generator().manual_seed(0))
-    from coral_lab.losses import coral_loss
+    from coral_lab.objectives.losses import coral_loss
 
     coral_loss(e1, e2)[0].backward()
     opt.step()

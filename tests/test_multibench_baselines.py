@@ -200,7 +200,7 @@ def test_clip_trains_on_the_pairs_as_they_are(mosi, monkeypatch):
     def no_augmentation(*args, **kwargs):
         raise AssertionError("augment_modalities was called")
 
-    monkeypatch.setattr("coral_lab.sources.augment_modalities", no_augmentation)
+    monkeypatch.setattr("coral_lab.inputs.sources.augment_modalities", no_augmentation)
     cfg = get_preset("ci", "mosi").replace(train={"epochs": 1})
     pretrain_features(cfg.replace(method="clip"), data)  # uses_augmentation = False
     with pytest.raises(AssertionError, match="augment_modalities was called"):

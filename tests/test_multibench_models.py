@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from coral_lab.losses import coral_loss
-from coral_lab.data.feature_augment import augment_sequences, augment_tabular
+from coral_lab.objectives.losses import coral_loss
+from coral_lab.inputs.feature_augment import augment_sequences, augment_tabular
 from coral_lab.config import FeatureAugmentConfig, get_preset
-from coral_lab.modalities import ModalitySpec
+from coral_lab.data.modalities import ModalitySpec
 from coral_lab.models.feature_encoders import FeatureTokenizer, GRUEncoder, SequenceTransformer, TabularEncoder
 from coral_lab.models import CoralModel
 

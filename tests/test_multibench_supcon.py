@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from coral_lab.embeddings import Embeddings
-from coral_lab.losses import info_nce
+from coral_lab.objectives.embeddings import Embeddings
+from coral_lab.objectives.losses import info_nce
 from coral_lab.multibench.supcon import supcon_coral_loss, supcon_loss
 
 

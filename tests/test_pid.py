@@ -1,4 +1,4 @@
-"""coral_lab.pid: published PID values, eq. 1, independent references for I_min and BROJA, bad inputs."""
+"""coral_lab.teaching.pid: published PID values, eq. 1, independent references for I_min and BROJA, bad inputs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy.optimize import minimize
 
-from coral_lab import pid
+from coral_lab.teaching import pid
 from coral_lab.data.pairs import N_CLASSES, TASKS
 
 MEASURES = sorted(pid.MEASURES)

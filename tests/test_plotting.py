@@ -1,4 +1,4 @@
-"""Tests for coral_lab.plotting: each figure shows exactly the data it was given (Agg backend)."""
+"""Tests for coral_lab.drawing.plotting: each figure shows exactly the data it was given (Agg backend)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from coral_lab import plotting  # noqa: E402
-from coral_lab.augment import normalize  # noqa: E402
+from coral_lab.drawing import plotting  # noqa: E402
+from coral_lab.inputs.augment import normalize  # noqa: E402
 from coral_lab.config import AugmentConfig  # noqa: E402
-from coral_lab.masking import mask_ratio_at, token_keep_mask  # noqa: E402
-from coral_lab.provenance import provenance  # noqa: E402
+from coral_lab.objectives.masking import mask_ratio_at, token_keep_mask  # noqa: E402
+from coral_lab.config.provenance import provenance  # noqa: E402
 
 
 def _images(*shape, seed=0):

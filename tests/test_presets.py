@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from coral_lab import runs
+from coral_lab.config import runs
 from coral_lab.cli import build_parser, config_from_args
 from coral_lab.config import (
     DATA_SOURCES,
@@ -118,10 +118,10 @@ def test_the_command_line_picks_the_source_with_dataset():
 
 
 def test_trifeature_only_entry_points_refuse_a_feature_config_with_one_line(tmp_path):
-    from coral_lab.ablations import ablation_variants
-    from coral_lab.protocol import run_table1
-    from coral_lab.study import run_study
-    from coral_lab.train import load_benchmark
+    from coral_lab.experiments.ablations import ablation_variants
+    from coral_lab.evaluation.protocol import run_table1
+    from coral_lab.experiments.study import run_study
+    from coral_lab.training.pretrain import load_benchmark
 
     digits = get_preset("ci", "digits")
     calls = {

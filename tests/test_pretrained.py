@@ -1,4 +1,4 @@
-"""coral_lab.pretrained: shipped models, their manifest's checksums, and the notebooks' load-or-train."""
+"""coral_lab.training.pretrained: shipped models, their manifest's checksums, and the notebooks' load-or-train."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import pandas as pd
 import pytest
 import torch
 
-from coral_lab import analysis, pretrained, units
-from coral_lab.protocol import run_unit
+from coral_lab.evaluation import analysis
+from coral_lab.training import pretrained
+from coral_lab.experiments import units
+from coral_lab.evaluation.protocol import run_unit
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -40,7 +42,7 @@ def test_export_writes_weights_only_files_and_a_manifest(shipped):
 
 def test_load_shipped_gives_the_trained_model(shipped, ci_benchmark):
     _, folder, runs = shipped
-    from coral_lab.train import load_model
+    from coral_lab.training.pretrain import load_model
 
     model, cfg, history = pretrained.load_shipped(folder, "seed41-unbiased")
     ref, ref_cfg, ref_history = load_model(runs / "seed41-unbiased")
@@ -80,7 +82,7 @@ def test_a_changed_file_is_refused_naming_it(shipped, tmp_path):
 
 
 def test_export_refuses_an_unfinished_or_unprobed_run(ci_config, ci_benchmark, tmp_path):
-    from coral_lab.train import pretrain
+    from coral_lab.training.pretrain import pretrain
 
     pretrain(ci_config, tmp_path / "half", benchmark=ci_benchmark, device="cpu", progress=False,
              max_epochs_this_call=1)
@@ -152,7 +154,7 @@ def test_the_repository_ships_checksummed_models_of_todays_presets():
 
 def test_the_shipped_lab_trials_are_notebook_09s_trials_of_todays_presets():
     # pretrained/<preset>-lab/ holds exactly the trials notebook 09 runs, trained with today's configs
-    from coral_lab import lab
+    from coral_lab.teaching import lab
     from coral_lab.config import PRESETS
 
     root = pretrained.shipped_dir("ci").parent

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from coral_lab import distributed, runs
-from coral_lab.train import pretrain
+from coral_lab.core import distributed
+from coral_lab.config import runs
+from coral_lab.training.pretrain import pretrain
 
 
 def test_a_symlinked_lock_file_is_refused_and_its_target_untouched(tmp_path):
@@ -38,7 +39,7 @@ def test_a_stray_rank_is_one_process_that_claims_and_locks_its_folder(ci_config,
     assert (foreign / "config.json").read_text() == "the user's own file"
     run = tmp_path / "run"
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from coral_lab import runs; f = runs.claim(sys.argv[1]); "
+        "import sys, time; from coral_lab.config import runs; f = runs.claim(sys.argv[1]); "
         "lock = runs.RunLock(f).__enter__(); print('locked', flush=True); time.sleep(60)"), str(run)],
         stdout=subprocess.PIPE, text=True)
     try:
@@ -169,7 +170,7 @@ def test_a_checkpoint_write_cut_short_by_a_full_disk_says_so_and_keeps_the_last_
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "is the disk full?" in err
     monkeypatch.setattr(torch, "save", real_save)
-    from coral_lab.io import load_checkpoint
+    from coral_lab.core.io import load_checkpoint
 
     assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["epoch"] == 1  # the last complete one, readable
     assert main(argv) == 0  # and the same command resumes

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from coral_lab.protocol import run_table1, run_unit
+from coral_lab.evaluation.protocol import run_table1, run_unit
 
 
 def test_parallel_units_match_in_process_units_and_resume(ci_config, tmp_path):

@@ -1,6 +1,6 @@
 """Sidecars name the commit a run started from, even when the checkout moves on while it trains."""
 
-from coral_lab import provenance as P
+from coral_lab.config import provenance as P
 
 
 def test_sidecar_names_the_starting_commit_and_where_the_checkout_stood_at_write(monkeypatch):
@@ -29,7 +29,7 @@ def test_the_real_commit_is_a_sha_or_unknown():
 def test_the_device_text_names_threads_and_parallel_processes():
     import torch
 
-    from coral_lab.device import describe_device
+    from coral_lab.core.device import describe_device
 
     cpu = torch.device("cpu")
     assert describe_device(cpu, threads=1, jobs=2).endswith(", 1 torch thread each in 2 processes at once")
@@ -48,9 +48,9 @@ def test_the_recorded_command_names_the_program_as_a_reader_types_it(monkeypatch
 def test_a_figure_names_a_result_file_of_the_checkout_by_its_path_in_the_checkout(tmp_path):
     from pathlib import Path
 
-    from coral_lab import figures
+    from coral_lab.drawing import figures
 
-    root = Path(figures.__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[1]  # the checkout
     result = root / "results" / "quickstart-quick" / "table1.csv"
     info = figures.figure_provenance(P.provenance(preset="quick", seeds=[41], device="cpu", command="x"), result,
                                      command="coral-lab figures")

@@ -1,4 +1,5 @@
-"""The published Trifeature probe as a replica (coral_lab.published_probe) and its place beside the held-out probe."""
+"""The published Trifeature probe as a replica (coral_lab.evaluation.published_probe) and its place beside the
+held-out probe."""
 
 from __future__ import annotations
 
@@ -10,10 +11,9 @@ import pytest
 import torch
 from sklearn.metrics import balanced_accuracy_score
 
-from coral_lab import runs
-from coral_lab.config import ProbeConfig, get_preset
-from coral_lab.evaluate import linear_probe, probe_model, protocol_rows, published_probe_model, with_protocol
-from coral_lab.published_probe import (
+from coral_lab.config import ProbeConfig, get_preset, runs
+from coral_lab.evaluation.probe import linear_probe, probe_model, protocol_rows, published_probe_model, with_protocol
+from coral_lab.evaluation.published_probe import (
     COARSE_COSTS,
     LbfgsProbe,
     fine_costs,
@@ -22,7 +22,7 @@ from coral_lab.published_probe import (
     published_penalty,
     search_cost,
 )
-from coral_lab.sources import CropDraw
+from coral_lab.inputs.sources import CropDraw
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -162,7 +162,7 @@ def test_crop_draws_repeat_with_their_seed_differ_between_draws_and_a_full_crop_
     b = CropDraw(torch.Generator().manual_seed(1)).apply(images)
     c = CropDraw(torch.Generator().manual_seed(2)).apply(images)
     assert a.shape == (6, 3, 16, 16) and torch.equal(a, b) and not torch.allclose(a, c)
-    from coral_lab.augment import to_model_input
+    from coral_lab.inputs.augment import to_model_input
 
     full = CropDraw(torch.Generator().manual_seed(1), scale=(1.0, 1.0)).apply(images)  # aspect 1 only fits
     assert torch.allclose(full, to_model_input(images), atol=1e-5)
@@ -195,7 +195,7 @@ def test_the_published_probe_of_a_model_names_its_protocol_and_reads_two_crop_co
 
 
 def test_probe_model_follows_the_configs_protocol(tiny_model, ci_benchmark, monkeypatch):
-    import coral_lab.evaluate as evaluate
+    import coral_lab.evaluation.probe as evaluate
 
     monkeypatch.setattr(evaluate, "PROBE_PAIRS", 300)  # the published 10,000 pairs take a while at test scale
     held = probe_model(tiny_model, ci_benchmark, tasks=("share",), probe_cfg=ProbeConfig())
@@ -246,7 +246,7 @@ def test_each_protocol_has_its_own_table_and_a_held_out_config_keeps_its_identit
 
 
 def test_a_unit_keeps_each_protocols_rows_in_its_own_file_and_reuses_its_checkpoint(ci_config, tmp_path):
-    from coral_lab.protocol import run_unit
+    from coral_lab.evaluation.protocol import run_unit
 
     cfg = ci_config.replace(train={"epochs": 1})
     held = run_unit(cfg, 41, "biased", tmp_path, device="cpu", progress=False)

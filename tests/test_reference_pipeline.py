@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from coral_lab.config import AugmentConfig
-from coral_lab.reference_pipeline import PilPairDataset, augment_pil, reference_loader
+from coral_lab.inputs.reference_pipeline import PilPairDataset, augment_pil, reference_loader
 
 IDENTITY = AugmentConfig(crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), jitter_p=0.0, grayscale_p=0.0,
                          blur_p=0.0, flip_p=0.0)

@@ -1,4 +1,4 @@
-"""Run folders (coral_lab.runs): only coral_lab's folders are written, one writer at a time, outputs
+"""Run folders (coral_lab.config.runs): only coral_lab's folders are written, one writer at a time, outputs
 tied to the training and config that made them, and checkpoints that cannot run code."""
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 import torch
 
-from coral_lab import runs
-from coral_lab.io import CheckpointError, load_checkpoint
-from coral_lab.protocol import run_unit
-from coral_lab.train import pretrain
+from coral_lab.config import runs
+from coral_lab.core.io import CheckpointError, load_checkpoint
+from coral_lab.evaluation.protocol import run_unit
+from coral_lab.training.pretrain import pretrain
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -90,7 +90,7 @@ def test_cli_pretrain_refuses_an_empty_out_in_one_line(tmp_path):
 
 _HOLD = """
 import sys, time
-from coral_lab import runs
+from coral_lab.config import runs
 with runs.RunLock(sys.argv[1]):
     print("locked", flush=True)
     time.sleep(120)
@@ -234,7 +234,7 @@ def test_taking_the_lock_removes_temporaries_a_killed_writer_left(tmp_path):
 
 
 def test_written_files_get_the_usual_mode_not_0600(tmp_path, tiny):
-    from coral_lab.io import atomic_write_text
+    from coral_lab.core.io import atomic_write_text
 
     mask = os.umask(0o022)
     try:
@@ -242,7 +242,7 @@ def test_written_files_get_the_usual_mode_not_0600(tmp_path, tiny):
         tiny.to_json(tmp_path / "config.json")
     finally:
         os.umask(mask)
-    import coral_lab.io as io
+    import coral_lab.core.io as io
 
     expected = 0o666 & ~io._UMASK
     assert (tmp_path / "a.csv").stat().st_mode & 0o777 == expected
@@ -292,7 +292,7 @@ def test_cli_interrupt_exits_130_with_a_resume_hint(monkeypatch, capsys):
 
 
 def test_a_flipped_bit_in_a_checkpoint_is_caught_by_its_checksum(tmp_path):
-    from coral_lab.io import atomic_torch_save, checksum_path
+    from coral_lab.core.io import atomic_torch_save, checksum_path
 
     path = tmp_path / "checkpoint.pt"
     atomic_torch_save({"model": {"w": torch.arange(1000, dtype=torch.float32)}, "config": {}, "epoch": 1}, path)

@@ -1,4 +1,4 @@
-"""coral_lab.sources: the data sources' pretraining views, frozen features and probe data, for
+"""coral_lab.inputs.sources: the data sources' pretraining views, frozen features and probe data, for
 Trifeature images and for feature data."""
 
 import numpy as np
@@ -10,7 +10,7 @@ from coral_lab.methods import build_model
 from coral_lab.data.features import load_dataset
 from coral_lab.config import FeatureAugmentConfig, get_preset
 from coral_lab.multibench.probe import probe_feature_model
-from coral_lab.sources import (
+from coral_lab.inputs.sources import (
     FEATURE_TASK,
     FeatureSource,
     ProbeData,

@@ -22,9 +22,10 @@ def test_the_student_release_holds_no_solution_and_no_answer_key(tmp_path):
         assert "### BEGIN SOLUTION" not in text and "### END SOLUTION" not in text, nb.name
     for name in ("06_linear_probes.ipynb", "13_evaluation_protocols.ipynb"):  # the student copy, at both paths
         assert (dest / "notebooks" / name).read_bytes() == (ROOT / "notebooks" / "student" / name).read_bytes()
-    assert not (dest / "coral_lab" / "answer_keys.json").exists() and not (dest / "docs" / "instructor.md").exists()
+    assert not (dest / "coral_lab" / "teaching" / "answer_keys.json").exists()
+    assert not (dest / "docs" / "instructor.md").exists()
     # a multiple-choice answer is recorded there, not graded
-    code = ("from coral_lab import exercises as E; g = E.check_choice('synergy_from_unique', 'b'); "
+    code = ("from coral_lab.teaching import exercises as E; g = E.check_choice('synergy_from_unique', 'b'); "
             "print(g.status)")
     out = subprocess.run([sys.executable, "-c", code], cwd=dest, capture_output=True, text=True, timeout=120,
                          env={"PYTHONPATH": str(dest), "PATH": "/usr/bin:/bin"})

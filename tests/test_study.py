@@ -1,12 +1,12 @@
-"""coral_lab.study: learning-curve units probed at checkpoints, resumable; the study table and figure."""
+"""coral_lab.experiments.study: learning-curve units probed at checkpoints, resumable; the study table and figure."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from coral_lab import study
-from coral_lab.study import Variant, collect_curves, final_scores, probe_epochs, run_curve_unit, run_study
+from coral_lab.experiments import study
+from coral_lab.experiments.study import Variant, collect_curves, final_scores, probe_epochs, run_curve_unit, run_study
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -55,14 +55,14 @@ def test_a_unit_is_probed_at_its_checkpoints_and_resumes_without_repeating(tiny,
     again = run_curve_unit(tiny, v, 41, "biased", tmp_path, every=2, benchmark=ci_benchmark)
     pd.testing.assert_frame_equal(again, rows)
     # a longer schedule of the same config is a different run: the checkpoint refuses it
-    from coral_lab.io import CheckpointError
+    from coral_lab.core.io import CheckpointError
 
     with pytest.raises(CheckpointError, match="different configuration"):
         run_curve_unit(tiny.replace(train={"epochs": 4}), v, 41, "biased", tmp_path, every=2, benchmark=ci_benchmark)
 
 
 def test_an_interrupted_unit_keeps_its_probes_and_trains_on(tiny, ci_benchmark, tmp_path):
-    from coral_lab.train import pretrain
+    from coral_lab.training.pretrain import pretrain
 
     v = Variant("v", "v")
     ucfg = study.variant_unit_config(tiny, v, 41, "unbiased")
@@ -101,7 +101,7 @@ def test_run_study_collects_every_unit_and_the_final_table(tiny, ci_benchmark, t
 
 
 def test_study_figure_draws_masked_and_unmasked_curves(tmp_path):
-    from coral_lab.figures import study_figure
+    from coral_lab.drawing.figures import study_figure
 
     rows = []
     for unit, task, acc in (("biased", "synergy", 70.0), ("biased-no-mask", "synergy", 50.0),
@@ -137,7 +137,7 @@ def test_run_study_with_two_workers_matches_one_process(tiny, ci_benchmark, tmp_
 
 def test_a_unit_is_probed_under_each_protocol_and_a_protocol_added_later_reads_the_checkpoint(
         tiny, ci_benchmark, tmp_path, monkeypatch):
-    import coral_lab.evaluate as evaluate
+    import coral_lab.evaluation.probe as evaluate
 
     monkeypatch.setattr(evaluate, "PROBE_PAIRS", 300)  # the published 10,000 pairs take a while at test scale
     v = Variant("v", "v")
@@ -160,7 +160,7 @@ def test_a_unit_is_probed_under_each_protocol_and_a_protocol_added_later_reads_t
 
 def test_the_audit_table_and_figure_hold_every_score_per_protocol():
     from coral_lab.config import get_preset
-    from coral_lab.figures import audit_figure
+    from coral_lab.drawing.figures import audit_figure
 
     rows = []
     for variant, epochs in (("d64", (10,)), ("d512", (10,)), ("e30", (10, 20, 30)), ("px64", (10,))):

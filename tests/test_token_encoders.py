@@ -1,11 +1,18 @@
-"""coral_lab.modalities and coral_lab.models.token_encoders: each input's ModalitySpec, and the one
+"""coral_lab.data.modalities and coral_lab.models.token_encoders: each input's ModalitySpec, and the one
 registry that picks a modality's token encoder E_i by its kind."""
 
 import pytest
 import torch
 
 from coral_lab.config import get_preset
-from coral_lab.modalities import FEATURE_KINDS, IMAGE, MODALITY_KINDS, ModalitySpec, image_modalities, modality_names
+from coral_lab.data.modalities import (
+    FEATURE_KINDS,
+    IMAGE,
+    MODALITY_KINDS,
+    ModalitySpec,
+    image_modalities,
+    modality_names,
+)
 from coral_lab.models import CoralModel, TokenEncoder
 from coral_lab.models.token_encoders import TOKEN_ENCODERS, build_token_encoder
 from coral_lab.models.feature_encoders import FeatureTokenEncoder

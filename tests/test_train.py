@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 import torch
 
-from coral_lab.io import CheckpointError
-from coral_lab.train import build_optimizer, load_model, pretrain
+from coral_lab.core.io import CheckpointError
+from coral_lab.training.pretrain import build_optimizer, load_model, pretrain
 
 
 def _states_equal(a: dict, b: dict) -> bool:
@@ -116,7 +116,7 @@ def test_ci_pretraining_on_cuda_with_bf16(ci_config, ci_benchmark, tmp_path):
 def test_lr_schedules():
     import math
 
-    from coral_lab.training import lr_at
+    from coral_lab.training.optimisation import lr_at
 
     assert [lr_at(s, 100, 0.1) for s in (0, 50, 99)] == [0.1, 0.1, 0.1]  # the paper: no schedule
     warm = [lr_at(s, 100, 0.1, "cosine") for s in range(5)]  # warm-up: ceil(5 % of 100) = 5 steps
@@ -131,7 +131,7 @@ def test_lr_schedules():
 
 
 def test_cosine_schedule_sets_the_optimiser_rate_and_resumes_exactly(ci_config, ci_benchmark, tmp_path):
-    from coral_lab.train import pretrain
+    from coral_lab.training.pretrain import pretrain
 
     cfg = ci_config.replace(train={"lr_schedule": "cosine", "epochs": 2, "num_threads": 1})
     whole = pretrain(cfg, tmp_path / "a", benchmark=ci_benchmark, device="cpu", progress=False)

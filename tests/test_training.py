@@ -1,5 +1,5 @@
-"""coral_lab.training: the one method contract every method follows, in both stacks, and the shared
-pieces of the training loops (optimiser groups, seeds, progress)."""
+"""coral_lab.objectives.contract and coral_lab.training.optimisation: the one method contract every method
+follows, in both stacks, and the shared pieces of the training loops (optimiser groups, seeds, progress)."""
 
 import pytest
 import torch
@@ -8,7 +8,8 @@ from coral_lab.config import get_preset
 from coral_lab.methods import METHODS, build_model
 from coral_lab.data.features import load_dataset
 from coral_lab.multibench.pretrain import build_feature_model
-from coral_lab.training import StepContext, TrainingStep, adamw, augmentation_seed, progress_at
+from coral_lab.objectives.contract import StepContext
+from coral_lab.training.optimisation import TrainingStep, adamw, augmentation_seed, progress_at
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -112,7 +113,7 @@ def test_seeds_and_progress():
 
 
 def test_a_feature_checkpoint_in_the_earlier_format_still_resumes_exactly(tmp_path):
-    from coral_lab.io import atomic_torch_save, load_checkpoint
+    from coral_lab.core.io import atomic_torch_save, load_checkpoint
     from coral_lab.multibench.pretrain import pretrain_features
 
     data = load_dataset("digits")
@@ -130,7 +131,7 @@ def test_a_feature_checkpoint_in_the_earlier_format_still_resumes_exactly(tmp_pa
 
 def test_one_pretrain_entry_point_for_both_kinds_of_data(tmp_path):
     from coral_lab.multibench.pretrain import pretrain_features
-    from coral_lab.train import pretrain
+    from coral_lab.training.pretrain import pretrain
 
     data = load_dataset("digits")
     cfg = get_preset("ci", "digits")

@@ -1,4 +1,4 @@
-"""coral_lab.upgrade and scripts/upgrade_run_folders.py: older run folders brought to today's config layout."""
+"""coral_lab.config.upgrade and scripts/upgrade_run_folders.py: older run folders brought to today's config layout."""
 
 import json
 import shutil
@@ -9,9 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from coral_lab import runs
-from coral_lab.config import RunConfig, experiment_dict, get_preset, moved_fields
-from coral_lab.upgrade import run_folders_under, upgrade_run_folder
+from coral_lab.config import RunConfig, experiment_dict, get_preset, moved_fields, runs
+from coral_lab.config.upgrade import run_folders_under, upgrade_run_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from coral_lab.losses import info_nce
+from coral_lab.objectives.losses import info_nce
 from coral_lab.methods import Method, Representation
 from coral_lab.methods.base import BaselineModel, VectorEncoder
 

@@ -1,7 +1,7 @@
 """The run config: one typed tree for every data source and method, with the paper's values as defaults.
 
 A ``RunConfig`` is a few top-level fields (``preset``, ``method``, ``dataset``) and one section per
-component (``coral_lab.sections``): ``data``, ``augment``, ``model``, ``loss``, ``train``, ``probe``,
+component (``coral_lab.config.sections``): ``data``, ``augment``, ``model``, ``loss``, ``train``, ``probe``,
 ``baseline`` and, on feature data, ``finetune``. ``dataset`` picks the data source and with it the
 classes of the three source sections (``SOURCE_SECTIONS``): Trifeature images take ``DataConfig`` /
 ``AugmentConfig`` / ``ModelConfig``, a feature data set (MultiBench, digits) ``FeatureDataConfig`` /
@@ -65,7 +65,7 @@ from coral_lab.config.presets import (
 )
 from coral_lab.config.run_config import ConfigTree, RunConfig, require_trifeature
 from coral_lab.config.typecheck import check_types
-from coral_lab.sections import (
+from coral_lab.config.sections import (
     AugmentConfig,
     BaselineConfig,
     DataConfig,
@@ -74,8 +74,13 @@ from coral_lab.sections import (
     FeatureDataConfig,
     FeatureModelConfig,
     FinetuneConfig,
+    HELD_OUT,
+    MEMORISATION_CONTROL,
     LossConfig,
     ModelConfig,
+    PROTOCOL_LABELS,
+    PROTOCOLS,
+    PUBLISHED,
     ProbeConfig,
     TrainConfig,
 )
@@ -84,6 +89,7 @@ __all__ = [
     "RunConfig", "ConfigTree", "require_trifeature", "check_types", "require",
     "DataConfig", "AugmentConfig", "ModelConfig", "LossConfig", "TrainConfig", "ProbeConfig", "BaselineConfig",
     "FeatureDataConfig", "EncoderConfig", "FeatureModelConfig", "FeatureAugmentConfig", "FinetuneConfig",
+    "HELD_OUT", "PUBLISHED", "MEMORISATION_CONTROL", "PROTOCOLS", "PROTOCOL_LABELS",
     "TRIFEATURE", "IMAGES", "FEATURES", "DATA_SOURCES", "SOURCE_SECTIONS", "KIND_ONLY_SECTIONS", "source_kind",
     "PRESETS", "FEATURE_PRESETS", "TEACHING_DATA", "get_preset", "preset_names", "preset_from_env",
     "parse_value", "parse_mask_schedule", "overrides_from_args", "CLI_FLAGS", "TRIFEATURE_ONLY_FLAGS",

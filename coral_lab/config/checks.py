@@ -6,12 +6,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from coral_lab.device import COMPILE_MODES
+from coral_lab.core.device import COMPILE_MODES
 from coral_lab.data.pairs import PAIR_KINDS
-from coral_lab.losses import ORTHO_KINDS
-from coral_lab.masking import check_mask_ratio
-from coral_lab.published_probe import PROTOCOLS
-from coral_lab.sections import (
+from coral_lab.objectives.losses import ORTHO_KINDS
+from coral_lab.objectives.masking import check_mask_ratio
+from coral_lab.config.sections import PROTOCOLS
+from coral_lab.config.sections import (
     DataConfig,
     FeatureAugmentConfig,
     FeatureModelConfig,

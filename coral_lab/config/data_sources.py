@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 from coral_lab.data.features import DATASETS as FEATURE_DATASETS
-from coral_lab.sections import (
+from coral_lab.config.sections import (
     AugmentConfig,
     DataConfig,
     FeatureAugmentConfig,

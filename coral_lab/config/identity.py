@@ -1,6 +1,6 @@
 """A run's identity: the part of a config that decides what a run trains (``experiment_dict``), without
 the run-time settings (``RUNTIME_FIELDS``) and the fields whose default keeps older identities
-(``NEUTRAL_DEFAULTS``). ``coral_lab.runs.config_hash`` hashes it."""
+(``NEUTRAL_DEFAULTS``). ``coral_lab.config.runs.config_hash`` hashes it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import copy
 import dataclasses
 from typing import Any
 
-from coral_lab.published_probe import HELD_OUT
+from coral_lab.config.sections import HELD_OUT
 from coral_lab.config.data_sources import TRIFEATURE
 from coral_lab.config.legacy import field_holder
 

@@ -7,7 +7,7 @@ import ast
 from collections.abc import Mapping
 from typing import Any
 
-from coral_lab.masking import SCHEDULE_WORDS
+from coral_lab.objectives.masking import SCHEDULE_WORDS
 
 
 def parse_value(text: str) -> Any:

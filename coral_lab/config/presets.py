@@ -13,10 +13,10 @@ def _paper() -> RunConfig:
 
 
 def _quick() -> RunConfig:
-    # A first result in a lecture on a 2-core CPU, chosen by the study (coral_lab.study, docs/measured.md "Where the
-    # findings appear"): 32 px images and milder crops (scale 0.25-1: at 32 px an 8 % crop keeps ~9 x 9
-    # pixels, too few for texture); a narrow CNN with a stride-2 stem, so each modality is 2 x 2 tokens
-    # (4x cheaper per step than 4 x 4, and masking then hides a whole modality often enough to teach the
+    # A first result in a lecture on a 2-core CPU, chosen by the study (coral_lab.experiments.study,
+    # docs/measured.md "Where the findings appear"): 32 px images and milder crops (scale 0.25-1: at 32 px an 8 %
+    # crop keeps ~9 x 9 pixels, too few for texture); a narrow CNN with a stride-2 stem, so each modality is 2 x 2
+    # tokens (4x cheaper per step than 4 x 4, and masking then hides a whole modality often enough to teach the
     # texture -> color mapping); static 90 % masking (the paper's ratios, <= 75 %, teach no synergy at this
     # scale); lr 1e-3 for 10 epochs of 10,000 pairs.
     return RunConfig(preset="quick").replace(

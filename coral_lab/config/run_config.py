@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from coral_lab.io import atomic_write_text
-from coral_lab.masking import mask_ratio_at
-from coral_lab.published_probe import HELD_OUT
-from coral_lab.sections import (
+from coral_lab.core.io import atomic_write_text
+from coral_lab.objectives.masking import mask_ratio_at
+from coral_lab.config.sections import HELD_OUT
+from coral_lab.config.sections import (
     AugmentConfig,
     BaselineConfig,
     DataConfig,

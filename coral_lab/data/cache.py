@@ -33,7 +33,7 @@ import numpy as np
 
 from coral_lab import __version__
 from coral_lab.data import trifeature
-from coral_lab.io import sha256_file
+from coral_lab.core.io import sha256_file
 
 __all__ = [
     "TrifeatureSplit",

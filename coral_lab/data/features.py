@@ -26,8 +26,8 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from coral_lab.modalities import ModalitySpec
-from coral_lab.io import sha256_file
+from coral_lab.data.modalities import ModalitySpec
+from coral_lab.core.io import sha256_file
 
 __all__ = [
     "ENV_VAR",

@@ -238,7 +238,7 @@ class TrifeatureBenchmark:
     def probe_pairs(self, n_pairs: int) -> tuple[PairSet, PairSet]:
         """Unbiased probe pairs drawn as ``make_benchmark`` draws ``probe_train`` / ``probe_test``, with
         ``n_pairs`` of each (the test split's whole pool where it holds fewer): the probe sets a probe
-        with other sizes reads (``coral_lab.published_probe.PROBE_PAIRS``). With the benchmark's own
+        with other sizes reads (``coral_lab.evaluation.published_probe.PROBE_PAIRS``). With the benchmark's own
         sizes they are its ``probe_train`` and ``probe_test``."""
         train = build_pairs(self.data.train, n_pairs, "unbiased", self.mapping, derived_rng(self.seed, "probe_train"))
         test = build_pairs(self.data.test, n_pairs, "unbiased", self.mapping, derived_rng(self.seed, "probe_test"),

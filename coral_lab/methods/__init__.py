@@ -1,7 +1,7 @@
 """The pretraining methods compared in the paper's Table 1, selectable by name (``RunConfig.method``).
 
 - ``coral``: COrAL itself (``coral_lab.models.CoralModel``, whose ``training_loss`` applies
-  ``coral_lab.losses.coral_loss``).
+  ``coral_lab.objectives.losses.coral_loss``).
 - ``clip``: cross-modal InfoNCE between two unimodal embeddings (``clip.CLIPModel``).
 - ``comm``: CoMM, InfoNCE between augmented fused views and one-modality views (``comm.CoMMModel``).
 - ``infmasking``: CoMM plus masked copies aligned with the unmasked view (``infmasking.InfMaskingModel``).
@@ -9,7 +9,7 @@
 
 Every method is built from the same encoders (``model.encoder``), token converters, fusion
 transformer and projection heads as COrAL, and every one, COrAL included, follows the one method
-contract of ``coral_lab.training`` (``training_loss(view1, view2, ctx) -> (total, parts)``), so the
+contract of ``coral_lab.objectives.contract`` (``training_loss(view1, view2, ctx) -> (total, parts)``), so the
 training loop does not know which it trains.
 
 ``METHODS`` is the one registry: name -> ``Method`` (``coral_lab.methods.spec``), which each method's module
@@ -30,7 +30,7 @@ from coral_lab.config import RunConfig
 from coral_lab.methods import clip, comm, coral, factorcl, infmasking
 from coral_lab.methods.base import BaselineModel, Representation
 from coral_lab.methods.spec import Method
-from coral_lab.modalities import ModalitySpec
+from coral_lab.data.modalities import ModalitySpec
 
 __all__ = [
     "METHODS",

@@ -10,7 +10,7 @@ A baseline is an ``nn.Module`` subclass of ``BaselineModel``:
   no projection heads) whose concatenation the linear probe reads; ``subspaces`` lists the names.
 - ``uses_augmentation``: False for CLIP (it is trained on the un-augmented pair; the loop then passes
   the same images as both views).
-- the rest of the method contract that COrAL's model shares (``coral_lab.training``):
+- the rest of the method contract that COrAL's model shares (``coral_lab.objectives.contract``):
   ``training_loss(view1, view2, ctx)`` (this class: ``forward`` under ``ctx.autocast()`` with
   ``ctx.progress`` and ``ctx.generator``), ``mask_ratio_at(epoch, epochs, schedule)`` (the baseline's
   own fixed ``mask_ratio``) and ``from_config(cfg, modalities=None)``.
@@ -32,12 +32,12 @@ import torch
 from torch import Tensor, nn
 
 from coral_lab.config import RunConfig
-from coral_lab.modalities import ModalitySpec, image_modalities, modality_names
+from coral_lab.data.modalities import ModalitySpec, image_modalities, modality_names
 from coral_lab.models.checks import check_finite, check_view
 from coral_lab.models.encoders import TokenEncoder
 from coral_lab.models.fusion import FusionTransformer
 from coral_lab.models.token_encoders import build_token_encoder
-from coral_lab.training import StepContext
+from coral_lab.objectives.contract import StepContext
 
 __all__ = ["Representation", "BaselineModel", "TokenEncoder", "VectorEncoder"]
 
@@ -45,7 +45,7 @@ __all__ = ["Representation", "BaselineModel", "TokenEncoder", "VectorEncoder"]
 class Representation:
     """Named inference representations of one batch, e.g. ``{"fused": (B, D)}``.
 
-    The same two methods as ``coral_lab.embeddings.Embeddings``, so ``coral_lab.evaluate`` probes any
+    The same two methods as ``coral_lab.objectives.embeddings.Embeddings``, so ``coral_lab.evaluation.probe`` probes any
     method alike: ``parts()`` (the subspaces by name, in a fixed order) and ``concat()`` (all of them
     along features, the probe's Z).
     """

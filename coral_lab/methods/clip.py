@@ -26,12 +26,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from coral_lab.config import RunConfig, require
-from coral_lab.modalities import ModalitySpec
-from coral_lab.losses import check_matrix, check_pair
+from coral_lab.data.modalities import ModalitySpec
+from coral_lab.objectives.losses import check_matrix, check_pair
 from coral_lab.methods.base import BaselineModel, Representation, VectorEncoder
 from coral_lab.methods.spec import Method
 from coral_lab.models.heads import ProjectionHead
-from coral_lab.sections import BaselineConfig
+from coral_lab.config.sections import BaselineConfig
 
 __all__ = ["clip_loss", "CLIPModel", "METHOD"]
 

@@ -10,7 +10,7 @@ which the other modalities' tokens are dropped before fusion:
 
     z_full = g(T(E_1(X_1), ..., E_n(X_n))),      z_i = g(T(E_i(X_i)))      each (B, P).
 
-With InfoNCE the SimCLR form of ``coral_lab.losses.info_nce`` (temperature t, 2N - 2 negatives),
+With InfoNCE the SimCLR form of ``coral_lab.objectives.losses.info_nce`` (temperature t, 2N - 2 negatives),
 
     L_full = 1/2 [ InfoNCE(z'_full, z''_full) + InfoNCE(z''_full, z'_full) ] = InfoNCE(z'_full, z''_full)
     L_i    = 1/2 [ InfoNCE(z'_i, z''_full) + InfoNCE(z''_i, z'_full) ]                 i = 1..n
@@ -28,8 +28,8 @@ import torch
 from torch import Tensor, nn
 
 from coral_lab.config import RunConfig
-from coral_lab.modalities import ModalitySpec
-from coral_lab.losses import check_matrix, check_pair, info_nce
+from coral_lab.data.modalities import ModalitySpec
+from coral_lab.objectives.losses import check_matrix, check_pair, info_nce
 from coral_lab.methods.base import BaselineModel, Representation
 from coral_lab.methods.spec import Method
 from coral_lab.models.fusion import FusionTransformer

@@ -38,10 +38,10 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from coral_lab.config import RunConfig, require
-from coral_lab.modalities import ModalitySpec
+from coral_lab.data.modalities import ModalitySpec
 from coral_lab.methods.base import BaselineModel, Representation, VectorEncoder
 from coral_lab.methods.spec import Method
-from coral_lab.sections import BaselineConfig
+from coral_lab.config.sections import BaselineConfig
 
 __all__ = ["ConcatCritic", "nce_lower_bound", "club_upper_bound", "FactorCLModel", "METHOD"]
 

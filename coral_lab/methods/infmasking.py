@@ -36,12 +36,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from coral_lab.config import RunConfig, require
-from coral_lab.modalities import ModalitySpec
-from coral_lab.losses import check_temperature
-from coral_lab.masking import check_mask_ratio, exact_keep_mask
+from coral_lab.data.modalities import ModalitySpec
+from coral_lab.objectives.losses import check_temperature
+from coral_lab.objectives.masking import check_mask_ratio, exact_keep_mask
 from coral_lab.methods.comm import CoMMModel
 from coral_lab.methods.spec import Method
-from coral_lab.sections import BaselineConfig
+from coral_lab.config.sections import BaselineConfig
 
 __all__ = ["INFMASKING_TOTALS", "infmasking_loss", "infmasking_total", "lambda_at", "InfMaskingModel", "METHOD"]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 
 from torch import nn
 
-from coral_lab.sections import BaselineConfig
+from coral_lab.config.sections import BaselineConfig
 
 __all__ = ["Method"]
 
@@ -28,8 +28,8 @@ class Method:
 
     Attributes:
         name: the key ``RunConfig.method`` and ``--method`` use (lower case, a Python identifier).
-        display_name: the name tables print; the paper's tables use the same (``coral_lab.paper``).
-        model: the class, following the method contract of ``coral_lab.training``
+        display_name: the name tables print; the paper's tables use the same (``coral_lab.core.paper``).
+        model: the class, following the method contract of ``coral_lab.objectives.contract``
             (``from_config(cfg, modalities=None)``, ``training_loss``, ``subspace_names(n_modalities)``).
         published_optimiser: (lr, weight decay) of the method's published Trifeature runs, which
             ``coral_lab.methods.with_method`` applies at the paper preset; None keeps the preset's.

@@ -60,7 +60,8 @@ def check_view(
             raise TypeError(f"{label(i)} must be a torch.Tensor, got {type(x).__name__}")
         if not x.is_floating_point():
             hint = "" if names else (
-                "; convert uint8 images with coral_lab.augment.to_model_input (or .float() / 255 and normalise them)"
+                "; convert uint8 images with coral_lab.inputs.augment.to_model_input "
+                "(or .float() / 255 and normalise them)"
             )
             raise TypeError(f"{label(i)} must be a floating-point tensor, got dtype {x.dtype}{hint}")
         if tuple(x.shape[1:]) != tuple(shapes[i]) or x.dim() != 1 + len(shapes[i]):

@@ -10,9 +10,9 @@ For each modality i there are two pathways, each with its own encoder:
 
 Pretraining (``forward``) passes Z^SR and every Z_i^U through projection heads and returns one
 ``Embeddings`` per view for the loss (eq. 3-4, 7-8); ``training_loss`` is the whole step of the method
-contract (``coral_lab.training``): modality halves, masked forward, ``coral_loss`` -> (total, parts). Inference (``embed``) returns the representations
-before the heads, with no masking; ``embed(x).concat()`` is Z = (Z^SR, Z_1^U, ..., Z_n^U), the probe
-feature.
+contract (``coral_lab.objectives.contract``): modality halves, masked forward, ``coral_loss`` -> (total,
+parts). Inference (``embed``) returns the representations before the heads, with no masking;
+``embed(x).concat()`` is Z = (Z^SR, Z_1^U, ..., Z_n^U), the probe feature.
 """
 
 from __future__ import annotations
@@ -23,19 +23,25 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from coral_lab import distributed
+from coral_lab.core import distributed
 from coral_lab.config import LossConfig, ModelConfig
-from coral_lab.embeddings import Embeddings
-from coral_lab.losses import coral_loss, loss_part_names
-from coral_lab.masking import apply_token_mask, check_mask_ratio, mask_ratio_at, split_modalities, token_keep_mask
+from coral_lab.objectives.embeddings import Embeddings
+from coral_lab.objectives.losses import coral_loss, loss_part_names
+from coral_lab.objectives.masking import (
+    apply_token_mask,
+    check_mask_ratio,
+    mask_ratio_at,
+    split_modalities,
+    token_keep_mask,
+)
 from coral_lab.models.checks import check_finite, check_view, same_device
-from coral_lab.modalities import ModalitySpec, image_modalities, modality_names
+from coral_lab.data.modalities import ModalitySpec, image_modalities, modality_names
 from coral_lab.models.fusion import FusionTransformer
 from coral_lab.models.heads import ProjectionHead
 from coral_lab.models.token_encoders import build_token_encoder
 from coral_lab.models.unique import UniquePathway
-from coral_lab.sections import FeatureModelConfig
-from coral_lab.training import StepContext
+from coral_lab.config.sections import FeatureModelConfig
+from coral_lab.objectives.contract import StepContext
 
 __all__ = ["CoralModel", "tie_initial_weights"]
 
@@ -97,7 +103,7 @@ class CoralModel(nn.Module):
             ``training_loss`` applies; not part of the weights.
     """
 
-    uses_augmentation = True  # the method contract (coral_lab.training): trained on augmented views
+    uses_augmentation = True  # the method contract (coral_lab.objectives.contract): trained on augmented views
     progress_parts = ("loss", "shared", "unique", "orthogonal")
 
     @classmethod
@@ -195,7 +201,7 @@ class CoralModel(nn.Module):
         n = self.n_modalities
         hint = (
             f"halves must be two disjoint, non-empty tuples of modality indices covering range({n}), "
-            f"e.g. ((0,), (1,)) or coral_lab.masking.split_modalities(n, generator)"
+            f"e.g. ((0,), (1,)) or coral_lab.objectives.masking.split_modalities(n, generator)"
         )
         if isinstance(halves, (str, bytes)) or not isinstance(halves, Sequence) or len(halves) != 2:
             raise ValueError(f"{hint}; got {halves!r}")
@@ -330,7 +336,7 @@ class CoralModel(nn.Module):
 
     @property
     def loss_parts(self) -> tuple[str, ...]:
-        """The named parts of ``training_loss`` (``coral_lab.losses.loss_part_names``), logged per epoch."""
+        """The named parts of ``training_loss`` (``coral_lab.objectives.losses.loss_part_names``), logged per epoch."""
         return tuple(loss_part_names(self.n_modalities))
 
     @classmethod
@@ -345,7 +351,7 @@ class CoralModel(nn.Module):
 
     @staticmethod
     def mask_ratio_at(epoch: int, epochs: int, schedule) -> float:
-        """This epoch's masking ratio under ``train.mask_schedule`` (``coral_lab.masking.mask_ratio_at``)."""
+        """This epoch's masking ratio under ``train.mask_schedule`` (``coral_lab.objectives.masking.mask_ratio_at``)."""
         return mask_ratio_at(epoch, epochs, schedule)
 
     def training_loss(self, view1: Sequence[Tensor], view2: Sequence[Tensor],

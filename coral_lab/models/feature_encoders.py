@@ -20,8 +20,8 @@ from collections import OrderedDict
 import torch
 from torch import Tensor, nn
 
-from coral_lab.sections import EncoderConfig
-from coral_lab.modalities import ModalitySpec
+from coral_lab.config.sections import EncoderConfig
+from coral_lab.data.modalities import ModalitySpec
 
 __all__ = [
     "SequenceTransformer",

@@ -20,9 +20,9 @@ from collections.abc import Callable
 from torch import nn
 
 from coral_lab.config import ModelConfig
-from coral_lab.modalities import IMAGE, MODALITY_KINDS, ModalitySpec
+from coral_lab.data.modalities import IMAGE, MODALITY_KINDS, ModalitySpec
 from coral_lab.models.encoders import TokenEncoder
-from coral_lab.sections import FeatureModelConfig
+from coral_lab.config.sections import FeatureModelConfig
 from coral_lab.models.feature_encoders import FeatureTokenEncoder
 
 __all__ = ["TOKEN_ENCODERS", "build_token_encoder"]

@@ -8,15 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
-from coral_lab import runs
-from coral_lab.config import RunConfig
-from coral_lab.device import describe_device, resolve_device
-from coral_lab.io import atomic_write_text
+from coral_lab.config import RunConfig, runs
+from coral_lab.core.device import describe_device, resolve_device
+from coral_lab.core.io import atomic_write_text
 from coral_lab.data.features import load_dataset
 from coral_lab.multibench.protocol import format_table2, raw_feature_probe, run_table2
 from coral_lab.methods import display_name
-from coral_lab.paper import PAPER_SEEDS
-from coral_lab.provenance import git_commit, provenance, write_sidecar
+from coral_lab.core.paper import PAPER_SEEDS
+from coral_lab.config.provenance import git_commit, provenance, write_sidecar
 
 __all__ = ["reproduce_features"]
 

@@ -21,16 +21,16 @@ import pandas as pd
 import torch
 from sklearn.metrics import accuracy_score
 
-from coral_lab.evaluate import feature_sets, fit_probe
-from coral_lab.io import atomic_torch_save, atomic_write_text
-from coral_lab.masking import split_modalities
+from coral_lab.evaluation.probe import feature_sets, fit_probe
+from coral_lab.core.io import atomic_torch_save, atomic_write_text
+from coral_lab.objectives.masking import split_modalities
 from coral_lab.models import CoralModel
-from coral_lab.data.feature_augment import augment_modalities
+from coral_lab.inputs.feature_augment import augment_modalities
 from coral_lab.config import RunConfig
 from coral_lab.data.features import FeatureDataset
 from coral_lab.multibench.probe import extract_embeddings
 from coral_lab.multibench.supcon import supcon_coral_loss
-from coral_lab.training import adamw, augmentation_seed
+from coral_lab.training.optimisation import adamw, augmentation_seed
 
 __all__ = ["FinetuneResult", "finetune", "validation_accuracy"]
 

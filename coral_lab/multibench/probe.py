@@ -1,7 +1,8 @@
 """Linear probes on frozen features of a feature-data model (the Table 2 protocol's evaluation).
 
 Features are the inference representations (no augmentation, no masking, before the heads):
-Z = (Z^SR, Z_1^U, ..., Z_n^U), eq. 2. The probe is ``coral_lab.evaluate``'s (``fit_probe``, C from ``choose_C``),
+Z = (Z^SR, Z_1^U, ..., Z_n^U), eq. 2. The probe is ``coral_lab.evaluation.probe``'s (``fit_probe``, C from
+``choose_C``),
 but these data sets come with their own validation split, so C is chosen on it (accuracy), the probe is
 fitted on the train split only, and the test split is used once.
 Table 2 reports accuracy; balanced accuracy is reported beside it.
@@ -17,16 +18,16 @@ import torch
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
 from coral_lab.config import ProbeConfig
-from coral_lab.evaluate import choose_C
+from coral_lab.evaluation.probe import choose_C
 from coral_lab.data.features import FeatureDataset, FeatureSplit
-from coral_lab.sources import FEATURE_TASK, feature_batches, feature_probe_data, frozen_features, model_device
+from coral_lab.inputs.sources import FEATURE_TASK, feature_batches, feature_probe_data, frozen_features, model_device
 
 __all__ = ["extract_embeddings", "probe_splits", "probe_feature_model", "raw_features"]
 
 
 def extract_embeddings(model: torch.nn.Module, split: FeatureSplit, batch_size: int = 512) -> dict[str, np.ndarray]:
     """``{"shared": (N, D), "unique1": (N, D/2), ...}`` from ``model.embed`` in eval mode, no augmentation
-    (``coral_lab.sources.frozen_features`` of the split's batches)."""
+    (``coral_lab.inputs.sources.frozen_features`` of the split's batches)."""
     return frozen_features(model, feature_batches(split, model_device(model), batch_size))
 
 

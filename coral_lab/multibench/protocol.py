@@ -12,17 +12,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from coral_lab import runs
-from coral_lab.evaluate import seed_std
+from coral_lab.config import runs
+from coral_lab.evaluation.probe import seed_std
 from coral_lab.methods import display_name
-from coral_lab.paper import PAPER_FINETUNE, PAPER_TABLE2, SPREAD_NOTE
-from coral_lab.io import atomic_write_text
+from coral_lab.core.paper import PAPER_FINETUNE, PAPER_TABLE2, SPREAD_NOTE
+from coral_lab.core.io import atomic_write_text
 from coral_lab.config import RunConfig
 from coral_lab.data.features import FeatureDataset
 from coral_lab.multibench.finetune import finetune
 from coral_lab.multibench.pretrain import load_feature_model, pretrain_features
 from coral_lab.multibench.probe import probe_feature_model, probe_splits, raw_features
-from coral_lab.protocol import check_seeds
+from coral_lab.evaluation.protocol import check_seeds
 
 __all__ = ["run_feature_unit", "run_table2", "summarize_table2", "format_table2",
            "raw_feature_probe", "compare_methods"]
@@ -45,7 +45,7 @@ def run_feature_unit(
         raise ValueError(f"fine-tuning is COrAL-only; method is {cfg.method!r}: run without fine-tuning")
     unit_cfg = cfg.replace(train={"seed": seed})
     unit_dir = runs.unit_dir(out_dir, seed)
-    # saved rows count only when written for this folder's current training and this config (coral_lab.runs)
+    # saved rows count only when written for this folder's current training and this config (coral_lab.config.runs)
     saved = [runs.read_table(unit_dir, runs.PROBE, unit_cfg)]
     if with_finetune:
         saved.append(runs.read_table(unit_dir, FINETUNE_PROBE, unit_cfg))
@@ -104,8 +104,8 @@ def run_table2(
 
 
 def summarize_table2(rows: pd.DataFrame, dataset: str, method: str = "COrAL") -> pd.DataFrame:
-    """Mean +- std (``coral_lab.evaluate.seed_std``: np.std, ddof 0) over seeds per (stage, features), with the paper's number for ``method`` (a
-    ``PAPER_TABLE2`` row name) where there is one."""
+    """Mean +- std (``coral_lab.evaluation.probe.seed_std``: np.std, ddof 0) over seeds per (stage, features),
+    with the paper's number for ``method`` (a ``PAPER_TABLE2`` row name) where there is one."""
     out = []
     for (stage, feats), g in rows.groupby(["stage", "features"], sort=False):
         paper = (PAPER_TABLE2[method].get(dataset) if stage == "pretrained" and feats == "Z"

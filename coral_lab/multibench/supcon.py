@@ -9,7 +9,7 @@ embeddings are stacked and, for anchor k with positives P(k) and candidate set A
 - ``positives="self"``: P(k) = only k's other view; the other same-class rows are removed from A(k)
   (neutral: neither positive nor negative), as the paper's option for heterogeneous classes.
 
-With all labels distinct both modes equal ``coral_lab.losses.info_nce``. ``supcon_coral_loss`` replaces
+With all labels distinct both modes equal ``coral_lab.objectives.losses.info_nce``. ``supcon_coral_loss`` replaces
 the InfoNCE terms of eq. 3 by this loss and keeps the orthogonality term with its own weight.
 """
 
@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from coral_lab.embeddings import Embeddings
-from coral_lab.losses import orthogonality_loss
+from coral_lab.objectives.embeddings import Embeddings
+from coral_lab.objectives.losses import orthogonality_loss
 
 __all__ = ["POSITIVES", "supcon_loss", "supcon_coral_loss"]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from coral_lab.io import atomic_write
+from coral_lab.core.io import atomic_write
 from coral_lab.data.features import DATASETS, VISION_DIM
 
 __all__ = ["synthetic_affect", "synthetic_mimic", "write_synthetic"]

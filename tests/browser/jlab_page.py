@@ -109,12 +109,12 @@ class LabPage:
         return path
 
     def screenshot_with_provenance(self, name: str, target: Locator | None, command: str) -> Path:
-        """``screenshot`` plus a provenance sidecar (``coral_lab.provenance``) next to the PNG."""
+        """``screenshot`` plus a provenance sidecar (``coral_lab.config.provenance``) next to the PNG."""
         from importlib.metadata import version
 
         from coral_lab.config import get_preset
-        from coral_lab.device import describe_device, resolve_device
-        from coral_lab.provenance import provenance, write_sidecar
+        from coral_lab.core.device import describe_device, resolve_device
+        from coral_lab.config.provenance import provenance, write_sidecar
 
         path = self.screenshot(name, target)
         browser = self.page.context.browser

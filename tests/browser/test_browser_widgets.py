@@ -5,7 +5,7 @@
   settings the sliders show, and that the comparison chart gains that trial's bars with the table's
   scores.
 - Notebook 01 (PID): move the mixture sliders and check that the printed atoms follow
-  ``coral_lab.pid`` computed here for the weights the sliders show, ending at pure XOR (1 bit of
+  ``coral_lab.teaching.pid`` computed here for the weights the sliders show, ending at pure XOR (1 bit of
   synergy).
 
 Both also get the checks of ``test_browser_notebooks.py`` (no cell error, widgets rendered, no
@@ -20,7 +20,7 @@ from jlab_page import TRIAL_TIMEOUT, UPDATE_TIMEOUT
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
-from coral_lab import pid
+from coral_lab.teaching import pid
 
 # -- helpers: read what the page shows ------------------------------------------------------------
 
