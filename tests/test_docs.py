@@ -42,3 +42,37 @@ def test_no_page_sends_the_reader_to_a_readme_section_that_moved():
         offenders += [f"{path.name}: README ... section {m}" for m in moved
                       if re.search(rf"README'?s?,? \(?sections? \"?{m}", text)]
     assert offenders == []
+
+
+def _resolves(dotted: str) -> bool:
+    """Whether ``coral_lab.x.y.name`` names a module of the package, or an attribute of one."""
+    import importlib
+
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ModuleNotFoundError:
+            continue
+        for name in parts[i:]:
+            if not hasattr(obj, name):
+                return False
+            obj = getattr(obj, name)
+        return True
+    return False
+
+
+def test_the_resolver_tells_a_moved_name():
+    assert _resolves("coral_lab.objectives.losses.info_nce") and _resolves("coral_lab.config.runs")
+    assert not _resolves("coral_lab.losses.info_nce")  # the path before the package had subpackages
+    assert not _resolves("coral_lab.methods.PUBLISHED_OPTIMISER")
+
+
+def test_every_dotted_coral_lab_name_in_the_docs_and_notebooks_resolves():
+    # a module or a function that moves or is renamed leaves its old dotted name in the prose behind it
+    pages = [ROOT / "README.md", ROOT / "STUDENTS.md", *(ROOT / "docs").glob("*.md"),
+             *(ROOT / "notebooks").glob("*.ipynb"), *(ROOT / "notebooks" / "student").glob("*.ipynb")]
+    names = {m.group(0).rstrip(".") for page in pages
+             for m in re.finditer(r"(?<![\w./-])coral_lab(?:\.[A-Za-z_]\w*)+", page.read_text())}
+    assert len(names) > 20
+    assert sorted(n for n in names if not _resolves(n)) == []

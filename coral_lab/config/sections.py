@@ -235,7 +235,7 @@ class TrainConfig:
     # set has one training split and keeps "unbiased"
     train_set: str = "unbiased"
     # "constant" (paper and released code: no schedule) or "cosine" (linear warm-up over the first 5 % of
-    # the steps, then cosine decay to 0; coral_lab.training.pretrain.lr_at)
+    # the steps, then cosine decay to 0; coral_lab.training.optimisation.lr_at)
     lr_schedule: str = "constant"
     seed: int = 42
     amp: bool = True  # bf16 autocast of the pretraining forward on CUDA; ignored on the CPU
