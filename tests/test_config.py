@@ -1,11 +1,12 @@
 import json
+import math
 
 import re
 
 import pytest
 
-from coral_lab.config import PRESETS, RunConfig, get_preset, preset_from_env
-from coral_lab.methods import check_config
+from coral_lab.config import PRESETS, RunConfig, get_preset, moved_fields, preset_from_env
+from coral_lab.methods import check_config, settings_of, with_method
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -49,7 +50,7 @@ def test_both_run_configs_share_one_config_tree():
 
     trifeature, digits = get_preset("ci"), get_preset("ci", "digits")
     assert type(trifeature) is type(digits) is RunConfig and isinstance(digits, ConfigTree)
-    assert trifeature.section_names() == ["data", "augment", "model", "loss", "train", "probe", "baseline"]
+    assert trifeature.section_names() == ["data", "augment", "model", "loss", "train", "probe"]
     assert digits.section_names() == [*trifeature.section_names(), "finetune"]
     for cfg in (trifeature, digits):
         with pytest.raises(ValueError, match=r"^unknown config section 'optim'; valid: \[.*'loss'"):
@@ -112,50 +113,96 @@ def test_preset_from_env(monkeypatch):
 
 def test_method_round_trips_and_defaults_to_coral(tmp_path):
     cfg = get_preset("ci")
-    assert cfg.method == "coral"
-    clip = cfg.replace(method="clip", baseline={"infmasking_views": 4})
-    clip.to_json(tmp_path / "c.json")
+    assert cfg.method == "coral" and cfg.settings == {}
+    infm = cfg.replace(method="infmasking", settings={"views": 4})
+    infm.to_json(tmp_path / "c.json")
     back = RunConfig.from_json(tmp_path / "c.json")
-    assert back == clip and back.method == "clip" and back.baseline.infmasking_views == 4
-    # a config.json written before methods existed is COrAL with the default baseline settings
+    assert back == infm and back.method == "infmasking" and back.settings == {"views": 4}
+    # a config.json written before methods existed is COrAL, with no settings of its own
     d = cfg.to_dict()
-    del d["method"], d["baseline"]
+    del d["method"], d["settings"]
     assert RunConfig.from_dict(d) == cfg
     # the config checks a name's form; which names and settings are valid, the method registry says
     with pytest.raises(ValueError, match="method must be a method's name"):
         cfg.replace(method="BYOL 2")
     with pytest.raises(ValueError, match="valid methods"):
         check_config(cfg.replace(method="byol"))
-    with pytest.raises(ValueError, match="infmasking_ratio"):
-        check_config(cfg.replace(baseline={"infmasking_ratio": 1.0}).validate())
+    with pytest.raises(ValueError, match="settings.ratio"):
+        check_config(cfg.replace(method="infmasking", settings={"ratio": 1.0}).validate())
+
+
+def test_settings_is_a_mapping_of_plain_values_merged_by_replace(tmp_path):
+    cfg = get_preset("ci").replace(method="infmasking", settings={"views": 4})
+    assert cfg.replace(settings={"ratio": 0.5}).settings == {"views": 4, "ratio": 0.5}  # merged, not replaced
+    for bad, match in (([1, 2], "settings must be a mapping"), ({"Views": 4}, "a setting's name"),
+                       ({"views": [4]}, "settings.views must be a number")):
+        with pytest.raises(ValueError, match=match):
+            cfg.replace(settings=bad)
+        d = cfg.to_dict()
+        d["settings"] = bad
+        with pytest.raises(ValueError, match=match):
+            RunConfig.from_dict(d)
+    broken = get_preset("ci")
+    broken.settings = "views=4"  # set by hand, past replace: validate still stops it
+    with pytest.raises(ValueError, match="settings must be"):
+        broken.validate()
 
 
 def test_published_code_choices_are_the_defaults():
     cfg = get_preset("paper")
     assert (cfg.model.init, cfg.model.fusion_activation, cfg.model.attention_pool) == ("published", "quick_gelu", "unscaled")
-    assert cfg.probe.class_weight is None and cfg.baseline.infmasking_total == "mean"
+    assert cfg.probe.class_weight is None and settings_of(with_method(cfg, "infmasking")).total == "mean"
     for field, value in (("init", "xavier"), ("fusion_activation", "relu"), ("attention_pool", "mean")):
         with pytest.raises(ValueError, match=f"model.{field}"):
             cfg.replace(model={field: value}).validate()
-    with pytest.raises(ValueError, match="infmasking_total"):
-        check_config(cfg.replace(baseline={"infmasking_total": "sum"}).validate())
+    with pytest.raises(ValueError, match="settings.total"):
+        check_config(with_method(cfg, "infmasking").replace(settings={"total": "sum"}).validate())
+
+
+def _old_layout(d: dict, **baseline_changes) -> dict:
+    """A config dict as coral_lab wrote it before the methods' own settings: one shared ``baseline``
+    section with every method's settings, named ``<method>_<setting>``, at the defaults of that day."""
+    old = {k: v for k, v in d.items() if k != "settings"}
+    old["baseline"] = {"clip_logit_scale_init": math.log(1 / 0.07), "clip_logit_scale_max": math.log(100.0),
+                       "infmasking_views": 6, "infmasking_ratio": 0.7, "infmasking_lambda": 1.0,
+                       "infmasking_total": "mean", "factorcl_critic_hidden": None, **baseline_changes}
+    return old
 
 
 def test_a_saved_config_without_the_new_fields_reads_as_the_code_that_wrote_it(tmp_path):
     # a config.json written before init / fusion_activation / attention_pool / infmasking_total existed
-    old = get_preset("quick").to_dict()
+    old = {**_old_layout(get_preset("quick").to_dict()), "method": "infmasking"}
     for section, name in (("model", "init"), ("model", "fusion_activation"), ("model", "attention_pool"),
                           ("baseline", "infmasking_total")):
         del old[section][name]
     (tmp_path / "config.json").write_text(json.dumps(old))
     cfg = RunConfig.from_json(tmp_path / "config.json")
     assert (cfg.model.init, cfg.model.fusion_activation, cfg.model.attention_pool) == ("independent", "gelu", "scaled")
-    assert cfg.baseline.infmasking_total == "comm_plus_half"
-    assert cfg.experiment_dict() != get_preset("quick").experiment_dict()  # never mistaken for a new run
+    assert cfg.settings["total"] == "comm_plus_half"
+    today = with_method(get_preset("quick"), "infmasking")
+    assert cfg.experiment_dict() != today.experiment_dict()  # never mistaken for a new run
     # a section that is absent altogether takes today's defaults; a dict that is not a mapping is refused
     assert RunConfig.from_dict({"preset": "quick"}).model.init == "published"
     with pytest.raises(ValueError, match="mapping"):
         RunConfig.from_dict([1, 2])
+
+
+def test_the_shared_baseline_section_of_older_files_becomes_the_run_s_own_settings():
+    """Before 2026-12 every config had a ``baseline`` section with every method's prefixed settings; an old
+    file reads with only its own method's, under their short names, and reads as today's config of it."""
+    base = get_preset("quick")
+    for method, changes, expected in (
+            ("coral", {}, {}),
+            ("clip", {"clip_logit_scale_max": 3.0}, {"logit_scale_init": math.log(1 / 0.07), "logit_scale_max": 3.0}),
+            ("infmasking", {"infmasking_views": 4, "infmasking_lambda": 0.5},
+             {"views": 4, "ratio": 0.7, "lam": 0.5, "total": "mean"}),
+            ("factorcl", {"factorcl_critic_hidden": 64}, {"critic_hidden": 64}),
+            ("comm", {"infmasking_views": 9}, {})):
+        old = {**_old_layout(base.to_dict(), **changes), "method": method}
+        cfg = RunConfig.from_dict(old)
+        assert cfg.settings == expected, method
+        assert cfg == check_config(with_method(base, method).replace(settings=expected)), method
+        assert moved_fields(old) == [("baseline",)] and moved_fields(cfg.to_dict()) == []
 
 
 def test_pretrain_identity_leaves_out_the_probe_section():

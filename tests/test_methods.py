@@ -299,11 +299,11 @@ def test_infmasking_total_is_the_published_mean_of_its_five_terms():
     # the model's total follows the configured kind, from the same parts
     for kind in ("mean", "comm_plus_half"):
         torch.manual_seed(0)
-        model = build_model(tiny_cfg("infmasking").replace(baseline={"infmasking_total": kind})).train()
+        model = build_model(tiny_cfg("infmasking").replace(settings={"total": kind})).train()
         total, parts = step_loss(model, images(0), images(1))
         want = (3 * parts["comm"] + 2 * parts["masked"]) / 5 if kind == "mean" else parts["comm"] + parts["masked"]
         assert total.item() == pytest.approx(want.item(), rel=1e-6)
-    assert get_preset("ci").baseline.infmasking_total == "mean"
+    assert with_method(get_preset("ci"), "infmasking").settings["total"] == "mean"
 
 
 def test_unknown_method_is_rejected_with_the_valid_names():

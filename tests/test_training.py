@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from coral_lab.config import get_preset
-from coral_lab.methods import METHODS, build_model
+from coral_lab.methods import METHODS, build_model, get_method
 from coral_lab.data.features import load_dataset
 from coral_lab.multibench.pretrain import build_feature_model
 from coral_lab.objectives.contract import StepContext
@@ -65,7 +65,7 @@ def test_the_schedule_is_coral_s_and_a_baseline_logs_its_own_ratio():
     coral = build_model(cfg)
     assert [coral.mask_ratio_at(e, 4, "paper") for e in range(4)] == [0.05, 0.35, 0.55, 0.75]
     infmasking = build_model(cfg.replace(method="infmasking"))
-    assert infmasking.mask_ratio_at(0, 4, "paper") == cfg.baseline.infmasking_ratio
+    assert infmasking.mask_ratio_at(0, 4, "paper") == get_method("infmasking").settings().ratio == 0.7
 
 
 def test_coral_training_loss_uses_its_loss_config():

@@ -1,6 +1,7 @@
 """coral_lab.config.upgrade and scripts/upgrade_run_folders.py: older run folders brought to today's config layout."""
 
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import pytest
 
 from coral_lab.config import RunConfig, experiment_dict, get_preset, moved_fields, runs
 from coral_lab.config.upgrade import run_folders_under, upgrade_run_folder
+from coral_lab.methods import with_method
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,6 +57,41 @@ def test_an_old_feature_folder_is_upgraded_and_its_scores_read_as_current(tmp_pa
     saved = json.loads((folder / runs.CONFIG).read_text())
     assert RunConfig.from_dict(saved) == cfg and moved_fields(saved) == [] and "data_path" not in saved
     assert upgrade_run_folder(folder) == []  # idempotent
+
+
+def _with_shared_baseline(d: dict, method: str) -> dict:
+    """A config dict as coral_lab wrote it before the methods' own settings: the shared ``baseline`` section of
+    that day, every method's settings named ``<method>_<setting>`` (independently spelled out)."""
+    out = {k: v for k, v in d.items() if k != "settings"}
+    out["method"] = method
+    out["baseline"] = {"clip_logit_scale_init": math.log(1 / 0.07), "clip_logit_scale_max": math.log(100.0),
+                       "infmasking_views": 6, "infmasking_ratio": 0.7, "infmasking_lambda": 1.0,
+                       "infmasking_total": "mean", "factorcl_critic_hidden": None}
+    return out
+
+
+def test_an_old_trifeature_folder_with_the_shared_baseline_section_is_upgraded(tmp_path):
+    """Its config takes the run's method's own settings, and both probe tables (held out, and the published
+    replica's, written for the config probed under that protocol) keep their scores as current."""
+    cfg = with_method(get_preset("ci"), "infmasking")
+    folder = runs.claim(tmp_path / "tri")
+    old = _with_shared_baseline(cfg.to_dict(), "infmasking")
+    (folder / runs.CONFIG).write_text(json.dumps(old))
+    runs.new_run_id(folder, "r1")
+    published = {**old, "probe": {**old["probe"], "protocol": "published"}}
+    tables = {runs.PROBE: (old, cfg), "probe_published.csv": (published, cfg.replace(probe={"protocol": "published"}))}
+    for name, (old_dict, _) in tables.items():
+        pd.DataFrame({"features": ["Z"], "accuracy": [71.5]}).assign(
+            run_id="r1", config_hash=runs.config_hash(experiment_dict(old_dict))).to_csv(folder / name, index=False)
+    assert all(runs.read_table(folder, name, today) is None for name, (_, today) in tables.items())  # stale
+    lines = upgrade_run_folder(folder)
+    assert len(lines) == 3 and lines[-1].startswith(str(folder / runs.CONFIG))
+    for name, (_, today) in tables.items():
+        rows = runs.read_table(folder, name, today)
+        assert rows is not None and list(rows["accuracy"]) == [71.5]
+    saved = json.loads((folder / runs.CONFIG).read_text())
+    assert "baseline" not in saved and saved["settings"] == {"views": 6, "ratio": 0.7, "lam": 1.0, "total": "mean"}
+    assert RunConfig.from_dict(saved) == cfg and upgrade_run_folder(folder) == []
 
 
 def test_a_trifeature_folder_and_the_committed_results_are_already_current(tmp_path):

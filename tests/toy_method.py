@@ -3,17 +3,28 @@ registers it and trains it through the command line).
 
 ``toy``: one encoder per modality (COrAL's token encoder + a one-modality fusion transformer, i.e. the
 baselines' ``VectorEncoder``), the modalities' vectors concatenated, InfoNCE between the two augmented
-views of the pair; its one setting is a temperature multiplier kept in the shared sections (none of its
-own in ``baseline``), so ``check_settings`` has nothing to check.
+views of the pair at the shared temperature times its one setting of its own, ``temperature_scale``
+(``--set settings.temperature_scale=2``), which its ``Settings`` declares, defaults and checks.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 
 from coral_lab.objectives.losses import info_nce
 from coral_lab.methods import Method, Representation
 from coral_lab.methods.base import BaselineModel, VectorEncoder
+
+
+@dataclass
+class Settings:
+    temperature_scale: float = 1.0  # the InfoNCE temperature is the loss section's times this
+
+    def check(self) -> None:
+        if not self.temperature_scale > 0:
+            raise ValueError(f"settings.temperature_scale must be > 0, got {self.temperature_scale!r}")
 
 
 class ToyModel(BaselineModel):
@@ -24,6 +35,7 @@ class ToyModel(BaselineModel):
 
     def __init__(self, cfg, modalities=None) -> None:
         super().__init__(cfg, modalities)
+        self.temperature = self.temperature * METHOD.read_settings(cfg).temperature_scale
         self.encoders = torch.nn.ModuleList(VectorEncoder(cfg.model, self.token_encoder(i))
                                             for i in range(self.n_modalities))
 
@@ -39,4 +51,4 @@ class ToyModel(BaselineModel):
         return Representation({"joint": self._joint(self.check_view(x, "x"))})
 
 
-METHOD = Method("toy", "Toy", ToyModel)
+METHOD = Method("toy", "Toy", ToyModel, settings=Settings)

@@ -1,8 +1,9 @@
 """The run config: one typed tree for every data source and method, with the paper's values as defaults.
 
 A ``RunConfig`` is a few top-level fields (``preset``, ``method``, ``dataset``) and one section per
-component (``coral_lab.config.sections``): ``data``, ``augment``, ``model``, ``loss``, ``train``, ``probe``,
-``baseline`` and, on feature data, ``finetune``. ``dataset`` picks the data source and with it the
+component (``coral_lab.config.sections``): ``data``, ``augment``, ``model``, ``loss``, ``train``, ``probe``
+and, on feature data, ``finetune``; ``settings`` holds the run's method's own settings (a mapping the
+method's ``Settings`` class reads and checks: ``coral_lab.methods``). ``dataset`` picks the data source and with it the
 classes of the three source sections (``SOURCE_SECTIONS``): Trifeature images take ``DataConfig`` /
 ``AugmentConfig`` / ``ModelConfig``, a feature data set (MultiBench, digits) ``FeatureDataConfig`` /
 ``FeatureAugmentConfig`` / ``FeatureModelConfig``; the other sections are the same for every source.
@@ -19,7 +20,8 @@ Named presets, per data source (``get_preset(name, dataset)``):
 
 A ``RunConfig`` round-trips to JSON (``to_json`` / ``from_json``) and is saved next to every
 checkpoint and result file; files written by older versions are read in today's layout
-(``LEGACY_MOVES``, ``LEGACY_VALUES``).
+(``LEGACY_MOVES``, ``LEGACY_VALUES``, the shared ``baseline`` section of files from before the methods' own
+settings: ``config.legacy``).
 
 The package, one module a job: ``data_sources`` (the sources and their section classes), ``run_config``
 (``ConfigTree``, ``RunConfig``), ``checks`` (value checks and named choices), ``typecheck`` (types
@@ -67,7 +69,6 @@ from coral_lab.config.run_config import ConfigTree, RunConfig, require_trifeatur
 from coral_lab.config.typecheck import check_types
 from coral_lab.config.sections import (
     AugmentConfig,
-    BaselineConfig,
     DataConfig,
     EncoderConfig,
     FeatureAugmentConfig,
@@ -87,7 +88,7 @@ from coral_lab.config.sections import (
 
 __all__ = [
     "RunConfig", "ConfigTree", "require_trifeature", "check_types", "require",
-    "DataConfig", "AugmentConfig", "ModelConfig", "LossConfig", "TrainConfig", "ProbeConfig", "BaselineConfig",
+    "DataConfig", "AugmentConfig", "ModelConfig", "LossConfig", "TrainConfig", "ProbeConfig",
     "FeatureDataConfig", "EncoderConfig", "FeatureModelConfig", "FeatureAugmentConfig", "FinetuneConfig",
     "HELD_OUT", "PUBLISHED", "MEMORISATION_CONTROL", "PROTOCOLS", "PROTOCOL_LABELS",
     "TRIFEATURE", "IMAGES", "FEATURES", "DATA_SOURCES", "SOURCE_SECTIONS", "KIND_ONLY_SECTIONS", "source_kind",

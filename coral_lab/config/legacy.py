@@ -1,5 +1,6 @@
-"""Reading config files written by older versions in today's layout: fields that moved (``LEGACY_MOVES``)
-and the values a field had before it existed (``LEGACY_VALUES``)."""
+"""Reading config files written by older versions in today's layout: fields that moved (``LEGACY_MOVES``),
+the values a field had before it existed (``LEGACY_VALUES``) and the shared ``baseline`` section that the
+methods' own settings replaced (``LEGACY_BASELINE``)."""
 
 from __future__ import annotations
 
@@ -23,9 +24,18 @@ LEGACY_VALUES: dict[tuple[str, str], Any] = {
     ("model", "init"): "independent",
     ("model", "fusion_activation"): "gelu",
     ("model", "attention_pool"): "scaled",
-    ("baseline", "infmasking_total"): "comm_plus_half",
+    ("baseline", "infmasking_total"): "comm_plus_half",  # read before the baseline section becomes settings
     ("train", "amp"): False,  # feature-data pretraining had no autocast before it shared TrainConfig
 }
+
+
+# Until 2026-12 every config had one shared ``baseline`` section holding every method's settings, each field
+# named by its method: ``<method>_<setting>`` (``clip_logit_scale_init``, ``infmasking_views``,
+# ``factorcl_critic_hidden``). A saved config with it is read with ``settings`` = its own method's fields under
+# their short names (``LEGACY_SETTING_NAMES``: where the short name is not the rest of the old one); the
+# other methods' fields go.
+LEGACY_BASELINE = "baseline"
+LEGACY_SETTING_NAMES: dict[str, str] = {"infmasking_lambda": "lam"}  # ``lambda`` is a Python keyword
 
 
 def field_holder(d: Any, path: tuple[str, ...]) -> dict[str, Any] | None:
@@ -37,7 +47,8 @@ def field_holder(d: Any, path: tuple[str, ...]) -> dict[str, Any] | None:
 
 def moved_fields(d: dict[str, Any]) -> list[tuple[str, ...]]:
     """The ``LEGACY_MOVES`` fields a saved config dict still has at their old place (empty: today's layout)."""
-    return [old for old in LEGACY_MOVES if field_holder(d, old) is not None]
+    old_layout = [old for old in LEGACY_MOVES if field_holder(d, old) is not None]
+    return old_layout + ([(LEGACY_BASELINE,)] if isinstance(d, dict) and LEGACY_BASELINE in d else [])
 
 
 def with_legacy_values(d: dict[str, Any]) -> dict[str, Any]:
@@ -57,4 +68,10 @@ def with_legacy_values(d: dict[str, Any]) -> dict[str, Any]:
     for (section, name), value in LEGACY_VALUES.items():
         if isinstance(out.get(section), dict) and name not in out[section]:
             out[section][name] = value
+    if LEGACY_BASELINE in out:
+        shared = out.pop(LEGACY_BASELINE)
+        prefix = f"{out.get('method', 'coral')}_"
+        if isinstance(shared, dict) and "settings" not in out:
+            out["settings"] = {LEGACY_SETTING_NAMES.get(k, k[len(prefix):]): v
+                               for k, v in shared.items() if k.startswith(prefix)}
     return out

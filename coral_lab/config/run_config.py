@@ -17,7 +17,6 @@ from coral_lab.objectives.masking import mask_ratio_at
 from coral_lab.config.sections import HELD_OUT
 from coral_lab.config.sections import (
     AugmentConfig,
-    BaselineConfig,
     DataConfig,
     FeatureAugmentConfig,
     FeatureDataConfig,
@@ -95,6 +94,9 @@ class ConfigTree:
             current = getattr(obj, name)
             if dataclasses.is_dataclass(current):
                 value = _section_from_dict(type(current), value, name)
+            elif isinstance(current, dict):
+                obj._check_top_level(name, value)
+                value = dict(value)
             setattr(obj, name, value)
         return obj
 
@@ -117,7 +119,8 @@ class ConfigTree:
         """A copy with some fields changed: ``cfg.replace(train={"epochs": 5}, loss={"lambda_o": 3})``.
 
         A section takes a dict of its fields (nested sections a nested dict:
-        ``model={"encoder": {"layers": 2}}``); a top-level field a plain value (``cfg.replace(preset="ci")``).
+        ``model={"encoder": {"layers": 2}}``); a top-level field a plain value (``cfg.replace(preset="ci")``);
+        a mapping field (``settings``) a dict merged into it (``settings={"views": 4}`` changes one setting).
         A list given for a tuple field becomes a tuple, as in JSON.
         """
         new = copy.deepcopy(self)
@@ -127,6 +130,9 @@ class ConfigTree:
             current = getattr(new, name)
             if dataclasses.is_dataclass(current) and isinstance(values, dict):
                 _update(current, values, name)
+            elif isinstance(current, dict) and isinstance(values, dict):
+                new._check_top_level(name, values)
+                setattr(new, name, {**current, **values})
             else:
                 new._check_top_level(name, values)
                 setattr(new, name, values)
@@ -188,7 +194,10 @@ class RunConfig(ConfigTree):
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
-    baseline: BaselineConfig = field(default_factory=BaselineConfig)
+    # the run's method's own settings, e.g. InfMasking's {"views": 6, "ratio": 0.7, ...}; empty for COrAL. A
+    # method's Settings class (coral_lab.methods) names, defaults and checks them; with_method and
+    # check_config fill every one the method has, so a run's config records all of them
+    settings: dict[str, Any] = field(default_factory=dict)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)  # feature data: SupCon fine-tuning
 
     def __post_init__(self) -> None:
@@ -243,6 +252,7 @@ class RunConfig(ConfigTree):
                (self.preset, self.method))
         self._fill_source_sections()  # a known data set, and its source sections' classes
         check_types(self)
+        _check_settings_mapping(self.settings)
         # which names and method settings are valid is the method registry's to say
         # (coral_lab.methods.check_config); here: a name of the registry's form
         require(bool(re.fullmatch(r"[a-z][a-z0-9_]*", self.method)), "method must be a method's name, e.g. 'coral'",
@@ -269,6 +279,8 @@ class RunConfig(ConfigTree):
         return self
 
     def _check_top_level(self, name: str, value: Any) -> None:
+        if name == "settings":
+            _check_settings_mapping(value)
         if name == "method":
             require(isinstance(value, str) and bool(re.fullmatch(r"[a-z][a-z0-9_]*", value)),
                    "method must be a method's name, e.g. 'coral'", value)
@@ -279,6 +291,18 @@ class RunConfig(ConfigTree):
     def _after_replace(self) -> None:
         if self.is_trifeature:
             self.model.image_size = self.data.image_size  # the model's image size follows the data's
+
+
+def _check_settings_mapping(value: Any) -> None:
+    """``settings`` is a mapping of setting names to JSON values (which names and values are valid is the
+    run's method's to say: ``coral_lab.methods.check_config``)."""
+    require(isinstance(value, dict), "settings must be a mapping of the method's setting names to values, e.g. "
+            "{\"views\": 6}", value)
+    for key, v in value.items():
+        require(isinstance(key, str) and bool(re.fullmatch(r"[a-z][a-z0-9_]*", key)),
+                "a setting's name is lower case letters, digits and _ (e.g. settings.views)", key)
+        require(v is None or isinstance(v, (bool, int, float, str)),
+                f"settings.{key} must be a number, a string, true / false or none", v)
 
 
 def require_trifeature(cfg: object, what: str) -> RunConfig:

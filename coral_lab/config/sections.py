@@ -9,14 +9,14 @@ Which classes fill the data, augmentation and model sections depends on the data
   (time-step drop, noise, SCARF corruption), ``FeatureModelConfig`` (Transformer / GRU / MLP encoders);
 
 and every source shares ``LossConfig`` (eq. 3), ``TrainConfig`` (the one pretraining loop),
-``ProbeConfig``, ``BaselineConfig`` (the other methods' settings) and ``FinetuneConfig`` (SupCon
-fine-tuning, used on feature data). This module holds only the dataclasses; checking their values,
+``ProbeConfig`` and ``FinetuneConfig`` (SupCon fine-tuning, used on feature data); a method's own
+settings are its module's (``coral_lab.methods``: each method's ``Settings``), held in
+``RunConfig.settings``. This module holds only the dataclasses; checking their values,
 the presets and reading saved files are ``coral_lab.config``'s.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -26,7 +26,6 @@ __all__ = [
     "LossConfig",
     "TrainConfig",
     "ProbeConfig",
-    "BaselineConfig",
     "FeatureDataConfig",
     "EncoderConfig",
     "FeatureModelConfig",
@@ -281,24 +280,3 @@ class ProbeConfig:
     # once), "published" (the released script's protocol, a replica: coral_lab.evaluation.published_probe) or
     # "published_shuffled" (its memorisation control); the fields above belong to held_out
     protocol: str = "held_out"
-
-
-@dataclass
-class BaselineConfig:
-    """Settings of the baseline methods (``../shared/design/baselines.md``); COrAL ignores them.
-
-    The encoders, token width, heads, temperature and optimiser are the shared sections' (``model``,
-    ``loss``, ``train``), so every method trains on identical encoders and budgets.
-    """
-
-    clip_logit_scale_init: float = math.log(1 / 0.07)  # CLIP: learnable log logit scale, initial value
-    clip_logit_scale_max: float = math.log(100.0)  # CLIP: the log logit scale is clamped at this
-    infmasking_views: int = 6  # InfMasking: T masked copies per augmented view
-    infmasking_ratio: float = 0.7  # InfMasking: fraction of each modality's tokens masked in a copy
-    infmasking_lambda: float = 1.0  # InfMasking: final weight of the covariance term (ramped from 0)
-    # InfMasking's total: "mean" (published: the mean of its five terms L_mask', L_mask'', L_1, L_2, L_full)
-    # or "comm_plus_half" (L_CoMM + 1/2 (L_mask' + L_mask''), coral_lab's first version)
-    infmasking_total: str = "mean"
-    # FactorCL: hidden width of the concat critics T(a, b); None = model.proj_hidden (512 at the paper's
-    # scale, the published width; smaller in the CPU presets, where B^2 critic calls per batch dominate)
-    factorcl_critic_hidden: int | None = None

@@ -24,7 +24,7 @@ from coral_lab.core.device import worker_threads
 from coral_lab.data import TASKS
 from coral_lab.evaluation.probe import TABLE1_TASKS, probe_model, summarize, with_protocol
 from coral_lab.core.io import atomic_write_text
-from coral_lab.methods import display_name
+from coral_lab.methods import check_config, display_name
 from coral_lab.core.paper import PAPER_SEEDS, PAPER_TABLE1_PROTOCOLS, SPREAD_NOTE
 from coral_lab.config import HELD_OUT, PROTOCOL_LABELS, PROTOCOLS
 from coral_lab.training.pretrain import load_benchmark, load_model, pretrain
@@ -190,6 +190,7 @@ def run_table1(
             and the summary carry a ``protocol`` column.
     """
     require_trifeature(cfg, "the Table 1 protocol")
+    cfg = check_config(cfg)  # the method's settings filled: the units' configs (and hashes) are those pretrain saves
     protocols = check_protocols(protocols)
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive int, got {jobs!r}")

@@ -15,14 +15,18 @@ training loop does not know which it trains.
 ``METHODS`` is the one registry: name -> ``Method`` (``coral_lab.methods.spec``), which each method's module
 declares beside its class: the class (for both kinds of data: built from a Trifeature ``RunConfig`` it
 takes images, from a feature data set's ``RunConfig`` and modalities it takes feature data), the name
-tables print, its published optimiser and the checks of its own settings. Everything else is derived
-from it: ``--method``'s choices, ``display_name``, ``with_method``, ``subspaces``, ``check_config``. A new
-method is one module that ends with its ``METHOD``, added to ``METHODS`` (``register_method``).
+tables print, its published optimiser and its own settings (a ``Settings`` dataclass with their defaults
+and checks; a run config holds the run's method's as ``RunConfig.settings``). Everything else is derived
+from it: ``--method``'s choices, ``display_name``, ``with_method``, ``subspaces``, ``check_config``,
+``settings_of``. A new method is one module that ends with its ``METHOD``, added to ``METHODS``
+(``register_method``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 from torch import nn
 
@@ -43,6 +47,7 @@ __all__ = [
     "get_method",
     "method_name",
     "register_method",
+    "settings_of",
     "subspaces",
     "with_method",
 ]
@@ -75,33 +80,44 @@ def display_name(name: str) -> str:
 
 
 def check_config(cfg: RunConfig) -> RunConfig:
-    """``cfg`` if it names a registered method and every method's own settings in its ``baseline`` section
-    are in range (each method checks its own fields, ``Method.check_settings``); ValueError otherwise.
+    """``cfg`` with every one of its method's settings filled (``RunConfig.settings``: the given values over
+    the method's defaults), after checking that it names a registered method and that its settings are the
+    method's own, of the right types and in range (``Method.read_settings``); ValueError otherwise.
 
-    The command line's config builder and ``build_model`` call it, so a bad value stops before anything runs
-    or is written."""
+    The command line's config builder, ``with_method``, ``pretrain`` and ``build_model`` call it, so a bad
+    value stops before anything runs or is written, and a run's config records every setting its method
+    read (a default changed later never changes what an old run means)."""
     if not isinstance(cfg, RunConfig):
         raise TypeError(f"expected a coral_lab RunConfig, got {type(cfg).__name__}")
-    get_method(cfg.method)
-    for method in METHODS.values():
-        if method.check_settings is not None:
-            method.check_settings(cfg.baseline)
-    return cfg
+    settings = get_method(cfg.method).read_settings(cfg)
+    filled = dataclasses.asdict(settings) if settings is not None else {}
+    return cfg if cfg.settings == filled else cfg.replace(settings=filled)
+
+
+def settings_of(cfg: RunConfig) -> Any:
+    """The method's own ``Settings`` of a config (e.g. ``infmasking.Settings(views=6, ...)``), checked;
+    None for a method without settings of its own (COrAL, CoMM)."""
+    if not isinstance(cfg, RunConfig):
+        raise TypeError(f"expected a coral_lab RunConfig, got {type(cfg).__name__}")
+    return get_method(cfg.method).read_settings(cfg)
 
 
 def with_method(cfg: RunConfig, name: str) -> RunConfig:
-    """``cfg`` with ``method = name``; at Trifeature's paper preset also the method's published lr / weight
-    decay (``Method.published_optimiser``: Trifeature's values; feature data keeps the preset's).
+    """``cfg`` with ``method = name`` and that method's settings at their defaults (a config that already
+    names the method keeps its settings); at Trifeature's paper preset also the method's published lr /
+    weight decay (``Method.published_optimiser``: Trifeature's values; feature data keeps the preset's).
 
     The CPU presets (ci, quick) keep one lr and weight decay for every method, so that a comparison
     there differs only in the objective.
     """
     method = get_method(name)
     new = cfg.replace(method=method.name)
+    if cfg.method != method.name:
+        new.settings = {}  # another method's settings are not this one's
     if cfg.preset == "paper" and cfg.is_trifeature and method.published_optimiser is not None:
         lr, wd = method.published_optimiser
         new = new.replace(train={"lr": lr, "weight_decay": wd})
-    return new
+    return check_config(new)
 
 
 def method_name(cfg: RunConfig) -> str:

@@ -19,7 +19,9 @@ it near chance on uniqueness and synergy.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -31,9 +33,21 @@ from coral_lab.objectives.losses import check_matrix, check_pair
 from coral_lab.methods.base import BaselineModel, Representation, VectorEncoder
 from coral_lab.methods.spec import Method
 from coral_lab.models.heads import ProjectionHead
-from coral_lab.config.sections import BaselineConfig
 
-__all__ = ["clip_loss", "CLIPModel", "METHOD"]
+__all__ = ["clip_loss", "Settings", "CLIPModel", "METHOD"]
+
+
+@dataclass
+class Settings:
+    """CLIP's own settings (``RunConfig.settings`` of a CLIP run: ``--set settings.logit_scale_max=4``)."""
+
+    logit_scale_init: float = math.log(1 / 0.07)  # the learnable log logit scale s, initial value
+    logit_scale_max: float = math.log(100.0)  # s is clamped at this
+
+    def check(self) -> None:
+        require(self.logit_scale_max >= self.logit_scale_init,
+                "settings.logit_scale_max must be >= settings.logit_scale_init",
+                (self.logit_scale_init, self.logit_scale_max))
 
 
 def clip_loss(z1: Tensor, z2: Tensor, logit_scale: Tensor | float) -> Tensor:
@@ -69,15 +83,15 @@ class CLIPModel(BaselineModel):
 
     def __init__(self, cfg: RunConfig, modalities: Sequence[ModalitySpec] | None = None) -> None:
         super().__init__(cfg, modalities)
-        m, b = cfg.model, cfg.baseline
+        m, s = cfg.model, METHOD.read_settings(cfg)
         self.encoders = nn.ModuleList(VectorEncoder(m, self.token_encoder(i)) for i in range(self.n_modalities))
         self.heads = nn.ModuleList(ProjectionHead(m.embed_dim, m.proj_hidden, m.proj_dim) for _ in range(self.n_modalities))
-        self.log_logit_scale = nn.Parameter(torch.tensor(float(b.clip_logit_scale_init)))
-        self.max_log_logit_scale = float(b.clip_logit_scale_max)
+        self.log_logit_scale = nn.Parameter(torch.tensor(float(s.logit_scale_init)))
+        self.max_log_logit_scale = float(s.logit_scale_max)
         self.subspaces = tuple(f"modality{i + 1}" for i in range(self.n_modalities))
 
     def logit_scale(self) -> Tensor:
-        """exp(s) with s clamped at ``baseline.clip_logit_scale_max`` (log 100)."""
+        """exp(s) with s clamped at ``settings.logit_scale_max`` (log 100)."""
         return self.log_logit_scale.clamp(max=self.max_log_logit_scale).exp()
 
     def forward(self, view1, view2=None, progress: float = 0.0, generator: torch.Generator | None = None):
@@ -101,14 +115,8 @@ class CLIPModel(BaselineModel):
         return Representation({name: enc(xi) for name, enc, xi in zip(self.subspaces, self.encoders, v)})
 
 
-def _check_settings(b: BaselineConfig) -> None:
-    require(b.clip_logit_scale_max >= b.clip_logit_scale_init,
-            "baseline.clip_logit_scale_max must be >= baseline.clip_logit_scale_init",
-            (b.clip_logit_scale_init, b.clip_logit_scale_max))
-
-
 # Table 1's CLIP row comes from CoMM's own Trifeature runs (Duplums/CoMM configs/train_trifeatures.yaml:
 # lr 3e-4, weight decay 1e-4), not from the lr 1e-3 / wd 1e-2 the COrAL paper's section 5.3 quotes (those
 # are CoMM's MultiBench settings)
 METHOD = Method("clip", "CLIP", CLIPModel, published_optimiser=(3e-4, 1e-4),
-                settings=("clip_logit_scale_init", "clip_logit_scale_max"), check_settings=_check_settings)
+                settings=Settings)

@@ -1,6 +1,6 @@
 """COrAL itself as a method of the registry: the model is ``coral_lab.models.CoralModel`` (whose
 ``training_loss`` applies ``coral_lab.objectives.losses.coral_loss``); its settings are the shared sections'
-(``model``, ``loss``, ``train``), so it reads none of the ``baseline`` section."""
+(``model``, ``loss``, ``train``), so it has no ``settings`` of its own."""
 
 from __future__ import annotations
 

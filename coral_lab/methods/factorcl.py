@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -41,11 +42,23 @@ from coral_lab.config import RunConfig, require
 from coral_lab.data.modalities import ModalitySpec
 from coral_lab.methods.base import BaselineModel, Representation, VectorEncoder
 from coral_lab.methods.spec import Method
-from coral_lab.config.sections import BaselineConfig
 
-__all__ = ["ConcatCritic", "nce_lower_bound", "club_upper_bound", "FactorCLModel", "METHOD"]
+__all__ = ["Settings", "ConcatCritic", "nce_lower_bound", "club_upper_bound", "FactorCLModel", "METHOD"]
 
 HEADS = ("shared", "club", "unique", "cond_nce", "cond_club")
+
+
+@dataclass
+class Settings:
+    """FactorCL's own settings (``RunConfig.settings`` of a FactorCL run: ``--set settings.critic_hidden=256``)."""
+
+    # the hidden width H of the concat critics T(a, b); None = model.proj_hidden (512 at the paper's scale,
+    # the published width; smaller in the CPU presets, where B^2 critic calls per batch dominate)
+    critic_hidden: int | None = None
+
+    def check(self) -> None:
+        require(self.critic_hidden is None or self.critic_hidden >= 1,
+                "settings.critic_hidden must be None or a positive int", self.critic_hidden)
 
 
 def _check_scores(scores: object) -> Tensor:
@@ -118,7 +131,7 @@ class FactorCLModel(BaselineModel):
             raise ValueError(f"FactorCL is bimodal; model.n_modalities must be 2, got {self.n_modalities}")
         m = cfg.model
         d = m.embed_dim
-        hidden = cfg.baseline.factorcl_critic_hidden or m.proj_hidden
+        hidden = METHOD.read_settings(cfg).critic_hidden or m.proj_hidden
         self.encoders = nn.ModuleList(VectorEncoder(m, self.token_encoder(i)) for i in range(2))
         # heads[name][i]: modality i's head for one information term
         self.heads = nn.ModuleDict({name: nn.ModuleList(_head(d) for _ in range(2)) for name in HEADS})
@@ -181,13 +194,6 @@ class FactorCLModel(BaselineModel):
         return Representation({"shared": shared, **unique})
 
 
-def _check_settings(b: BaselineConfig) -> None:
-    require(b.factorcl_critic_hidden is None or (isinstance(b.factorcl_critic_hidden, int)
-                                                 and not isinstance(b.factorcl_critic_hidden, bool)
-                                                 and b.factorcl_critic_hidden >= 1),
-            "baseline.factorcl_critic_hidden must be None or a positive int", b.factorcl_critic_hidden)
-
-
 # lr 1e-4, no weight decay: as the COrAL paper (section 5.3) quotes FactorCL's Trifeature settings
 METHOD = Method("factorcl", "FactorCL", FactorCLModel, published_optimiser=(1e-4, 0.0),
-                settings=("factorcl_critic_hidden",), check_settings=_check_settings)
+                settings=Settings)

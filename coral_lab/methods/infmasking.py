@@ -19,8 +19,7 @@ where lambda_e ramps linearly from 0 (first epoch) to lambda (last epoch). Sampl
 and L_mask = CE(logits / tau, positive) + 1/2 mean_b (q_b^T Sigma'_b q_b) / tau. (The positive is
 the expectation over infinitely many masked copies of a Gaussian model of k, hence the name.)
 
-Total loss, as published (``losses/infmasking_loss.py`` of the InfMasking code; ``baseline.infmasking_total
-= "mean"``): the mean of the n + 3 terms {L_mask', L_mask'', L_full, L_1, ..., L_n}, i.e. for n = 2
+Total loss, as published (``losses/infmasking_loss.py`` of the InfMasking code; ``settings.total = "mean"``): the mean of the n + 3 terms {L_mask', L_mask'', L_full, L_1, ..., L_n}, i.e. for n = 2
 modalities (3 L_CoMM + L_mask' + L_mask'') / 5 with L_CoMM the mean of CoMM's n + 1 terms. The named
 alternative ``"comm_plus_half"`` is L_CoMM + 1/2 (L_mask' + L_mask'') (coral_lab's first version, from the
 paper's description). Probe feature: the fusion output, as CoMM.
@@ -30,6 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -41,13 +41,31 @@ from coral_lab.objectives.losses import check_temperature
 from coral_lab.objectives.masking import check_mask_ratio, exact_keep_mask
 from coral_lab.methods.comm import CoMMModel
 from coral_lab.methods.spec import Method
-from coral_lab.config.sections import BaselineConfig
 
-__all__ = ["INFMASKING_TOTALS", "infmasking_loss", "infmasking_total", "lambda_at", "InfMaskingModel", "METHOD"]
+__all__ = ["INFMASKING_TOTALS", "Settings", "infmasking_loss", "infmasking_total", "lambda_at", "InfMaskingModel", "METHOD"]
 
-# InfMasking's total (``baseline.infmasking_total``): "mean", the published mean of its five terms, or
+# InfMasking's total (``settings.total``): "mean", the published mean of its five terms, or
 # "comm_plus_half", L_CoMM + 1/2 (L_mask' + L_mask''), coral_lab's first version
 INFMASKING_TOTALS: tuple[str, ...] = ("mean", "comm_plus_half")
+
+
+@dataclass
+class Settings:
+    """InfMasking's own settings (``RunConfig.settings`` of an InfMasking run: ``--set settings.views=4``)."""
+
+    views: int = 6  # T masked copies per augmented view
+    ratio: float = 0.7  # r, the fraction of each modality's tokens masked in a copy
+    lam: float = 1.0  # lambda, the final weight of the covariance term (ramped from 0)
+    # the total: "mean" (published: the mean of its five terms L_mask', L_mask'', L_1, L_2, L_full) or
+    # "comm_plus_half" (L_CoMM + 1/2 (L_mask' + L_mask''), coral_lab's first version)
+    total: str = "mean"
+
+    def check(self) -> None:
+        require(self.views >= 2, "settings.views must be >= 2 (mean and covariance over the copies)", self.views)
+        check_mask_ratio(self.ratio, "settings.ratio")
+        require(self.lam >= 0, "settings.lam must be >= 0", self.lam)
+        require(self.total in INFMASKING_TOTALS, f"settings.total must be one of {list(INFMASKING_TOTALS)}",
+                self.total)
 
 
 def infmasking_total(comm: Tensor, mask1: Tensor, mask2: Tensor, n_modalities: int, kind: str = "mean") -> Tensor:
@@ -118,13 +136,11 @@ class InfMaskingModel(CoMMModel):
 
     def __init__(self, cfg: RunConfig, modalities: Sequence[ModalitySpec] | None = None) -> None:
         super().__init__(cfg, modalities)
-        b = cfg.baseline
-        self.n_copies = int(b.infmasking_views)
-        self.mask_ratio = float(b.infmasking_ratio)
-        self.final_lambda = float(b.infmasking_lambda)
-        if b.infmasking_total not in INFMASKING_TOTALS:
-            raise ValueError(f"unknown baseline.infmasking_total {b.infmasking_total!r}; valid: {list(INFMASKING_TOTALS)}")
-        self.total_kind = b.infmasking_total
+        s = METHOD.read_settings(cfg)  # checked: views >= 2, ratio in [0, 1), a known total
+        self.n_copies = int(s.views)
+        self.mask_ratio = float(s.ratio)
+        self.final_lambda = float(s.lam)
+        self.total_kind = s.total
         self.n_keep = tuple(int(math.floor(t * (1 - self.mask_ratio))) for t in self.n_tokens)
         self.mask_token = nn.Parameter(torch.zeros(cfg.model.embed_dim))
         nn.init.normal_(self.mask_token, std=0.02)
@@ -146,7 +162,7 @@ class InfMaskingModel(CoMMModel):
         return out
 
     def forward(self, view1, view2, progress: float = 0.0, generator: torch.Generator | None = None):
-        """InfMasking's total (``infmasking_total``) of one batch of two augmented views.
+        """InfMasking's total (``settings.total``) of one batch of two augmented views.
 
         Args:
             view1, view2: n tensors (B, C, H, W) each.
@@ -179,16 +195,6 @@ class InfMaskingModel(CoMMModel):
         return total, {"comm": comm, **parts, "masked": mask_term, "lambda_e": lam_t}
 
 
-def _check_settings(b: BaselineConfig) -> None:
-    require(isinstance(b.infmasking_views, int) and b.infmasking_views >= 2,
-            "baseline.infmasking_views must be an int >= 2 (mean and covariance over the copies)", b.infmasking_views)
-    check_mask_ratio(b.infmasking_ratio, "baseline.infmasking_ratio")
-    require(b.infmasking_lambda >= 0, "baseline.infmasking_lambda must be >= 0", b.infmasking_lambda)
-    require(b.infmasking_total in INFMASKING_TOTALS, f"baseline.infmasking_total must be one of {list(INFMASKING_TOTALS)}",
-            b.infmasking_total)
-
-
 # lr 3e-4, weight decay 1e-4: as the COrAL paper (section 5.3) quotes InfMasking's Trifeature settings
 METHOD = Method("infmasking", "InfMasking", InfMaskingModel, published_optimiser=(3e-4, 1e-4),
-                settings=("infmasking_views", "infmasking_ratio", "infmasking_lambda", "infmasking_total"),
-                check_settings=_check_settings)
+                settings=Settings)

@@ -3,23 +3,29 @@
 Each method module (``coral_lab.methods.coral``, ``clip``, ``comm``, ``infmasking``, ``factorcl``) ends
 with its ``METHOD``; ``coral_lab.methods.METHODS`` collects them, and everything else is derived from
 that registry: the command line's ``--method`` choices, the names tables print, the optimiser applied
-at the paper preset, the probe's subspace names and the checks of the method's own settings.
+at the paper preset, the probe's subspace names and the method's own settings.
+
+A method's own settings are a small dataclass of its module (``Settings``: each field a setting, its
+default the method's default, a ``check()`` of the values' ranges). A run config holds the run's method's
+settings as a mapping, ``RunConfig.settings`` (``--set settings.views=4``); ``Method.read_settings``
+turns it into the method's ``Settings``, refusing a name the method does not have.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+from typing import Any
 
 from torch import nn
 
-from coral_lab.config.sections import BaselineConfig
+from coral_lab.config import RunConfig, check_types
 
 __all__ = ["Method"]
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
-_BASELINE_FIELDS = frozenset(f.name for f in fields(BaselineConfig))
+_JSON_SCALARS = (bool, int, float, str, type(None))
 
 
 @dataclass(frozen=True)
@@ -33,16 +39,17 @@ class Method:
             (``from_config(cfg, modalities=None)``, ``training_loss``, ``subspace_names(n_modalities)``).
         published_optimiser: (lr, weight decay) of the method's published Trifeature runs, which
             ``coral_lab.methods.with_method`` applies at the paper preset; None keeps the preset's.
-        settings: the fields of the config's ``baseline`` section this method reads (its own settings).
-        check_settings: range checks of those fields; raises ValueError naming the field.
+        settings: the method's own settings, a dataclass whose fields (each with a default: a number, a
+            string, a bool or None) are the names ``RunConfig.settings`` may hold and whose ``check()``
+            raises ValueError for a value out of range; None for a method without settings of its own
+            (COrAL, CoMM: the shared ``model``, ``loss`` and ``train`` sections are theirs).
     """
 
     name: str
     display_name: str
     model: type[nn.Module]
     published_optimiser: tuple[float, float] | None = None
-    settings: tuple[str, ...] = ()
-    check_settings: Callable[[BaselineConfig], None] | None = None
+    settings: type | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
@@ -52,8 +59,47 @@ class Method:
         missing = [a for a in ("from_config", "training_loss", "subspace_names") if not hasattr(self.model, a)]
         if not isinstance(self.model, type) or missing:
             raise TypeError(f"method {self.name!r}: the model must be a class with {missing or 'from_config'}")
-        unknown = sorted(set(self.settings) - _BASELINE_FIELDS)
-        if unknown:
-            raise ValueError(f"method {self.name!r} names settings {unknown} that the baseline section lacks")
         if self.published_optimiser is not None and len(self.published_optimiser) != 2:
             raise ValueError(f"method {self.name!r}: published_optimiser is (lr, weight decay)")
+        if self.settings is not None:
+            if not (isinstance(self.settings, type) and dataclasses.is_dataclass(self.settings)):
+                raise TypeError(f"method {self.name!r}: settings must be a dataclass (its Settings), "
+                                f"got {self.settings!r}")
+            try:
+                defaults = self.settings()
+            except TypeError:
+                raise ValueError(f"method {self.name!r}: every field of its Settings needs a default") from None
+            bad = [f.name for f in dataclasses.fields(defaults)
+                   if not _NAME.fullmatch(f.name) or not isinstance(getattr(defaults, f.name), _JSON_SCALARS)]
+            if bad:
+                raise ValueError(f"method {self.name!r}: settings {bad} need a lower-case name and a number, "
+                                 "string, bool or None as default")
+
+    def setting_names(self) -> tuple[str, ...]:
+        """The names of the method's own settings (empty for a method without any)."""
+        return tuple(f.name for f in dataclasses.fields(self.settings)) if self.settings is not None else ()
+
+    def default_settings(self) -> dict[str, Any]:
+        """The method's settings at their defaults, as ``RunConfig.settings`` holds them."""
+        return dataclasses.asdict(self.settings()) if self.settings is not None else {}
+
+    def read_settings(self, cfg: RunConfig) -> Any:
+        """The method's ``Settings`` of a config (``cfg.settings`` over the defaults), types and ranges
+        checked; None for a method without settings. ValueError naming the setting otherwise."""
+        values = cfg.settings if isinstance(cfg, RunConfig) else None
+        if not isinstance(values, dict):
+            raise TypeError(f"read_settings expects a coral_lab RunConfig, got {type(cfg).__name__}")
+        unknown = sorted(set(values) - set(self.setting_names()))
+        if unknown:
+            valid = list(self.setting_names())
+            raise ValueError(f"method {self.name!r} has no setting(s) {['settings.' + k for k in unknown]}; "
+                             + (f"its settings: {valid}" if valid else "it has no settings of its own")
+                             + " (a config's settings are its method's: set the method first, then them)")
+        if self.settings is None:
+            return None
+        settings = self.settings(**values)
+        check_types(settings, "settings.")
+        check = getattr(settings, "check", None)
+        if check is not None:
+            check()
+        return settings

@@ -147,7 +147,9 @@ def pretrain(
     if not isinstance(cfg, RunConfig):
         raise TypeError(f"pretrain expects a coral_lab.config.RunConfig, got {type(cfg).__name__}")
     cfg.validate()
-    check_config(cfg)  # a known method and its settings, before a folder is claimed or a file written
+    # a known method and every one of its settings filled and checked, before a folder is claimed or a file
+    # written (the config saved, hashed and trained is the filled one)
+    cfg = check_config(cfg)
     if cfg.is_trifeature:
         if data is not None:
             raise ValueError("pretrain: data is a feature data set; a Trifeature config takes benchmark=")
