@@ -583,6 +583,25 @@ def _width_row(d: int, label: str, protocol: str) -> Citation:
                     tuple(("=", _audit(f"d{d}", protocol, sc)) for sc in scores))
 
 
+def _budget_row(epoch: int, label: str, protocol: str) -> Citation:
+    """One row of the audit's budget table: the e100 variant's R, U, S and S's ROC-AUC at one epoch."""
+    def score(name: str, column: str = "balanced_accuracy") -> Callable[[], float]:
+        def value() -> float:
+            rows = pd.read_csv(ROOT / "results" / "study-audit-quick" / "protocol_audit.csv")
+            sel = rows[(rows["variant"] == "e100") & (rows["epoch"] == epoch) & (rows["protocol"] == protocol)
+                       & (rows["score"] == name)]
+            assert len(sel) == 1, (epoch, protocol, name)
+            return float(sel[column].iloc[0])
+        return value
+    return Citation("docs/evaluation-protocols.md", f"| {epoch} | {label} | {{}} | {{}} | {{}} ({{}}) |",
+                    (("=", score("R")), ("=", score("U")), ("=", score("S")), ("=", score("S", "roc_auc"))))
+
+
+README_BUDGET = Citation(
+    "README.md", "the paper's 100 epochs of the same pairs lift R to {} / {} and U to {} /\n{}, held out / published",
+    tuple(("=", _audit("e100", protocol, score)) for score in ("R", "U") for protocol in ("held_out", "published")))
+
+
 AUDIT_CITATIONS = (
     *(_parts_row(label, reading) for label, reading in (
         ("held out (coral_lab)", "held_out"), ("published (the replica)", "published"),
@@ -593,6 +612,9 @@ AUDIT_CITATIONS = (
         ("replica, fitted labels shuffled (control)", "published, fitted labels shuffled"))),
     *(_width_row(d, label, protocol) for d in (64, 128, 256, 512) for label, protocol in (
         ("held out", "held_out"), ("published", "published"), ("published, labels shuffled", "published_shuffled"))),
+    *(_budget_row(e, label, protocol) for e in (10, 30, 50, 70, 100)
+      for label, protocol in (("held out", "held_out"), ("published", "published"))),
+    README_BUDGET,
 )
 CITATIONS = CITATIONS + AUDIT_CITATIONS
 
