@@ -37,6 +37,30 @@ def test_the_device_text_names_threads_and_parallel_processes():
     assert describe_device(cpu).endswith(f", {torch.get_num_threads()} torch thread" + ("s" if torch.get_num_threads() != 1 else ""))
 
 
+def test_the_device_text_names_the_cpu_model_and_its_instruction_set(monkeypatch, tmp_path):
+    """The same code and seed give other numbers on another CPU, so a sidecar names the CPU it ran on."""
+    import builtins
+    import platform
+
+    import torch
+
+    from coral_lab.core import device
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9R14 96-Core Processor\n")
+    real_open = builtins.open
+    monkeypatch.setattr(builtins, "open", lambda path, *a, **k: real_open(cpuinfo if path == "/proc/cpuinfo" else path, *a, **k))
+    isa = torch.backends.cpu.get_cpu_capability()
+    assert device.cpu_name() == f"AMD EPYC 9R14 96-Core Processor ({platform.machine()}, {isa})"
+    assert device.describe_device(torch.device("cpu"), threads=1).startswith(
+        f"cpu: AMD EPYC 9R14 96-Core Processor ({platform.machine()}, {isa}), 1 torch thread")
+    # no /proc/cpuinfo (macOS, Windows): the platform's processor name, else the architecture alone
+    monkeypatch.setattr(builtins, "open", lambda path, *a, **k: (_ for _ in ()).throw(OSError("no such file"))
+                        if path == "/proc/cpuinfo" else real_open(path, *a, **k))
+    monkeypatch.setattr(platform, "processor", lambda: "")
+    assert device.cpu_name() == f"{platform.machine()}, {isa}"
+
+
 def test_the_recorded_command_names_the_program_as_a_reader_types_it(monkeypatch):
     assert P.command_line(["/home/me/coral_lab/coral_lab/cli.py", "figures", "--out", "f"]) == "coral-lab figures --out f"
     assert P.command_line(["/usr/local/bin/coral-lab", "data"]) == "coral-lab data"

@@ -11,7 +11,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 __all__ = [
-    "resolve_device", "seed_everything", "describe_device", "worker_threads", "set_cpu_threads", "compile_parts",
+    "resolve_device", "seed_everything", "cpu_name", "describe_device", "worker_threads", "set_cpu_threads", "compile_parts",
     "COMPILE_MODES",
 ]
 
@@ -70,9 +70,28 @@ def set_cpu_threads(threads: int) -> None:
     threadpool_limits(limits=threads)  # stays in force for the process (no with-block)
 
 
+def cpu_name() -> str:
+    """This machine's CPU: its model (``/proc/cpuinfo``'s model name, where there is one) with the
+    architecture and the instruction set torch's CPU kernels use, e.g. ``Intel(R) Xeon(R) Processor @
+    2.80GHz (x86_64, AVX512)``."""
+    model = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        pass
+    model = model or platform.processor()
+    isa = ", ".join(x for x in (platform.machine(), torch.backends.cpu.get_cpu_capability()) if x)
+    return f"{model} ({isa})" if model else isa
+
+
 def describe_device(device: torch.device, threads: int | None = None, jobs: int = 1) -> str:
     """A human-readable name for provenance sidecars, e.g. 'cuda: NVIDIA H100 80GB HBM3' or
-    'cpu: x86_64, 2 torch threads'.
+    'cpu: AMD EPYC 9R14 (x86_64, AVX512), 2 torch threads'.
+
+    A CPU is named by its model and the instruction set torch's kernels use (``cpu_name``): the same code
+    and seed can give other numbers on another CPU (its matrix kernels sum in another order), so a result
+    made on one machine is compared with a rerun on another knowing that.
 
     Args:
         device: the training device.
@@ -84,7 +103,7 @@ def describe_device(device: torch.device, threads: int | None = None, jobs: int 
         text = f"cuda: {torch.cuda.get_device_name(device)}"
     else:
         n = worker_threads(device, jobs, threads) or torch.get_num_threads()
-        text = f"cpu: {platform.processor() or platform.machine()}, {n} torch thread{'' if n == 1 else 's'}"
+        text = f"cpu: {cpu_name()}, {n} torch thread{'' if n == 1 else 's'}"
     if jobs > 1:
         text += f" {'each ' if device.type == 'cpu' else ''}in {jobs} processes at once"
     return text
