@@ -11,7 +11,12 @@ if [ -z "${CORAL_LAB_REQUIRE_BROWSER:-}" ] && { [ -x /usr/bin/chromium ] || [ -n
   export CORAL_LAB_REQUIRE_BROWSER=1
 fi
 export CORAL_LAB_PRESET="${CORAL_LAB_PRESET:-ci}"
-python3 -m pytest -q --nbval-lax --durations=25 "$@"
+# two pytest-xdist workers (CORAL_LAB_TEST_WORKERS=1: one process): a test file, the nbval notebooks and the
+# browser tests are each one unit of a worker's work, the longest started first (tests/conftest.py)
+workers="${CORAL_LAB_TEST_WORKERS:-2}"
+xdist=(-n "$workers" --dist loadgroup --no-loadscope-reorder)
+[ "$workers" = "1" ] && xdist=(-p no:xdist)
+python3 -m pytest -q --nbval-lax --durations=25 "${xdist[@]}" "$@"
 if [ "$#" -eq 0 ]; then
   # the site shows the quick preset's real outputs: 05, 06 and 08 on the shipped models, 09's two trials
   # shipped (pretrained/quick-lab/), 07, 10 and 12 from the committed results; the suite above ran at ci

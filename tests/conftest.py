@@ -1,9 +1,38 @@
-"""Shared fixtures and the slow / gpu markers."""
+"""Shared fixtures, the slow / gpu markers, and how the suite splits across pytest-xdist workers."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 import torch
+
+# Under pytest-xdist (scripts/test.sh: ``-n 2 --dist loadgroup --no-loadscope-reorder``) a test file is one
+# unit of work (its module fixtures are built once), the notebooks under nbval are one unit (they share
+# runs/<preset>/ and the image cache in notebooks/), and the browser tests another (one JupyterLab each).
+# The units start longest first, so that no long one is left to the end: the order below, then the rest.
+NOTEBOOKS, BROWSER = "notebooks", "browser"
+LONGEST_FIRST = (NOTEBOOKS, BROWSER, "test_kill_windows", "test_ablations", "test_study", "test_cli")
+
+
+def work_unit(path: Path) -> str:
+    """The xdist group of a test collected from ``path``: "notebooks", "browser" or the file's stem."""
+    if path.suffix == ".ipynb":
+        return NOTEBOOKS
+    if "browser" in path.parts:
+        return BROWSER
+    return path.stem
+
+
+def pytest_configure(config):
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers:
+        # the cores shared out among the workers, for this process and what it starts (kernels, CLI children):
+        # two 2-thread processes on a 2-core machine spin-wait on each other
+        threads = max(1, (os.cpu_count() or 1) // int(workers))
+        os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+        torch.set_num_threads(threads)
 
 
 def pytest_addoption(parser):
@@ -13,6 +42,12 @@ def pytest_addoption(parser):
 def pytest_collection_modifyitems(config, items):
     skip_slow = pytest.mark.skip(reason="slow: run with --run-slow")
     skip_gpu = pytest.mark.skip(reason="needs a CUDA GPU")
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+        units = {id(item): work_unit(Path(str(item.path))) for item in items}
+        items.sort(key=lambda item: rank.get(units[id(item)], len(rank)))  # stable: a file's order is kept
+        for item in items:
+            item.add_marker(pytest.mark.xdist_group(units[id(item)]))
     for item in items:
         if "slow" in item.keywords and not config.getoption("--run-slow"):
             item.add_marker(skip_slow)

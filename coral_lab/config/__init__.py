@@ -65,7 +65,7 @@ from coral_lab.config.presets import (
     preset_from_env,
     preset_names,
 )
-from coral_lab.config.run_config import ConfigTree, RunConfig, require_trifeature
+from coral_lab.config.run_config import NAME_PATTERN, SETTING_VALUE_TYPES, ConfigTree, RunConfig, require_trifeature
 from coral_lab.config.typecheck import check_types
 from coral_lab.config.sections import (
     AugmentConfig,
@@ -87,7 +87,7 @@ from coral_lab.config.sections import (
 )
 
 __all__ = [
-    "RunConfig", "ConfigTree", "require_trifeature", "check_types", "require",
+    "RunConfig", "ConfigTree", "require_trifeature", "NAME_PATTERN", "SETTING_VALUE_TYPES", "check_types", "require",
     "DataConfig", "AugmentConfig", "ModelConfig", "LossConfig", "TrainConfig", "ProbeConfig",
     "FeatureDataConfig", "EncoderConfig", "FeatureModelConfig", "FeatureAugmentConfig", "FinetuneConfig",
     "HELD_OUT", "PUBLISHED", "MEMORISATION_CONTROL", "PROTOCOLS", "PROTOCOL_LABELS",

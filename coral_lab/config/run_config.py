@@ -43,6 +43,11 @@ from coral_lab.config.identity import experiment_dict
 from coral_lab.config.legacy import with_legacy_values
 from coral_lab.config.typecheck import check_types
 
+# a method's name and a method setting's name (``settings.views``), and the values a setting may hold (JSON's
+# plain values): the config checks them here, and ``coral_lab.methods.Method`` checks its declared settings
+NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
+SETTING_VALUE_TYPES = (bool, int, float, str, type(None))
+
 
 class ConfigTree:
     """The machinery of a config tree: typed sections (nested dataclasses) under a few top-level fields.
@@ -255,7 +260,7 @@ class RunConfig(ConfigTree):
         _check_settings_mapping(self.settings)
         # which names and method settings are valid is the method registry's to say
         # (coral_lab.methods.check_config); here: a name of the registry's form
-        require(bool(re.fullmatch(r"[a-z][a-z0-9_]*", self.method)), "method must be a method's name, e.g. 'coral'",
+        require(bool(NAME_PATTERN.fullmatch(self.method)), "method must be a method's name, e.g. 'coral'",
                self.method)
         check_train(self.train)
         check_loss(self.loss)
@@ -282,7 +287,7 @@ class RunConfig(ConfigTree):
         if name == "settings":
             _check_settings_mapping(value)
         if name == "method":
-            require(isinstance(value, str) and bool(re.fullmatch(r"[a-z][a-z0-9_]*", value)),
+            require(isinstance(value, str) and bool(NAME_PATTERN.fullmatch(value)),
                    "method must be a method's name, e.g. 'coral'", value)
         if name == "dataset" and source_kind(value) != self.kind:
             raise ValueError(f"a {self.dataset} config cannot become a {value} config (its sections are of "
@@ -299,9 +304,9 @@ def _check_settings_mapping(value: Any) -> None:
     require(isinstance(value, dict), "settings must be a mapping of the method's setting names to values, e.g. "
             "{\"views\": 6}", value)
     for key, v in value.items():
-        require(isinstance(key, str) and bool(re.fullmatch(r"[a-z][a-z0-9_]*", key)),
+        require(isinstance(key, str) and bool(NAME_PATTERN.fullmatch(key)),
                 "a setting's name is lower case letters, digits and _ (e.g. settings.views)", key)
-        require(v is None or isinstance(v, (bool, int, float, str)),
+        require(isinstance(v, SETTING_VALUE_TYPES),
                 f"settings.{key} must be a number, a string, true / false or none", v)
 
 

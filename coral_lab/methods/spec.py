@@ -14,18 +14,15 @@ turns it into the method's ``Settings``, refusing a name the method does not hav
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from torch import nn
 
-from coral_lab.config import RunConfig, check_types
+from coral_lab.config import NAME_PATTERN, SETTING_VALUE_TYPES, RunConfig, check_types
 
 __all__ = ["Method"]
 
-_NAME = re.compile(r"[a-z][a-z0-9_]*")
-_JSON_SCALARS = (bool, int, float, str, type(None))
 
 
 @dataclass(frozen=True)
@@ -52,7 +49,7 @@ class Method:
     settings: type | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
+        if not isinstance(self.name, str) or not NAME_PATTERN.fullmatch(self.name):
             raise ValueError(f"a method's name must be lower case letters, digits and _, got {self.name!r}")
         if not isinstance(self.display_name, str) or not self.display_name:
             raise ValueError(f"method {self.name!r} needs a display name")
@@ -70,7 +67,7 @@ class Method:
             except TypeError:
                 raise ValueError(f"method {self.name!r}: every field of its Settings needs a default") from None
             bad = [f.name for f in dataclasses.fields(defaults)
-                   if not _NAME.fullmatch(f.name) or not isinstance(getattr(defaults, f.name), _JSON_SCALARS)]
+                   if not NAME_PATTERN.fullmatch(f.name) or not isinstance(getattr(defaults, f.name), SETTING_VALUE_TYPES)]
             if bad:
                 raise ValueError(f"method {self.name!r}: settings {bad} need a lower-case name and a number, "
                                  "string, bool or None as default")
