@@ -39,6 +39,7 @@ def pytest_addoption(parser):
     parser.addoption("--run-slow", action="store_true", default=False, help="run tests marked slow")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which names each item's group in its node id
 def pytest_collection_modifyitems(config, items):
     skip_slow = pytest.mark.skip(reason="slow: run with --run-slow")
     skip_gpu = pytest.mark.skip(reason="needs a CUDA GPU")
