@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,30 +16,78 @@ import torch
 from coral_lab.config import runs
 from coral_lab.core.io import load_checkpoint
 
-# a child process that SIGKILLs itself at its N-th os.replace (before that rename happens: every atomic write
-# of coral_lab ends in one), then runs the coral-lab command of argv; N = 0 never kills
-CHILD = textwrap.dedent("""
-    import json, os, signal, sys
-    kill_at, argv = int(sys.argv[1]), json.loads(sys.argv[2])
-    real, seen = os.replace, [0]
-
-    def replace(*args, **kwargs):
-        seen[0] += 1
-        if seen[0] == kill_at:
-            os.kill(os.getpid(), signal.SIGKILL)
-        return real(*args, **kwargs)
-
-    os.replace = replace
+# One process imports coral_lab's command line once, then forks a child per run (a fresh interpreter's import
+# costs seconds, and these tests start dozens of runs). The child SIGKILLs itself at its N-th os.replace (before
+# that rename happens: every atomic write of coral_lab ends in one), else runs the coral-lab command to the end;
+# N = 0 never kills. The forking process never computes anything, so each child starts as a fresh process would.
+ZYGOTE = textwrap.dedent("""
+    import json, os, signal, sys, time, traceback
     from coral_lab.cli import main
-    code = main(argv)
-    print("RENAMES", seen[0])
-    sys.exit(code)
+    real = os.replace
+    for line in sys.stdin:
+        kill_at, argv, out, err, timeout = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            for fd, path in ((1, out), (2, err)):
+                os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), fd)
+            seen = [0]
+
+            def replace(*args, **kwargs):
+                seen[0] += 1
+                if seen[0] == kill_at:
+                    os.kill(os.getpid(), signal.SIGKILL)
+                return real(*args, **kwargs)
+
+            os.replace = replace
+            try:
+                code = main(argv)
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else 1
+            except BaseException:
+                traceback.print_exc()
+                code = 1
+            print("RENAMES", seen[0])
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code or 0)
+        deadline = time.monotonic() + timeout
+        while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if done[0] == 0:
+            os.kill(pid, signal.SIGKILL)
+            done = os.waitpid(pid, 0)
+        status = done[1]
+        print(-os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status), flush=True)
 """)
 
 
-def run_child(argv: list[str], kill_at: int = 0) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", CHILD, str(kill_at), json.dumps(argv)], capture_output=True,
-                          text=True, timeout=600)
+class Runner:
+    """The forking process: ``run(argv, kill_at)`` runs one coral-lab command in a fresh child."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.count = folder, 0
+        self.proc = subprocess.Popen([sys.executable, "-c", ZYGOTE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
+
+    def run(self, argv: list[str], kill_at: int = 0, timeout: float = 600) -> subprocess.CompletedProcess:
+        self.count += 1
+        out, err = self.folder / f"{self.count}.out", self.folder / f"{self.count}.err"
+        self.proc.stdin.write(json.dumps([kill_at, argv, str(out), str(err), timeout]) + "\n")
+        self.proc.stdin.flush()
+        reply = self.proc.stdout.readline()
+        assert reply, "the forking process ended"
+        return subprocess.CompletedProcess(argv, int(reply), out.read_text(), err.read_text())
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def runner(tmp_path_factory):
+    r = Runner(tmp_path_factory.mktemp("children"))
+    yield r
+    r.close()
 
 
 def renames(done: subprocess.CompletedProcess) -> int:
@@ -55,14 +104,14 @@ def cache(ci_cache, ci_benchmark):
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory, cache):
+def reference(tmp_path_factory, cache, runner):
     out = tmp_path_factory.mktemp("ref") / "run"
-    done = run_child(["pretrain", *COMMON, "--cache-dir", cache, "--out", str(out)])
+    done = runner.run(["pretrain", *COMMON, "--cache-dir", cache, "--out", str(out)])
     assert done.returncode == 0, done.stderr
     return out, renames(done)
 
 
-def test_a_pretraining_killed_at_any_rename_resumes_to_the_uninterrupted_run(reference, cache, tmp_path):
+def test_a_pretraining_killed_at_any_rename_resumes_to_the_uninterrupted_run(reference, cache, runner, tmp_path):
     ref, n = reference
     assert n >= 8  # marker, run id, config, and per epoch the checksum (twice), checkpoint and history
     want_history = pd.read_csv(ref / runs.HISTORY)[LOSSES]
@@ -70,9 +119,9 @@ def test_a_pretraining_killed_at_any_rename_resumes_to_the_uninterrupted_run(ref
     for kill_at in range(1, n + 1):
         out = tmp_path / f"kill{kill_at}"
         argv = ["pretrain", *COMMON, "--cache-dir", cache, "--out", str(out)]
-        killed = run_child(argv, kill_at)
+        killed = runner.run(argv, kill_at)
         assert killed.returncode == -9, (kill_at, killed.stderr[-500:])
-        again = run_child(argv)
+        again = runner.run(argv)
         assert again.returncode == 0, f"rename {kill_at}: {again.stderr[-800:]}"
         assert "delete" not in again.stderr.lower()
         pd.testing.assert_frame_equal(pd.read_csv(out / runs.HISTORY)[LOSSES], want_history, obj=f"rename {kill_at}")
@@ -100,18 +149,19 @@ def test_a_checkpoint_is_read_whichever_side_of_its_checksum_a_kill_lands(tmp_pa
         load_checkpoint(path)  # a digest nobody wrote for this file: a real corruption is still caught
 
 
-def test_a_study_killed_between_a_checkpoint_and_its_probe_never_labels_an_epoch_with_anothers_weights(cache, tmp_path):
+def test_a_study_killed_between_a_checkpoint_and_its_probe_never_labels_an_epoch_with_anothers_weights(cache, runner,
+                                                                                                      tmp_path):
     argv = ["study", "--name", "confirm", *COMMON, "--variants", "paper-schedule", "--seeds", "41", "--probe-every", "1",
             "--jobs", "1", "--protocol", "held_out", "--cache-dir", cache]
-    ref = run_child([*argv, "--out", str(tmp_path / "ref")])
+    ref = runner.run([*argv, "--out", str(tmp_path / "ref")])
     assert ref.returncode == 0, ref.stderr[-800:]
     want = pd.read_csv(tmp_path / "ref" / "curves.csv")
     key = ["epoch", "task", "features", "balanced_accuracy"]
     # rename 6 of a fresh study is the history write after epoch 1's checkpoint (the issue's window)
     for kill_at in (5, 6, 7):
         out = tmp_path / f"kill{kill_at}"
-        assert run_child([*argv, "--out", str(out)], kill_at).returncode == -9
-        again = run_child([*argv, "--out", str(out)])
+        assert runner.run([*argv, "--out", str(out)], kill_at).returncode == -9
+        again = runner.run([*argv, "--out", str(out)])
         assert again.returncode == 0, again.stderr[-800:]
         got = pd.read_csv(out / "curves.csv")
         # an epoch whose weights were passed before a probe could run is left out, never mislabelled
@@ -120,11 +170,11 @@ def test_a_study_killed_between_a_checkpoint_and_its_probe_never_labels_an_epoch
         assert 2 in set(got["epoch"])
 
 
-def test_a_folder_left_by_a_kill_at_the_first_rename_is_taken_as_new(cache, tmp_path):
+def test_a_folder_left_by_a_kill_at_the_first_rename_is_taken_as_new(cache, runner, tmp_path):
     out = tmp_path / "fresh"
     argv = ["pretrain", *COMMON, "--cache-dir", cache, "--out", str(out)]
-    assert run_child(argv, 1).returncode == -9
+    assert runner.run(argv, 1).returncode == -9
     assert [p.name for p in out.iterdir()] and not (out / runs.MARKER).exists()
-    again = run_child(argv)
+    again = runner.run(argv)
     assert again.returncode == 0, again.stderr[-800:]
     assert (out / runs.MARKER).is_file() and len(pd.read_csv(out / runs.HISTORY)) == 2
