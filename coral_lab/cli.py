@@ -1,4 +1,4 @@
-"""The ``coral-lab`` command line: data, pretrain, probe, reproduce, quickstart, ablate, figures.
+"""The ``coral-lab`` command line: data, pretrain, probe, reproduce, quickstart, compare, ablate, study, figures.
 
 Every command takes ``--preset ci|quick|paper`` and ``--device auto|cpu|cuda``; any config field can
 be changed with ``--set section.field=value`` (e.g. ``--set loss.lambda_o=3``). Output goes to one
@@ -40,7 +40,8 @@ from coral_lab.multibench.cli import reproduce_features
 from coral_lab.core.paper import PAPER_SEEDS
 from coral_lab.evaluation.protocol import format_table1, run_table1
 from coral_lab.config.provenance import mark_start, provenance, write_sidecar
-from coral_lab.config import HELD_OUT, PROTOCOLS
+from coral_lab.config import HELD_OUT, PROTOCOL_LABELS, PROTOCOLS
+from coral_lab.experiments.compare import comparison_table, paper_pattern, wide_table, write_comparison
 from coral_lab.experiments.study import STUDY_TABLES, collect_curves, final_scores, run_study, study_variants
 from coral_lab.training.pretrain import load_benchmark, load_model, pretrain
 
@@ -225,6 +226,19 @@ def build_parser() -> argparse.ArgumentParser:
                            help="feature data sets: also fine-tune with SupCon (paper 5.6.5) and probe again")
         p.set_defaults(func=cmd_reproduce)
 
+    p = sub.add_parser("compare", help="COrAL beside its baselines (Table 1): each method's Table 1 protocol in its "
+                                        "own folder, then one comparison table; resumable")
+    _common(p)
+    _training(p)
+    _jobs(p)
+    _protocol(p)
+    p.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS),
+                   help=f"the methods (default: all, {' '.join(METHODS)}); each probes Z and its subspaces")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: 41..45)")
+    p.add_argument("--out", default=None, help="comparison folder: <out>/<method>/ per method and "
+                                               "<out>/baselines_table1.csv (default: runs/compare-<preset>)")
+    p.set_defaults(func=cmd_compare)
+
     p = sub.add_parser("ablate", help="run an ablation study (paper Table 3 masking / Figure 4 loss weights); resumable")
     _common(p)
     _training(p)
@@ -320,27 +334,68 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     default = f"runs/{cfg.preset}" if args.command == "quickstart" and not tag else f"runs/{args.command}-{tag}{cfg.preset}"
     out = Path(args.out or default)
     device = resolve_device(args.device)
-    t0 = time.perf_counter()
+    args.jobs = resolve_jobs(args.jobs, device, 2 * len(seeds))
     # a baseline's probe.csv also records the probe of each of its subspaces (its probe map); COrAL's
     # runs probe Z only, as they always have, unless --probe-subspaces
     probe_all = cfg.method != "coral" or getattr(args, "probe_subspaces", False)
-    probed = ("Z", *subspaces(cfg)) if probe_all else ("Z",)
-    args.jobs = resolve_jobs(args.jobs, device, 2 * len(seeds))
-    rows, table = run_table1(cfg, out, seeds=seeds, device=str(device), progress=not args.no_progress,
-                             subspaces=probed, jobs=args.jobs, protocols=protocols)
+    text = table1_of_method(cfg, out, seeds=seeds, device=device, jobs=args.jobs, protocols=protocols,
+                            probe_subspaces=probe_all, progress=not args.no_progress)
+    print(text)
+    return 0
+
+
+def table1_of_method(cfg: RunConfig, out: Path, *, seeds: list[int], device: torch.device, jobs: int,
+                     protocols: tuple[str, ...], probe_subspaces: bool, progress: bool) -> str:
+    """Run (or resume) the Table 1 protocol of ``cfg``'s method in ``out`` and write ``table1.txt`` and
+    ``table1.provenance.json`` beside the tables ``run_table1`` writes; returns the printed text."""
+    t0 = time.perf_counter()
+    probed = ("Z", *subspaces(cfg)) if probe_subspaces else ("Z",)
+    rows, table = run_table1(cfg, out, seeds=seeds, device=str(device), progress=progress,
+                             subspaces=probed, jobs=jobs, protocols=protocols)
     minutes = (time.perf_counter() - t0) / 60
-    where = describe_device(device, cfg.train.num_threads, args.jobs)
+    where = describe_device(device, cfg.train.num_threads, jobs)
     scale = "the paper's scale" if cfg.preset == "paper" else f"the reduced '{cfg.preset}' preset, not the paper's scale"
     name = display_name(cfg.method)
     text = format_table1(table, title=f"Trifeature Table 1, {name} ({scale}; seeds {seeds})", method=name)
-    print(text)
-    print(f"wall time {minutes:.1f} min on {where}; results in {out}/")
     with runs.RunLock(out):
         write_sidecar(out / "table1.provenance.json",
                       provenance(preset=cfg.preset, seeds=seeds, device=where,
                                  extra={"method": cfg.method, "protocols": list(protocols),
                                         "wall_minutes": round(minutes, 2), "config": cfg.to_dict()}))
         atomic_write_text(out / "table1.txt", text + "\n")
+    return f"{text}\nwall time {minutes:.1f} min on {where}; results in {out}/"
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    if any(item.split("=", 1)[0].strip().startswith("settings.") for item in args.set or []):
+        raise SystemExit("error: compare trains every method with its own default settings; train a method with "
+                         "other settings with `coral-lab reproduce --method <m> --set settings.<name>=...`")
+    seeds = args.seeds or list(PAPER_SEEDS)
+    device = resolve_device(args.device)
+    args.jobs = resolve_jobs(args.jobs, device, 2 * len(seeds))
+    configs = {}
+    for method in dict.fromkeys(args.methods):
+        args.method = method
+        configs[method] = config_from_args(args)  # every method's config checked before anything trains
+    protocols = protocols_from_args(args, configs[next(iter(configs))])
+    out = Path(args.out or f"runs/compare-{args.preset}")
+    print(f"COrAL beside its baselines, preset {args.preset}, seeds {seeds}: {', '.join(configs)}, in {out}/",
+          flush=True)
+    for method, cfg in configs.items():
+        print(table1_of_method(cfg, out / method, seeds=seeds, device=device, jobs=args.jobs, protocols=protocols,
+                               probe_subspaces=True, progress=not args.no_progress), flush=True)
+    path, _ = write_comparison({m: out / m for m in configs}, out / "baselines_table1.csv")
+    table = comparison_table(pd.read_csv(path))
+    print(f"\nthe comparison ({', '.join(PROTOCOL_LABELS[p] for p in protocols)}, beside the paper's Table 1; "
+          "balanced accuracy %, mean over seeds):")
+    print(wide_table(table).to_string(float_format=lambda v: f"{v:.1f}"))
+    for protocol in protocols:
+        pattern = paper_pattern(table, protocol=protocol)
+        print(f"\nthe paper's pattern, {PROTOCOL_LABELS[protocol]}:")
+        for r in pattern.itertuples():
+            mark = {True: "holds", False: "does not hold", None: "not measured"}[r.holds]
+            print(f"  {r.claim}: {mark} ({r.detail})")
+    print(f"\nresults in {path} (coral-lab figures draws it)")
     return 0
 
 

@@ -131,6 +131,40 @@ def test_reproduce_a_baseline_end_to_end(ci_cache, tmp_path, capsys):
     assert "invalid choice: 'simclr'" in capsys.readouterr().err
 
 
+def test_compare_runs_each_method_then_one_comparison_and_resumes(ci_cache, tmp_path, capsys):
+    out = tmp_path / "cmp"
+    argv = ["compare", "--methods", "coral", "clip", "--preset", "ci", "--device", "cpu", "--cache-dir", str(ci_cache),
+            "--seeds", "41", "--epochs", "1", "--protocol", "held_out", "--jobs", "1", "--out", str(out),
+            "--no-progress"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    for words in ("Trifeature Table 1, COrAL", "Trifeature Table 1, CLIP", "R held out", "R paper",
+                  "CLIP near chance on uniqueness and synergy", "baselines_table1.csv"):
+        assert words in text
+    merged = pd.read_csv(out / "baselines_table1.csv")
+    assert set(merged["method"]) == {"coral", "clip"} and set(merged["protocol"]) == {"held_out"}
+    assert len(merged) == 2 * 3  # methods x Table 1 columns, seed 41
+    for method in ("coral", "clip"):  # each method's folder is what `reproduce --method` writes
+        rows = pd.read_csv(out / method / "table1.csv")
+        assert set(rows["method"]) == {method} and len(set(rows["features"])) > 1  # Z and its subspaces
+        assert (out / method / "table1.provenance.json").is_file() and (out / method / "table1.txt").is_file()
+    import json
+
+    info = json.loads((out / "baselines_table1.provenance.json").read_text())
+    assert info["methods"] == ["coral", "clip"]
+    ckpt = out / "clip" / "seed41-biased" / "checkpoint.pt"
+    before = ckpt.stat().st_mtime_ns
+    assert main(argv) == 0  # every unit is done: read, not trained again
+    assert ckpt.stat().st_mtime_ns == before
+    pd.testing.assert_frame_equal(pd.read_csv(out / "baselines_table1.csv"), merged)
+    capsys.readouterr()
+    with pytest.raises(SystemExit, match="its own default settings"):
+        main([*argv, "--set", "settings.views=4"])
+    with pytest.raises(SystemExit):
+        main(["compare", "--methods", "simclr", "--preset", "ci"])
+    assert "invalid choice: 'simclr'" in capsys.readouterr().err
+
+
 def test_jobs_auto_is_one_process_per_core_on_a_cpu(monkeypatch):
     import argparse
     import os
