@@ -378,13 +378,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
         args.method = method
         configs[method] = config_from_args(args)  # every method's config checked before anything trains
     protocols = protocols_from_args(args, configs[next(iter(configs))])
-    out = Path(args.out or f"runs/compare-{args.preset}")
+    out = runs.claim_experiment(args.out or f"runs/compare-{args.preset}", "compare")  # a foreign folder: refused
     print(f"COrAL beside its baselines, preset {args.preset}, seeds {seeds}: {', '.join(configs)}, in {out}/",
           flush=True)
     for method, cfg in configs.items():
         print(table1_of_method(cfg, out / method, seeds=seeds, device=device, jobs=args.jobs, protocols=protocols,
                                probe_subspaces=True, progress=not args.no_progress), flush=True)
-    path, _ = write_comparison({m: out / m for m in configs}, out / "baselines_table1.csv")
+    with runs.RunLock(out):
+        path, _ = write_comparison({m: out / m for m in configs}, out / "baselines_table1.csv")
     table = comparison_table(pd.read_csv(path))
     print(f"\nthe comparison ({', '.join(PROTOCOL_LABELS[p] for p in protocols)}, beside the paper's Table 1; "
           "balanced accuracy %, mean over seeds):")

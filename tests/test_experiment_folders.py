@@ -23,6 +23,7 @@ def tiny(ci_config):
     (["reproduce"], "table1.txt"), (["reproduce"], "table1.csv"),
     (["study", "--name", "confirm", "--variants", "paper-schedule"], "curves.csv"),
     (["ablate", "--study", "masking", "--variants", "none"], "ablation_masking.csv"),
+    (["compare", "--methods", "clip"], "baselines_table1.csv"),
 ])
 def test_a_folder_holding_the_users_own_files_is_refused_untouched(command, own, ci_cache, tmp_path, capsys):
     out = tmp_path / "mine"

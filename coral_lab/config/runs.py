@@ -193,10 +193,11 @@ def claim(path: str | os.PathLike) -> Path:
 
 
 EXPERIMENT_MARKER = "coral_lab_experiment.json"
-EXPERIMENT_KINDS = ("reproduce", "study", "ablate")
+EXPERIMENT_KINDS = ("reproduce", "study", "ablate", "compare")  # compare: one reproduce folder per method
 # the files an experiment folder's commands write at its top level (what an older, unmarked one may hold)
 _EXPERIMENT_OUTPUTS = re.compile(
     r"^(table[12](_summary)?\.(csv|txt)|ablation_\w+\.(csv|txt)|curves\.csv|protocol_audit\.csv|probe_map\.csv|"
+    r"baselines_table1\.csv|"
     r"umap\.csv|[\w.-]+\.provenance\.json|README\.md)$")
 
 
@@ -210,7 +211,8 @@ def _holds_run_folders(folder: Path, depth: int = 3) -> bool:
 
 def claim_experiment(path: str | os.PathLike, kind: str) -> Path:
     """Make ``path`` an experiment folder of ``kind`` (``reproduce``, ``study``, ``ablate``: the folder of
-    ``--out`` that holds units and the tables made from them) and return it.
+    ``--out`` that holds units and the tables made from them; ``compare``: one ``reproduce`` folder per
+    method and the comparison made from them) and return it.
 
     A new or empty folder gets the marker ``coral_lab_experiment.json``; a folder marked for the same
     kind is used as it is; one an older coral_lab wrote (its top-level files all coral_lab's outputs and
