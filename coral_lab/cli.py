@@ -37,7 +37,7 @@ from coral_lab.core.io import CheckpointError, atomic_write_text
 from coral_lab.objectives.losses import ORTHO_KINDS
 from coral_lab.methods import METHODS, check_config, display_name, subspaces, with_method
 from coral_lab.multibench.cli import reproduce_features
-from coral_lab.core.paper import PAPER_SEEDS
+from coral_lab.core.paper import PAPER_SEEDS, scale_of
 from coral_lab.evaluation.protocol import format_table1, run_table1
 from coral_lab.config.provenance import mark_start, provenance, write_sidecar
 from coral_lab.config import HELD_OUT, PROTOCOL_LABELS, PROTOCOLS
@@ -350,11 +350,11 @@ def table1_of_method(cfg: RunConfig, out: Path, *, seeds: list[int], device: tor
     ``table1.provenance.json`` beside the tables ``run_table1`` writes; returns the printed text."""
     t0 = time.perf_counter()
     probed = ("Z", *subspaces(cfg)) if probe_subspaces else ("Z",)
-    rows, table = run_table1(cfg, out, seeds=seeds, device=str(device), progress=progress,
-                             subspaces=probed, jobs=jobs, protocols=protocols)
+    _, table = run_table1(cfg, out, seeds=seeds, device=str(device), progress=progress,
+                          subspaces=probed, jobs=jobs, protocols=protocols)
     minutes = (time.perf_counter() - t0) / 60
     where = describe_device(device, cfg.train.num_threads, jobs)
-    scale = "the paper's scale" if cfg.preset == "paper" else f"the reduced '{cfg.preset}' preset, not the paper's scale"
+    scale = scale_of(cfg.preset)
     name = display_name(cfg.method)
     text = format_table1(table, title=f"Trifeature Table 1, {name} ({scale}; seeds {seeds})", method=name)
     with runs.RunLock(out):
@@ -424,7 +424,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     rows = run_ablation(args.study, cfg, out, seeds=seeds, device=str(device), variants=args.variants,
                         progress=not args.no_progress, jobs=args.jobs, protocols=protocols_from_args(args, cfg),
                         on_variant_end=lambda v, _: print(f"  done: {v.label}", flush=True))
-    scale = "the paper's scale" if cfg.preset == "paper" else f"the reduced '{cfg.preset}' preset, not the paper's scale"
+    scale = scale_of(cfg.preset)
     text = format_ablation(summarize_ablation(rows), title=f"{args.study} ablation ({scale}; seeds {seeds})")
     print(text)
     with runs.RunLock(out):

@@ -32,6 +32,7 @@ __all__ = [
     "CHANCE",
     "chance_percent",
     "PAPER_SEEDS",
+    "scale_of",
     "SEED_STD_DDOF",
     "SPREAD_NOTE",
 ]
@@ -108,3 +109,8 @@ PAPER_SEEDS = (41, 42, 43, 44, 45)
 SEED_STD_DDOF = 0
 SPREAD_NOTE = "+- is the std over seeds, np.std (ddof 0), as the paper's"
 
+
+def scale_of(preset: str) -> str:
+    """How a table's title names its scale: "the paper's scale" for the ``paper`` preset, else e.g.
+    "the reduced 'quick' preset, not the paper's scale"."""
+    return "the paper's scale" if preset == "paper" else f"the reduced '{preset}' preset, not the paper's scale"

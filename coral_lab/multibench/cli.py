@@ -14,7 +14,7 @@ from coral_lab.core.io import atomic_write_text
 from coral_lab.data.features import load_dataset
 from coral_lab.multibench.protocol import format_table2, raw_feature_probe, run_table2
 from coral_lab.methods import display_name
-from coral_lab.core.paper import PAPER_SEEDS
+from coral_lab.core.paper import PAPER_SEEDS, scale_of
 from coral_lab.config.provenance import git_commit, provenance, write_sidecar
 
 __all__ = ["reproduce_features"]
@@ -40,7 +40,7 @@ def reproduce_features(args: argparse.Namespace, cfg: RunConfig) -> int:
     # the no-learning reference probe on the flattened inputs; skipped where it would be huge (MOSEI: 16,750)
     raw = raw_feature_probe(data, cfg) if width <= _RAW_PROBE_MAX_WIDTH else None
     minutes = (time.perf_counter() - t0) / 60
-    scale = "the paper's scale" if cfg.preset == "paper" else f"the reduced '{cfg.preset}' preset, not the paper's scale"
+    scale = scale_of(cfg.preset)
     name = display_name(method)
     text = format_table2(summary, cfg.dataset, f"{data.spec.title}, {name}: linear probe ({scale}; seeds {seeds})",
                          raw=raw, method=name)
