@@ -494,6 +494,10 @@ CITATIONS = (
              "with three seeds these are {} and {}, which is why",
              (("=", weights("lambda_s-0.5", "redundancy", minus_default=True)),
               ("=", weights("lambda_u-2", "redundancy", minus_default=True)))),
+    Citation("docs/measured.md",
+             "reads published R {} / U {} / S {} against held out R {} / U {} / S {} there",
+             tuple(("=", baseline("coral", column, protocol=protocol)) for protocol in ("published", "held_out")
+                   for column in ("redundancy", "uniqueness", "synergy"))),
     *(Citation("docs/measured.md", f"| {label} | {{}} | {{}} | {{}} ({{}}) |",
                (("=", lambda p=protocol: table1_row("long", "share", protocol=p)),
                 ("=", lambda p=protocol: table1_row("long", "unique1", protocol=p)),
