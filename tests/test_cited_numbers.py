@@ -579,19 +579,50 @@ def audit_final() -> pd.DataFrame:
     return rows[rows["epoch"] == rows["epochs"]]
 
 
-def _audit(variant: str, protocol: str, score: str) -> Callable[[], float]:
+def _audit(variant: str, protocol: str, score: str, stat: str = "mean") -> Callable[[], float]:
+    """The audit's final-epoch score of one variant under one protocol: mean or np.std (ddof 0) over its seeds."""
     def value() -> float:
         rows = audit_final()
         sel = rows[(rows["variant"] == variant) & (rows["protocol"] == protocol) & (rows["score"] == score)]
         assert len(sel), (variant, protocol, score)
-        return float(sel["balanced_accuracy"].mean())
+        values = sel["balanced_accuracy"].to_numpy(float)
+        return float(values.mean() if stat == "mean" else np.std(values))
     return value
 
 
-def _width_row(d: int, label: str, protocol: str) -> Citation:
+def width_gap(score: str, pick: Callable) -> Callable[[], float]:
+    """The smallest or largest (``pick``) published-minus-held-out gap of a score's seed mean over the widths."""
+    return lambda: pick(_audit(f"d{d}", "published", score)() - _audit(f"d{d}", "held_out", score)()
+                        for d in (64, 128, 256, 512))
+
+
+def audit_seeds(variant: str) -> str:
+    """The seeds of a variant's final rows as a table writes them: '41' or '41-43'."""
+    seeds = sorted(audit_final().loc[audit_final()["variant"] == variant, "seed"].unique())
+    return str(seeds[0]) if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"
+
+
+def _audit_row(variant: str, name: str, seeds: str, label: str, protocol: str) -> Citation:
+    """One row of an audit table (widths, inputs): the seeds it stands on, then R, U, U (lambda_o = 0), S
+    and S (no masking), each as mean +- std where the variant has several seeds. ``seeds`` is what the
+    row says; a variant whose committed seeds differ fails here."""
     scores = ("R", "U", "U (lambda_o = 0)", "S", "S (no masking)")
-    return Citation("docs/evaluation-protocols.md", f"| {d} ({2 * d}) | {label} | {{}} | {{}} | {{}} | {{}} | {{}} |",
-                    tuple(("=", _audit(f"d{d}", protocol, sc)) for sc in scores))
+    many = "-" in seeds
+    values: list = []
+    for sc in scores:
+        values.append(("=", _audit(variant, protocol, sc)))
+        if many:
+            values.append(("=", _audit(variant, protocol, sc, "std")))
+
+    def check_seeds(fn: Callable[[], float]) -> Callable[[], float]:
+        def value() -> float:
+            assert audit_seeds(variant) == seeds, (variant, audit_seeds(variant), seeds)
+            return fn()
+        return value
+    values[0] = ("=", check_seeds(values[0][1]))
+    cell = "{} +- {}" if many else "{}"
+    return Citation("docs/evaluation-protocols.md",
+                    f"| {name} | {seeds} | {label} | " + " | ".join([cell] * len(scores)) + " |", tuple(values))
 
 
 def _e100(score: str, epoch: int, protocol: str = "held_out") -> Callable[[], float]:
@@ -624,6 +655,14 @@ README_BUDGET = Citation(
     tuple(("=", _audit("e100", protocol, score)) for score in ("R", "U") for protocol in ("held_out", "published")))
 
 
+# the rows of the audit's width and input tables in docs/evaluation-protocols.md: variant, name, seeds
+AUDIT_TABLE_ROWS = (
+    ("d64", "64 (128)", "41-43"), ("d128", "128 (256)", "41"), ("d256", "256 (512)", "41"),
+    ("d512", "512 (1024)", "41"),
+    ("d64", "32 px, 2 x 2", "41-43"), ("tokens4x4", "32 px, 4 x 4", "41"), ("px64", "64 px, 4 x 4", "41"),
+)
+
+
 AUDIT_CITATIONS = (
     *(_parts_row(label, reading) for label, reading in (
         ("held out (coral_lab)", "held_out"), ("published (the replica)", "published"),
@@ -632,11 +671,45 @@ AUDIT_CITATIONS = (
         ("replica, standardised, not cropped", "published, standardised, no crops"),
         ("replica, 1,000 L-BFGS iterations", "published, 1,000 L-BFGS iterations"),
         ("replica, fitted labels shuffled (control)", "published, fitted labels shuffled"))),
-    *(_width_row(d, label, protocol) for d in (64, 128, 256, 512) for label, protocol in (
-        ("held out", "held_out"), ("published", "published"), ("published, labels shuffled", "published_shuffled"))),
+    *(_audit_row(variant, name, seeds, label, protocol)
+      for variant, name, seeds in AUDIT_TABLE_ROWS for label, protocol in (
+          ("held out", "held_out"), ("published", "published"), ("published, labels shuffled", "published_shuffled"))),
     *(_budget_row(e, label, protocol) for e in (10, 30, 50, 70, 100)
       for label, protocol in (("held out", "held_out"), ("published", "published"))),
     README_BUDGET,
+    Citation("docs/evaluation-protocols.md",
+             "(D = 512: held out R {} / U {}, published R {} / U {}, against {} / {})",
+             (("=", _audit("d512", "held_out", "R")), ("=", _audit("d512", "held_out", "U")),
+              ("=", _audit("d512", "published", "R")), ("=", _audit("d512", "published", "U")),
+              ("=", lambda: PAPER_TABLE1["COrAL"]["redundancy"][0]),
+              ("=", lambda: PAPER_TABLE1["COrAL"]["uniqueness"][0]))),
+    Citation("docs/evaluation-protocols.md",
+             "published minus held out is {} to {} points on R and {} to {} on U at every width, and {} to {} on S",
+             (("=", width_gap("R", min)), ("=", width_gap("R", max)), ("=", width_gap("U", min)),
+              ("=", width_gap("U", max)), ("=", width_gap("S", max)), ("=", width_gap("S", min)))),
+    Citation("docs/evaluation-protocols.md", "(held out {} at D = 64, {} at 512)",
+             (("=", _audit("d64", "held_out", "S")), ("=", _audit("d512", "held_out", "S")))),
+    Citation("docs/evaluation-protocols.md", "at D = 64 its R is {}, {} and {} over the three seeds",
+             tuple(("=", (lambda s=s: float(audit_final().query(
+                 "variant == 'd64' and protocol == 'published_shuffled' and score == 'R' and seed == @s")
+                 ["balanced_accuracy"].iloc[0]))) for s in (41, 42, 43))),
+    Citation("docs/evaluation-protocols.md",
+             "held out, R rises from {} to {} at 32 px and to {} at 64 px, U from {} to {} and {}",
+             (("=", _audit("d64", "held_out", "R")), ("=", _audit("tokens4x4", "held_out", "R")),
+              ("=", _audit("px64", "held_out", "R")), ("=", _audit("d64", "held_out", "U")),
+              ("=", _audit("tokens4x4", "held_out", "U")), ("=", _audit("px64", "held_out", "U")))),
+    Citation("docs/evaluation-protocols.md", "reaches R {} and U {} only after 70 epochs",
+             (("=", _e100("R", 70)), ("=", _e100("U", 70)))),
+    Citation("docs/evaluation-protocols.md", "R {} at 64 px, {} points under the held-out probe",
+             (("=", _audit("px64", "published", "R")),
+              ("=", lambda: _audit("px64", "held_out", "R")() - _audit("px64", "published", "R")()))),
+    Citation("docs/evaluation-protocols.md",
+             "(held out {} and {} against {}; ROC-AUC {} and {} against {} for seed 41's 2 x 2 model)",
+             (("=", _audit("tokens4x4", "held_out", "S")), ("=", _audit("px64", "held_out", "S")),
+              ("=", _audit("d64", "held_out", "S")),
+              *(("=", (lambda v=v: float(audit_final().query(
+                  "variant == @v and protocol == 'held_out' and score == 'S' and seed == 41")["roc_auc"].iloc[0])))
+                for v in ("tokens4x4", "px64", "d64")))),
     Citation("docs/evaluation-protocols.md",
              "16 tokens per image instead of 4 give held out R {} and U {} (2 x 2 tokens: {} and {}), and S {} ({}). "
              "Under the replica R is {} and U {}: its crops of the probe images cost the 4 x 4 model {} points of R, "

@@ -184,3 +184,21 @@ def test_the_audit_table_and_figure_hold_every_score_per_protocol():
     assert len(r_width.lines) >= 2 and len(r_budget.lines) >= 2  # one line per protocol
     held = next(line for line in r_width.lines if list(line.get_xdata()) == [128.0, 1024.0])
     assert list(held.get_ydata()) == [51.0, 51.0]
+
+
+def test_the_audit_budget_row_counts_a_seed_once_where_two_variants_probed_it():
+    """d64's last epoch is e100's tenth: seed 41 probed by both must enter the epoch-10 mean once, beside
+    seed 42 (probed by d64 only)."""
+    from coral_lab.drawing.figures import audit_figure
+
+    rows = []
+    for variant, epochs, seed, value in (("d64", 10, 41, 50.0), ("e100", 100, 41, 50.0), ("d64", 10, 42, 70.0)):
+        for epoch in sorted({10, epochs}):
+            rows.append({"variant": variant, "label": variant, "z_dim": 128, "image_size": 32, "stem_stride": 2,
+                         "epochs": epochs, "epoch": epoch, "pairs_seen": 0, "unit": "unbiased", "seed": seed,
+                         "protocol": "held_out", "score": "R", "balanced_accuracy": value + (epoch - 10) / 10,
+                         "roc_auc": 60.0})
+    fig = audit_figure(pd.DataFrame(rows))
+    budget = fig.axes[3].lines[0]
+    assert list(budget.get_xdata()) == [10.0, 100.0]
+    assert list(budget.get_ydata()) == [60.0, 59.0]  # (50 + 70) / 2, not (50 + 50 + 70) / 3
