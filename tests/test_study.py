@@ -202,3 +202,19 @@ def test_the_audit_budget_row_counts_a_seed_once_where_two_variants_probed_it():
     budget = fig.axes[3].lines[0]
     assert list(budget.get_xdata()) == [10.0, 100.0]
     assert list(budget.get_ydata()) == [60.0, 59.0]  # (50 + 70) / 2, not (50 + 50 + 70) / 3
+
+
+def test_the_audit_mask_variants_hide_a_whole_modality_as_often_as_the_preset():
+    """tokens4x4-m974 and px64-m974 are their 4 x 4 siblings with one change: a static ratio m whose 16
+    tokens are all masked (m^16) as often as the preset's 4 tokens at 90 % (0.9^4)."""
+    from coral_lab.config import get_preset
+
+    cfg, table = get_preset("quick"), study.study_variants("audit")
+    preset_tokens = 4  # 32 px through the quick preset's stride-2 stem: 2 x 2 tokens
+    for name in ("tokens4x4", "px64"):
+        base = study.variant_unit_config(cfg, table[name], 41, "biased")
+        masked = study.variant_unit_config(cfg, table[f"{name}-m974"], 41, "biased")
+        assert masked.replace(train={"mask_schedule": base.train.mask_schedule}) == base
+        m = masked.train.mask_schedule
+        assert abs(m ** 16 - cfg.train.mask_schedule ** preset_tokens) < 1e-3 and m != base.train.mask_schedule
+        assert set(table[f"{name}-m974"].units) == {"biased", "unbiased"}
