@@ -214,17 +214,17 @@ def _audit() -> list[Variant]:
     for d, (hidden, proj) in AUDIT_WIDTHS.items():
         changes = {} if d == 64 else {"model": {"embed_dim": d, "proj_hidden": hidden, "proj_dim": proj}}
         variants.append(Variant(f"d{d}", f"D = {d} (Z of {2 * d} dimensions)", changes, tuple(UNIT_KINDS)))
-    variants.append(Variant("tokens4x4", "32 px, 4 x 4 tokens (stride-1 stem, as the long preset)",
-                            {"model": {"encoder_stem_stride": 1}}, tuple(UNIT_KINDS)))
-    variants.append(Variant("px64", "64 px, 4 x 4 tokens (stride-2 stem)", {"data": {"image_size": 64}},
-                            tuple(UNIT_KINDS)))
-    # 4 x 4 tokens with the mask ratio that hides a whole modality from the fusion as often as the preset's
-    # 90 % does with 2 x 2 tokens: m^16 = 0.9^4 (66 % of the samples) gives m = 0.9^(1/4) = 0.974
-    for name, label, changes in (("tokens4x4", "32 px, 4 x 4 tokens", {"model": {"encoder_stem_stride": 1}}),
-                                 ("px64", "64 px, 4 x 4 tokens", {"data": {"image_size": 64}})):
+    # 4 x 4 tokens per image two ways, each also with the mask that hides a whole modality as often as the
+    # preset's 90 % does with 2 x 2 tokens (WHOLE_MODALITY_M16)
+    inputs = (("tokens4x4", "32 px, 4 x 4 tokens", " (stride-1 stem, as the long preset)",
+               {"model": {"encoder_stem_stride": 1}}),
+              ("px64", "64 px, 4 x 4 tokens", " (stride-2 stem)", {"data": {"image_size": 64}}))
+    for name, label, stem, changes in inputs:
+        variants.append(Variant(name, label + stem, changes, tuple(UNIT_KINDS)))
+    for name, label, _, changes in inputs:
+        masked = _on(changes, {"train": {"mask_schedule": WHOLE_MODALITY_M16}})
         variants.append(Variant(f"{name}-m974", f"{label}, static 97.4 % masking (a modality hidden as often as "
-                                f"90 % hides one of 2 x 2)", _on(changes, {"train": {"mask_schedule": WHOLE_MODALITY_M16}}),
-                                ("biased", "unbiased")))
+                                "90 % hides one of 2 x 2)", masked, ("biased", "unbiased")))
     for epochs in (30, 100):
         variants.append(Variant(f"e{epochs}", f"{epochs} epochs (preset: 10)", {"train": {"epochs": epochs}},
                                 ("unbiased", "biased")))
