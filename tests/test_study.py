@@ -218,3 +218,16 @@ def test_the_audit_mask_variants_hide_a_whole_modality_as_often_as_the_preset():
         m = masked.train.mask_schedule
         assert abs(m ** 16 - cfg.train.mask_schedule ** preset_tokens) < 1e-3 and m != base.train.mask_schedule
         assert set(table[f"{name}-m974"].units) == {"biased", "unbiased"}
+
+
+def test_the_audit_60_epoch_candidate_is_the_64_px_97_percent_model_trained_longer():
+    """px64-m974-e60 differs from px64-m974 in the epochs alone, for both of its units."""
+    from coral_lab.config import get_preset
+
+    cfg, table = get_preset("quick"), study.study_variants("audit")
+    for unit in ("biased", "unbiased"):
+        short = study.variant_unit_config(cfg, table["px64-m974"], 41, unit)
+        long = study.variant_unit_config(cfg, table["px64-m974-e60"], 41, unit)
+        assert long.train.epochs == 60 and short.train.epochs == cfg.train.epochs == 10
+        assert long.replace(train={"epochs": short.train.epochs}) == short
+    assert set(table["px64-m974-e60"].units) == {"biased", "unbiased"}
