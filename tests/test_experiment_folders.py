@@ -3,6 +3,8 @@ tied to the config that made them, merged rather than replaced, and foreign file
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -141,3 +143,27 @@ def test_a_curve_written_before_curves_were_tied_to_their_training_is_still_read
     pd.testing.assert_frame_equal(collect_curves(tmp_path), rows)  # its earlier epochs cannot be probed again
     again = run_curve_unit(tiny, v, 41, "biased", tmp_path, every=1, benchmark=ci_benchmark)
     pd.testing.assert_frame_equal(again, rows)  # nothing retrained or probed twice
+
+
+def test_a_study_folder_keeps_the_provenance_of_every_command_that_wrote_it(ci_cache, tmp_path, capsys):
+    """Two commands into one study folder (seed 41, then 42): the sidecar's runs name both, each with its
+    own seeds, and its seeds are the union the curves hold; a damaged sidecar stops the next command before
+    anything trains and is left as it was."""
+    out = tmp_path / "s"
+    argv = ["study", "--name", "confirm", "--variants", "paper-schedule", "--preset", "ci", "--device", "cpu",
+            "--cache-dir", str(ci_cache), "--probe-every", "1", "--jobs", "1", "--epochs", "1",
+            "--protocol", "held_out", "--no-progress", "--out", str(out)]
+    assert main([*argv, "--seeds", "41"]) == 0
+    assert main([*argv, "--seeds", "42"]) == 0
+    capsys.readouterr()
+    side = json.loads((out / "curves.provenance.json").read_text())
+    assert [r["seeds"] for r in side["runs"]] == [[41], [42]]
+    assert all(r["wall_minutes"] >= 0 and r["commit"] and r["command"] for r in side["runs"])
+    assert side["seeds"] == [41, 42] == sorted(pd.read_csv(out / "curves.csv")["seed"].unique().tolist())
+    (out / "curves.provenance.json").write_text('{"runs": [')
+    curves = (out / "curves.csv").read_bytes()
+    assert main([*argv, "--seeds", "43"]) == 2
+    err = capsys.readouterr().err
+    assert "curves.provenance.json is not readable JSON" in err and "move it aside" in err
+    assert (out / "curves.provenance.json").read_text() == '{"runs": ['
+    assert (out / "curves.csv").read_bytes() == curves and not list(out.glob("*/seed43*"))

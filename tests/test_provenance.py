@@ -1,5 +1,9 @@
 """Sidecars name the commit a run started from, even when the checkout moves on while it trains."""
 
+import json
+
+import pytest
+
 from coral_lab.config import provenance as P
 
 
@@ -82,3 +86,25 @@ def test_a_figure_names_a_result_file_of_the_checkout_by_its_path_in_the_checkou
     outside = tmp_path / "t.csv"
     outside.write_text("a\n1\n")
     assert figures.figure_provenance(info, outside)["figure"]["source"] == str(outside)
+
+
+def test_earlier_runs_reads_a_folder_history_and_refuses_a_damaged_one(tmp_path):
+    side = tmp_path / "curves.provenance.json"
+    assert P.earlier_runs(side) == []  # no sidecar yet: no earlier command
+    legacy = P.provenance(preset="ci", seeds=[41], device="cpu", command="coral-lab study --seeds 41",
+                          extra={"variants": ["a"], "config": {"x": 1}})
+    P.write_sidecar(side, legacy)  # written before folders kept a runs list: one entry of its own keys
+    (entry,) = P.earlier_runs(side)
+    assert entry["command"] == "coral-lab study --seeds 41" and entry["seeds"] == [41] and entry["variants"] == ["a"]
+    assert "config" not in entry and "preset" not in entry
+    P.write_sidecar(side, {**legacy, "runs": [{"command": "one"}, {"command": "two"}]})
+    assert [r["command"] for r in P.earlier_runs(side)] == ["one", "two"]
+    for bad, says in (('{"runs": [', "not readable JSON"), ("[1, 2]", "must be a JSON object"),
+                      ('{"command": "x"}', "lacks"), (json.dumps({**legacy, "runs": "two"}), "'runs' must be a list")):
+        side.write_text(bad)
+        with pytest.raises(ValueError, match=says):
+            P.earlier_runs(side)
+        assert side.read_text() == bad
+    side.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ValueError, match="not readable JSON"):
+        P.earlier_runs(side)

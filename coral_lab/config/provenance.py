@@ -26,6 +26,7 @@ __all__ = [
     "provenance",
     "command_line",
     "write_sidecar",
+    "earlier_runs",
     "check_sidecar_info",
     "result_sidecar_path",
     "save_result",
@@ -105,6 +106,40 @@ def provenance(
 def write_sidecar(path: str | Path, info: dict[str, Any]) -> Path:
     """Write ``info`` as JSON to ``path`` (atomically)."""
     return atomic_write_text(path, json.dumps(info, indent=2, default=str) + "\n")
+
+
+# what a sidecar's own top level says about the one command that wrote it, kept per run in ``runs``
+_RUN_KEYS = ("command", "commit", "commit_at_write", "started", "date", "device", "seeds", "variants", "units",
+             "protocols", "wall_minutes")
+
+
+def earlier_runs(path: str | Path) -> list[dict[str, Any]]:
+    """The commands that wrote a folder's results before this one, from its sidecar ``path``: its ``runs``
+    list, or (a sidecar written before folders kept one) one entry of its top-level keys; none when the
+    sidecar does not exist yet.
+
+    A folder grown over several commands (a study resumed with other seeds or variants) keeps every command
+    this way, each with its own command line, commit, device, seeds and wall time. Raises ValueError, before
+    anything is written, when the sidecar is not a coral_lab provenance object, so that a damaged history is
+    never overwritten.
+    """
+    path = Path(path)
+    if not path.exists():
+        return []
+    what = f"provenance sidecar {path}"
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{what} is not readable JSON ({e}); it holds the folder's earlier runs: mend it or move "
+                         "it aside, then run the command again") from None
+    check_sidecar_info(info, what)
+    runs = info.get("runs")
+    if runs is None:
+        return [{k: info[k] for k in _RUN_KEYS if k in info}]
+    if not isinstance(runs, list) or not all(isinstance(r, Mapping) for r in runs):
+        raise ValueError(f"{what}: 'runs' must be a list of JSON objects; mend it or move it aside, then run the "
+                         "command again")
+    return [dict(r) for r in runs]
 
 
 def check_sidecar_info(info: Any, what: str) -> None:
