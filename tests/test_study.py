@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -163,7 +164,8 @@ def test_the_audit_table_and_figure_hold_every_score_per_protocol():
     from coral_lab.drawing.figures import audit_figure
 
     rows = []
-    for variant, epochs in (("d64", (10,)), ("d512", (10,)), ("e30", (10, 20, 30)), ("px64", (10,))):
+    for variant, epochs in (("d64", (10,)), ("d512", (10,)), ("e30", (10, 20, 30)), ("px64", (10,)),
+                            ("px64-m974", (10,))):
         for unit, task in (("unbiased", "share"), ("unbiased", "unique1"), ("biased", "synergy"),
                            ("biased-no-mask", "synergy")):
             for epoch in epochs:
@@ -184,6 +186,12 @@ def test_the_audit_table_and_figure_hold_every_score_per_protocol():
     assert len(r_width.lines) >= 2 and len(r_budget.lines) >= 2  # one line per protocol
     held = next(line for line in r_width.lines if list(line.get_xdata()) == [128.0, 1024.0])
     assert list(held.get_ydata()) == [51.0, 51.0]
+    # the input row: the five inputs in their order, the ones not run left as gaps
+    r_input = fig.axes[6]
+    assert [t.get_text().split("\n")[0] for t in r_input.get_xticklabels()] == ["32 px"] * 2 + ["64 px", "32 px", "64 px"]
+    held = r_input.lines[0]
+    assert list(held.get_xdata()) == [0, 1, 2, 3, 4]
+    assert np.isnan(held.get_ydata()[[1, 3]]).all() and list(held.get_ydata()[[0, 2, 4]]) == [51.0] * 3
 
 
 def test_the_audit_budget_row_counts_a_seed_once_where_two_variants_probed_it():

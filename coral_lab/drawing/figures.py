@@ -553,7 +553,8 @@ AUDIT_FIGURE_COLUMNS = ("variant", "z_dim", "image_size", "stem_stride", "epochs
 _AUDIT_PANELS = (("R", "redundancy"), ("U", "uniqueness"), ("S", "synergy"))
 _AUDIT_DASHED = {"U": "U (lambda_o = 0)", "S": "S (no masking)"}
 _AUDIT_WIDTHS = ("d64", "d128", "d256", "d512")
-_AUDIT_INPUTS = (("d64", "32 px\n2 x 2"), ("tokens4x4", "32 px\n4 x 4"), ("px64", "64 px\n4 x 4"))
+_AUDIT_INPUTS = (("d64", "32 px\n2 x 2"), ("tokens4x4", "32 px\n4 x 4"), ("px64", "64 px\n4 x 4"),
+                 ("tokens4x4-m974", "32 px\n4 x 4\nm 97.4 %"), ("px64-m974", "64 px\n4 x 4\nm 97.4 %"))
 
 
 def _one_row_per_unit(rows: pd.DataFrame) -> pd.DataFrame:
@@ -569,8 +570,9 @@ def audit_figure(table: pd.DataFrame, title: str = "The evaluation protocol audi
     Z's dimension (top row; the paper's value at its Z of 1,024 as a grey star), against the budget
     (middle row: epochs of 10,000 pairs, from the probed checkpoints; a seed probed at one epoch by two
     variants counts once, ``_one_row_per_unit``) and against the input (bottom
-    row: image size and tokens per image). Solid: the unit of Table 1; dashed: U with lambda_o = 0 and
-    S without masking.
+    row: image size and tokens per image, with the preset's 90 % mask, then the 4 x 4 inputs with the
+    97.4 % mask that hides a whole modality as often). Solid: the unit of Table 1; dashed: U with
+    lambda_o = 0 and S without masking.
 
     Args:
         table: the audit study's ``protocol_audit.csv`` (``coral_lab.experiments.study.audit_table``).
