@@ -656,6 +656,17 @@ def _budget_row(epoch: int, label: str, protocol: str) -> Citation:
                     (("=", score("R")), ("=", score("U")), ("=", score("S")), ("=", score("S", "roc_auc"))))
 
 
+def _px64_m974_claims(target: float) -> float:
+    """``target`` (the issue's held-out R target) where what the sentence claims holds: px64-m974's held-out R
+    reaches it at every seed, and its published R is the highest of every 10-epoch variant's seed mean."""
+    rows = audit_final()
+    held = rows.query("variant == 'px64-m974' and protocol == 'held_out' and score == 'R'")["balanced_accuracy"]
+    published = (rows.query("epochs == 10 and protocol == 'published' and score == 'R'")
+                 .groupby("variant")["balanced_accuracy"].mean())
+    assert held.min() >= target and published.idxmax() == "px64-m974", (held.tolist(), published.idxmax())
+    return target
+
+
 README_BUDGET = Citation(
     "README.md", "the paper's 100 epochs of the same pairs lift R to {} / {} and U to {} /\n{}, held out / published",
     tuple(("=", _audit("e100", protocol, score)) for score in ("R", "U") for protocol in ("held_out", "published")))
@@ -666,7 +677,7 @@ AUDIT_TABLE_ROWS = (
     ("d64", "64 (128)", "41-43"), ("d128", "128 (256)", "41-43"), ("d256", "256 (512)", "41-43"),
     ("d512", "512 (1024)", "41"),
     ("d64", "32 px, 2 x 2", "41-43"), ("tokens4x4", "32 px, 4 x 4", "41"), ("px64", "64 px, 4 x 4", "41"),
-    ("tokens4x4-m974", "32 px, 4 x 4, mask 97.4 %", "41"), ("px64-m974", "64 px, 4 x 4, mask 97.4 %", "41"),
+    ("tokens4x4-m974", "32 px, 4 x 4, mask 97.4 %", "41-43"), ("px64-m974", "64 px, 4 x 4, mask 97.4 %", "41-43"),
 )
 
 
@@ -721,19 +732,30 @@ AUDIT_CITATIONS = (
                   "variant == @v and protocol == 'held_out' and score == 'S' and seed == 41")["roc_auc"].iloc[0])))
                 for v in ("tokens4x4", "px64", "d64")))),
     Citation("docs/evaluation-protocols.md",
-             "Synergy's ROC-AUC comes back from {} and {} to {} and {}, the 2 x 2 model's level, and its balanced "
-             "accuracy to {} and {}",
+             "Synergy's ROC-AUC comes back from {} and {} (seed 41, 90 % mask) to {} and {} (mean of three seeds; the "
+             "2 x 2 model's is {}), and its balanced accuracy to {} and {} (the 2 x 2 model's {})",
              (*(("=", (lambda v=v: float(audit_final().query(
                  "variant == @v and protocol == 'held_out' and score == 'S' and seed == 41")["roc_auc"].iloc[0])))
-                for v in ("tokens4x4", "px64", "tokens4x4-m974", "px64-m974")),
-              ("=", _audit("tokens4x4-m974", "held_out", "S")), ("=", _audit("px64-m974", "held_out", "S")))),
+                for v in ("tokens4x4", "px64")),
+              *(("=", (lambda v=v: float(audit_final().query(
+                  "variant == @v and protocol == 'held_out' and score == 'S'")["roc_auc"].mean())))
+                for v in ("tokens4x4-m974", "px64-m974", "d64")),
+              ("=", _audit("tokens4x4-m974", "held_out", "S")), ("=", _audit("px64-m974", "held_out", "S")),
+              ("=", _audit("d64", "held_out", "S")))),
     Citation("docs/evaluation-protocols.md",
-             "held out {} at 32 px and {} at 64 px after 10 epochs ({} and {} with the 90 % mask), published {} and {}; "
-             "U moves little (held out {} and {})",
+             "held out {} at 32 px and {} at 64 px after 10 epochs ({} and {} with the 90 % mask, seed 41), published "
+             "{} and {}; U moves little (held out {} and {})",
              (("=", _audit("tokens4x4-m974", "held_out", "R")), ("=", _audit("px64-m974", "held_out", "R")),
               ("=", _audit("tokens4x4", "held_out", "R")), ("=", _audit("px64", "held_out", "R")),
               ("=", _audit("tokens4x4-m974", "published", "R")), ("=", _audit("px64-m974", "published", "R")),
               ("=", _audit("tokens4x4-m974", "held_out", "U")), ("=", _audit("px64-m974", "held_out", "U")))),
+    Citation("docs/evaluation-protocols.md",
+             "meets the issue's held-out R target ({}) at every seed ({} +- {}) in 11 minutes a pretraining, and under "
+             "the replica comes nearer the paper's R ({}) than any other 10-epoch run here ({} +- {}, under the issue's {})",
+             (("=", lambda: _px64_m974_claims(98.0)), ("=", _audit("px64-m974", "held_out", "R")),
+              ("=", _audit("px64-m974", "held_out", "R", "std")), ("=", lambda: PAPER_TABLE1["COrAL"]["redundancy"][0]),
+              ("=", _audit("px64-m974", "published", "R")), ("=", _audit("px64-m974", "published", "R", "std")),
+              ("=", lambda: 99.0))),
     Citation("docs/evaluation-protocols.md",
              "16 tokens per image instead of 4 give held out R {} and U {} (2 x 2 tokens: {} and {}), and S {} ({}). "
              "Under the replica R is {} and U {}: its crops of the probe images cost the 4 x 4 model {} points of R, "
