@@ -193,6 +193,17 @@ def test_the_audit_table_and_figure_hold_every_score_per_protocol():
     assert list(held.get_xdata()) == [0, 1, 2, 3, 4]
     assert np.isnan(held.get_ydata()[[1, 3]]).all() and list(held.get_ydata()[[0, 2, 4]]) == [51.0] * 3
 
+    # the budget row: the preset's curves solid, the 60-epoch candidate's dash-dot, one per protocol
+    e60 = [rr for rr in rows if rr["variant"] == "px64-m974"]
+    extra = [{**rr, "variant": "px64-m974-e60", "epoch": e, "balanced_accuracy": rr["balanced_accuracy"] + (e - 10) / 10}
+             for rr in e60 for e in (10, 60)]
+    fig = audit_figure(study.audit_table(pd.concat([curves, pd.DataFrame(extra)]), get_preset("quick")))
+    dashdot = [line for line in fig.axes[3].lines if line.get_linestyle() == "-."]
+    assert len(dashdot) == 2 and sorted(line.get_color() for line in dashdot) == sorted(
+        {line.get_color() for line in fig.axes[3].lines if line.get_linestyle() == "-"})
+    assert [list(line.get_xdata()) for line in dashdot] == [[10.0, 60.0]] * 2
+    assert sorted(float(line.get_ydata()[1]) for line in dashdot) == [56.0, 66.0]
+
 
 def test_the_audit_budget_row_counts_a_seed_once_where_two_variants_probed_it():
     """d64's last epoch is e100's tenth: seed 41 probed by both must enter the epoch-10 mean once, beside

@@ -555,6 +555,8 @@ _AUDIT_DASHED = {"U": "U (lambda_o = 0)", "S": "S (no masking)"}
 _AUDIT_WIDTHS = ("d64", "d128", "d256", "d512")
 _AUDIT_INPUTS = (("d64", "32 px\n2 x 2"), ("tokens4x4", "32 px\n4 x 4"), ("px64", "64 px\n4 x 4"),
                  ("tokens4x4-m974", "32 px\n4 x 4\nm 97.4 %"), ("px64-m974", "64 px\n4 x 4\nm 97.4 %"))
+# longer runs of another input, drawn in the budget row beside the preset's (dash-dot): variant -> label
+_AUDIT_CANDIDATES = (("px64-m974-e60", "64 px, 4 x 4, m 97.4 %"),)
 
 
 def _one_row_per_unit(rows: pd.DataFrame) -> pd.DataFrame:
@@ -569,7 +571,8 @@ def audit_figure(table: pd.DataFrame, title: str = "The evaluation protocol audi
     """R, U and S under each probe protocol (one colour per protocol, mean +- std over seeds) against
     Z's dimension (top row; the paper's value at its Z of 1,024 as a grey star), against the budget
     (middle row: epochs of 10,000 pairs, from the probed checkpoints; a seed probed at one epoch by two
-    variants counts once, ``_one_row_per_unit``) and against the input (bottom
+    variants counts once, ``_one_row_per_unit``; dash-dot: the longer runs of another input,
+    ``_AUDIT_CANDIDATES``) and against the input (bottom
     row: image size and tokens per image, with the preset's 90 % mask, then the 4 x 4 inputs with the
     97.4 % mask that hides a whole modality as often). Solid: the unit of Table 1; dashed: U with
     lambda_o = 0 and S without masking.
@@ -606,16 +609,31 @@ def audit_figure(table: pd.DataFrame, title: str = "The evaluation protocol audi
                                 marker="o" if style == "-" else "s", markersize=3, capsize=2,
                                 color=PROTOCOL_COLOURS[protocol],
                                 label=PROTOCOL_LABELS[protocol] + ("" if style == "-" else f", {name}"))
+            if row == 1:  # the budget row: the candidates' curves beside the preset's
+                for variant, what in _AUDIT_CANDIDATES:
+                    for protocol in protocols:
+                        sel = table[(table["variant"] == variant) & (table["score"] == score)
+                                    & (table["protocol"] == protocol)]
+                        if sel.empty:
+                            continue
+                        g = sel.groupby("epoch")["balanced_accuracy"].agg(["mean", seed_std]).sort_index()
+                        ax.errorbar(g.index.to_numpy(dtype=float), g["mean"].to_numpy(),
+                                    yerr=np.nan_to_num(g["seed_std"].to_numpy()), fmt="-.", marker="^", markersize=3,
+                                    capsize=2, color=PROTOCOL_COLOURS[protocol],
+                                    label=f"{PROTOCOL_LABELS[protocol]}, {what}")
             ax.axhline(CHANCE[column], color="red", linestyle=":", linewidth=1)
             ax.axhline(paper, color="grey", linestyle=":", linewidth=1)
             ax.set(ylim=(0, 105), ylabel=f"{score} ({column}), balanced accuracy %")
         axes[0, k].scatter([1024], [paper], marker="*", s=120, color="grey", zorder=3, label="paper (Z of 1,024)")
         axes[0, k].set_xscale("log", base=2)
         axes[0, k].set(xlabel="Z dimension (2 D)", title=f"{score} against Z's dimension")
-        axes[1, k].set(xlabel="epochs of 10,000 pairs (D = 64)", title=f"{score} against the budget")
+        axes[1, k].set(xlabel="epochs of 10,000 pairs (D = 64; solid: the preset's input)",
+                       title=f"{score} against the budget")
         axes[2, k].set_xticks(range(len(_AUDIT_INPUTS)), [t for _, t in _AUDIT_INPUTS])
         axes[2, k].set(xlabel="image size, tokens per image (D = 64)", title=f"{score} against the input")
         axes[0, k].legend(fontsize=7, loc="best")
+        if any(line.get_linestyle() == "-." for line in axes[1, k].lines):
+            axes[1, k].legend(fontsize=6, loc="lower right")
     fig.suptitle(title + "\nred dotted: chance; grey dotted: the paper's value (its published protocol, its scale)")
     return fig
 
