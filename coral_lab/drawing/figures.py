@@ -633,7 +633,7 @@ def audit_figure(table: pd.DataFrame, title: str = "The evaluation protocol audi
         axes[2, k].set(xlabel="image size, tokens per image (D = 64)", title=f"{score} against the input")
         axes[0, k].legend(fontsize=7, loc="best")
         if any(line.get_linestyle() == "-." for line in axes[1, k].lines):
-            axes[1, k].legend(fontsize=6, loc="lower right")
+            axes[1, k].legend(fontsize=6, loc="upper right" if score == "S" else "lower right")
     fig.suptitle(title + "\nred dotted: chance; grey dotted: the paper's value (its published protocol, its scale)")
     return fig
 
