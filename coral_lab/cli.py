@@ -39,7 +39,7 @@ from coral_lab.methods import METHODS, check_config, display_name, subspaces, wi
 from coral_lab.multibench.cli import reproduce_features
 from coral_lab.core.paper import PAPER_SEEDS, scale_of
 from coral_lab.evaluation.protocol import format_table1, run_table1
-from coral_lab.config.provenance import earlier_runs, mark_start, provenance, write_sidecar
+from coral_lab.config.provenance import RUN_KEYS, earlier_runs, mark_start, provenance, write_sidecar
 from coral_lab.config import HELD_OUT, PROTOCOL_LABELS, PROTOCOLS
 from coral_lab.experiments.compare import comparison_table, paper_pattern, wide_table, write_comparison
 from coral_lab.experiments.study import STUDY_TABLES, collect_curves, final_scores, run_study, study_variants
@@ -457,9 +457,7 @@ def cmd_study(args: argparse.Namespace) -> int:
                                  "protocols": list(protocols),
                                  "probe_every": args.probe_every,
                                  "wall_minutes": round((time.perf_counter() - t0) / 60, 2), "config": cfg.to_dict()})
-        info["runs"] = earlier + [{k: info[k] for k in ("command", "commit", "commit_at_write", "started", "date",
-                                                        "device", "seeds", "variants", "units", "protocols",
-                                                        "probe_every", "wall_minutes") if k in info}]
+        info["runs"] = earlier + [{k: info[k] for k in RUN_KEYS if k in info}]
         if "seed" in curves and len(curves):
             info["seeds"] = sorted({int(s) for s in curves["seed"]} | set(args.seeds))
         tables = {"curves": curves, **{Path(name).stem: make(curves, cfg) for name, make in STUDY_TABLES.get(args.name, [])}}

@@ -26,6 +26,7 @@ __all__ = [
     "provenance",
     "command_line",
     "write_sidecar",
+    "RUN_KEYS",
     "earlier_runs",
     "check_sidecar_info",
     "result_sidecar_path",
@@ -109,8 +110,8 @@ def write_sidecar(path: str | Path, info: dict[str, Any]) -> Path:
 
 
 # what a sidecar's own top level says about the one command that wrote it, kept per run in ``runs``
-_RUN_KEYS = ("command", "commit", "commit_at_write", "started", "date", "device", "seeds", "variants", "units",
-             "protocols", "wall_minutes")
+RUN_KEYS = ("command", "commit", "commit_at_write", "started", "date", "device", "seeds", "variants", "units",
+            "protocols", "probe_every", "wall_minutes")
 
 
 def earlier_runs(path: str | Path) -> list[dict[str, Any]]:
@@ -135,7 +136,7 @@ def earlier_runs(path: str | Path) -> list[dict[str, Any]]:
     check_sidecar_info(info, what)
     runs = info.get("runs")
     if runs is None:
-        return [{k: info[k] for k in _RUN_KEYS if k in info}]
+        return [{k: info[k] for k in RUN_KEYS if k in info}]
     if not isinstance(runs, list) or not all(isinstance(r, Mapping) for r in runs):
         raise ValueError(f"{what}: 'runs' must be a list of JSON objects; mend it or move it aside, then run the "
                          "command again")
