@@ -631,27 +631,26 @@ def _audit_row(variant: str, name: str, seeds: str, label: str, protocol: str) -
                     tuple(values))
 
 
-def _e100(score: str, epoch: int, protocol: str = "held_out") -> Callable[[], float]:
-    """The audit's e100 variant (2 x 2 tokens, the quick preset) at one epoch: R, U or S."""
+def _at_epoch(variant: str, score: str, epoch: int, protocol: str = "held_out",
+              column: str = "balanced_accuracy") -> Callable[[], float]:
+    """One seed's audit score (R, U or S; or S's ROC-AUC) of a long variant at one probed epoch."""
     def value() -> float:
         rows = pd.read_csv(ROOT / "results" / "study-audit-quick" / "protocol_audit.csv")
-        sel = rows[(rows["variant"] == "e100") & (rows["epoch"] == epoch) & (rows["protocol"] == protocol)
-                   & (rows["score"] == score)]
-        assert len(sel) == 1, (score, epoch, protocol)
-        return float(sel["balanced_accuracy"].iloc[0])
+        sel = rows.query("variant == @variant and epoch == @epoch and protocol == @protocol and score == @score")
+        assert len(sel) == 1, (variant, score, epoch, protocol)
+        return float(sel[column].iloc[0])
     return value
+
+
+def _e100(score: str, epoch: int, protocol: str = "held_out") -> Callable[[], float]:
+    """The audit's e100 variant (2 x 2 tokens, the quick preset) at one epoch: R, U or S."""
+    return _at_epoch("e100", score, epoch, protocol)
 
 
 def _budget_row(epoch: int, label: str, protocol: str, variant: str = "e100", first: str = "{epoch}") -> Citation:
     """One row of an audit budget table: a long variant's R, U, S and S's ROC-AUC at one epoch."""
     def score(name: str, column: str = "balanced_accuracy") -> Callable[[], float]:
-        def value() -> float:
-            rows = pd.read_csv(ROOT / "results" / "study-audit-quick" / "protocol_audit.csv")
-            sel = rows[(rows["variant"] == variant) & (rows["epoch"] == epoch) & (rows["protocol"] == protocol)
-                       & (rows["score"] == name)]
-            assert len(sel) == 1, (epoch, protocol, name)
-            return float(sel[column].iloc[0])
-        return value
+        return _at_epoch(variant, name, epoch, protocol, column)
     return Citation("docs/evaluation-protocols.md", f"| {first.format(epoch=epoch)} | {label} | {{}} | {{}} | {{}} ({{}}) |",
                     (("=", score("R")), ("=", score("U")), ("=", score("S")), ("=", score("S", "roc_auc"))))
 
@@ -679,12 +678,7 @@ def _train_minutes(variant: str) -> Callable[[], float]:
 
 def _e60(score: str, epoch: int, protocol: str = "held_out", column: str = "balanced_accuracy") -> Callable[[], float]:
     """The audit's px64-m974-e60 variant (seed 41) at one epoch: R, U or S (or S's ROC-AUC)."""
-    def value() -> float:
-        rows = pd.read_csv(ROOT / "results" / "study-audit-quick" / "protocol_audit.csv")
-        sel = rows.query("variant == 'px64-m974-e60' and epoch == @epoch and protocol == @protocol and score == @score")
-        assert len(sel) == 1, (score, epoch, protocol)
-        return float(sel[column].iloc[0])
-    return value
+    return _at_epoch("px64-m974-e60", score, epoch, protocol, column)
 
 
 def _e60_first_reaching(score: str, protocol: str, target: float, epoch: int) -> Callable[[], float]:
