@@ -725,7 +725,7 @@ def _readme_audit_row(variant: str, name: str, seeds: str) -> Citation:
 
 README_AUDIT = (
     _readme_audit_row("d64", "unchanged (32 px, 2 x 2 tokens, D = 64, 10 epochs)", "41-43"),
-    _readme_audit_row("d512", "D = 512 (the paper's Z of 1,024 dimensions)", "41"),
+    _readme_audit_row("d512", "D = 512 (the paper's Z of 1,024 dimensions)", "41-43"),
     _readme_audit_row("e100", "100 epochs (the paper's budget)", "41"),
     _readme_audit_row("px64-m974", "64 px, 4 x 4 tokens, 97.4 % mask", "41-43"),
     _readme_audit_row("px64-m974-e60", "64 px, 4 x 4 tokens, 97.4 % mask, 60 epochs", "41"),
@@ -749,7 +749,7 @@ README_BUDGET = Citation(
 # the rows of the audit's width and input tables in docs/evaluation-protocols.md: variant, name, seeds
 AUDIT_TABLE_ROWS = (
     ("d64", "64 (128)", "41-43"), ("d128", "128 (256)", "41-43"), ("d256", "256 (512)", "41-43"),
-    ("d512", "512 (1024)", "41"),
+    ("d512", "512 (1024)", "41-43"),
     ("d64", "32 px, 2 x 2", "41-43"), ("tokens4x4", "32 px, 4 x 4", "41-43"), ("px64", "64 px, 4 x 4", "41-43"),
     ("tokens4x4-m974", "32 px, 4 x 4, mask 97.4 %", "41-43"), ("px64-m974", "64 px, 4 x 4, mask 97.4 %", "41-43"),
 )
