@@ -1,6 +1,6 @@
 """The ``coral-lab`` command line: data, pretrain, probe, reproduce, quickstart, compare, ablate, study, figures.
 
-Every command takes ``--preset ci|quick|paper`` and ``--device auto|cpu|cuda``; any config field can
+Every command takes ``--preset ci|quick|long|hour|paper`` and ``--device auto|cpu|cuda``; any config field can
 be changed with ``--set section.field=value`` (e.g. ``--set loss.lambda_o=3``). Output goes to one
 run folder (config, history, checkpoint, result CSVs, provenance sidecar).
 """

@@ -105,7 +105,7 @@ def test_load_or_run_reads_saved_results_of_the_same_config_only(ci_config, tmp_
 def test_comparison_config_is_the_preset_itself():
     from coral_lab.config import get_preset
 
-    for preset in ("ci", "quick", "long", "paper"):
+    for preset in ("ci", "quick", "long", "hour", "paper"):
         assert compare.comparison_config(preset) == get_preset(preset)
     # the committed quick comparison was made with that config: every method's folder loads (no training)
     root = Path(__file__).resolve().parents[1] / "results" / "baselines-quick"

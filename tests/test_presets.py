@@ -25,7 +25,7 @@ from coral_lab.config import (
 
 def test_every_source_and_its_presets():
     assert DATA_SOURCES == (TRIFEATURE, "mosi", "mosei", "humor", "sarcasm", "mimic", "digits")
-    assert preset_names() == ("ci", "long", "paper", "quick")
+    assert preset_names() == ("ci", "hour", "long", "paper", "quick")
     assert all(preset_names(d) == ("ci", "paper", "quick") for d in DATA_SOURCES[1:])
 
 

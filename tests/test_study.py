@@ -250,3 +250,22 @@ def test_the_audit_60_epoch_candidate_is_the_64_px_97_percent_model_trained_long
         assert long.train.epochs == 60 and short.train.epochs == cfg.train.epochs == 10
         assert long.replace(train={"epochs": short.train.epochs}) == short
     assert set(table["px64-m974-e60"].units) == {"biased", "unbiased"}
+
+
+def test_the_hour_preset_is_the_audit_60_epoch_candidate():
+    """The hour preset (issue 24 part 4: the nearest configuration to Table 1 made a preset) trains every unit
+    exactly as the audit's px64-m974-e60 variant of the quick preset did, so its committed curves are the
+    preset's; only the preset's name differs."""
+    from coral_lab.config import get_preset
+    from coral_lab.experiments.units import unit_config
+
+    quick, hour = get_preset("quick"), get_preset("hour")
+    variant = study.study_variants("audit")["px64-m974-e60"]
+    for unit in ("unbiased", "biased", "biased-no-mask", "unbiased-no-ortho"):
+        train_set, changes = study.UNIT_KINDS[unit]
+        from_study = study.variant_unit_config(quick, variant, 41, unit)
+        from_preset = unit_config(hour.replace(**changes), 41, train_set).validate()
+        assert from_study.preset == "quick" and from_preset.preset == "hour"
+        assert from_study.replace(preset="hour") == from_preset
+    assert (hour.data.image_size, hour.train.epochs, hour.train.mask_schedule) == (64, 60, 0.974)
+    assert hour.model.encoder_stem_stride == 2  # 64 px through the stride-2 stem: 4 x 4 tokens per image

@@ -80,7 +80,7 @@ __all__ = [
     "make_all_figures",
 ]
 
-CPU_PRESETS = ("ci", "quick", "long")  # presets sized for a CPU (coral_lab.config)
+CPU_PRESETS = ("ci", "quick", "long", "hour")  # presets sized for a CPU (coral_lab.config)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ import pandas as pd
 
 from coral_lab.config import runs
 from coral_lab.evaluation.analysis import one_modality_probe
-from coral_lab.config import TEACHING_DATA, RunConfig, require_trifeature
+from coral_lab.config import TEACHING_DATA, WHOLE_MODALITY_M16, RunConfig, require_trifeature
 from coral_lab.evaluation.probe import probe_model, protocol_rows, with_protocol
 from coral_lab.core.device import worker_threads
 from coral_lab.core.io import atomic_write_text, load_checkpoint
@@ -188,11 +188,6 @@ def _levers() -> list[Variant]:
 # the widths of the audit study: D (tokens, fusion), the projection heads' hidden and output widths; Z has
 # D + 2 * D / 2 = 2 D dimensions (the paper's D = 512 gives its Z of 1,024, with its heads 512 -> 256)
 AUDIT_WIDTHS = {64: (128, 64), 128: (256, 128), 256: (512, 256), 512: (512, 256)}
-
-
-# the static ratio m at which 16 tokens are all masked as often as 4 are at the quick preset's 90 %:
-# m^16 = 0.9^4, rounded to three decimals (0.974^16 = 0.6560 against 0.9^4 = 0.6561)
-WHOLE_MODALITY_M16 = 0.974
 
 
 def _audit() -> list[Variant]:

@@ -76,8 +76,8 @@ __all__ = [
 
 # epochs of one trial per preset: the quick preset's 8 epochs of the biased pairs take about 4 minutes on
 # this project's 2-core CPU (one process, 2 threads, 2 x 2-token model; the probe and UMAP add under a
-# minute); ci: seconds; the 4 x 4-token long preset and the paper preset train longer per epoch
-TRIAL_EPOCHS = {"ci": 2, "quick": 8, "long": 3, "paper": 10}
+# minute); ci: seconds; the 4 x 4-token long and hour presets and the paper preset train longer per epoch
+TRIAL_EPOCHS = {"ci": 2, "quick": 8, "long": 3, "hour": 3, "paper": 10}
 
 # the data a trial trains on (trial_config): the benchmark, or the teaching variant (config.TEACHING_DATA)
 DATA_SETS = ("benchmark", "teaching")
