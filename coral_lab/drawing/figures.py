@@ -585,7 +585,7 @@ def audit_figure(table: pd.DataFrame, title: str = "The evaluation protocol audi
         curves, solid before dashed.
     """
     protocols = protocols_of(table)
-    fig = Figure(figsize=(14.0, 11.0), layout="constrained")
+    fig = Figure(figsize=(14.0, 12.5), layout="constrained")
     axes = fig.subplots(3, len(_AUDIT_PANELS))
     last = table[table["epoch"] == table["epochs"]]  # each unit's end point
     rows_of = (
@@ -633,7 +633,8 @@ def audit_figure(table: pd.DataFrame, title: str = "The evaluation protocol audi
         axes[2, k].set(xlabel="image size, tokens per image (D = 64)", title=f"{score} against the input")
         axes[0, k].legend(fontsize=7, loc="best")
         if any(line.get_linestyle() == "-." for line in axes[1, k].lines):
-            axes[1, k].legend(fontsize=6, loc="upper right" if score == "S" else "lower right")
+            # below the panel: inside it, the legend would hide the crowded curves
+            axes[1, k].legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     fig.suptitle(title + "\nred dotted: chance; grey dotted: the paper's value (its published protocol, its scale)")
     return fig
 
