@@ -718,6 +718,15 @@ def _e60_meets_r_targets() -> float:
     return _e60("R", 10)()
 
 
+def _e60_u_rising() -> float:
+    """The e60 held-out U at epoch 10 (seed mean), where its sentence's "rises through the hour" holds: the
+    seed mean of U rises from every probed epoch to the next under both protocols."""
+    for protocol in ("held_out", "published"):
+        curve = [_e60("U", e, protocol)() for e in range(10, 61, 10)]
+        assert all(b > a for a, b in zip(curve, curve[1:])), (protocol, curve)
+    return _e60("U", 10)()
+
+
 def _e60_auc_peak() -> float:
     """The probed epoch at which the e60 synergy ROC-AUC (seed mean) is highest, the same under both protocols."""
     rows = audit_rows().query("variant == 'px64-m974-e60' and score == 'S'")
@@ -837,7 +846,7 @@ AUDIT_CITATIONS = (
     Citation("docs/evaluation-protocols.md",
              "U rises through the hour (held out {} to {}, published {} to {}), still short of {} / {}, gaining {} to {} "
              "points per 10 epochs over the last 20",
-             (("=", _e60("U", 10)), ("=", _e60("U", 60)), ("=", _e60("U", 10, "published")),
+             (("=", _e60_u_rising), ("=", _e60("U", 60)), ("=", _e60("U", 10, "published")),
               ("=", _e60("U", 60, "published")), ("=", lambda: 92.0), ("=", lambda: 93.0),
               ("=", lambda: min(_e60("U", b, p)() - _e60("U", b - 10, p)() for b in (50, 60)
                                 for p in ("held_out", "published"))),
