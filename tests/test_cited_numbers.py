@@ -700,7 +700,7 @@ def _train_minutes(variant: str) -> Callable[[], float]:
 
 
 # the seeds the px64-m974-e60 table and sentences stand on
-E60_SEEDS = "41-42"
+E60_SEEDS = "41-43"
 
 
 def _seed_list(seeds: str) -> list[int]:
@@ -836,10 +836,11 @@ AUDIT_CITATIONS = (
     _budget_row(60, "published, labels shuffled", "published_shuffled", "px64-m974-e60", "{epoch} of 60", E60_SEEDS),
     Citation("docs/evaluation-protocols.md",
              "R reaches both targets at every seed: held out {} at epoch 10, published {} from epoch {} ({} and {} at 60)",
-             (("=", _e60_meets_r_targets), ("=", _e60_first_reaching("R", "published", 99.0, 40)),
-              ("=", lambda: 40.0), ("=", _e60("R", 60)), ("=", _e60("R", 60, "published")))),
+             (("=", _e60_meets_r_targets), ("=", _e60_first_reaching("R", "published", 99.0, 30)),
+              ("=", lambda: 30.0), ("=", _e60("R", 60)), ("=", _e60("R", 60, "published")))),
     Citation("docs/evaluation-protocols.md",
-             "its C search lands at one of two extremes (" + ", ".join("{} at seed {}" for _ in _seed_list(E60_SEEDS)),
+             "its reading hangs on the C its search picks for the shuffled labels (R "
+             + ", ".join("{} at seed {}" for _ in _seed_list(E60_SEEDS)),
              tuple(v for seed in _seed_list(E60_SEEDS) for v in (
                  ("=", _at_epoch("px64-m974-e60", "R", 60, "published_shuffled", seed=seed)),
                  ("=", lambda seed=seed: float(seed))))),
@@ -867,11 +868,12 @@ AUDIT_CITATIONS = (
               ("=", _e60("U", 60)), ("=", _e100("S", 100, "published")), ("=", _e100("S", 100)),
               ("=", _train_minutes("e100")))),
     Citation("docs/evaluation-protocols.md",
-             "training took {} and {} min (seed {}, light editing beside it) and {} and {} min (seed {})",
-             (("=", lambda: _unit_minutes("px64-m974-e60", "unbiased", 41)),
-              ("=", lambda: _unit_minutes("px64-m974-e60", "biased", 41)), ("=", lambda: 41.0),
-              ("=", lambda: _unit_minutes("px64-m974-e60", "unbiased", 42)),
-              ("=", lambda: _unit_minutes("px64-m974-e60", "biased", 42)), ("=", lambda: 42.0))),
+             "training took {} and {} min (seed {}, light editing beside it), {} and {} min (seed {}) and {} and {} min "
+             "(seed {})",
+             tuple(v for seed in (41, 42, 43) for v in (
+                 ("=", lambda seed=seed: _unit_minutes("px64-m974-e60", "unbiased", seed)),
+                 ("=", lambda seed=seed: _unit_minutes("px64-m974-e60", "biased", seed)),
+                 ("=", lambda seed=seed: float(seed))))),
     Citation("docs/evaluation-protocols.md",
              "(D = 512: held out R {} / U {}, published R {} / U {}, against {} / {})",
              (("=", _audit("d512", "held_out", "R")), ("=", _audit("d512", "held_out", "U")),
@@ -991,3 +993,14 @@ def test_a_drifted_number_is_caught():
     assert agrees("20", ">", 26.3) and not agrees("30", ">", 26.3)
     with pytest.raises(AssertionError, match="found it 0 times"):
         quoted_numbers(text, "ROC-AUC rose from {} to {}")
+
+
+def test_the_60_epoch_runs_begin_as_the_10_epoch_runs():
+    """docs/evaluation-protocols.md: px64-m974-e60's epoch-10 probes equal px64-m974's final ones exactly (same
+    seeds, units and protocols; a constant learning rate makes the first 10 epochs the same training)."""
+    rows = audit_rows()
+    keys = ["unit", "seed", "protocol", "score"]
+    long, short = (rows[(rows["variant"] == v) & (rows["epoch"] == 10)].set_index(keys).sort_index()
+                   [["balanced_accuracy", "roc_auc"]] for v in ("px64-m974-e60", "px64-m974"))
+    assert len(long) == len(short) == 27 and long.index.equals(short.index)
+    pd.testing.assert_frame_equal(long, short)
