@@ -574,8 +574,14 @@ def _parts_row(label: str, reading: str) -> Citation:
 
 
 @cache
+def audit_rows() -> pd.DataFrame:
+    """The audit study's committed probe table: every variant, unit, seed, probed epoch and protocol."""
+    return pd.read_csv(ROOT / "results" / "study-audit-quick" / "protocol_audit.csv")
+
+
+@cache
 def audit_final() -> pd.DataFrame:
-    rows = pd.read_csv(ROOT / "results" / "study-audit-quick" / "protocol_audit.csv")
+    rows = audit_rows()
     return rows[rows["epoch"] == rows["epochs"]]
 
 
@@ -631,11 +637,6 @@ def _audit_row(variant: str, name: str, seeds: str, label: str, protocol: str) -
     values[0] = ("=", check_seeds(values[0][1]))
     return Citation("docs/evaluation-protocols.md", f"| {name} | {seeds} | {label} | " + " | ".join(cells) + " |",
                     tuple(values))
-
-
-@cache
-def audit_rows() -> pd.DataFrame:
-    return pd.read_csv(ROOT / "results" / "study-audit-quick" / "protocol_audit.csv")
 
 
 def _at_epoch(variant: str, score: str, epoch: int, protocol: str = "held_out",
