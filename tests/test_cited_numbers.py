@@ -580,6 +580,12 @@ def audit_rows() -> pd.DataFrame:
 
 
 @cache
+def audit_curves() -> pd.DataFrame:
+    """The audit study's committed learning curves (training seconds and scores of every probed epoch)."""
+    return pd.read_csv(ROOT / "results" / "study-audit-quick" / "curves.csv")
+
+
+@cache
 def audit_final() -> pd.DataFrame:
     rows = audit_rows()
     return rows[rows["epoch"] == rows["epochs"]]
@@ -693,7 +699,7 @@ def _px64_m974_claims(target: float) -> float:
 def _train_minutes(variant: str) -> Callable[[], float]:
     """The audit's mean training minutes of a variant's units (each unit's last probed row)."""
     def value() -> float:
-        c = pd.read_csv(ROOT / "results" / "study-audit-quick" / "curves.csv")
+        c = audit_curves()
         c = c[c["variant"] == variant]
         last = c[c.groupby(["unit", "seed"])["epoch"].transform("max") == c["epoch"]]
         return float(last.drop_duplicates(["unit", "seed"])["train_seconds"].mean() / 60)
@@ -753,7 +759,7 @@ def _e60_first_reaching(score: str, protocol: str, target: float, epoch: int) ->
 
 def _unit_minutes(variant: str, unit: str, seed: int | None = None) -> float:
     """The training minutes of a variant's unit kind at its last epoch: one seed's, or the mean over seeds."""
-    c = pd.read_csv(ROOT / "results" / "study-audit-quick" / "curves.csv")
+    c = audit_curves()
     c = c[(c["variant"] == variant) & (c["unit"] == unit) & ((c["seed"] == seed) if seed is not None else True)]
     last = c[c["epoch"] == c["epoch"].max()].drop_duplicates("seed")
     return float(last["train_seconds"].mean() / 60)
@@ -765,7 +771,7 @@ def _baseline_hours_estimate() -> tuple[float, float, float, float]:
     seeds, both units), the e60 unit's training minutes over a quick (D = 64) unit's, and the hours."""
     side = json.loads((ROOT / "results" / "baselines-quick" / "baselines_table1.provenance.json").read_text())
     quick_wall = sum(side["wall_minutes"][m] for m in ("clip", "comm", "infmasking", "factorcl"))
-    c = pd.read_csv(ROOT / "results" / "study-audit-quick" / "curves.csv")
+    c = audit_curves()
     long_unit = np.mean([_unit_minutes("px64-m974-e60", u) for u in ("unbiased", "biased")])
     quick = c[(c["variant"] == "d64") & (c["epoch"] == 10) & c["unit"].isin(["unbiased", "biased"])]
     quick_unit = quick.groupby(["unit", "seed"])["train_seconds"].first().mean() / 60
