@@ -240,7 +240,8 @@ def test_the_audit_mask_variants_hide_a_whole_modality_as_often_as_the_preset():
 
 
 def test_the_audit_60_epoch_candidate_is_the_64_px_97_percent_model_trained_longer():
-    """px64-m974-e60 differs from px64-m974 in the epochs alone, for both of its units."""
+    """px64-m974-e60 differs from px64-m974 in the epochs alone, for both of px64-m974's units; its third unit
+    is the biased one unmasked (Table 3's contrast), which differs from the biased unit in the mask alone."""
     from coral_lab.config import get_preset
 
     cfg, table = get_preset("quick"), study.study_variants("audit")
@@ -249,7 +250,11 @@ def test_the_audit_60_epoch_candidate_is_the_64_px_97_percent_model_trained_long
         long = study.variant_unit_config(cfg, table["px64-m974-e60"], 41, unit)
         assert long.train.epochs == 60 and short.train.epochs == cfg.train.epochs == 10
         assert long.replace(train={"epochs": short.train.epochs}) == short
-    assert set(table["px64-m974-e60"].units) == {"biased", "unbiased"}
+    assert set(table["px64-m974-e60"].units) == {"biased", "unbiased", "biased-no-mask"}
+    masked = study.variant_unit_config(cfg, table["px64-m974-e60"], 41, "biased")
+    unmasked = study.variant_unit_config(cfg, table["px64-m974-e60"], 41, "biased-no-mask")
+    assert masked.train.mask_schedule == 0.974 and unmasked.train.mask_schedule is None
+    assert unmasked.replace(train={"mask_schedule": 0.974}) == masked
 
 
 def test_the_hour_preset_is_the_audit_60_epoch_candidate():
