@@ -196,13 +196,21 @@ def test_the_audit_table_and_figure_hold_every_score_per_protocol():
     # the budget row: the preset's curves solid, the 60-epoch candidate's dash-dot, one per protocol
     e60 = [rr for rr in rows if rr["variant"] == "px64-m974"]
     extra = [{**rr, "variant": "px64-m974-e60", "epoch": e, "balanced_accuracy": rr["balanced_accuracy"] + (e - 10) / 10}
-             for rr in e60 for e in (10, 60)]
+             for rr in e60 if rr["unit"] != "biased-no-mask" for e in (10, 60)]
     fig = audit_figure(study.audit_table(pd.concat([curves, pd.DataFrame(extra)]), get_preset("quick")))
     dashdot = [line for line in fig.axes[3].lines if line.get_linestyle() == "-."]
     assert len(dashdot) == 2 and sorted(line.get_color() for line in dashdot) == sorted(
         {line.get_color() for line in fig.axes[3].lines if line.get_linestyle() == "-"})
     assert [list(line.get_xdata()) for line in dashdot] == [[10.0, 60.0]] * 2
     assert sorted(float(line.get_ydata()[1]) for line in dashdot) == [56.0, 66.0]
+    # S: the candidate's unmasked unit beside its masked one, dash-dot too, told apart by the marker
+    unmasked = [{**rr, "variant": "px64-m974-e60", "epoch": e, "balanced_accuracy": 50.0}
+                for rr in rows if rr["variant"] == "px64-m974" and rr["unit"] == "biased-no-mask" for e in (10, 60)]
+    fig = audit_figure(study.audit_table(pd.concat([curves, pd.DataFrame(extra + unmasked)]), get_preset("quick")))
+    s_dashdot = [line for line in fig.axes[5].lines if line.get_linestyle() == "-."]
+    assert sorted(line.get_marker() for line in s_dashdot) == ["^", "^", "v", "v"]
+    assert all(list(line.get_ydata()) == [50.0, 50.0] for line in s_dashdot if line.get_marker() == "v")
+    assert len([line for line in fig.axes[3].lines if line.get_linestyle() == "-."]) == 2  # R has no unmasked unit
 
 
 def test_the_audit_budget_row_counts_a_seed_once_where_two_variants_probed_it():

@@ -572,7 +572,8 @@ def audit_figure(table: pd.DataFrame, title: str = "The evaluation protocol audi
     Z's dimension (top row; the paper's value at its Z of 1,024 as a grey star), against the budget
     (middle row: epochs of 10,000 pairs, from the probed checkpoints; a seed probed at one epoch by two
     variants counts once, ``_one_row_per_unit``; dash-dot: the longer runs of another input,
-    ``_AUDIT_CANDIDATES``) and against the input (bottom
+    ``_AUDIT_CANDIDATES``, triangles up for the unit of Table 1, down for S without masking
+    where it was trained) and against the input (bottom
     row: image size and tokens per image, with the preset's 90 % mask, then the 4 x 4 inputs with the
     97.4 % mask that hides a whole modality as often). Solid: the unit of Table 1; dashed: U with
     lambda_o = 0 and S without masking.
@@ -611,16 +612,18 @@ def audit_figure(table: pd.DataFrame, title: str = "The evaluation protocol audi
                                 label=PROTOCOL_LABELS[protocol] + ("" if style == "-" else f", {name}"))
             if row == 1:  # the budget row: the candidates' curves beside the preset's
                 for variant, what in _AUDIT_CANDIDATES:
-                    for protocol in protocols:
-                        sel = table[(table["variant"] == variant) & (table["score"] == score)
-                                    & (table["protocol"] == protocol)]
-                        if sel.empty:
-                            continue
-                        g = sel.groupby("epoch")["balanced_accuracy"].agg(["mean", seed_std]).sort_index()
-                        ax.errorbar(g.index.to_numpy(dtype=float), g["mean"].to_numpy(),
-                                    yerr=np.nan_to_num(g["seed_std"].to_numpy()), fmt="-.", marker="^", markersize=3,
-                                    capsize=2, color=PROTOCOL_COLOURS[protocol],
-                                    label=f"{PROTOCOL_LABELS[protocol]}, {what}")
+                    for name, marker in ((score, "^"), (_AUDIT_DASHED.get(score), "v")):
+                        for protocol in protocols if name else ():
+                            sel = table[(table["variant"] == variant) & (table["score"] == name)
+                                        & (table["protocol"] == protocol)]
+                            if sel.empty:
+                                continue
+                            g = sel.groupby("epoch")["balanced_accuracy"].agg(["mean", seed_std]).sort_index()
+                            ax.errorbar(g.index.to_numpy(dtype=float), g["mean"].to_numpy(),
+                                        yerr=np.nan_to_num(g["seed_std"].to_numpy()), fmt="-.", marker=marker,
+                                        markersize=3, capsize=2, color=PROTOCOL_COLOURS[protocol],
+                                        label=f"{PROTOCOL_LABELS[protocol]}, {what}"
+                                        + ("" if name == score else f", {name}"))
             ax.axhline(CHANCE[column], color="red", linestyle=":", linewidth=1)
             ax.axhline(paper, color="grey", linestyle=":", linewidth=1)
             ax.set(ylim=(0, 105), ylabel=f"{score} ({column}), balanced accuracy %")
