@@ -556,7 +556,7 @@ _AUDIT_WIDTHS = ("d64", "d128", "d256", "d512")
 _AUDIT_INPUTS = (("d64", "32 px\n2 x 2"), ("tokens4x4", "32 px\n4 x 4"), ("px64", "64 px\n4 x 4"),
                  ("tokens4x4-m974", "32 px\n4 x 4\nm 97.4 %"), ("px64-m974", "64 px\n4 x 4\nm 97.4 %"))
 # longer runs of another input, drawn in the budget row beside the preset's (dash-dot): variant -> label
-_AUDIT_CANDIDATES = (("px64-m974-e60", "64 px, 4 x 4, m 97.4 %"),)
+_AUDIT_CANDIDATES = (("px64-m974-e60", "hour preset"),)
 
 
 def _one_row_per_unit(rows: pd.DataFrame) -> pd.DataFrame:
