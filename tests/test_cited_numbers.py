@@ -646,14 +646,17 @@ def _audit_row(variant: str, name: str, seeds: str, label: str, protocol: str) -
 
 
 def _at_epoch(variant: str, score: str, epoch: int, protocol: str = "held_out",
-              column: str = "balanced_accuracy", stat: str = "mean", seed: int | None = None) -> Callable[[], float]:
+              column: str = "balanced_accuracy", stat: str = "mean", seed: int | None = None,
+              seeds: list[int] | None = None) -> Callable[[], float]:
     """A long variant's audit score (R, U or S; or S's ROC-AUC) at one probed epoch: mean or np.std (ddof 0)
-    over its seeds, each seed's row once (or one ``seed``'s)."""
+    over its seeds, each seed's row once (or one ``seed``'s; or exactly ``seeds``, each of which must be there)."""
     def value() -> float:
         rows = audit_rows()
         sel = rows.query("variant == @variant and epoch == @epoch and protocol == @protocol and score == @score")
         sel = sel if seed is None else sel[sel["seed"] == seed]
+        sel = sel if seeds is None else sel[sel["seed"].isin(seeds)]
         assert len(sel) and sel["seed"].is_unique, (variant, score, epoch, protocol, sel["seed"].tolist())
+        assert seeds is None or sorted(sel["seed"]) == sorted(seeds), (variant, score, epoch, protocol, seeds)
         values = sel[column].to_numpy(float)
         return float(values.mean() if stat == "mean" else np.std(values))
     return value
@@ -765,23 +768,15 @@ def _contrast(score: str, epoch: int, protocol: str, column: str = "balanced_acc
               stat: str = "mean") -> Callable[[], float]:
     """S or S (no masking) of px64-m974-e60 at one epoch, mean or np.std over ``E60_NO_MASK_SEEDS`` alone (the
     masked unit has more seeds; the contrast compares the same ones)."""
-    seeds = _seed_list(E60_NO_MASK_SEEDS)
-
-    def value() -> float:
-        rows = audit_rows().query("variant == 'px64-m974-e60' and epoch == @epoch and protocol == @protocol "
-                                  "and score == @score and seed in @seeds")
-        assert sorted(rows["seed"]) == seeds, (score, epoch, protocol, rows["seed"].tolist())
-        values = rows[column].to_numpy(float)
-        return float(values.mean() if stat == "mean" else np.std(values))
-    return value
+    return _at_epoch("px64-m974-e60", score, epoch, protocol, column, stat, seeds=_seed_list(E60_NO_MASK_SEEDS))
 
 
 def _contrast_row(epoch: int, label: str, protocol: str) -> Citation:
     """One row of the hour preset's Table 3 contrast: S with the 97.4 % mask and S without, balanced accuracy
     (ROC-AUC) as mean +- np.std over the same seeds; committed unmasked seeds other than the table's fail."""
     def checked_first() -> float:
-        unmasked = audit_rows().query("variant == 'px64-m974-e60' and score == 'S (no masking)'")
-        assert sorted(unmasked["seed"].unique()) == _seed_list(E60_NO_MASK_SEEDS), sorted(unmasked["seed"].unique())
+        unmasked = sorted(_no_mask_rows()["seed"].unique())
+        assert unmasked == _seed_list(E60_NO_MASK_SEEDS), unmasked
         return _contrast("S", epoch, protocol)()
     values = tuple(("=", _contrast(score, epoch, protocol, column, stat)) for score in ("S", "S (no masking)")
                    for column in ("balanced_accuracy", "roc_auc") for stat in ("mean", "std"))
