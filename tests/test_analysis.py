@@ -92,6 +92,10 @@ def test_load_or_pretrain_resumes_then_loads_without_training(ci_config, ci_benc
     pd.testing.assert_frame_equal(history, history2)
     for (k, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items()):
         assert torch.equal(a, b), k
+    # the same fields under another preset's name are the same unit: loaded, not trained
+    renamed, history3 = units.load_or_pretrain(cfg.replace(preset="hour"), run, device="cpu", progress=False)
+    pd.testing.assert_frame_equal(history, history3)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), renamed.state_dict().values()))
     monkeypatch.undo()
     other = cfg.replace(loss={"lambda_o": 3.0})
     with pytest.raises(CheckpointError, match="different configuration"):

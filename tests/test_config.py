@@ -205,11 +205,15 @@ def test_the_shared_baseline_section_of_older_files_becomes_the_run_s_own_settin
         assert moved_fields(old) == [("baseline",)] and moved_fields(cfg.to_dict()) == []
 
 
-def test_pretrain_identity_leaves_out_the_probe_section():
+def test_pretrain_identity_leaves_out_the_probe_section_and_the_preset_name():
     a = get_preset("ci")
     b = a.replace(probe={"C_grid": (0.5,), "class_weight": "balanced"})
     assert a.pretrain_dict() == b.pretrain_dict() and a.experiment_dict() != b.experiment_dict()
     assert a.pretrain_dict() != a.replace(train={"lr": 0.5}).pretrain_dict()
+    # a preset is a name for the other sections' values: the name alone does not make another pretraining
+    assert a.replace(preset="hour").pretrain_dict() == a.pretrain_dict()
+    assert a.replace(preset="hour").experiment_dict() != a.experiment_dict()
+    assert a.pretrain_dict() != a.replace(method="clip").pretrain_dict()
 
 
 @pytest.mark.parametrize("change, field", [

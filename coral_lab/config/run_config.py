@@ -240,15 +240,17 @@ class RunConfig(ConfigTree):
         return cls(dataset=dataset)
 
     def pretrain_dict(self) -> dict[str, Any]:
-        """``experiment_dict`` without the ``probe`` and ``finetune`` sections: what decides the pretrained
-        weights.
+        """``experiment_dict`` without the ``probe`` and ``finetune`` sections and the preset's name: what
+        decides the pretrained weights.
 
         A finished pretraining is reused, and re-probed, when only the probe's (or the fine-tuning's)
-        settings changed.
+        settings changed, or only the name of the preset it was built from: a preset is a name for values of
+        the other sections, so a unit trained as ``quick`` with the ``hour`` preset's values is the ``hour``
+        preset's unit (the audit's ``px64-m974-e60`` units are reused by ``reproduce --preset hour``).
         """
         out = self.experiment_dict()
-        out.pop("probe", None)
-        out.pop("finetune", None)
+        for label in ("preset", "probe", "finetune"):
+            out.pop(label, None)
         return out
 
     def validate(self) -> "RunConfig":
