@@ -172,43 +172,65 @@ def lab_trial(masking: str, column: str) -> Callable[[], float]:
 
 
 @cache
-def baselines_table() -> pd.DataFrame:
-    return pd.read_csv(ROOT / "results" / "baselines-quick" / "baselines_table1.csv")
+def baselines_table(folder: str = "baselines-quick") -> pd.DataFrame:
+    return pd.read_csv(ROOT / "results" / folder / "baselines_table1.csv")
 
 
-def baseline(method: str, column: str, stat: str = "mean", protocol: str = "held_out") -> Callable[[], float]:
-    """The committed quick comparison under one probe protocol: a method's mean / std (np.std, ddof 0) over
-    seeds 41-43, or its synergy ROC-AUC (from the method's own table1.csv, which keeps the AUC)."""
+def baseline(method: str, column: str, stat: str = "mean", protocol: str = "held_out",
+             folder: str = "baselines-quick") -> Callable[[], float]:
+    """A committed comparison (``folder``: the quick one, or the hour preset's) under one probe protocol: a
+    method's mean / std (np.std, ddof 0) over seeds 41-43, or its synergy ROC-AUC (from the method's own
+    table1.csv, which keeps the AUC)."""
     def value() -> float:
         if stat == "auc":
-            rows = pd.read_csv(ROOT / "results" / "baselines-quick" / method / "table1.csv")
+            rows = pd.read_csv(ROOT / "results" / folder / method / "table1.csv")
             rows = rows[(rows["column"] == column) & (rows["protocol"] == protocol)]
-            assert sorted(rows["seed"]) == [41, 42, 43], (method, column, protocol)
+            assert sorted(rows["seed"]) == [41, 42, 43], (folder, method, column, protocol)
             return float(rows["roc_auc"].mean())
-        rows = baselines_table()
+        rows = baselines_table(folder)
         sel = rows[(rows["method"] == method) & (rows["column"] == column) & (rows["protocol"] == protocol)]
-        assert sorted(sel["seed"]) == [41, 42, 43], (method, column, protocol)
+        assert sorted(sel["seed"]) == [41, 42, 43], (folder, method, column, protocol)
         values = sel["balanced_accuracy"].to_numpy(float)
         return float(values.mean() if stat == "mean" else np.std(values))
     return value
 
 
-def _baseline_row(label: str, method: str) -> Citation:
-    """One row of docs/baselines.md's table: R, U and S +- std under both protocols (S with its ROC-AUC),
+def _baseline_row(label: str, method: str, folder: str = "baselines-quick") -> Citation:
+    """One row of a docs/baselines.md table: R, U and S +- std under both protocols (S with its ROC-AUC),
     each score followed by the paper's value."""
     from coral_lab.methods import display_name
 
     values = []
     for column in ("redundancy", "uniqueness", "synergy"):
         for protocol in ("held_out", "published"):
-            values += [("=", baseline(method, column, protocol=protocol)),
-                       ("=", baseline(method, column, "std", protocol=protocol))]
+            values += [("=", baseline(method, column, protocol=protocol, folder=folder)),
+                       ("=", baseline(method, column, "std", protocol=protocol, folder=folder))]
             if column == "synergy":
-                values.append(("=", baseline(method, column, "auc", protocol=protocol)))
+                values.append(("=", baseline(method, column, "auc", protocol=protocol, folder=folder)))
         values.append(("=", lambda column=column: PAPER_TABLE1[display_name(method)][column][0]))
     return Citation("docs/baselines.md",
                     f"| {label} | {{}} +- {{}} | {{}} +- {{}} | {{}} | {{}} +- {{}} | {{}} +- {{}} | {{}} "
                     "| {} +- {} ({}) | {} +- {} ({}) | {} |", tuple(values))
+
+
+def _quick_wall(method: str) -> float:
+    """The wall minutes of a method's quick-preset comparison run (the merged sidecar's ``wall_minutes``)."""
+    side = json.loads((ROOT / "results" / "baselines-quick" / "baselines_table1.provenance.json").read_text())
+    return float(side["wall_minutes"][method])
+
+
+def _hour_run(method: str, seeds: list[int]) -> float:
+    """The wall minutes of one run of ``method`` at the hour preset (its sidecar's ``runs`` entry for ``seeds``)."""
+    side = json.loads((ROOT / "results" / "baselines-hour" / method / "table1.provenance.json").read_text())
+    runs = [r for r in side["runs"] if r["seeds"] == seeds and "started" in r]
+    assert len(runs) == 1, (method, seeds)
+    return float(runs[0]["wall_minutes"])
+
+
+def _hour_unit_minutes(method: str) -> list[float]:
+    """The training minutes of each of ``method``'s units at the hour preset (their histories' seconds)."""
+    folder = ROOT / "results" / "baselines-hour" / method
+    return [float(pd.read_csv(h)["seconds"].sum() / 60) for h in sorted(folder.glob("seed*/history.csv"))]
 
 
 def digits(stage: str, features: str, stat: str = "mean", folder: str = "digits-quick",
@@ -438,6 +460,32 @@ CITATIONS = (
     _baseline_row("CoMM", "comm"),
     _baseline_row("InfMasking", "infmasking"),
     _baseline_row("COrAL", "coral"),
+    _baseline_row("CLIP (hour)", "clip", "baselines-hour"),
+    _baseline_row("COrAL (hour)", "coral", "baselines-hour"),
+    Citation("docs/baselines.md", "runs/baselines-hour/clip`, 2026-12-07, the code of 2f3eb7c, {} min for the four units; "
+             "the same with `--seeds {}` (the code of ad07a3b, {} min)",
+             (("=", lambda: _hour_run("clip", [41, 42])), ("=", lambda: 43.0), ("=", lambda: _hour_run("clip", [43])))),
+    Citation("docs/baselines.md", "CLIP's units trained in {} to {} min each",
+             (("=", lambda: min(_hour_unit_minutes("clip"))), ("=", lambda: max(_hour_unit_minutes("clip"))))),
+    Citation("docs/baselines.md", "(same flags, the code of ad07a3b, {} min)",
+             (("=", lambda: _hour_run("coral", [41, 42, 43])),)),
+    Citation("docs/baselines.md",
+             "the held-out probe (R {} against {}, U {} against {}, S at chance as in the paper), where at the quick "
+             "preset its R was {}. The replica costs CLIP {} points of R and COrAL {}",
+             (("=", baseline("clip", "redundancy", folder="baselines-hour")),
+              ("=", lambda: PAPER_TABLE1["CLIP"]["redundancy"][0]),
+              ("=", baseline("clip", "uniqueness", folder="baselines-hour")),
+              ("=", lambda: PAPER_TABLE1["CLIP"]["uniqueness"][0]),
+              ("=", baseline("clip", "redundancy")),
+              *(("=", (lambda m=m: baseline(m, "redundancy", folder="baselines-hour")()
+                       - baseline(m, "redundancy", protocol="published", folder="baselines-hour")()))
+                for m in ("clip", "coral")))),
+    Citation("docs/baselines.md", "their quick-preset runs took {} to {} times CLIP's wall time",
+             (("=", lambda: min(_quick_wall(m) / _quick_wall("clip") for m in ("comm", "infmasking", "factorcl"))),
+              ("=", lambda: max(_quick_wall(m) / _quick_wall("clip") for m in ("comm", "infmasking", "factorcl"))))),
+    Citation("docs/baselines.md", "its U and S remain the paper's gap ({} and {} points held out)",
+             tuple(("=", (lambda c=c: PAPER_TABLE1["COrAL"][c][0] - baseline("coral", c, folder="baselines-hour")()))
+                   for c in ("uniqueness", "synergy"))),
     Citation("notebooks/07_baselines.ipynb",
              "CLIP has the best redundancy ({}) with texture and synergy at chance, as in the paper; COrAL is the "
              "only method whose synergy leaves chance ({}, ROC-AUC {}, against at most {} for the others; {} under "
@@ -868,19 +916,6 @@ def _unit_minutes(variant: str, unit: str, seed: int | None = None) -> float:
     return float(last["train_seconds"].mean() / 60)
 
 
-@cache
-def _baseline_hours_estimate() -> tuple[float, float, float, float]:
-    """The estimate of running the four baselines at px64-m974-e60: their quick runs' wall minutes (three
-    seeds, both units), the e60 unit's training minutes over a quick (D = 64) unit's, and the hours."""
-    side = json.loads((ROOT / "results" / "baselines-quick" / "baselines_table1.provenance.json").read_text())
-    quick_wall = sum(side["wall_minutes"][m] for m in ("clip", "comm", "infmasking", "factorcl"))
-    c = audit_curves()
-    long_unit = np.mean([_unit_minutes("px64-m974-e60", u) for u in ("unbiased", "biased")])
-    quick = c[(c["variant"] == "d64") & (c["epoch"] == 10) & c["unit"].isin(["unbiased", "biased"])]
-    quick_unit = quick.groupby(["unit", "seed"])["train_seconds"].first().mean() / 60
-    return quick_wall, long_unit, quick_unit, quick_wall * long_unit / quick_unit / 60
-
-
 def _readme_audit_row(variant: str, name: str, seeds: str) -> Citation:
     """One row of the README's audit table: seeds, training minutes, then R / U / S under each protocol."""
     values = tuple(("=", _audit(variant, protocol, score)) for protocol in ("held_out", "published")
@@ -1107,11 +1142,8 @@ AUDIT_CITATIONS = (
               ("=", _audit("tokens4x4-m974", "published", "R")), ("=", _audit("px64-m974", "published", "R")),
               ("=", _audit("tokens4x4-m974", "held_out", "U")), ("=", _audit("px64-m974", "held_out", "U")))),
     Citation("docs/evaluation-protocols.md",
-             "would take roughly {} hours of this machine, since their quick-preset runs took {} min in all "
-             "(docs/baselines.md) and a unit of this model trains {} times as long as a quick COrAL unit ({} against {} min",
-             (("=", lambda: _baseline_hours_estimate()[3]), ("=", lambda: _baseline_hours_estimate()[0]),
-              ("=", lambda: _baseline_hours_estimate()[1] / _baseline_hours_estimate()[2]),
-              ("=", lambda: _baseline_hours_estimate()[1]), ("=", lambda: _baseline_hours_estimate()[2]))),
+             "CLIP there, at seeds 41-43, reads R as in the paper's row under the held-out probe ({})",
+             (("=", baseline("clip", "redundancy", folder="baselines-hour")),)),
     Citation("docs/evaluation-protocols.md",
              "meets the issue's held-out R target ({}) at every seed ({} +- {}) in 11 minutes a pretraining, and under "
              "the replica comes nearer the paper's R ({}) than any other 10-epoch run here ({} +- {}, under the issue's {})",
@@ -1194,3 +1226,21 @@ def test_the_long_runs_begin_as_the_10_epoch_runs(long_variant, short_variant, p
                    [["balanced_accuracy", "roc_auc"]] for v in (long_variant, short_variant))
     assert len(long) == len(short) == n_rows and long.index.equals(short.index)
     pd.testing.assert_frame_equal(long, short)
+
+
+def test_the_hour_coral_row_is_the_audit_s_60_epoch_candidate():
+    """docs/baselines.md: COrAL's hour-preset units are the audit's px64-m974-e60 units re-probed by reproduce,
+    so their R, U and S from Z equal the audit's epoch-60 rows to the last digit, seed by seed and under both
+    protocols."""
+    table = pd.read_csv(ROOT / "results" / "baselines-hour" / "coral" / "table1.csv")
+    table = table[(table["features"] == "Z") & table["column"].isin(["redundancy", "uniqueness", "synergy"])]
+    score = {"redundancy": "R", "uniqueness": "U", "synergy": "S"}
+    audit = audit_rows().query("variant == 'px64-m974-e60' and epoch == 60")
+    compared = 0
+    for row in table.itertuples():
+        sel = audit[(audit["seed"] == row.seed) & (audit["protocol"] == row.protocol)
+                    & (audit["score"] == score[row.column])]
+        assert len(sel) == 1, row
+        assert sel["balanced_accuracy"].iloc[0] == pytest.approx(row.balanced_accuracy, abs=1e-9), row
+        compared += 1
+    assert compared == 3 * 3 * 2  # seeds x scores x protocols

@@ -112,6 +112,11 @@ def test_comparison_config_is_the_preset_itself():
     for method in ("coral", "clip", "comm", "infmasking", "factorcl"):
         rows = compare.load_or_run(compare.comparison_config("quick"), method, root / method, seeds=(41, 42, 43))
         assert set(rows["seed"]) == {41, 42, 43}
+    # and the hour comparison was made with the hour preset's config
+    root = root.parent / "baselines-hour"
+    for method in ("coral", "clip"):
+        rows = compare.load_or_run(compare.comparison_config("hour"), method, root / method, seeds=(41, 42, 43))
+        assert set(rows["seed"]) == {41, 42, 43}
 
 
 def test_write_comparison_merges_rows_and_provenance(tmp_path):
