@@ -730,9 +730,9 @@ PAPER_100 = {"R": PAPER_TABLE1["COrAL"]["redundancy"][0], "U": PAPER_TABLE1["COr
              "S": PAPER_TABLE1["COrAL"]["synergy"][0]}
 
 
-def _e100_minutes(seeds: list[int], pick: Callable) -> float:
-    """The smallest or largest (``pick``) training minutes of the e100 units at ``seeds``."""
-    return pick(_unit_minutes("e100", unit, seed) for unit in ("unbiased", "biased") for seed in seeds)
+def _minutes_of_units(variant: str, seeds: list[int], pick: Callable) -> float:
+    """``pick`` (min or max) over the training minutes of a variant's masked units (unbiased, biased) at ``seeds``."""
+    return pick(_unit_minutes(variant, unit, seed) for unit in ("unbiased", "biased") for seed in seeds)
 
 
 def _e100_passes_px64_at_70() -> float:
@@ -904,8 +904,7 @@ def _contrast_gap(column: str, pick: Callable) -> Callable[[], float]:
 
 def _masked_minutes(pick: Callable) -> Callable[[], float]:
     """``pick`` over the training minutes of the masked units (unbiased, biased) at the contrast's seeds."""
-    return lambda: pick(_unit_minutes("px64-m974-e60", unit, seed) for unit in ("unbiased", "biased")
-                        for seed in _seed_list(E60_NO_MASK_SEEDS))
+    return lambda: _minutes_of_units("px64-m974-e60", _seed_list(E60_NO_MASK_SEEDS), pick)
 
 
 def _unit_minutes(variant: str, unit: str, seed: int | None = None) -> float:
@@ -953,9 +952,9 @@ README_AUDIT = (
 
 README_E100_MINUTES = Citation(
     "README.md", "the 100-epoch row's mean joins {}-{} min at seed {}, beside other work, and {}-{} min at seeds {}-{}",
-    (("=", lambda: round(_e100_minutes([41], min))), ("=", lambda: round(_e100_minutes([41], max))),
-     ("=", lambda: 41.0), ("=", lambda: round(_e100_minutes([42, 43], min))),
-     ("=", lambda: round(_e100_minutes([42, 43], max))), ("=", lambda: 42.0), ("=", lambda: 43.0)))
+    (("=", lambda: round(_minutes_of_units("e100", [41], min))),
+     ("=", lambda: round(_minutes_of_units("e100", [41], max))), ("=", lambda: 41.0), ("=", lambda: round(_minutes_of_units("e100", [42, 43], min))),
+     ("=", lambda: round(_minutes_of_units("e100", [42, 43], max))), ("=", lambda: 42.0), ("=", lambda: 43.0)))
 
 
 README_BUDGET = Citation(
@@ -1034,10 +1033,10 @@ AUDIT_CITATIONS = (
     Citation("docs/evaluation-protocols.md",
              "It does fit the {} minutes a pretraining may take: {} to {} min at seeds {} and {}, two units at once; seed "
              "{}'s {}-{} min ran beside other work (its epochs took {}-{} s, seeds {}-{}'s {}-{} s)",
-             (("=", lambda: 60.0), ("=", lambda: _e100_minutes([42, 43], min)),
-              ("=", lambda: _e100_minutes([42, 43], max)), ("=", lambda: 42.0), ("=", lambda: 43.0),
-              ("=", lambda: 41.0), ("=", lambda: round(_e100_minutes([41], min))),
-              ("=", lambda: round(_e100_minutes([41], max))),
+             (("=", lambda: 60.0), ("=", lambda: _minutes_of_units("e100", [42, 43], min)),
+              ("=", lambda: _minutes_of_units("e100", [42, 43], max)), ("=", lambda: 42.0), ("=", lambda: 43.0),
+              ("=", lambda: 41.0), ("=", lambda: round(_minutes_of_units("e100", [41], min))),
+              ("=", lambda: round(_minutes_of_units("e100", [41], max))),
               ("=", lambda: round(_e100_epoch_seconds([41], min))), ("=", lambda: round(_e100_epoch_seconds([41], max))),
               ("=", lambda: 42.0), ("=", lambda: 43.0),
               ("=", lambda: round(_e100_epoch_seconds([42, 43], min))),
