@@ -221,10 +221,23 @@ def _quick_wall(method: str) -> float:
 
 def _hour_run(method: str, seeds: list[int]) -> float:
     """The wall minutes of one run of ``method`` at the hour preset (its sidecar's ``runs`` entry for ``seeds``)."""
-    side = json.loads((ROOT / "results" / "baselines-hour" / method / "table1.provenance.json").read_text())
-    runs = [r for r in side["runs"] if r["seeds"] == seeds and "started" in r]
+    runs = _hour_runs(method, seeds)
     assert len(runs) == 1, (method, seeds)
-    return float(runs[0]["wall_minutes"])
+    return runs[0]
+
+
+def _hour_runs(method: str, seeds: list[int]) -> list[float]:
+    """The wall minutes of every timed run of ``method`` at the hour preset for ``seeds``, in order (a run
+    stopped by hand and resumed is two entries)."""
+    side = json.loads((ROOT / "results" / "baselines-hour" / method / "table1.provenance.json").read_text())
+    return [float(r["wall_minutes"]) for r in side["runs"] if r["seeds"] == seeds and "started" in r]
+
+
+def _hour_wall(method: str) -> float:
+    """All of ``method``'s wall minutes at the hour preset (its sidecar's sum over ``runs``)."""
+    side = json.loads((ROOT / "results" / "baselines-hour" / method / "table1.provenance.json").read_text())
+    assert side["wall_minutes"] == round(sum(r["wall_minutes"] for r in side["runs"]), 1), method
+    return float(side["wall_minutes"])
 
 
 def _hour_unit_minutes(method: str) -> list[float]:
@@ -461,7 +474,16 @@ CITATIONS = (
     _baseline_row("InfMasking", "infmasking"),
     _baseline_row("COrAL", "coral"),
     _baseline_row("CLIP (hour)", "clip", "baselines-hour"),
+    _baseline_row("CoMM (hour)", "comm", "baselines-hour"),
     _baseline_row("COrAL (hour)", "coral", "baselines-hour"),
+    Citation("docs/baselines.md", "`--method comm --seeds 41` (the code of ad07a3b, stopped by hand after {} min and "
+             "resumed from its checkpoints, {} min), `--seeds 42` and `--seeds 43` (the code of ff1e3b2, whose package "
+             "equals ad07a3b's, {} and {} min)",
+             tuple(("=", lambda i=i: _hour_runs("comm", [41])[i]) for i in (0, 1))
+             + tuple(("=", lambda s=s: _hour_run("comm", [s])) for s in (42, 43))),
+    Citation("docs/baselines.md", "its units trained in {} to {} min each, {} times CLIP's",
+             (("=", lambda: min(_hour_unit_minutes("comm"))), ("=", lambda: max(_hour_unit_minutes("comm"))),
+              ("=", lambda: np.mean(_hour_unit_minutes("comm")) / np.mean(_hour_unit_minutes("clip"))))),
     Citation("docs/baselines.md", "runs/baselines-hour/clip`, 2026-12-07, the code of 2f3eb7c, {} min for the four units; "
              "the same with `--seeds {}` (the code of ad07a3b, {} min)",
              (("=", lambda: _hour_run("clip", [41, 42])), ("=", lambda: 43.0), ("=", lambda: _hour_run("clip", [43])))),
@@ -480,9 +502,37 @@ CITATIONS = (
               *(("=", (lambda m=m: baseline(m, "redundancy", folder="baselines-hour")()
                        - baseline(m, "redundancy", protocol="published", folder="baselines-hour")()))
                 for m in ("clip", "coral")))),
-    Citation("docs/baselines.md", "their quick-preset runs took {} to {} times CLIP's wall time",
-             (("=", lambda: min(_quick_wall(m) / _quick_wall("clip") for m in ("comm", "infmasking", "factorcl"))),
-              ("=", lambda: max(_quick_wall(m) / _quick_wall("clip") for m in ("comm", "infmasking", "factorcl"))))),
+    Citation("docs/baselines.md", "at the quick preset their runs took {} and {} times CLIP's wall time and CoMM's {} "
+             "(above), so each should need about CoMM's {} min",
+             (*(("=", lambda m=m: _quick_wall(m) / _quick_wall("clip")) for m in ("infmasking", "factorcl", "comm")),
+              ("=", lambda: _hour_wall("comm")))),
+    Citation("docs/baselines.md",
+             "CoMM, which trains on augmented views, loses {}). COrAL reads",
+             (("=", lambda: baseline("comm", "redundancy", folder="baselines-hour")()
+               - baseline("comm", "redundancy", protocol="published", folder="baselines-hour")()),)),
+    Citation("docs/baselines.md",
+             "CoMM at this preset is its paper's row in R ({} against {}, held out) and reads texture far better than "
+             "at the quick preset (U {} held out against {} there, {} published; its paper has {}), but its synergy stays "
+             "at chance under both probes ({} held out, ROC-AUC {}; its paper has {})",
+             (("=", baseline("comm", "redundancy", folder="baselines-hour")),
+              ("=", lambda: PAPER_TABLE1["CoMM"]["redundancy"][0]),
+              ("=", baseline("comm", "uniqueness", folder="baselines-hour")),
+              ("=", baseline("comm", "uniqueness")),
+              ("=", baseline("comm", "uniqueness", protocol="published", folder="baselines-hour")),
+              ("=", lambda: PAPER_TABLE1["CoMM"]["uniqueness"][0]),
+              ("=", baseline("comm", "synergy", folder="baselines-hour")),
+              ("=", baseline("comm", "synergy", "auc", folder="baselines-hour")),
+              ("=", lambda: PAPER_TABLE1["CoMM"]["synergy"][0]))),
+    Citation("docs/baselines.md",
+             "synergy leaves chance ({} points above CoMM held out, where the paper's Table 1 has {}), and it reads "
+             "texture {} points better than CoMM held out ({} published; the paper's gap is {})",
+             (("=", lambda: baseline("coral", "synergy", folder="baselines-hour")()
+               - baseline("comm", "synergy", folder="baselines-hour")()),
+              ("=", lambda: PAPER_TABLE1["COrAL"]["synergy"][0] - PAPER_TABLE1["CoMM"]["synergy"][0]),
+              *(("=", (lambda p=p: baseline("coral", "uniqueness", protocol=p, folder="baselines-hour")()
+                       - baseline("comm", "uniqueness", protocol=p, folder="baselines-hour")()))
+                for p in ("held_out", "published")),
+              ("=", lambda: PAPER_TABLE1["COrAL"]["uniqueness"][0] - PAPER_TABLE1["CoMM"]["uniqueness"][0]))),
     Citation("docs/baselines.md", "its U and S remain the paper's gap ({} and {} points held out)",
              tuple(("=", (lambda c=c: PAPER_TABLE1["COrAL"][c][0] - baseline("coral", c, folder="baselines-hour")()))
                    for c in ("uniqueness", "synergy"))),
@@ -1141,8 +1191,10 @@ AUDIT_CITATIONS = (
               ("=", _audit("tokens4x4-m974", "published", "R")), ("=", _audit("px64-m974", "published", "R")),
               ("=", _audit("tokens4x4-m974", "held_out", "U")), ("=", _audit("px64-m974", "held_out", "U")))),
     Citation("docs/evaluation-protocols.md",
-             "CLIP there, at seeds 41-43, reads R as in the paper's row under the held-out probe ({})",
-             (("=", baseline("clip", "redundancy", folder="baselines-hour")),)),
+             "CLIP there, at seeds 41-43, reads R as in the paper's row under the held-out probe ({}) and neither "
+             "texture nor synergy; CoMM reads R ({}) and texture (U {}) but its synergy stays at chance ({})",
+             (("=", baseline("clip", "redundancy", folder="baselines-hour")),
+              *(("=", baseline("comm", c, folder="baselines-hour")) for c in ("redundancy", "uniqueness", "synergy")))),
     Citation("docs/evaluation-protocols.md",
              "meets the issue's held-out R target ({}) at every seed ({} +- {}) in 11 minutes a pretraining, and under "
              "the replica comes nearer the paper's R ({}) than any other 10-epoch run here ({} +- {}, under the issue's {})",

@@ -114,7 +114,7 @@ def test_comparison_config_is_the_preset_itself():
         assert set(rows["seed"]) == {41, 42, 43}
     # and the hour comparison was made with the hour preset's config
     root = root.parent / "baselines-hour"
-    for method in ("coral", "clip"):
+    for method in ("coral", "clip", "comm"):
         rows = compare.load_or_run(compare.comparison_config("hour"), method, root / method, seeds=(41, 42, 43))
         assert set(rows["seed"]) == {41, 42, 43}
 
