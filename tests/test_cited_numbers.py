@@ -499,8 +499,8 @@ CITATIONS = (
               ("=", baseline("clip", "uniqueness", folder="baselines-hour")),
               ("=", lambda: PAPER_TABLE1["CLIP"]["uniqueness"][0]),
               ("=", baseline("clip", "redundancy")),
-              *(("=", (lambda m=m: baseline(m, "redundancy", folder="baselines-hour")()
-                       - baseline(m, "redundancy", protocol="published", folder="baselines-hour")()))
+              *(("=", difference(baseline(m, "redundancy", folder="baselines-hour"),
+                                 baseline(m, "redundancy", protocol="published", folder="baselines-hour")))
                 for m in ("clip", "coral")))),
     Citation("docs/baselines.md", "at the quick preset their runs took {} and {} times CLIP's wall time and CoMM's {} "
              "(above), so each should need about CoMM's {} min",
@@ -508,8 +508,8 @@ CITATIONS = (
               ("=", lambda: _hour_wall("comm")))),
     Citation("docs/baselines.md",
              "CoMM, which trains on augmented views, loses {}). COrAL reads",
-             (("=", lambda: baseline("comm", "redundancy", folder="baselines-hour")()
-               - baseline("comm", "redundancy", protocol="published", folder="baselines-hour")()),)),
+             (("=", difference(baseline("comm", "redundancy", folder="baselines-hour"),
+                               baseline("comm", "redundancy", protocol="published", folder="baselines-hour"))),)),
     Citation("docs/baselines.md",
              "CoMM at this preset is its paper's row in R ({} against {}, held out) and reads texture far better than "
              "at the quick preset (U {} held out against {} there, {} published; its paper has {}), but its synergy stays "
@@ -526,11 +526,11 @@ CITATIONS = (
     Citation("docs/baselines.md",
              "synergy leaves chance ({} points above CoMM held out, where the paper's Table 1 has {}), and it reads "
              "texture {} points better than CoMM held out ({} published; the paper's gap is {})",
-             (("=", lambda: baseline("coral", "synergy", folder="baselines-hour")()
-               - baseline("comm", "synergy", folder="baselines-hour")()),
+             (("=", difference(baseline("coral", "synergy", folder="baselines-hour"),
+                               baseline("comm", "synergy", folder="baselines-hour"))),
               ("=", lambda: PAPER_TABLE1["COrAL"]["synergy"][0] - PAPER_TABLE1["CoMM"]["synergy"][0]),
-              *(("=", (lambda p=p: baseline("coral", "uniqueness", protocol=p, folder="baselines-hour")()
-                       - baseline("comm", "uniqueness", protocol=p, folder="baselines-hour")()))
+              *(("=", difference(baseline("coral", "uniqueness", protocol=p, folder="baselines-hour"),
+                                 baseline("comm", "uniqueness", protocol=p, folder="baselines-hour")))
                 for p in ("held_out", "published")),
               ("=", lambda: PAPER_TABLE1["COrAL"]["uniqueness"][0] - PAPER_TABLE1["CoMM"]["uniqueness"][0]))),
     Citation("docs/baselines.md", "its U and S remain the paper's gap ({} and {} points held out)",
