@@ -134,8 +134,11 @@ def test_ctrl_c_of_a_command_with_workers_prints_one_line(ci_cache, ci_benchmark
 
 
 def test_ctrl_c_while_the_command_starts_prints_one_line():
-    # the guard is in place before anything heavy is imported: a Ctrl-C lands while coral_lab.cli is imported
+    # the guard is in place before anything heavy is imported: a Ctrl-C lands while coral_lab.cli is imported.
+    # A terminal's Ctrl-C reaches a process whose SIGINT is not ignored, so the child restores Python's handler
+    # first: a shell's background job (`cmd &` without job control) starts with SIGINT ignored, and Python keeps that
     guarded = ("import os, signal, sys, builtins\n"
+               "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
                "from coral_lab import launch\n"
                "real = builtins.__import__\n"
                "def interrupted(name, *a, **k):\n"
