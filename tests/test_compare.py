@@ -144,3 +144,31 @@ def test_write_comparison_merges_rows_and_provenance(tmp_path):
         compare.write_comparison(folders, tmp_path / "x.csv")
     with pytest.raises(FileNotFoundError, match="coral-lab reproduce --method comm"):
         compare.write_comparison({"comm": tmp_path / "none"}, tmp_path / "x.csv")
+
+
+def test_merged_device_names_each_method_where_machines_differ():
+    intel, amd = "cpu: Intel(R) Xeon(R) Processor (x86_64, AVX512)", "cpu: AMD EPYC (x86_64, AVX512)"
+    assert compare.merged_device({"clip": intel, "coral": intel}) == intel
+    merged = compare.merged_device({"clip": intel, "factorcl": amd})
+    assert merged == f"cpu, per method: clip: {intel}; factorcl: {amd}"
+    from coral_lab.drawing import figures
+
+    assert "CPU" in figures.scale_note({"preset": "paper", "device": merged})  # still read as a CPU run
+    with pytest.raises(ValueError, match="differ in device kind"):
+        compare.merged_device({"clip": intel, "coral": "cuda: NVIDIA H100"})
+
+
+def test_write_comparison_merges_methods_of_two_cpus(tmp_path):
+    import json
+
+    folders = {}
+    for method, device in (("clip", "cpu: Intel"), ("factorcl", "cpu: AMD EPYC")):
+        folder = tmp_path / method
+        folder.mkdir()
+        rows_of(method, 99.0, 12.0, 50.0, seeds=(41,)).to_csv(folder / "table1.csv", index=False)
+        info = {"command": f"coral-lab reproduce --method {method}", "preset": "hour", "seeds": [41],
+                "device": device, "commit": "abc", "date": "2026-01-01"}
+        (folder / "table1.provenance.json").write_text(json.dumps(info))
+        folders[method] = folder
+    _, sidecar = compare.write_comparison(folders, tmp_path / "out" / "baselines_table1.csv")
+    assert json.loads(sidecar.read_text())["device"] == "cpu, per method: clip: cpu: Intel; factorcl: cpu: AMD EPYC"

@@ -36,7 +36,7 @@ from coral_lab.config import HELD_OUT, PROTOCOL_LABELS, PROTOCOLS
 from coral_lab.config.provenance import save_result
 
 __all__ = ["comparison_config", "load_or_run", "comparison_table", "wide_table", "method_probe_map", "paper_pattern",
-           "write_comparison"]
+           "write_comparison", "merged_device"]
 
 # which pretraining each probe task is read from in the probe map (as Table 1 scores them)
 _TASK_UNIT = {"share": "unbiased", "unique1": "unbiased", "unique2": "unbiased", "synergy": "biased"}
@@ -222,6 +222,23 @@ def paper_pattern(table: pd.DataFrame, margin: float = 5.0, protocol: str = HELD
 
 
 
+def merged_device(devices: dict[str, str | None]) -> str:
+    """The device of a comparison from each method's: the one device where all agree, else each method's.
+
+    Methods trained on two CPU models (or two GPU models) compare like with like in accuracy, but their
+    wall minutes are each machine's own, so the merged sidecar names every method's device after the
+    kind they share (``"cpu, per method: clip: cpu: ...; factorcl: cpu: ..."``). A CPU method beside a
+    GPU one is refused (a GPU run may train in bf16, ``train.amp``): train them on one kind of machine.
+    """
+    names = {str(d) for d in devices.values()}
+    if len(names) == 1:
+        return names.pop()
+    kinds = {n.split(":", 1)[0].strip().lower() for n in names}
+    if len(kinds) != 1:
+        raise ValueError(f"the methods' results differ in device kind ({sorted(names)}); compare like with like")
+    return f"{kinds.pop()}, per method: " + "; ".join(f"{m}: {d}" for m, d in devices.items())
+
+
 def write_comparison(folders: dict[str, str | Path], path: str | Path) -> tuple[Path, Path]:
     """Collect every method's scored Table 1 rows into one result file with a merged provenance sidecar.
 
@@ -231,8 +248,9 @@ def write_comparison(folders: dict[str, str | Path], path: str | Path) -> tuple[
         path: the output CSV (e.g. ``results/baselines-quick/baselines_table1.csv``).
 
     Returns:
-        (CSV path, sidecar path). The sidecar's command / commit / date list each method's own, and
-        preset / seeds / device must agree across methods (else ValueError).
+        (CSV path, sidecar path). The sidecar's command / commit / date list each method's own, preset and
+        seeds must agree across methods (else ValueError), and the device is ``merged_device``'s: one
+        where all agree, else each method's (CPU and GPU methods are not merged).
     """
     if not folders:
         raise ValueError("give at least one method folder")
@@ -250,7 +268,7 @@ def write_comparison(folders: dict[str, str | Path], path: str | Path) -> tuple[
         rows = with_protocol(rows[rows["column"].fillna("").isin(COLUMNS)])
         frames.append(rows[["method", "seed", "train_set", "task", "protocol", "column", "balanced_accuracy"]])
         infos[method] = json.loads(sidecar.read_text())
-    for key in ("preset", "seeds", "device"):
+    for key in ("preset", "seeds"):
         values = {json.dumps(i.get(key)) for i in infos.values()}
         if len(values) != 1:
             raise ValueError(f"the methods' results differ in {key} ({sorted(values)}); compare like with like")
@@ -259,7 +277,7 @@ def write_comparison(folders: dict[str, str | Path], path: str | Path) -> tuple[
         "command": "; ".join(f"{m}: {i.get('command')}" for m, i in infos.items()),
         "preset": first["preset"],
         "seeds": first["seeds"],
-        "device": first["device"],
+        "device": merged_device({m: i.get("device") for m, i in infos.items()}),
         "commit": "; ".join(f"{m}: {i.get('commit')}" for m, i in infos.items()),
         "date": max(str(i.get("date")) for i in infos.values()),
         "methods": list(infos),

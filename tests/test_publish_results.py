@@ -1,0 +1,125 @@
+"""scripts/publish_results.py: a finished reproduce folder copied into results/ without checkpoints, with its runs."""
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "publish_results.py"
+_spec = importlib.util.spec_from_file_location("publish_results", SCRIPT)
+publish_results = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(publish_results)
+
+
+def _run(seeds, minutes, command="coral-lab reproduce --method clip"):
+    return {"command": command, "commit": "abc", "device": "cpu: AMD EPYC", "started": "2026-12-07T22:49:26Z",
+            "ended": "2026-12-07T23:32:00Z", "wall_minutes": minutes, "seeds": seeds}
+
+
+def _source(tmp_path, seeds=(41, 42)):
+    src = tmp_path / "runs" / "clip"
+    src.mkdir(parents=True)
+    (src / "coral_lab_experiment.json").write_text(json.dumps({"coral_lab_experiment": 1, "kind": "reproduce"}))
+    (src / "table1.csv").write_text("seed,column,balanced_accuracy\n41,redundancy,99.0\n")
+    (src / "table1.txt").write_text("table\n")
+    (src / "table1.provenance.json").write_text(json.dumps(
+        {"command": "coral-lab reproduce --method clip --seeds 41 42", "seeds": list(seeds), "wall_minutes": 0.1}))
+    for seed in seeds:
+        unit = src / f"seed{seed}-biased"
+        unit.mkdir()
+        for name in ("config.json", "coral_lab_run.json"):
+            (unit / name).write_text("{}")
+        for name in ("history.csv", "probe.csv", "probe_published.csv"):
+            (unit / name).write_text("a,b\n1,2\n")
+        (unit / "checkpoint.pt").write_bytes(b"\0" * 64)
+        (unit / "checkpoint.pt.sha256").write_text("0" * 64)
+        (unit / ".coral_lab.lock").write_text("123")
+    return src
+
+
+def test_publish_copies_tables_and_probes_but_no_checkpoint_lock_or_marker(tmp_path):
+    src = _source(tmp_path)
+    dest = tmp_path / "results" / "clip"
+    runs = [_run([41], 40.2), _run([42], 41.0), _run([41, 42], 0.1)]
+    written = publish_results.publish(src, dest, runs)
+    names = {p.as_posix() for p in written}
+    assert {"table1.csv", "table1.txt", "table1.provenance.json", "seed41-biased/probe_published.csv",
+            "seed42-biased/history.csv", "seed42-biased/config.json"} <= names
+    assert not list(dest.rglob("*.pt*")) and not list(dest.rglob(".coral_lab.lock"))
+    assert not (dest / "coral_lab_experiment.json").exists()
+    assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()) == sorted(names)
+    info = json.loads((dest / "table1.provenance.json").read_text())
+    assert info["wall_minutes"] == 81.3 and info["final_pass_wall_minutes"] == 0.1 and info["runs"] == runs
+    assert info["command"] == "coral-lab reproduce --method clip --seeds 41 42"  # the final pass's, unchanged
+    assert not (tmp_path / "results" / "clip.publishing").exists()
+
+
+def test_publish_refuses_what_it_should_not_copy(tmp_path):
+    src = _source(tmp_path)
+    dest = tmp_path / "results" / "clip"
+    with pytest.raises(ValueError, match=r"trains no run of seeds \[42\]"):
+        publish_results.publish(src, dest, [_run([41], 40.2)])
+    assert not dest.exists()
+    with pytest.raises(ValueError, match="not a finished coral_lab reproduce folder"):
+        publish_results.publish(tmp_path, dest, [_run([41, 42], 1.0)])
+    publish_results.publish(src, dest, [_run([41, 42], 1.0)])
+    with pytest.raises(ValueError, match="give --replace"):
+        publish_results.publish(src, dest, [_run([41, 42], 2.0)])
+    publish_results.publish(src, dest, [_run([41, 42], 2.0)], replace=True)
+    assert json.loads((dest / "table1.provenance.json").read_text())["wall_minutes"] == 2.0
+    (src / "table1.provenance.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not readable JSON"):
+        publish_results.publish(src, dest, [_run([41, 42], 3.0)], replace=True)
+
+
+def test_a_publish_killed_while_copying_keeps_the_old_results(tmp_path, monkeypatch):
+    src = _source(tmp_path)
+    dest = tmp_path / "results" / "clip"
+    publish_results.publish(src, dest, [_run([41, 42], 1.0)])
+    before = {p.relative_to(dest): p.read_bytes() for p in dest.rglob("*") if p.is_file()}
+    calls = []
+
+    def dies_on_the_fourth(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    real = publish_results.shutil.copy2
+    monkeypatch.setattr(publish_results.shutil, "copy2", dies_on_the_fourth)
+    with pytest.raises(KeyboardInterrupt):
+        publish_results.publish(src, dest, [_run([41, 42], 9.0)], replace=True)
+    assert {p.relative_to(dest): p.read_bytes() for p in dest.rglob("*") if p.is_file()} == before
+    monkeypatch.setattr(publish_results.shutil, "copy2", real)
+    publish_results.publish(src, dest, [_run([41, 42], 9.0)], replace=True)  # the next try cleans up and succeeds
+    assert json.loads((dest / "table1.provenance.json").read_text())["wall_minutes"] == 9.0
+
+
+@pytest.mark.parametrize("runs, message", [
+    ("{bad", "cannot read the runs list"),
+    ("[]", "non-empty JSON list"),
+    ('[{"command": "x"}]', "lacks"),
+    (json.dumps([_run([41], float("nan"))]), "wall_minutes"),
+    (json.dumps([_run([41], -1.0)]), "wall_minutes"),
+])
+def test_the_runs_list_is_checked(tmp_path, runs, message):
+    path = tmp_path / "runs.json"
+    path.write_text(runs)
+    with pytest.raises(ValueError, match=message):
+        publish_results.read_runs(path)
+
+
+def test_the_script_prints_one_line_on_bad_input(tmp_path):
+    src = _source(tmp_path)
+    runs = tmp_path / "runs.json"
+    runs.write_text(json.dumps([_run([41, 42], 1.0)]))
+    script = [sys.executable, str(SCRIPT)]
+    ok = subprocess.run([*script, str(src), str(tmp_path / "out"), "--runs", str(runs)], capture_output=True, text=True)
+    assert ok.returncode == 0 and "wrote" in ok.stdout
+    bad = subprocess.run([*script, str(tmp_path / "nowhere"), str(tmp_path / "out2"), "--runs", str(runs)],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("error:") and len(bad.stderr.strip().splitlines()) == 1
