@@ -123,3 +123,30 @@ def test_the_script_prints_one_line_on_bad_input(tmp_path):
     bad = subprocess.run([*script, str(tmp_path / "nowhere"), str(tmp_path / "out2"), "--runs", str(runs)],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("error:") and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_a_published_folder_copied_back_trains_only_the_seeds_it_lacks(ci_cache, tmp_path, capsys):
+    # the cross-session route of a long comparison: seed 41 published (no checkpoints), copied back into
+    # runs/ later, and a run over seeds 41 and 42 trains seed 42 only
+    import shutil
+
+    import pandas as pd
+
+    from coral_lab.cli import main
+
+    base = ["reproduce", "--method", "clip", "--preset", "ci", "--device", "cpu", "--cache-dir", str(ci_cache),
+            "--epochs", "1", "--no-progress"]
+    assert main([*base, "--seeds", "41", "--out", str(tmp_path / "runs" / "a")]) == 0
+    runs = [_run([41], 0.2)]
+    publish_results.publish(tmp_path / "runs" / "a", tmp_path / "results" / "clip", runs)
+    assert not list((tmp_path / "results").rglob("checkpoint.pt"))
+    shutil.copytree(tmp_path / "results" / "clip", tmp_path / "runs" / "b")
+    capsys.readouterr()
+    assert main([*base, "--seeds", "41", "42", "--out", str(tmp_path / "runs" / "b")]) == 0
+    assert "seed 41 / unbiased done" in capsys.readouterr().out
+    assert not (tmp_path / "runs" / "b" / "seed41-unbiased" / "checkpoint.pt").exists()  # not trained again
+    assert (tmp_path / "runs" / "b" / "seed42-unbiased" / "checkpoint.pt").is_file()
+    both = pd.read_csv(tmp_path / "runs" / "b" / "table1.csv")
+    first = pd.read_csv(tmp_path / "results" / "clip" / "table1.csv")
+    assert set(both["seed"]) == {41, 42}
+    pd.testing.assert_frame_equal(both[both["seed"] == 41].reset_index(drop=True), first)
