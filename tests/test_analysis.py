@@ -431,3 +431,49 @@ def test_findings_table_names_what_is_missing():
                                                                        "unbiased-no-ortho")}
     with pytest.raises(ValueError, match="task 'unique1' from 'unique1'"):
         analysis.findings_table(rows)
+
+
+def test_feature_variation_is_the_between_sample_share_of_the_second_moment():
+    from coral_lab.evaluation.analysis import feature_variation
+
+    # hand-computed: rows (1, 0), (3, 0): mean (2, 0), variance 1 in dim 0, mean squared norm (1 + 9) / 2 = 5
+    z = np.array([[1.0, 0.0], [3.0, 0.0]])
+    rng = np.random.default_rng(0)
+    table = feature_variation({
+        "hand": z,
+        "collapsed": np.tile([0.3, -1.2, 0.5], (50, 1)) + 1e-6 * rng.standard_normal((50, 3)),
+        "centred": rng.standard_normal((4000, 8)),
+    })
+    assert table.loc["hand", "variation_percent"] == pytest.approx(20.0)
+    assert table.loc["hand", "mean_norm"] == pytest.approx(2.0) and table.loc["hand", "dims"] == 2
+    assert table.loc["collapsed", "variation_percent"] < 1e-6
+    assert table.loc["centred", "variation_percent"] == pytest.approx(100.0, abs=1.0)
+    # scale-free, and the same as 1 - ||mean||^2 / mean ||z||^2
+    assert feature_variation({"x": 7.0 * z}).loc["x", "variation_percent"] == pytest.approx(20.0)
+    assert np.isnan(feature_variation({"zero": np.zeros((3, 2))}).loc["zero", "variation_percent"])
+    for bad in ({}, {"a": np.ones(3)}, {"a": np.ones((1, 3))}, {"a": np.array([[1.0, np.nan], [0.0, 1.0]])}, [z]):
+        with pytest.raises(ValueError):
+            feature_variation(bad)
+
+
+def test_the_feature_variation_script_reads_run_folders(ci_config, tmp_path):
+    # a one-epoch ci run, its variation table and sidecar; a folder that is not a run gives one line
+    import json
+    import subprocess
+    import sys
+
+    from coral_lab.training.pretrain import pretrain
+
+    run = tmp_path / "seed41-unbiased"
+    pretrain(ci_config.replace(train={"epochs": 1}), run, progress=False)
+    script = [sys.executable, str(units.repo_root() / "scripts" / "feature_variation.py")]
+    out = tmp_path / "res" / "feature_variation.csv"
+    done = subprocess.run([*script, "--pairs", "40", "--out", str(out), str(run)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(out)
+    assert list(table["subspace"]) == ["shared", "unique1", "unique2"] and set(table["pairs"]) == {40}
+    assert table["variation_percent"].between(0, 100).all() and set(table["epochs_trained"]) == {1}
+    info = json.loads(out.with_suffix(".provenance.json").read_text())
+    assert info["preset"] == "ci" and info["seeds"] == [ci_config.train.seed] and info["pairs"] == 40
+    bad = subprocess.run([*script, "--out", str(tmp_path / "x.csv"), str(tmp_path)], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("error:") and len(bad.stderr.strip().splitlines()) == 1

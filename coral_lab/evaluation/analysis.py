@@ -10,7 +10,9 @@ Computing only (``coral_lab.experiments.units`` finds, loads and trains the note
 - the paper's Figure 5 for Trifeature: ``embedding_frame`` (inference embeddings with their labels),
   ``joint_embedding_matrix`` and ``umap_projection`` (shared and unique embeddings projected together;
   umap-learn is imported there) and ``neighbour_agreement`` (how much each label organises each
-  subspace's cloud).
+  subspace's cloud);
+- collapse: ``feature_variation`` (how much of each subspace's second moment varies between samples;
+  0 % when every sample gets the same vector, the dead end a contrastive objective can fall into).
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ __all__ = [
     "umap_projection",
     "neighbour_agreement",
     "check_umap_frame",
+    "feature_variation",
 ]
 
 # probe task -> readable row label of the probe map, and chance level (balanced accuracy %) per label
@@ -438,3 +441,38 @@ def check_umap_frame(df: Any, need: Sequence[str]) -> pd.DataFrame:
         raise ValueError("df has no rows")
     return df
 
+
+
+def feature_variation(features: Mapping[str, Any]) -> pd.DataFrame:
+    """How much of each subspace's features varies between samples: a collapse check.
+
+    For a subspace's (N, d) features z, with mean vector m over the N samples,
+
+        variation = sum_j Var_i(z_ij) / mean_i ||z_i||^2 = 1 - ||m||^2 / mean_i ||z_i||^2      (in [0, 1])
+
+    i.e. the share of the features' second moment that differs between samples. It is scale-free: 1
+    (100 %) for features centred on zero, 0 when every sample gets the same vector (a collapsed encoder:
+    every contrastive score matrix is then constant, its InfoNCE and CLUB bounds are 0 and their gradients
+    cancel, so training cannot leave that state).
+
+    Args:
+        features: subspace name -> (N, d) array of N >= 2 samples (``extract_features``' output).
+
+    Returns:
+        One row per subspace (index ``subspace``): ``dims`` (d), ``mean_norm`` (mean_i ||z_i||) and
+        ``variation_percent`` (the ratio above, in %; NaN for all-zero features).
+    """
+    if not isinstance(features, Mapping) or not features:
+        raise ValueError("features must be a non-empty mapping of subspace name -> (N, d) array")
+    rows = []
+    for name, z in features.items():
+        z = np.asarray(z, dtype=np.float64)
+        if z.ndim != 2 or z.shape[0] < 2 or z.shape[1] < 1:
+            raise ValueError(f"features[{name!r}] must be (N, d) with N >= 2 samples, got shape {z.shape}")
+        if not np.isfinite(z).all():
+            raise ValueError(f"features[{name!r}] holds NaN or inf; the model's weights are not finite")
+        second = float((z ** 2).sum(axis=1).mean())
+        between = float(z.var(axis=0).sum())
+        rows.append({"subspace": name, "dims": z.shape[1], "mean_norm": float(np.linalg.norm(z, axis=1).mean()),
+                     "variation_percent": 100.0 * between / second if second > 0 else float("nan")})
+    return pd.DataFrame(rows).set_index("subspace")
