@@ -117,6 +117,9 @@ def test_comparison_config_is_the_preset_itself():
     for method in ("coral", "clip", "comm"):
         rows = compare.load_or_run(compare.comparison_config("hour"), method, root / method, seeds=(41, 42, 43))
         assert set(rows["seed"]) == {41, 42, 43}
+    # FactorCL's first two seeds (its third is still to run)
+    rows = compare.load_or_run(compare.comparison_config("hour"), "factorcl", root / "factorcl", seeds=(41, 42))
+    assert set(rows["seed"]) == {41, 42}
 
 
 def test_write_comparison_merges_rows_and_provenance(tmp_path):
