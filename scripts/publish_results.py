@@ -28,8 +28,11 @@ import shutil
 import sys
 from pathlib import Path
 
+from coral_lab.config.provenance import write_sidecar
+
 RUN_KEYS = ("command", "commit", "device", "started", "ended", "wall_minutes", "seeds")
-TABLE_FILES = ("table1.csv", "table1.provenance.json", "table1.txt", "table1_summary.csv")
+TABLES = ("table1.csv", "table1.txt", "table1_summary.csv")  # copied as they are; the sidecar is rewritten
+SIDECAR = "table1.provenance.json"
 UNIT_SUFFIXES = (".csv", ".json", ".txt")  # a unit folder's config, run record, history and probes
 SKIPPED = ("coral_lab_experiment.json", ".coral_lab.lock")
 
@@ -72,7 +75,7 @@ def published_sidecar(info: dict, runs: list[dict]) -> dict:
 def publish(source: str | Path, dest: str | Path, runs: list[dict], replace: bool = False) -> list[Path]:
     """Copy ``source`` (a finished reproduce folder) to ``dest``; returns the files written, relative to ``dest``."""
     source, dest = Path(source), Path(dest)
-    sidecar = source / "table1.provenance.json"
+    sidecar = source / SIDECAR
     if not (source / "coral_lab_experiment.json").is_file() or not sidecar.is_file():
         raise ValueError(f"{source} is not a finished coral_lab reproduce folder (no coral_lab_experiment.json "
                          "and table1.provenance.json); run `coral-lab reproduce ... --out` into it first")
@@ -87,12 +90,12 @@ def publish(source: str | Path, dest: str | Path, runs: list[dict], replace: boo
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
     written = []
-    for name in TABLE_FILES[:1] + TABLE_FILES[2:]:
+    for name in TABLES:
         if (source / name).is_file():
             shutil.copy2(source / name, staging / name)
             written.append(Path(name))
-    (staging / sidecar.name).write_text(json.dumps(published_sidecar(info, runs), indent=2) + "\n")
-    written.append(Path(sidecar.name))
+    write_sidecar(staging / SIDECAR, published_sidecar(info, runs))
+    written.append(Path(SIDECAR))
     for unit in sorted(p for p in source.iterdir() if p.is_dir() and (p / "config.json").is_file()):
         (staging / unit.name).mkdir()
         for f in sorted(unit.iterdir()):

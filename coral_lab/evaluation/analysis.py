@@ -442,7 +442,6 @@ def check_umap_frame(df: Any, need: Sequence[str]) -> pd.DataFrame:
     return df
 
 
-
 def feature_variation(features: Mapping[str, Any]) -> pd.DataFrame:
     """How much of each subspace's features varies between samples: a collapse check.
 
