@@ -51,6 +51,9 @@ def read_runs(path: str | Path) -> list[dict]:
         missing = [k for k in RUN_KEYS if k not in run]
         if missing:
             raise ValueError(f"{path}: run {i} lacks {missing}; every run names {list(RUN_KEYS)}")
+        seeds = run["seeds"]
+        if not isinstance(seeds, list) or not seeds or not all(isinstance(x, int) and not isinstance(x, bool) for x in seeds):
+            raise ValueError(f"{path}: run {i} has seeds {seeds!r}; give a non-empty list of ints, e.g. [41]")
         minutes = run["wall_minutes"]
         if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not math.isfinite(minutes) or minutes < 0:
             raise ValueError(f"{path}: run {i} has wall_minutes {minutes!r}; give minutes >= 0")

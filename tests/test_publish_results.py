@@ -105,6 +105,9 @@ def test_a_publish_killed_while_copying_keeps_the_old_results(tmp_path, monkeypa
     ('[{"command": "x"}]', "lacks"),
     (json.dumps([_run([41], float("nan"))]), "wall_minutes"),
     (json.dumps([_run([41], -1.0)]), "wall_minutes"),
+    (json.dumps([_run(41, 1.0)]), "seeds"),
+    (json.dumps([_run([], 1.0)]), "seeds"),
+    (json.dumps([_run(["41"], 1.0)]), "seeds"),
 ])
 def test_the_runs_list_is_checked(tmp_path, runs, message):
     path = tmp_path / "runs.json"
