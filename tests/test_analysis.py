@@ -477,3 +477,33 @@ def test_the_feature_variation_script_reads_run_folders(ci_config, tmp_path):
     assert info["preset"] == "ci" and info["seeds"] == [ci_config.train.seed] and info["pairs"] == 40
     bad = subprocess.run([*script, "--out", str(tmp_path / "x.csv"), str(tmp_path)], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("error:") and len(bad.stderr.strip().splitlines()) == 1
+
+    # --append: a later session's run joins the table; the first command's rows and provenance are kept, a run
+    # given again replaces its own rows, and a table without its sidecar is refused untouched
+    import shutil
+
+    shutil.copytree(run, tmp_path / "later" / "seed43-unbiased")
+    first = table
+    sidecar = out.with_suffix(".provenance.json")
+    assert [r["run_folders"] for r in info["runs"]] == [[str(run)]]
+    older = {k: v for k, v in info.items() if k != "run_folders"} | {"runs": [str(run)]}  # as written before --append
+    sidecar.write_text(json.dumps(older))
+    later = str(tmp_path / "later" / "seed43-unbiased")
+    done = subprocess.run([*script, "--pairs", "40", "--append", "--out", str(out), later, str(run)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    grown = pd.read_csv(out)
+    assert list(grown["run"]) == ["seed43-unbiased"] * 3 + ["seed41-unbiased"] * 3
+    pd.testing.assert_frame_equal(grown.iloc[3:].reset_index(drop=True), first)  # same run, same pairs: same rows
+    done = subprocess.run([*script, "--pairs", "40", "--append", "--out", str(out), str(run)], capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    runs_kept = json.loads(sidecar.read_text())["runs"]
+    assert [r["run_folders"] for r in runs_kept] == [[str(run)], [later, str(run)], [str(run)]]
+    assert all("commit" in r and "device" in r and "command" in r for r in runs_kept)
+    assert list(pd.read_csv(out)["run"]) == ["seed43-unbiased"] * 3 + ["seed41-unbiased"] * 3
+    sidecar.unlink()
+    refused = subprocess.run([*script, "--append", "--out", str(out), str(run)], capture_output=True, text=True)
+    assert refused.returncode == 2 and "no provenance sidecar" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    pd.testing.assert_frame_equal(pd.read_csv(out), grown)

@@ -143,9 +143,14 @@ def test_a_published_folder_copied_back_trains_only_the_seeds_it_lacks(ci_cache,
     runs = [_run([41], 0.2)]
     publish_results.publish(tmp_path / "runs" / "a", tmp_path / "results" / "clip", runs)
     assert not list((tmp_path / "results").rglob("checkpoint.pt"))
+    # the collapse check written beside the published tables (as for FactorCL) must not stop the copy-back
+    variation = subprocess.run([sys.executable, str(ROOT / "scripts" / "feature_variation.py"), "--pairs", "20",
+                                "--out", str(tmp_path / "results" / "clip" / "feature_variation.csv"),
+                                str(tmp_path / "runs" / "a" / "seed41-unbiased")], capture_output=True, text=True)
+    assert variation.returncode == 0, variation.stderr
     shutil.copytree(tmp_path / "results" / "clip", tmp_path / "runs" / "b")
     capsys.readouterr()
-    assert main([*base, "--seeds", "41", "42", "--out", str(tmp_path / "runs" / "b")]) == 0
+    assert main([*base, "--seeds", "41", "42", "--out", str(tmp_path / "runs" / "b")]) == 0, capsys.readouterr().err
     assert "seed 41 / unbiased done" in capsys.readouterr().out
     assert not (tmp_path / "runs" / "b" / "seed41-unbiased" / "checkpoint.pt").exists()  # not trained again
     assert (tmp_path / "runs" / "b" / "seed42-unbiased" / "checkpoint.pt").is_file()

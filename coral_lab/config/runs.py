@@ -194,10 +194,11 @@ def claim(path: str | os.PathLike) -> Path:
 
 EXPERIMENT_MARKER = "coral_lab_experiment.json"
 EXPERIMENT_KINDS = ("reproduce", "study", "ablate", "compare")  # compare: one reproduce folder per method
-# the files an experiment folder's commands write at its top level (what an older, unmarked one may hold)
+# the files an experiment folder's commands write at its top level (what an older, unmarked one may hold, and a
+# folder published into results/ and copied back: scripts/feature_variation.py writes beside its tables)
 _EXPERIMENT_OUTPUTS = re.compile(
     r"^(table[12](_summary)?\.(csv|txt)|ablation_\w+\.(csv|txt)|curves\.csv|protocol_audit\.csv|probe_map\.csv|"
-    r"baselines_table1\.csv|"
+    r"baselines_table1\.csv|feature_variation\.csv|"
     r"umap\.csv|[\w.-]+\.provenance\.json|README\.md)$")
 
 
