@@ -10,13 +10,17 @@ the others. ``--runs`` is a JSON list with one object per run, each naming at le
 ``commit``, ``device``, ``started``, ``ended``, ``wall_minutes`` and ``seeds`` (and, where the run's code
 was not the checkout's, a ``code_note``). The published sidecar gets them as ``runs``; its
 ``wall_minutes`` becomes their sum and the final pass's own minutes move to ``final_pass_wall_minutes``.
+Its ``device`` names the machine that trained each seed (the first run listing it) when that is not
+only the final pass's, whose own device then moves to ``final_pass_device``.
 
 What is copied: the folder's tables (``table1.csv``, ``table1.txt``, ``table1_summary.csv``) and sidecar,
 and from every unit folder its config, run record, history and probe files. What is not: checkpoints
 (``*.pt`` and their ``.sha256``), locks, and the experiment marker (results/ is not a run folder to train
 in). The copy is written beside the destination (``<dest>.publishing``) and renamed into place, so a
 copy killed at any moment leaves the old destination whole: under its own name, or, for the instant
-between the two renames, as ``<dest>.replaced``. An existing destination is replaced only with ``--replace``.
+between the two renames, as ``<dest>.replaced``. An existing destination is replaced only with ``--replace``;
+the files it holds beside the reproduce outputs (``feature_variation.csv``, say) are carried into the new
+copy, and a unit folder it holds that the source lacks stops the copy before anything is written.
 """
 
 from __future__ import annotations
@@ -67,6 +71,14 @@ def published_sidecar(info: dict, runs: list[dict]) -> dict:
     if missing:
         raise ValueError(f"the runs list trains no run of seeds {missing}, which the table holds; list every run")
     out = dict(info)
+    trained_on: dict[str, list[int]] = {}  # each seed's device: that of the first run that lists it (the one that trained it)
+    for seed in covered:
+        device = next(str(run["device"]) for run in runs if seed in run["seeds"])
+        trained_on.setdefault(device, []).append(seed)
+    if len(trained_on) > 1 or str(info.get("device")) not in trained_on:
+        out["final_pass_device"] = info.get("device")
+        out["device"] = "; ".join(f"{device} (seed{'s' if len(s) > 1 else ''} {', '.join(map(str, s))})"
+                                  for device, s in trained_on.items())
     out["final_pass_wall_minutes"] = info.get("wall_minutes")
     out["wall_minutes"] = round(sum(float(run["wall_minutes"]) for run in runs), 1)
     out["wall_minutes_note"] = ("the sum of the runs' wall minutes (runs); the final pass that wrote this table "
@@ -88,6 +100,16 @@ def publish(source: str | Path, dest: str | Path, runs: list[dict], replace: boo
         info = json.loads(sidecar.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f"{sidecar} is not readable JSON ({e}); rerun the final pass of `coral-lab reproduce`") from None
+    # what a replaced destination holds beside the reproduce outputs (a collapse check written there later,
+    # say) is carried into the new copy; a unit it has and the source lacks would be lost, so it stops
+    kept: list[Path] = []
+    if dest.is_dir():
+        units = {p.name for p in source.iterdir() if p.is_dir() and (p / "config.json").is_file()}
+        lost = sorted(p.name for p in dest.iterdir() if p.is_dir() and p.name not in units)
+        if lost:
+            raise ValueError(f"{dest} holds {lost}, which {source} lacks; copy {dest} back into {source} and run "
+                             "the reproduce command again, so that the table covers them")
+        kept = [p for p in dest.iterdir() if p.is_file() and p.name not in (*TABLES, SIDECAR)]
     staging = dest.with_name(dest.name + ".publishing")
     if staging.exists():
         shutil.rmtree(staging)
@@ -99,6 +121,9 @@ def publish(source: str | Path, dest: str | Path, runs: list[dict], replace: boo
             written.append(Path(name))
     write_sidecar(staging / SIDECAR, published_sidecar(info, runs))
     written.append(Path(SIDECAR))
+    for f in kept:
+        shutil.copy2(f, staging / f.name)
+        written.append(Path(f.name))
     for unit in sorted(p for p in source.iterdir() if p.is_dir() and (p / "config.json").is_file()):
         (staging / unit.name).mkdir()
         for f in sorted(unit.iterdir()):

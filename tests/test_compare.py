@@ -117,9 +117,9 @@ def test_comparison_config_is_the_preset_itself():
     for method in ("coral", "clip", "comm"):
         rows = compare.load_or_run(compare.comparison_config("hour"), method, root / method, seeds=(41, 42, 43))
         assert set(rows["seed"]) == {41, 42, 43}
-    # FactorCL's first two seeds (its third is still to run)
-    rows = compare.load_or_run(compare.comparison_config("hour"), "factorcl", root / "factorcl", seeds=(41, 42))
-    assert set(rows["seed"]) == {41, 42}
+    # FactorCL's three seeds (two trained on another machine)
+    rows = compare.load_or_run(compare.comparison_config("hour"), "factorcl", root / "factorcl", seeds=(41, 42, 43))
+    assert set(rows["seed"]) == {41, 42, 43}
 
 
 def test_write_comparison_merges_rows_and_provenance(tmp_path):
@@ -140,7 +140,12 @@ def test_write_comparison_merges_rows_and_provenance(tmp_path):
     table, info = figures.read_result(csv, figures.FIGURES["baselines"].required)
     assert len(table) == 6 and set(table["method"]) == {"clip", "coral"}
     assert info["methods"] == ["clip", "coral"] and info["date"] == "2026-01-02"
-    assert "coral-lab reproduce --method clip" in info["command"]
+    assert "coral-lab reproduce --method clip" in info["command"] and "runs" not in info
+    several = [{"command": "coral-lab reproduce --method coral --seeds 41", "seeds": [41], "wall_minutes": 3.0}]
+    coral = json.loads((folders["coral"] / "table1.provenance.json").read_text()) | {"runs": several}
+    (folders["coral"] / "table1.provenance.json").write_text(json.dumps(coral))
+    _, sidecar = compare.write_comparison(folders, tmp_path / "out" / "baselines_table1.csv")
+    assert json.loads(sidecar.read_text())["runs"] == {"coral": several}  # a published method's runs travel
     bad = json.loads((folders["coral"] / "table1.provenance.json").read_text()) | {"preset": "ci"}
     (folders["coral"] / "table1.provenance.json").write_text(json.dumps(bad))
     with pytest.raises(ValueError, match="differ in preset"):

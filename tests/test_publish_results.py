@@ -27,7 +27,8 @@ def _source(tmp_path, seeds=(41, 42)):
     (src / "table1.csv").write_text("seed,column,balanced_accuracy\n41,redundancy,99.0\n")
     (src / "table1.txt").write_text("table\n")
     (src / "table1.provenance.json").write_text(json.dumps(
-        {"command": "coral-lab reproduce --method clip --seeds 41 42", "seeds": list(seeds), "wall_minutes": 0.1}))
+        {"command": "coral-lab reproduce --method clip --seeds 41 42", "seeds": list(seeds), "wall_minutes": 0.1,
+         "device": "cpu: AMD EPYC"}))
     for seed in seeds:
         unit = src / f"seed{seed}-biased"
         unit.mkdir()
@@ -55,6 +56,21 @@ def test_publish_copies_tables_and_probes_but_no_checkpoint_lock_or_marker(tmp_p
     info = json.loads((dest / "table1.provenance.json").read_text())
     assert info["wall_minutes"] == 81.3 and info["final_pass_wall_minutes"] == 0.1 and info["runs"] == runs
     assert info["command"] == "coral-lab reproduce --method clip --seeds 41 42"  # the final pass's, unchanged
+    assert "final_pass_device" not in info and info["device"] == "cpu: AMD EPYC"  # every run on one machine
+
+
+def test_seeds_trained_on_two_machines_name_both(tmp_path):
+    # seeds 41-42 on one machine, seed 43 and the final pass on another: the table's device names each seed's
+    src = _source(tmp_path, seeds=(41, 42, 43))
+    info = json.loads((src / "table1.provenance.json").read_text()) | {"device": "cpu: Intel Xeon"}
+    (src / "table1.provenance.json").write_text(json.dumps(info))
+    intel = {"device": "cpu: Intel Xeon"}
+    runs = [_run([41], 48.3), _run([42], 64.2), _run([41, 42], 0.1), _run([43], 54.2) | intel,
+            _run([41, 42, 43], 0.1) | intel]
+    publish_results.publish(src, tmp_path / "results" / "clip", runs)
+    out = json.loads((tmp_path / "results" / "clip" / "table1.provenance.json").read_text())
+    assert out["device"] == "cpu: AMD EPYC (seeds 41, 42); cpu: Intel Xeon (seed 43)"
+    assert out["final_pass_device"] == "cpu: Intel Xeon" and out["wall_minutes"] == 166.9
     assert not (tmp_path / "results" / "clip.publishing").exists()
 
 
@@ -74,6 +90,26 @@ def test_publish_refuses_what_it_should_not_copy(tmp_path):
     (src / "table1.provenance.json").write_text("{not json")
     with pytest.raises(ValueError, match="not readable JSON"):
         publish_results.publish(src, dest, [_run([41, 42], 3.0)], replace=True)
+
+
+def test_a_replaced_destination_keeps_what_was_written_beside_it(tmp_path):
+    # the collapse check written into results/ after the first publish survives the next one; a published
+    # unit the new source lacks stops it with the old results untouched
+    src = _source(tmp_path)
+    dest = tmp_path / "results" / "clip"
+    publish_results.publish(src, dest, [_run([41, 42], 1.0)])
+    (dest / "feature_variation.csv").write_text("run,variation_percent\nseed41-biased,12.5\n")
+    (dest / "feature_variation.provenance.json").write_text("{}")
+    written = publish_results.publish(src, dest, [_run([41, 42], 2.0)], replace=True)
+    assert Path("feature_variation.csv") in written
+    assert (dest / "feature_variation.csv").read_text() == "run,variation_percent\nseed41-biased,12.5\n"
+    assert (dest / "feature_variation.provenance.json").read_text() == "{}"
+    (dest / "seed44-biased").mkdir()
+    before = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*"))
+    with pytest.raises(ValueError, match=r"holds \['seed44-biased'\], which .* lacks"):
+        publish_results.publish(src, dest, [_run([41, 42], 3.0)], replace=True)
+    assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*")) == before
+    assert not (tmp_path / "results" / "clip.publishing").exists()
 
 
 def test_a_publish_killed_while_copying_keeps_the_old_results(tmp_path, monkeypatch):

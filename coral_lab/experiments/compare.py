@@ -250,7 +250,8 @@ def write_comparison(folders: dict[str, str | Path], path: str | Path) -> tuple[
     Returns:
         (CSV path, sidecar path). The sidecar's command / commit / date list each method's own, preset and
         seeds must agree across methods (else ValueError), and the device is ``merged_device``'s: one
-        where all agree, else each method's (CPU and GPU methods are not merged).
+        where all agree, else each method's (CPU and GPU methods are not merged). A method whose result
+        was made by several runs (``scripts/publish_results.py``) keeps them under ``runs[method]``.
     """
     if not folders:
         raise ValueError("give at least one method folder")
@@ -284,4 +285,7 @@ def write_comparison(folders: dict[str, str | Path], path: str | Path) -> tuple[
         "wall_minutes": {m: i.get("wall_minutes") for m, i in infos.items()},
         "config": {m: i.get("config") for m, i in infos.items()},
     }
+    runs = {m: i["runs"] for m, i in infos.items() if "runs" in i}  # a result made by several runs names each
+    if runs:
+        info["runs"] = runs
     return save_result(pd.concat(frames, ignore_index=True), path, info)
