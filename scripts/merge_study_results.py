@@ -8,8 +8,9 @@ A published study (``results/study-<name>-<preset>/``) keeps ``curves.csv`` and 
 provenance, but no unit folders: ``coral-lab study`` rebuilds its curves from the unit folders of its
 ``--out``, so units trained later, in another folder or another session, are added here instead.
 
-SOURCE is a ``coral-lab study --out`` folder of the same study, preset and preset config. Its units'
-rows (by variant, seed and unit) replace those of the destination, every other row is kept, and the
+SOURCE is a ``coral-lab study --out`` folder of the same study, preset and preset config, every unit in
+its curves probed to its last epoch. Its units' rows (by variant, seed and unit) replace those of the
+destination, every other row is kept, and the
 study's tables are recomputed from the merged curves. The sidecars keep the destination's top level and
 gain SOURCE's commands in ``runs`` (each with its command, commit, device, start and minutes; ``--note``
 adds a ``code_note`` to them), the seeds and protocols the curves now hold, and ``merged_by`` (this
@@ -31,7 +32,7 @@ from coral_lab.config import runs
 from coral_lab.config.provenance import command_line, earlier_runs, git_commit, write_sidecar
 from coral_lab.config.run_config import RunConfig
 from coral_lab.core.io import atomic_write_text
-from coral_lab.experiments.study import CURVES, STUDY_TABLES
+from coral_lab.experiments.study import CURVES, STUDY_TABLES, study_variants, variant_unit_config
 
 UNIT_KEY = ["variant", "seed", "unit"]
 SIDECAR = "curves.provenance.json"
@@ -103,6 +104,16 @@ def merge(source: str | Path, dest: str | Path, note: str | None = None) -> pd.D
                          f"{list(old.columns)}; upgrade the older one first")
     if new.empty:
         raise ValueError(f"{source / CURVES} holds no rows: no unit of it has finished")
+    cfg = RunConfig.from_dict(old_info["config"])
+    variants = study_variants(str(old_info["study"]))
+    for (variant, seed, unit), epoch in new.groupby(UNIT_KEY)["epoch"].max().items():
+        # a study's curves also hold the probes of units still training when another unit finished
+        if variant not in variants:
+            raise ValueError(f"{source / CURVES} has variant {variant!r}, which study {old_info['study']!r} lacks")
+        epochs = variant_unit_config(cfg, variants[variant], int(seed), str(unit)).train.epochs
+        if epoch < epochs:
+            raise ValueError(f"unit {variant} / seed {seed} / {unit} of {source} is probed to epoch {epoch} of "
+                             f"{epochs}: let its study finish (or run it again) before merging")
     replaced = old.set_index(UNIT_KEY).index.isin(new.set_index(UNIT_KEY).index)
     curves = pd.concat([old[~replaced], new], ignore_index=True)
 
@@ -125,7 +136,6 @@ def merge(source: str | Path, dest: str | Path, note: str | None = None) -> pd.D
     info["merged_by"] = {"command": command_line(), "commit": git_commit(),
                          "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
-    cfg = RunConfig.from_dict(old_info["config"])
     tables = {"curves": curves}
     for name, make in STUDY_TABLES.get(str(old_info["study"]), []):
         tables[Path(name).stem] = make(curves, cfg)

@@ -89,6 +89,7 @@ def test_a_unit_merged_again_replaces_its_rows(two_studies, tmp_path):
     ("config", "another preset config"),
     ("dest-marker", "not a published one"),
     ("sidecar", "not readable JSON"),
+    ("unfinished", "is probed to epoch 1 of 2: let its study finish"),
 ])
 def test_what_must_not_be_merged_is_refused_with_one_line_and_nothing_written(two_studies, tmp_path, spoil, message):
     dest = _published(two_studies, tmp_path)
@@ -103,6 +104,9 @@ def test_what_must_not_be_merged_is_refused_with_one_line_and_nothing_written(tw
     elif spoil == "config":
         info["config"]["train"]["lr"] = 0.5
         side.write_text(json.dumps(info))
+    elif spoil == "unfinished":  # as a study's curves hold a unit still training when another one finished
+        rows = pd.read_csv(source / "curves.csv")
+        rows[rows["epoch"] < rows["epoch"].max()].to_csv(source / "curves.csv", index=False)
     elif spoil == "dest-marker":
         shutil.copy2(source / "coral_lab_experiment.json", dest / "coral_lab_experiment.json")
     else:
